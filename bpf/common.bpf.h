@@ -1,0 +1,114 @@
+/* Maps, settings and helpers every scooby-bpf BPF program shares. */
+#ifndef SCOOBY_COMMON_BPF_H
+#define SCOOBY_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "scooby/events.h"
+
+/*
+ * Every feature file includes this header; the definitions are __weak so that
+ * `bpftool gen object` merges them into one map / one variable.
+ */
+
+const volatile __u32 trace_all __weak = 0; /* system-wide: every process but self */
+const volatile __u32 self_tgid __weak = 0;
+const volatile __u32 max_query __weak = 4096; /* --max-query, <= SC_SQL_CAP */
+
+/* tgids being traced (the target and its descendants) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} tracked SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SC_NCOUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps") __weak;
+
+/* per attached library: struct offsets, indexed by the uprobe's cookie */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SC_MAX_LIBS);
+	__type(key, __u32);
+	__type(value, struct sc_lib_cfg);
+} lib_cfg SEC(".maps") __weak;
+
+/* one large scratch record per CPU: events too big for the BPF stack are built here */
+#define SC_SCRATCH_SIZE (sizeof(struct sc_sql_text_event) + 64)
+struct sc_scratch {
+	char buf[SC_SCRATCH_SIZE];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sc_scratch);
+} scratch SEC(".maps") __weak;
+
+static __always_inline void sc_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* Returns true when the calling process is one we trace. */
+static __always_inline bool sc_traced(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	if (trace_all)
+		return true;
+	return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
+}
+
+static __always_inline void *sc_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+static __always_inline void sc_hdr_fill(struct sc_hdr *h, __u32 kind, __u32 size, __u64 pid_tgid,
+					__u64 ts)
+{
+	h->kind = kind;
+	h->size = size;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ts = ts;
+}
+
+/* Sends size bytes of a scratch-built record; counts it lost when the ring is full. */
+static __always_inline void sc_output(void *rec, __u64 size)
+{
+	if (size > SC_SCRATCH_SIZE)
+		size = SC_SCRATCH_SIZE;
+	if (bpf_ringbuf_output(&events, rec, size, 0))
+		sc_count(SC_CNT_LOST);
+}
+
+/* Sends a fixed-size record from the stack. */
+#define sc_emit(rec) sc_output(&(rec), sizeof(rec))
+
+static __always_inline struct sc_lib_cfg *sc_lib(void *ctx)
+{
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+
+	return bpf_map_lookup_elem(&lib_cfg, &idx);
+}
+
+#endif /* SCOOBY_COMMON_BPF_H */

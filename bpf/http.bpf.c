@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Socket syscall tracepoints: HTTP request heads read, response bytes written, sockets closed. */
+#include "vmlinux.h"
+#include "common.bpf.h"
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+enum http_sys { SYS_READ = 1, SYS_READV, SYS_RECVMSG, SYS_WRITE, SYS_WRITEV, SYS_SENDMSG, SYS_SENDFILE };
+
+/* per thread: the syscall in flight, and the request socket it serves */
+struct http_thread {
+	__u32 sys; /* enum http_sys of the syscall in flight, 0 when none */
+	__u32 fd;
+	__u64 buf; /* buffer, or iovec array */
+	__u64 iovcnt;
+	__u32 req_fd1; /* socket of the request in flight on this thread + 1, 0 when none */
+	__u32 pad;
+	__u64 resp_bytes; /* response bytes written so far */
+};
+
+struct fd_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct http_thread);
+} http_threads SEC(".maps");
+
+/* sockets that carried a request, so their close is reported */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, __u32);
+} http_fds SEC(".maps");
+
+static __always_inline struct http_thread *http_thread(bool create)
+{
+	return bpf_task_storage_get(&http_threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* Remembers a read's arguments; any traced thread may be about to read a request. */
+static __always_inline int read_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovcnt)
+{
+	struct http_thread *t;
+
+	if (!sc_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	t = http_thread(true);
+	if (!t)
+		return 0;
+	t->sys = sys;
+	t->fd = fd;
+	t->buf = buf;
+	t->iovcnt = iovcnt;
+	return 0;
+}
+
+/* Remembers a write's arguments, only for the socket of the thread's request. */
+static __always_inline int write_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovcnt)
+{
+	struct http_thread *t;
+
+	if (!sc_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	t = http_thread(false);
+	if (!t || t->req_fd1 != fd + 1)
+		return 0;
+	t->sys = sys;
+	t->fd = fd;
+	t->buf = buf;
+	t->iovcnt = iovcnt;
+	return 0;
+}
+
+/* Returns the first buffer and its length of the syscall in flight. */
+static __always_inline __u64 first_buf(struct http_thread *t, __u64 *len)
+{
+	struct iovec iov = {};
+	struct user_msghdr msg = {};
+
+	switch (t->sys) {
+	case SYS_READ:
+	case SYS_WRITE:
+		return t->buf;
+	case SYS_READV:
+	case SYS_WRITEV:
+		if (t->iovcnt < 1 || bpf_probe_read_user(&iov, sizeof(iov), (void *)t->buf))
+			return 0;
+		break;
+	case SYS_RECVMSG:
+	case SYS_SENDMSG:
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)t->buf) || msg.msg_iovlen < 1 ||
+		    bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if (iov.iov_len < *len)
+		*len = iov.iov_len;
+	return (__u64)iov.iov_base;
+}
+
+/* Returns true when fd of the current task is a socket. */
+static __always_inline bool is_socket(__u32 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *f = NULL;
+	unsigned int max;
+	umode_t mode;
+
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max)
+		return false;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return false;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & S_IFMT) == S_IFSOCK;
+}
+
+/* True when the 8 bytes start like an HTTP/1.x request line. */
+static __always_inline bool looks_like_request(const char *p)
+{
+	switch (p[0]) {
+	case 'G':
+		return p[1] == 'E' && p[2] == 'T' && p[3] == ' ';
+	case 'P':
+		return (p[1] == 'O' && p[2] == 'S' && p[3] == 'T' && p[4] == ' ') ||
+		       (p[1] == 'U' && p[2] == 'T' && p[3] == ' ') ||
+		       (p[1] == 'A' && p[2] == 'T' && p[3] == 'C' && p[4] == 'H' && p[5] == ' ');
+	case 'H':
+		return p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ';
+	case 'D':
+		return p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E';
+	case 'O':
+		return p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' && p[5] == 'N';
+	case 'C':
+		return p[1] == 'O' && p[2] == 'N' && p[3] == 'N' && p[4] == 'E' && p[5] == 'C';
+	case 'T':
+		return p[1] == 'R' && p[2] == 'A' && p[3] == 'C' && p[4] == 'E' && p[5] == ' ';
+	}
+	return false;
+}
+
+/* Copies the head (or the tail) of buf into a record and sends it. */
+static __always_inline void send_data(__u32 kind, struct http_thread *t, __u64 buf, __u64 avail,
+				      __u64 moved, bool head)
+{
+	struct sc_http_event *e = sc_scratch();
+	__u64 n = avail;
+
+	if (!e)
+		return;
+	e->fd = t->fd;
+	e->len = moved;
+	e->flags = head ? SC_HTTP_F_HEAD : 0;
+	e->cap_len = 0;
+	if (buf) {
+		if (head) {
+			if (n > SC_HTTP_CAP)
+				n = SC_HTTP_CAP;
+		} else {
+			if (n > SC_HTTP_TAIL)
+				n = SC_HTTP_TAIL;
+			buf += avail - n;
+		}
+		n &= SC_HTTP_CAP * 2 - 1;
+		if (n > SC_HTTP_CAP)
+			n = SC_HTTP_CAP;
+		if (bpf_probe_read_user(e->data, n, (void *)buf) == 0)
+			e->cap_len = n;
+	}
+	sc_hdr_fill(&e->hdr, kind, 0, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
+	e->hdr.size = offsetof(struct sc_http_event, data) + (e->cap_len & (SC_HTTP_CAP * 2 - 1));
+	sc_output(e, e->hdr.size);
+}
+
+static __always_inline int read_exit(long ret)
+{
+	struct http_thread *t = http_thread(false);
+	__u64 len = ret, buf;
+	char head[8] = {};
+	struct fd_key key;
+	__u32 one = 1;
+
+	if (!t || !t->sys)
+		return 0;
+	if (ret < 8 || t->sys > SYS_RECVMSG)
+		goto out;
+	buf = first_buf(t, &len);
+	if (!buf || len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf) ||
+	    !looks_like_request(head) || !is_socket(t->fd))
+		goto out;
+	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true);
+	t->req_fd1 = t->fd + 1;
+	t->resp_bytes = 0;
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.fd = t->fd;
+	bpf_map_update_elem(&http_fds, &key, &one, BPF_ANY);
+out:
+	t->sys = 0;
+	return 0;
+}
+
+static __always_inline int write_exit(long ret)
+{
+	struct http_thread *t = http_thread(false);
+	__u64 len = ret, buf = 0;
+
+	if (!t || !t->sys)
+		return 0;
+	if (ret <= 0 || t->sys < SYS_WRITE || t->fd + 1 != t->req_fd1)
+		goto out;
+	if (t->sys != SYS_SENDFILE)
+		buf = first_buf(t, &len);
+	/* head bytes until the response head has surely been seen, tails after */
+	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, t->resp_bytes < SC_HTTP_CAP);
+	t->resp_bytes += ret;
+out:
+	t->sys = 0;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_read")
+int http_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return read_enter(SYS_READ, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_recvfrom")
+int http_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return read_enter(SYS_READ, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_readv")
+int http_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return read_enter(SYS_READV, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_recvmsg")
+int http_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return read_enter(SYS_RECVMSG, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_exit_read")
+int http_read_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_recvfrom")
+int http_recvfrom_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_readv")
+int http_readv_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_recvmsg")
+int http_recvmsg_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return read_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int http_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return write_enter(SYS_WRITE, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int http_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return write_enter(SYS_WRITE, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_writev")
+int http_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return write_enter(SYS_WRITEV, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int http_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return write_enter(SYS_SENDMSG, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_sendfile64")
+int http_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return write_enter(SYS_SENDFILE, ctx->args[0], 0, 0);
+}
+
+SEC("tp/syscalls/sys_exit_write")
+int http_write_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return write_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_sendto")
+int http_sendto_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return write_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_writev")
+int http_writev_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return write_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_sendmsg")
+int http_sendmsg_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return write_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_sendfile64")
+int http_sendfile_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return write_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int http_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[0] };
+	struct sc_small_event e = {};
+	struct http_thread *t;
+
+	if (!sc_traced(key.tgid) || bpf_map_delete_elem(&http_fds, &key))
+		return 0;
+	t = http_thread(false);
+	if (t && t->req_fd1 == key.fd + 1)
+		t->req_fd1 = 0;
+	sc_hdr_fill(&e.hdr, SC_EV_HTTP_CLOSE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
+	e.arg = key.fd;
+	sc_emit(e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process tree: children forked by a traced process are traced too; exits are reported. */
+#include "vmlinux.h"
+#include "common.bpf.h"
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid, one = 1;
+	struct sc_small_event e = {};
+
+	/* threads share their tgid; only a new process needs tracking */
+	if (trace_all || ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
+		return 0;
+	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
+	sc_hdr_fill(&e.hdr, SC_EV_PROC_FORK, sizeof(e), (__u64)ptgid << 32 | ptgid,
+		    bpf_ktime_get_ns());
+	e.arg = ctgid;
+	sc_emit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+	struct sc_small_event e = {};
+
+	/* the group leader leaving is the process leaving, as far as we care */
+	if (task->pid != tgid || !sc_traced(tgid))
+		return 0;
+	sc_hdr_fill(&e.hdr, SC_EV_PROC_EXIT, sizeof(e), (__u64)tgid << 32 | tgid,
+		    bpf_ktime_get_ns());
+	e.arg = tgid;
+	sc_emit(e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

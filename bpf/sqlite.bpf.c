@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+/* libsqlite3 probes: statement text at prepare, one record per statement execution. */
+#include "vmlinux.h"
+#include "common.bpf.h"
+
+#define SQLITE_OK 0
+#define SQLITE_ROW 100
+#define SQLITE_DONE 101
+
+/* What a thread is doing inside libsqlite3; depth > 1 means SQLite called its
+ * own API (schema loading inside prepare, sqlite3_exec): those inner calls are
+ * not application queries and their time stays in the outer call's. */
+struct sq_thread {
+	__u32 depth;
+	__u32 err_pending; /* a call failed: the next sqlite3_errmsg() explains it */
+	__s32 nbyte;
+	__u64 t_enter;
+	__u64 stmt; /* step: the statement being stepped */
+	__u64 zsql; /* prepare: arguments kept for the return probe */
+	__u64 ppstmt;
+	__u64 pztail;
+};
+
+struct sq_key {
+	__u64 stmt;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* An execution in progress: from its first step to DONE/error/reset/finalize. */
+struct sq_exec {
+	__u64 t_first;
+	__u64 busy_ns;
+	__u32 nsteps;
+	__s32 rc;
+};
+
+/* per-thread, freed by the kernel when the thread exits */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sq_thread);
+} sq_threads SEC(".maps");
+
+/* LRU: an execution a killed thread left open must not pin a slot */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sq_key);
+	__type(value, struct sq_exec);
+} sq_execs SEC(".maps");
+
+/* statements whose text the loader already has */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sq_key);
+	__type(value, __u8);
+} sq_seen SEC(".maps");
+
+/* Enters a probed call; returns the thread's state when this is the outermost
+ * libsqlite3 call of the thread, NULL for nested calls and untraced processes. */
+static __always_inline struct sq_thread *sq_enter(__u64 pid_tgid)
+{
+	struct sq_thread *t;
+
+	if (!sc_traced(pid_tgid >> 32))
+		return NULL;
+	t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
+		return NULL;
+	t->depth++;
+	return t->depth == 1 ? t : NULL;
+}
+
+/* Leaves a probed call; returns the state when the outermost call returns. */
+static __always_inline struct sq_thread *sq_leave(void)
+{
+	struct sq_thread *t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
+
+	if (!t || t->depth == 0)
+		return NULL;
+	t->depth--;
+	return t->depth == 0 ? t : NULL;
+}
+
+/* True when the thread is inside a probed call (entry-only probes ask this). */
+static __always_inline bool sq_nested(void)
+{
+	struct sq_thread *t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
+
+	return t && t->depth > 0;
+}
+
+/* Copies up to max_query bytes of statement text at src into a record and sends it. */
+static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt, const char *src, __u64 len,
+					 bool bounded, __u64 t_enter, __u64 t_exit, __s32 rc,
+					 __u32 flags)
+{
+	struct sc_sql_text_event *e = sc_scratch();
+	__u64 cap = max_query;
+	long n;
+
+	if (!e)
+		return;
+	if (cap > SC_SQL_CAP - 1)
+		cap = SC_SQL_CAP - 1;
+	e->stmt = stmt;
+	e->t_enter = t_enter;
+	e->t_exit = t_exit;
+	e->rc = rc;
+	e->flags = flags;
+	e->len = 0;
+	if (src && bounded) {
+		e->full_len = len;
+		if (len > cap)
+			len = cap;
+		len &= SC_SQL_CAP - 1;
+		if (bpf_probe_read_user(e->text, len, src) == 0)
+			e->len = len;
+		else
+			sc_count(SC_CNT_TRUNC_READ);
+	} else if (src) {
+		/* NUL-terminated: read one byte past the cap to learn if it was cut */
+		n = bpf_probe_read_user_str(e->text, (cap + 1) & (SC_SQL_CAP - 1), src);
+		if (n > 0) {
+			e->len = n - 1;
+			e->full_len = (__u64)(n - 1) >= cap ? cap + 1 : n - 1;
+			if (e->len > cap)
+				e->len = cap;
+		} else {
+			sc_count(SC_CNT_TRUNC_READ);
+		}
+	}
+	if (!src)
+		e->flags |= SC_SQL_F_NO_TEXT;
+	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, t_exit);
+	e->hdr.size = offsetof(struct sc_sql_text_event, text) + (e->len & (SC_SQL_CAP - 1));
+	sc_output(e, e->hdr.size);
+}
+
+/* Ends the execution of key's statement, if one is open, with one record. */
+static __always_inline void sq_end_exec(__u64 pid_tgid, struct sq_key *key, __u64 now, __u32 end)
+{
+	struct sq_exec *x = bpf_map_lookup_elem(&sq_execs, key);
+	struct sc_sql_exec_event e = {};
+
+	if (!x)
+		return;
+	sc_hdr_fill(&e.hdr, SC_EV_SQL_EXEC, sizeof(e), pid_tgid, now);
+	e.stmt = key->stmt;
+	e.t_first = x->t_first;
+	e.busy_ns = x->busy_ns;
+	e.nsteps = x->nsteps;
+	e.rc = x->rc;
+	e.end = end;
+	bpf_map_delete_elem(&sq_execs, key);
+	sc_emit(e);
+}
+
+static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsql, int nbyte,
+					    void *ppstmt, void *pztail)
+{
+	struct sq_thread *t = sq_enter(bpf_get_current_pid_tgid());
+
+	if (!t)
+		return 0;
+	t->t_enter = bpf_ktime_get_ns();
+	t->zsql = (__u64)zsql;
+	t->nbyte = nbyte;
+	t->ppstmt = (__u64)ppstmt;
+	t->pztail = (__u64)pztail;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(sqlite_prepare_v2, void *db, const char *zsql, int nbyte, void *ppstmt, void *pztail)
+{
+	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, pztail);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(sqlite_prepare_v3, void *db, const char *zsql, int nbyte, unsigned int flags,
+	       void *ppstmt)
+{
+	/* BPF_KPROBE names five arguments at most; pzTail is the sixth (r9) */
+	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, (void *)ctx->r9);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	struct sq_thread *t = sq_leave();
+	__u64 stmt = 0, tail = 0, len = 0;
+	bool bounded = true;
+	struct sq_key key = {};
+	__u8 one = 1;
+
+	if (!t)
+		return 0;
+	if (t->ppstmt)
+		bpf_probe_read_user(&stmt, sizeof(stmt), (void *)t->ppstmt);
+	if (t->pztail)
+		bpf_probe_read_user(&tail, sizeof(tail), (void *)t->pztail);
+	if (rc == SQLITE_OK && tail > t->zsql && tail - t->zsql < (1 << 30))
+		len = tail - t->zsql; /* the text of this one statement */
+	else if (t->nbyte >= 0)
+		len = t->nbyte;
+	else
+		bounded = false;
+	if (rc != SQLITE_OK) {
+		stmt = 0;
+		t->err_pending = 1;
+	}
+	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, stmt, (const char *)t->zsql, len, bounded, t->t_enter, now, rc,
+		     SC_SQL_F_PREPARE);
+	if (stmt) {
+		key.stmt = stmt;
+		key.tgid = pid_tgid >> 32;
+		bpf_map_update_elem(&sq_seen, &key, &one, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(sqlite_step, void *stmt)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sq_thread *t = sq_enter(pid_tgid);
+	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
+	struct sq_exec *x, fresh = {};
+	struct sc_lib_cfg *cfg;
+	__u64 zsql = 0;
+	__u8 one = 1;
+
+	if (!t)
+		return 0;
+	t->t_enter = bpf_ktime_get_ns();
+	t->stmt = (__u64)stmt;
+	x = bpf_map_lookup_elem(&sq_execs, &key);
+	if (x)
+		return 0;
+	fresh.t_first = t->t_enter;
+	bpf_map_update_elem(&sq_execs, &key, &fresh, BPF_ANY);
+	if (bpf_map_lookup_elem(&sq_seen, &key))
+		return 0;
+	/* prepared before we attached: take the text SQLite keeps with the statement */
+	cfg = sc_lib(ctx);
+	if (cfg && cfg->sqlite_zsql_off && stmt)
+		bpf_probe_read_user(&zsql, sizeof(zsql), stmt + cfg->sqlite_zsql_off);
+	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, (__u64)stmt, (const char *)zsql, 0, false, 0, t->t_enter, 0, 0);
+	bpf_map_update_elem(&sq_seen, &key, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(sqlite_step_ret, int rc)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	struct sq_thread *t = sq_leave();
+	struct sq_key key = { .tgid = pid_tgid >> 32 };
+	struct sq_exec *x;
+
+	if (!t)
+		return 0;
+	key.stmt = t->stmt;
+	x = bpf_map_lookup_elem(&sq_execs, &key);
+	if (!x)
+		return 0;
+	x->busy_ns += now - t->t_enter;
+	x->nsteps++;
+	x->rc = rc;
+	if ((rc & 0xff) != SQLITE_ROW) {
+		if ((rc & 0xff) != SQLITE_DONE)
+			t->err_pending = 1;
+		sq_end_exec(pid_tgid, &key, now, SC_SQL_END_STEP);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(sqlite_reset, void *stmt)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
+
+	if (!stmt || !sc_traced(key.tgid) || sq_nested())
+		return 0;
+	sq_end_exec(pid_tgid, &key, bpf_ktime_get_ns(), SC_SQL_END_RESET);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(sqlite_finalize, void *stmt)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
+	struct sc_small_event e = {};
+
+	if (!stmt || !sc_traced(key.tgid) || sq_nested())
+		return 0;
+	sq_end_exec(pid_tgid, &key, bpf_ktime_get_ns(), SC_SQL_END_FINALIZE);
+	if (bpf_map_delete_elem(&sq_seen, &key) == 0) {
+		sc_hdr_fill(&e.hdr, SC_EV_SQL_FINALIZE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
+		e.arg = (__u64)stmt;
+		sc_emit(e);
+	}
+	return 0;
+}
+
+/* Drivers ask sqlite3_errmsg() right after a failure to build their exception: its
+ * text is the error message of the query that just failed on this thread. */
+SEC("uretprobe")
+int BPF_KRETPROBE(sqlite_errmsg_ret, const char *msg)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sq_thread *t;
+
+	if (!msg || !sc_traced(pid_tgid >> 32))
+		return 0;
+	t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !t->err_pending || t->depth)
+		return 0;
+	t->err_pending = 0;
+	sq_send_text(SC_EV_SQL_ERRMSG, pid_tgid, 0, msg, 0, false, 0, bpf_ktime_get_ns(), 0, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,144 @@
+/* Event records the BPF programs write to the ring buffer and the loader reads. */
+#ifndef SCOOBY_EVENTS_H
+#define SCOOBY_EVENTS_H
+
+/*
+ * Only fixed-size __u32/__u64 fields: the includer provides them (vmlinux.h in
+ * BPF, <linux/types.h> in userspace). Every record starts with struct sc_hdr;
+ * variable-length records carry their payload last and are emitted with only
+ * the bytes used, so `hdr.size` is the record's real length.
+ */
+
+#define SC_SQL_CAP 16384 /* most SQL bytes the kernel side ever copies */
+#define SC_HTTP_CAP 4096 /* head of a request or response copied for parsing */
+#define SC_HTTP_TAIL 8 /* tail of later response writes (chunked terminator) */
+#define SC_PQ_ERR_CAP 256 /* PGresult error message bytes */
+#define SC_PQ_NAME_CAP 64 /* prepared statement name bytes */
+#define SC_MAX_LIBS 64 /* attached library slots (uprobe cookie indexes) */
+
+enum sc_event_kind {
+	SC_EV_HTTP_IN = 1, /* bytes read on a socket that begin with an HTTP method */
+	SC_EV_HTTP_OUT = 2, /* bytes written on the socket of a request in flight */
+	SC_EV_HTTP_CLOSE = 3, /* that socket was closed */
+	SC_EV_SQL_TEXT = 4, /* a SQLite statement's text (prepare, or first step seen) */
+	SC_EV_SQL_EXEC = 5, /* one SQLite statement execution ended */
+	SC_EV_SQL_FINALIZE = 6, /* a SQLite statement was finalized */
+	SC_EV_PQ_CALL = 7, /* outermost libpq call entered (query text or statement name) */
+	SC_EV_PQ_RET = 8, /* outermost libpq call returned */
+	SC_EV_PROC_FORK = 9, /* a traced process forked a new process */
+	SC_EV_PROC_EXIT = 10, /* a traced process exited */
+	SC_EV_SQL_ERRMSG = 11, /* sqlite3_errmsg() text after a failed call (sc_sql_text_event) */
+};
+
+struct sc_hdr {
+	__u32 kind; /* enum sc_event_kind */
+	__u32 size; /* bytes of the whole record */
+	__u32 pid; /* tgid, in the initial pid namespace */
+	__u32 tid;
+	__u64 ts; /* CLOCK_MONOTONIC ns of the moment the record describes */
+};
+
+/* SC_EV_HTTP_IN / SC_EV_HTTP_OUT: ts is the syscall's return. */
+#define SC_HTTP_F_HEAD 1 /* data[] is the head of the buffer (else its tail) */
+struct sc_http_event {
+	struct sc_hdr hdr;
+	__u32 fd;
+	__u32 flags;
+	__u64 len; /* bytes the syscall moved */
+	__u32 cap_len; /* bytes in data[] */
+	__u32 pad;
+	char data[SC_HTTP_CAP];
+};
+
+/* SC_EV_HTTP_CLOSE, SC_EV_SQL_FINALIZE, SC_EV_PROC_*: a small fixed record. */
+struct sc_small_event {
+	struct sc_hdr hdr;
+	__u64 arg; /* fd, statement pointer, or child pid */
+};
+
+/* SC_EV_SQL_TEXT */
+#define SC_SQL_F_PREPARE 1 /* seen at prepare: t_enter/t_exit/rc are the prepare's */
+#define SC_SQL_F_NO_TEXT 2 /* prepared before attach and text unreachable */
+struct sc_sql_text_event {
+	struct sc_hdr hdr;
+	__u64 stmt; /* sqlite3_stmt * (0 when prepare failed) */
+	__u64 t_enter;
+	__u64 t_exit;
+	__s32 rc; /* prepare's return code */
+	__u32 flags;
+	__u32 full_len; /* statement length in the target, may exceed len */
+	__u32 len; /* bytes in text[] */
+	char text[SC_SQL_CAP];
+};
+
+/* SC_EV_SQL_EXEC: ts is the return of the call that ended the execution. */
+enum sc_sql_end {
+	SC_SQL_END_STEP = 1, /* a step returned something other than SQLITE_ROW */
+	SC_SQL_END_RESET = 2,
+	SC_SQL_END_FINALIZE = 3,
+};
+struct sc_sql_exec_event {
+	struct sc_hdr hdr;
+	__u64 stmt;
+	__u64 t_first; /* entry of the execution's first step */
+	__u64 busy_ns; /* summed time inside sqlite3_step */
+	__u32 nsteps;
+	__s32 rc; /* last step's return code */
+	__u32 end; /* enum sc_sql_end */
+	__u32 pad;
+};
+
+/* libpq entry points, in the cookie's low byte for SC_EV_PQ_* */
+enum sc_pq_func {
+	SC_PQ_EXEC = 1,
+	SC_PQ_EXEC_PARAMS,
+	SC_PQ_PREPARE,
+	SC_PQ_EXEC_PREPARED,
+	SC_PQ_SEND_QUERY,
+	SC_PQ_SEND_QUERY_PARAMS,
+	SC_PQ_SEND_PREPARE,
+	SC_PQ_SEND_QUERY_PREPARED,
+	SC_PQ_GET_RESULT,
+	SC_PQ_NFUNCS,
+};
+
+/* SC_EV_PQ_CALL: text is the query, or for *Prepared the statement name. */
+struct sc_pq_call_event {
+	struct sc_hdr hdr;
+	__u64 conn;
+	__u32 func; /* enum sc_pq_func */
+	__u32 full_len;
+	char name[SC_PQ_NAME_CAP]; /* statement name for PQprepare/PQsendPrepare */
+	__u32 len;
+	__u32 pad;
+	char text[SC_SQL_CAP];
+};
+
+/* SC_EV_PQ_RET: status is the PGresult's ExecStatusType, -1 for a NULL result,
+ * or for PQsend* the int they returned. */
+struct sc_pq_ret_event {
+	struct sc_hdr hdr;
+	__u64 conn;
+	__u32 func;
+	__s32 status;
+	__u32 err_len;
+	__u32 pad;
+	char err[SC_PQ_ERR_CAP];
+};
+
+/* Per attached library: what the probes need to read the library's structs. */
+struct sc_lib_cfg {
+	__u32 sqlite_zsql_off; /* offsetof(Vdbe, zSql), 0 if unknown */
+	__u32 pq_status_off; /* offsetof(PGresult, resultStatus) */
+	__u32 pq_errmsg_off; /* offsetof(PGresult, errMsg) */
+	__u32 pad;
+};
+
+/* Indexes of the per-CPU counters the loader reports. */
+enum sc_counter {
+	SC_CNT_LOST = 0, /* ring buffer full: records dropped */
+	SC_CNT_TRUNC_READ, /* a user memory read failed */
+	SC_NCOUNTERS,
+};
+
+#endif /* SCOOBY_EVENTS_H */

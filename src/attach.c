@@ -1,0 +1,521 @@
+/* Attaching: the BPF object's lifetime, the traced process tree, and uprobes per client library. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "scooby.skel.h"
+#include "attach.h"
+#include "hashmap.h"
+#include "procmaps.h"
+#include "targets.h"
+
+#ifndef TRACEFS_MAGIC
+#define TRACEFS_MAGIC 0x74726163
+#endif
+
+/* A client library file with our uprobes on it. */
+struct lib {
+	const struct target_lib *target;
+	char path[4200]; /* as the first process that mapped it names it */
+	unsigned slot; /* uprobe cookie and lib_cfg index */
+	struct bpf_link **links;
+	size_t nlinks;
+};
+
+struct attacher {
+	struct attach_opts opts;
+	struct scooby_bpf *skel;
+	struct bpf_link **tp_links;
+	size_t ntp_links;
+	struct hashmap *libs; /* file identity (dev, inode) -> struct lib */
+	unsigned nslots;
+	struct hashmap *pids; /* tracked tgids -> (void *)1 */
+	pid_t self;
+};
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+/* Mounts tracefs where it is missing: tracepoint ids are read from it. */
+static void ensure_tracefs(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == TRACEFS_MAGIC)
+		return;
+	if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
+}
+
+/* Checks what the kernel must offer; returns 0, or -1 with the reason in err. */
+static int preflight(char *err, size_t errlen)
+{
+	if (geteuid() != 0) {
+		snprintf(err, errlen,
+			 "must run as root (needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load BPF and attach uprobes)");
+		return -1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing); CO-RE needs CONFIG_DEBUG_INFO_BTF=y");
+		return -1;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK) != 0) {
+		snprintf(err, errlen, "kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
+		return -1;
+	}
+	return 0;
+}
+
+static void links_destroy(struct bpf_link **links, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		bpf_link__destroy(links[i]);
+	free(links);
+}
+
+static int links_push(struct bpf_link ***links, size_t *n, struct bpf_link *l)
+{
+	struct bpf_link **nl = realloc(*links, (*n + 1) * sizeof(*nl));
+
+	if (!nl)
+		return -ENOMEM;
+	nl[(*n)++] = l;
+	*links = nl;
+	return 0;
+}
+
+/* Attaches every tracepoint program; uprobe programs wait for their libraries. */
+static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+	struct bpf_link *l;
+
+	bpf_object__for_each_program(prog, a->skel->obj)
+	{
+		enum bpf_prog_type t = bpf_program__type(prog);
+
+		if (t != BPF_PROG_TYPE_TRACEPOINT && t != BPF_PROG_TYPE_TRACING)
+			continue;
+		l = bpf_program__attach(prog);
+		if (!l) {
+			snprintf(err, errlen, "cannot attach %s: %s", bpf_program__name(prog),
+				 strerror(errno));
+			return -1;
+		}
+		if (links_push(&a->tp_links, &a->ntp_links, l)) {
+			bpf_link__destroy(l);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t errlen)
+{
+	struct attacher *a;
+	int e;
+
+	if (preflight(err, errlen))
+		return NULL;
+	verbose = o->verbose;
+	libbpf_set_print(libbpf_print);
+	ensure_tracefs();
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->opts = *o;
+	a->self = getpid();
+	a->libs = hashmap__new();
+	a->pids = hashmap__new();
+	a->skel = scooby_bpf__open();
+	if (!a->libs || !a->pids || !a->skel) {
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	a->skel->rodata->self_tgid = a->self;
+	a->skel->rodata->trace_all = o->pid == 0;
+	a->skel->rodata->max_query = o->max_query;
+	e = scooby_bpf__load(a->skel);
+	if (e) {
+		snprintf(err, errlen, "cannot load the BPF programs (%s)%s", strerror(-e),
+			 o->verbose ? "" : "; run with -v to see the verifier's log");
+		goto fail;
+	}
+	if (attach_tracepoints(a, err, errlen))
+		goto fail;
+	return a;
+fail:
+	attacher__free(a);
+	return NULL;
+}
+
+static void lib_free(void *p)
+{
+	struct lib *l = p;
+
+	if (!l)
+		return;
+	links_destroy(l->links, l->nlinks);
+	free(l);
+}
+
+void attacher__free(struct attacher *a)
+{
+	if (!a)
+		return;
+	/* uprobes first: no probe may outlive us in the target */
+	hashmap__free(a->libs, lib_free);
+	links_destroy(a->tp_links, a->ntp_links);
+	scooby_bpf__destroy(a->skel);
+	hashmap__free(a->pids, NULL);
+	free(a);
+}
+
+struct scooby_bpf *attacher__skel(struct attacher *a)
+{
+	return a->skel;
+}
+
+void attacher__track(struct attacher *a, pid_t pid)
+{
+	__u32 key = pid, one = 1;
+
+	if (pid == a->self || hashmap__get(a->pids, pid))
+		return;
+	if (a->opts.pid)
+		bpf_map__update_elem(a->skel->maps.tracked, &key, sizeof(key), &one, sizeof(one),
+				     BPF_ANY);
+	hashmap__set(a->pids, pid, (void *)1, NULL);
+}
+
+void attacher__untrack(struct attacher *a, pid_t pid)
+{
+	__u32 key = pid;
+
+	if (!hashmap__del(a->pids, pid))
+		return;
+	if (a->opts.pid)
+		bpf_map__delete_elem(a->skel->maps.tracked, &key, sizeof(key), 0);
+}
+
+size_t attacher__ntracked(struct attacher *a)
+{
+	return hashmap__size(a->pids);
+}
+
+/* Reads a process's parent pid and state from /proc/PID/stat; -1 when gone. */
+static int read_stat(pid_t pid, pid_t *ppid, char *state)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	if (!p || sscanf(p + 1, " %c %d", state, ppid) != 2)
+		return -1;
+	return 0;
+}
+
+bool attacher__alive(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return read_stat(pid, &ppid, &state) == 0 && state != 'Z' && state != 'X';
+}
+
+/* Calls fn on every numeric /proc entry but our own. */
+static void for_each_pid(pid_t self, void (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char *end;
+	long pid;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		fn(pid, ctx);
+	}
+	closedir(d);
+}
+
+struct tree_ctx {
+	struct attacher *a;
+	int added;
+	bool grew;
+};
+
+static void adopt_child(pid_t pid, void *p)
+{
+	struct tree_ctx *c = p;
+	pid_t ppid;
+	char state;
+
+	if (hashmap__get(c->a->pids, pid) || read_stat(pid, &ppid, &state))
+		return;
+	if (hashmap__get(c->a->pids, ppid)) {
+		attacher__track(c->a, pid);
+		c->added++;
+		c->grew = true;
+	}
+}
+
+int attacher__track_tree(struct attacher *a, pid_t pid)
+{
+	struct tree_ctx c = { .a = a };
+
+	attacher__track(a, pid);
+	c.added = 1;
+	/* /proc order is not tree order: repeat until no new descendant shows up */
+	do {
+		c.grew = false;
+		for_each_pid(a->self, adopt_child, &c);
+	} while (c.grew);
+	return c.added;
+}
+
+/* Identity of a mapped file, so a library shared by many processes is probed once. */
+static uint64_t file_key(const struct procmaps_entry *e)
+{
+	return ((uint64_t)e->dev_major << 56) ^ ((uint64_t)e->dev_minor << 40) ^ e->inode;
+}
+
+/* Puts every probe of target on the library file; returns 0 or -errno. */
+static int attach_lib(struct attacher *a, struct lib *l)
+{
+	struct sc_lib_cfg cfg = {};
+	const struct probe_spec *p;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	__u32 slot = l->slot;
+	size_t i;
+	int err;
+
+	err = l->target->configure(l->path, &cfg);
+	if (err)
+		fprintf(stderr, "scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
+			l->path, strerror(-err));
+	bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
+			     BPF_ANY);
+	for (i = 0; i < l->target->nprobes; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo);
+
+		p = &l->target->probes[i];
+		prog = bpf_object__find_program_by_name(a->skel->obj, p->prog);
+		if (!prog)
+			return -ENOENT;
+		uo.func_name = p->sym;
+		uo.retprobe = p->ret;
+		uo.bpf_cookie = (__u64)p->func << 16 | l->slot;
+		/* every process: a fork of the target must be covered from its first call,
+		 * so the filter is the tracked-tgid map, not the uprobe's pid */
+		link = bpf_program__attach_uprobe_opts(prog, -1, l->path, 0, &uo);
+		if (!link) {
+			if (p->optional)
+				continue;
+			err = -errno;
+			fprintf(stderr, "scooby-bpf: warning: cannot probe %s in %s: %s\n", p->sym,
+				l->path, strerror(-err));
+			continue;
+		}
+		if (links_push(&l->links, &l->nlinks, link)) {
+			bpf_link__destroy(link);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+struct scan_ctx {
+	struct attacher *a;
+	pid_t pid;
+	int attached;
+};
+
+static int scan_mapping(const struct procmaps_entry *e, void *p)
+{
+	struct scan_ctx *c = p;
+	const struct target_lib *t = targets__match(e->path);
+	uint64_t key = file_key(e);
+	struct lib *l;
+
+	if (!t || e->deleted || hashmap__get(c->a->libs, key))
+		return 0;
+	if (c->a->nslots >= SC_MAX_LIBS) {
+		fprintf(stderr, "scooby-bpf: warning: more than %d client libraries; %s not probed\n",
+			SC_MAX_LIBS, e->path);
+		return 0;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return 0;
+	l->target = t;
+	l->slot = c->a->nslots++;
+	/* through the process's root, so a library inside a container is the right file */
+	snprintf(l->path, sizeof(l->path), "/proc/%d/root%s", c->pid, e->path);
+	if (hashmap__set(c->a->libs, key, l, NULL)) {
+		free(l);
+		return 0;
+	}
+	if (attach_lib(c->a, l) == 0)
+		c->attached++;
+	snprintf(l->path, sizeof(l->path), "%s", e->path);
+	return 0;
+}
+
+static void scan_pid(pid_t pid, void *p)
+{
+	struct scan_ctx *c = p;
+
+	c->pid = pid;
+	procmaps_foreach_exec(pid, scan_mapping, c);
+}
+
+static int scan_tracked(uint64_t key, void *val, void *p)
+{
+	scan_pid(key, p);
+	return 0;
+}
+
+int attacher__scan_libs(struct attacher *a)
+{
+	struct scan_ctx c = { .a = a };
+
+	if (a->opts.pid)
+		hashmap__sweep(a->pids, scan_tracked, &c);
+	else
+		for_each_pid(a->self, scan_pid, &c);
+	return c.attached;
+}
+
+struct describe_ctx {
+	char *buf;
+	size_t len, used;
+};
+
+static int describe_lib(uint64_t key, void *val, void *p)
+{
+	struct describe_ctx *d = p;
+	struct lib *l = val;
+	int n;
+
+	if (d->used >= d->len)
+		return 0;
+	n = snprintf(d->buf + d->used, d->len - d->used, ", %s (%zu probes)", l->path, l->nlinks);
+	if (n > 0)
+		d->used += n;
+	return 0;
+}
+
+void attacher__describe(struct attacher *a, char *buf, size_t len)
+{
+	struct describe_ctx d = { .buf = buf, .len = len };
+	char comm[64] = "";
+	FILE *f;
+	char path[64];
+	int n;
+
+	if (a->opts.pid) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", a->opts.pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = 0;
+			fclose(f);
+		}
+		n = snprintf(buf, len, "PID %d (%s) and %zu descendant(s): socket syscalls",
+			     a->opts.pid, comm, hashmap__size(a->pids) - 1);
+	} else {
+		n = snprintf(buf, len, "system-wide: socket syscalls");
+	}
+	d.used = n > 0 ? (size_t)n : 0;
+	hashmap__sweep(a->libs, describe_lib, &d);
+	if (!hashmap__size(a->libs) && d.used < len)
+		snprintf(buf + d.used, len - d.used, "; no client library loaded yet (watching)");
+}
+
+bool attacher__all_gone(struct attacher *a)
+{
+	return hashmap__size(a->pids) == 0;
+}
+
+struct reap_ctx {
+	struct attacher *a;
+	void (*fn)(pid_t pid, void *ctx);
+	void *ctx;
+};
+
+static int reap_one(uint64_t key, void *val, void *p)
+{
+	struct reap_ctx *r = p;
+	__u32 pid = key;
+
+	if (attacher__alive(pid))
+		return 0;
+	if (r->a->opts.pid)
+		bpf_map__delete_elem(r->a->skel->maps.tracked, &pid, sizeof(pid), 0);
+	r->fn(pid, r->ctx);
+	return 1;
+}
+
+void attacher__reap(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	struct reap_ctx r = { .a = a, .fn = fn, .ctx = ctx };
+
+	hashmap__sweep(a->pids, reap_one, &r);
+}
+
+unsigned long long attacher__counter(struct attacher *a, int idx)
+{
+	int ncpus = libbpf_num_possible_cpus(), i;
+	unsigned long long sum = 0;
+	__u32 key = idx;
+	__u64 *vals;
+
+	if (ncpus <= 0)
+		return 0;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return 0;
+	if (bpf_map__lookup_elem(a->skel->maps.counters, &key, sizeof(key), vals,
+				 ncpus * sizeof(*vals), 0) == 0)
+		for (i = 0; i < ncpus; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}

@@ -1,0 +1,46 @@
+/* Attaching: the BPF object's lifetime, the traced process tree, and uprobes per client library. */
+#ifndef SCOOBY_ATTACH_H
+#define SCOOBY_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct scooby_bpf;
+struct attacher;
+
+struct attach_opts {
+	pid_t pid; /* 0: system-wide */
+	unsigned max_query;
+	bool verbose;
+};
+
+/* Opens, configures, loads the BPF object and attaches the syscall and scheduler tracepoints.
+ * Returns NULL with a one-line message in err on failure. */
+struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t errlen);
+/* Detaches every probe and frees everything; NULL ok. */
+void attacher__free(struct attacher *a);
+struct scooby_bpf *attacher__skel(struct attacher *a);
+
+/* Traces pid and every descendant it has now. Returns the number of processes added. */
+int attacher__track_tree(struct attacher *a, pid_t pid);
+/* Traces one more process (a fork seen by BPF is already in the map). */
+void attacher__track(struct attacher *a, pid_t pid);
+void attacher__untrack(struct attacher *a, pid_t pid);
+size_t attacher__ntracked(struct attacher *a);
+/* Returns true when pid is traced and still alive (not a zombie). */
+bool attacher__alive(pid_t pid);
+
+/* Reads the maps of traced processes (every process, system-wide) and puts uprobes on client
+ * libraries not probed yet. Returns how many libraries were newly attached. */
+int attacher__scan_libs(struct attacher *a);
+/* Describes what is attached, for the "attached" line. */
+void attacher__describe(struct attacher *a, char *buf, size_t len);
+/* Returns true once the tracked set is empty (every traced process is gone). */
+bool attacher__all_gone(struct attacher *a);
+/* Calls fn for each tracked pid that has exited; it is untracked after. */
+void attacher__reap(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
+/* Sum of the per-CPU counter idx (enum sc_counter). */
+unsigned long long attacher__counter(struct attacher *a, int idx);
+
+#endif /* SCOOBY_ATTACH_H */

@@ -1,0 +1,172 @@
+/* Command line: options, their defaults and checks, and the help text. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/types.h>
+#include "cli.h"
+#include "scooby/events.h"
+
+static const char usage[] =
+	"Usage: scooby-bpf [-p PID] [options]\n"
+	"\n"
+	"Attach to a running web application and record, for every HTTP request it serves,\n"
+	"the SQL queries it ran (SQLite, PostgreSQL/libpq) with their timings, published as\n"
+	"JSON to Redis under a random uuid. No restart, no code change: uprobes and syscall\n"
+	"tracepoints only. Without -p, every process on the machine is traced.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --pid PID            trace PID and all its descendants, present and future\n"
+	"      --redis URL          redis://[user:password@]host[:port][/db] or unix:///path\n"
+	"                           (default redis://127.0.0.1:6379; REDISCLI_AUTH is used\n"
+	"                           when the URL has no password)\n"
+	"      --ttl SECONDS        lifetime of each record in Redis (default 600)\n"
+	"      --keep N             uuids kept in the scooby:requests index (default 10000)\n"
+	"      --buffer N           records held while Redis is unreachable (default 10000)\n"
+	"      --json FILE          also write each record as a JSON line to FILE (- = stdout)\n"
+	"  -d, --duration SECONDS   stop after that long\n"
+	"      --max-query BYTES    SQL text kept per query, longer is cut and marked\n"
+	"                           (default 4096, at most 16383)\n"
+	"      --request-timeout S  publish a request still open after S seconds as\n"
+	"                           incomplete (default 60)\n"
+	"  -q, --quiet              no line per request on stdout\n"
+	"  -v, --verbose            show libbpf's messages\n"
+	"  -h, --help               this text\n"
+	"\n"
+	"Examples:\n"
+	"  sudo scooby-bpf -p $(pgrep -o gunicorn)          # a gunicorn master and its workers\n"
+	"  sudo scooby-bpf -p 4242 --redis unix:///run/redis/redis.sock --ttl 120\n"
+	"  sudo scooby-bpf -p 4242 --json - -q | jq .request.path\n"
+	"  sudo scooby-bpf -d 30                             # every process, for 30 seconds\n"
+	"\n"
+	"Records: GET scooby:req:<uuid>; newest first: ZREVRANGE scooby:requests 0 9;\n"
+	"live: SUBSCRIBE scooby:live. Format: docs/FORMAT.md.\n";
+
+/* Parses a whole decimal integer in [min, max]; false otherwise. */
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 1e9)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum cli_result bad(const char *opt, const char *val, const char *want)
+{
+	fprintf(stderr, "scooby-bpf: invalid value '%s' for %s: %s (see --help)\n", val, opt,
+		want);
+	return CLI_EXIT_ERROR;
+}
+
+enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
+{
+	enum { OPT_REDIS = 256, OPT_TTL, OPT_KEEP, OPT_BUFFER, OPT_JSON, OPT_MAXQ, OPT_RTO };
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "redis", required_argument, NULL, OPT_REDIS },
+		{ "ttl", required_argument, NULL, OPT_TTL },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "buffer", required_argument, NULL, OPT_BUFFER },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "max-query", required_argument, NULL, OPT_MAXQ },
+		{ "request-timeout", required_argument, NULL, OPT_RTO },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ttl = 600;
+	o->keep = 10000;
+	o->buffer = 10000;
+	o->max_query = 4096;
+	o->request_timeout = 60;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:d:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_long(optarg, 1, INT_MAX, &v))
+				return bad("--pid", optarg, "a process id");
+			o->pid = v;
+			break;
+		case OPT_REDIS:
+			o->redis_url = optarg;
+			o->redis_given = true;
+			break;
+		case OPT_TTL:
+			if (!parse_long(optarg, 1, 365L * 86400, &o->ttl))
+				return bad("--ttl", optarg, "whole seconds, 1 or more");
+			break;
+		case OPT_KEEP:
+			if (!parse_long(optarg, 1, 100000000, &o->keep))
+				return bad("--keep", optarg, "a count, 1 or more");
+			break;
+		case OPT_BUFFER:
+			if (!parse_long(optarg, 1, 10000000, &o->buffer))
+				return bad("--buffer", optarg, "a count, 1 or more");
+			break;
+		case OPT_JSON:
+			o->json_path = optarg;
+			break;
+		case 'd':
+			if (!parse_seconds(optarg, &o->duration))
+				return bad("--duration", optarg, "seconds, more than 0");
+			break;
+		case OPT_MAXQ:
+			if (!parse_long(optarg, 1, SC_SQL_CAP - 1, &o->max_query))
+				return bad("--max-query", optarg, "bytes, 1 to 16383");
+			break;
+		case OPT_RTO:
+			if (!parse_seconds(optarg, &o->request_timeout))
+				return bad("--request-timeout", optarg, "seconds, more than 0");
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
+		case ':':
+			fprintf(stderr, "scooby-bpf: option %s needs a value (see --help)\n",
+				argv[optind - 1]);
+			return CLI_EXIT_ERROR;
+		default:
+			fprintf(stderr, "scooby-bpf: unknown option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return CLI_EXIT_ERROR;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "scooby-bpf: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return CLI_EXIT_ERROR;
+	}
+	return CLI_RUN;
+}

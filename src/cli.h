@@ -1,0 +1,30 @@
+/* Command line: options, their defaults and checks, and the help text. */
+#ifndef SCOOBY_CLI_H
+#define SCOOBY_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct cli_opts {
+	pid_t pid; /* 0: system-wide */
+	const char *redis_url; /* NULL: the default, redis://127.0.0.1:6379 */
+	bool redis_given;
+	long ttl; /* seconds */
+	long keep;
+	long buffer; /* records held while Redis is away */
+	const char *json_path; /* NULL: none; "-": stdout */
+	double duration; /* seconds, 0: until a signal */
+	long max_query; /* bytes */
+	double request_timeout; /* seconds */
+	bool verbose;
+	bool quiet; /* no terminal lines */
+};
+
+enum cli_result { CLI_RUN, CLI_EXIT_OK, CLI_EXIT_ERROR };
+
+/* Parses argv into o. Prints --help and returns CLI_EXIT_OK, or prints one line naming the bad
+ * option on stderr and returns CLI_EXIT_ERROR. */
+enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o);
+
+#endif /* SCOOBY_CLI_H */

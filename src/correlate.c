@@ -1,0 +1,266 @@
+/* Per-thread correlation: request boundaries and queries in, one record per request out. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "correlate.h"
+#include "hashmap.h"
+
+struct correlator {
+	struct correlator_opts opts;
+	record_fn emit;
+	void *ctx;
+	struct hashmap *requests; /* tid -> struct record in flight */
+	struct hashmap *background; /* pid -> struct record of queries outside requests */
+	uint64_t last_background;
+	uint64_t lost;
+};
+
+struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn, void *ctx)
+{
+	struct correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->opts = *o;
+	c->emit = fn;
+	c->ctx = ctx;
+	c->requests = hashmap__new();
+	c->background = hashmap__new();
+	if (!c->requests || !c->background) {
+		hashmap__free(c->requests, NULL);
+		hashmap__free(c->background, NULL);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void publish(struct correlator *c, struct record *r)
+{
+	r->lost_events = c->lost;
+	c->emit(r, c->ctx);
+}
+
+/* Reads the process name; "" when the process is gone. */
+static void read_comm(uint32_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	buf[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	fclose(f);
+}
+
+int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts,
+			      const struct http_req_info *req)
+{
+	struct record *r = record__new(), *old;
+	int err = -ENOMEM;
+
+	if (!r)
+		return -ENOMEM;
+	snprintf(r->method, sizeof(r->method), "%s", req->method);
+	r->path = strdup(req->path);
+	if (req->host[0])
+		r->host = strdup(req->host);
+	if (req->request_id[0])
+		r->request_id = strdup(req->request_id);
+	else if (req->traceparent[0])
+		r->request_id = strdup(req->traceparent);
+	if (!r->path || (req->host[0] && !r->host))
+		goto cleanup;
+	r->pid = pid;
+	r->tid = tid;
+	r->start_ns = r->end_ns = ts;
+	read_comm(pid, r->comm, sizeof(r->comm));
+	err = hashmap__set(c->requests, tid, r, (void **)&old);
+	if (err)
+		goto cleanup;
+	if (old) { /* the caller should have ended it; do not lose it */
+		old->incomplete = true;
+		publish(c, old);
+	}
+	return 0;
+cleanup:
+	record__free(r);
+	return err;
+}
+
+void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, int status,
+			     bool incomplete)
+{
+	struct record *r = hashmap__del(c->requests, tid);
+
+	if (!r)
+		return;
+	r->end_ns = ts > r->start_ns ? ts : r->start_ns;
+	r->status = status;
+	r->incomplete = incomplete;
+	publish(c, r);
+}
+
+/* Returns pid's background record, creating it; NULL on ENOMEM. */
+static struct record *background(struct correlator *c, uint32_t pid)
+{
+	struct record *r = hashmap__get(c->background, pid);
+
+	if (r)
+		return r;
+	r = record__new();
+	if (!r)
+		return NULL;
+	r->background = true;
+	r->pid = pid;
+	read_comm(pid, r->comm, sizeof(r->comm));
+	if (hashmap__set(c->background, pid, r, NULL)) {
+		record__free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
+{
+	struct record *r = hashmap__get(c->requests, q->tid);
+
+	if (r && r->pid != pid)
+		r = NULL;
+	if (!r) {
+		r = background(c, pid);
+		if (!r) {
+			query__free_strings(q);
+			return;
+		}
+		if (!r->nqueries || q->start_ns < r->start_ns)
+			r->start_ns = q->start_ns;
+		if (q->end_ns > r->end_ns)
+			r->end_ns = q->end_ns;
+	}
+	record__add_query(r, q);
+}
+
+void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
+			       const char *msg)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+	struct query *q;
+	char *text;
+	size_t i;
+
+	if (!r || r->pid != pid)
+		r = hashmap__get(c->background, pid);
+	if (!r)
+		return;
+	for (i = r->nqueries; i-- > 0;) {
+		q = &r->queries[i];
+		if (q->tid != tid || q->db != db)
+			continue;
+		/* only the latest query of the thread, and only once */
+		if (!q->error || strchr(q->error, ':'))
+			return;
+		if (asprintf(&text, "%s: %s", q->error, msg) < 0)
+			return;
+		free(q->error);
+		q->error = text;
+		return;
+	}
+}
+
+static int sweep_background(uint64_t key, void *val, void *ctx)
+{
+	struct correlator *c = ctx;
+	struct record *r = val;
+
+	if (!r->nqueries) {
+		record__free(r);
+		return 1;
+	}
+	publish(c, r);
+	return 1;
+}
+
+struct timeout_ctx {
+	struct correlator *c;
+	uint64_t now;
+	uint32_t only_pid; /* 0: every pid past the timeout */
+};
+
+static int sweep_requests(uint64_t key, void *val, void *ctx)
+{
+	struct timeout_ctx *t = ctx;
+	struct record *r = val;
+
+	if (t->only_pid ? r->pid != t->only_pid :
+			  t->now - r->start_ns < t->c->opts.request_timeout_ns)
+		return 0;
+	r->end_ns = t->now > r->start_ns ? t->now : r->start_ns;
+	r->incomplete = true;
+	publish(t->c, r);
+	return 1;
+}
+
+void correlator__tick(struct correlator *c, uint64_t now)
+{
+	struct timeout_ctx t = { .c = c, .now = now };
+
+	if (now - c->last_background >= c->opts.background_period_ns) {
+		hashmap__sweep(c->background, sweep_background, c);
+		c->last_background = now;
+	}
+	hashmap__sweep(c->requests, sweep_requests, &t);
+}
+
+static int sweep_pid_background(uint64_t key, void *val, void *ctx)
+{
+	struct timeout_ctx *t = ctx;
+
+	if (key != t->only_pid)
+		return 0;
+	return sweep_background(key, val, t->c);
+}
+
+void correlator__proc_gone(struct correlator *c, uint32_t pid, uint64_t now)
+{
+	struct timeout_ctx t = { .c = c, .now = now, .only_pid = pid };
+
+	hashmap__sweep(c->requests, sweep_requests, &t);
+	hashmap__sweep(c->background, sweep_pid_background, &t);
+}
+
+void correlator__set_lost(struct correlator *c, uint64_t lost)
+{
+	c->lost = lost;
+}
+
+static int flush_request(uint64_t key, void *val, void *ctx)
+{
+	struct timeout_ctx *t = ctx;
+	struct record *r = val;
+
+	r->end_ns = t->now > r->start_ns ? t->now : r->start_ns;
+	r->incomplete = true;
+	publish(t->c, r);
+	return 1;
+}
+
+void correlator__free(struct correlator *c)
+{
+	struct timeout_ctx t;
+
+	if (!c)
+		return;
+	t.c = c;
+	t.now = mono_now_ns();
+	hashmap__sweep(c->requests, flush_request, &t);
+	hashmap__sweep(c->background, sweep_background, c);
+	hashmap__free(c->requests, NULL);
+	hashmap__free(c->background, NULL);
+	free(c);
+}

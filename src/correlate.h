@@ -1,0 +1,46 @@
+/* Per-thread correlation: request boundaries and queries in, one record per request out. */
+#ifndef SCOOBY_CORRELATE_H
+#define SCOOBY_CORRELATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "http_parse.h"
+#include "record.h"
+
+struct correlator;
+
+/* Receives each finished record and owns it from then on. */
+typedef void (*record_fn)(struct record *r, void *ctx);
+
+struct correlator_opts {
+	uint64_t request_timeout_ns; /* a request open longer is published as incomplete */
+	uint64_t background_period_ns; /* how often queries outside requests are published */
+};
+
+/* Returns a correlator handing records to fn, or NULL on ENOMEM. */
+struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn, void *ctx);
+/* Publishes what is still open (incomplete requests, background queries), then frees. */
+void correlator__free(struct correlator *c);
+
+/* A request line arrived on tid at ts. A request still open on the thread must have been
+ * ended by the caller first. Returns 0 or -ENOMEM. */
+int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts,
+			      const struct http_req_info *req);
+/* Ends tid's request at ts with status (0: none seen); no-op when none is open. */
+void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, int status,
+			     bool incomplete);
+/* Gives a finished query to the request open on its thread, or to the process's background
+ * record; takes q's strings. */
+void correlator__query(struct correlator *c, uint32_t pid, struct query *q);
+/* Appends ": msg" to the error of the latest failed db query of tid (the driver asked the
+ * library why it failed), when that query is still held. */
+void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
+			       const char *msg);
+/* Periodic work: background records, request timeouts. */
+void correlator__tick(struct correlator *c, uint64_t now);
+/* Publishes everything that belongs to pid (it exited). */
+void correlator__proc_gone(struct correlator *c, uint32_t pid, uint64_t now);
+/* The total of kernel-side lost events, stamped on records published from now on. */
+void correlator__set_lost(struct correlator *c, uint64_t lost);
+
+#endif /* SCOOBY_CORRELATE_H */

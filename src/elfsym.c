@@ -1,0 +1,116 @@
+/* ELF symbol lookups in client libraries: a function's bytes, and struct offsets read from accessors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsym.h"
+
+/* Looks name up in one symbol table; returns 1 and its value when found. */
+static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const char *name,
+			  GElf_Addr *value)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t i, n;
+	GElf_Sym sym;
+	const char *s;
+
+	if (!data || !sh->sh_entsize)
+		return 0;
+	n = sh->sh_size / sh->sh_entsize;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    !sym.st_value)
+			continue;
+		s = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (s && strcmp(s, name) == 0) {
+			*value = sym.st_value;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Translates a virtual address to a file offset through the program headers. */
+static long vaddr_to_offset(Elf *elf, GElf_Addr addr)
+{
+	size_t i, n;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_filesz)
+			return addr - ph.p_vaddr + ph.p_offset;
+	}
+	return -1;
+}
+
+int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len)
+{
+	GElf_Addr value = 0;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf *elf = NULL;
+	int fd, err = -ENOENT, found = 0;
+	long off;
+	ssize_t n;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
+			found = find_in_symtab(elf, scn, &sh, name, &value);
+	}
+	if (!found)
+		goto cleanup;
+	off = vaddr_to_offset(elf, value);
+	if (off < 0) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	n = pread(fd, buf, len, off);
+	err = n < 0 ? -errno : (int)n;
+cleanup:
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+long x86_first_rdi_load_disp(const unsigned char *code, size_t len)
+{
+	size_t i;
+	unsigned char modrm;
+
+	/* mov r/m -> reg is opcode 8b, optionally after a REX.W (48) prefix; ModRM
+	 * with rm=111 (rdi) and mod 01 (disp8) or 10 (disp32) */
+	for (i = 0; i + 2 < len; i++) {
+		if (code[i] != 0x8b)
+			continue;
+		/* a REX prefix with its B bit set makes rm=111 mean r15, not rdi */
+		if (i > 0 && (code[i - 1] & 0xf0) == 0x40 && (code[i - 1] & 1))
+			continue;
+		modrm = code[i + 1];
+		if ((modrm & 7) != 7)
+			continue;
+		if ((modrm >> 6) == 1)
+			return code[i + 2];
+		if ((modrm >> 6) == 2 && i + 5 < len)
+			return (long)(code[i + 2] | code[i + 3] << 8 | code[i + 4] << 16 |
+				      (unsigned long)code[i + 5] << 24);
+	}
+	return -1;
+}

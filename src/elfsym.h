@@ -1,0 +1,15 @@
+/* ELF symbol lookups in client libraries: a function's bytes, and struct offsets read from accessors. */
+#ifndef SCOOBY_ELFSYM_H
+#define SCOOBY_ELFSYM_H
+
+#include <stddef.h>
+
+/* Copies up to len bytes of the code of function name in the ELF file at path into buf.
+ * Returns the count copied, or -ENOENT when the symbol is absent, -errno on I/O errors. */
+int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len);
+
+/* Finds the displacement of the first load "mov disp(%rdi), %reg" in x86-64 code: the field
+ * offset a one-line accessor (`return p->field;`) reads. Returns it, or -1 when none. */
+long x86_first_rdi_load_disp(const unsigned char *code, size_t len);
+
+#endif /* SCOOBY_ELFSYM_H */

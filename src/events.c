@@ -1,0 +1,104 @@
+/* Ring buffer records -> the tracker of each feature. */
+#include <linux/types.h>
+#include "scooby/events.h"
+#include "events.h"
+
+/* The smallest size each kind may have (variable parts may be empty). */
+static size_t min_size(__u32 kind)
+{
+	switch (kind) {
+	case SC_EV_HTTP_IN:
+	case SC_EV_HTTP_OUT:
+		return offsetof(struct sc_http_event, data);
+	case SC_EV_SQL_TEXT:
+	case SC_EV_SQL_ERRMSG:
+		return offsetof(struct sc_sql_text_event, text);
+	case SC_EV_SQL_EXEC:
+		return sizeof(struct sc_sql_exec_event);
+	case SC_EV_PQ_CALL:
+		return offsetof(struct sc_pq_call_event, text);
+	case SC_EV_PQ_RET:
+		return sizeof(struct sc_pq_ret_event);
+	case SC_EV_HTTP_CLOSE:
+	case SC_EV_SQL_FINALIZE:
+	case SC_EV_PROC_FORK:
+	case SC_EV_PROC_EXIT:
+		return sizeof(struct sc_small_event);
+	}
+	return (size_t)-1;
+}
+
+/* Returns true when the variable part a record claims fits in what arrived. */
+static bool payload_fits(const struct sc_hdr *h, size_t size)
+{
+	switch (h->kind) {
+	case SC_EV_HTTP_IN:
+	case SC_EV_HTTP_OUT: {
+		const struct sc_http_event *e = (const void *)h;
+
+		return e->cap_len <= SC_HTTP_CAP &&
+		       offsetof(struct sc_http_event, data) + e->cap_len <= size;
+	}
+	case SC_EV_SQL_TEXT:
+	case SC_EV_SQL_ERRMSG: {
+		const struct sc_sql_text_event *e = (const void *)h;
+
+		return e->len < SC_SQL_CAP && offsetof(struct sc_sql_text_event, text) + e->len <= size;
+	}
+	case SC_EV_PQ_CALL: {
+		const struct sc_pq_call_event *e = (const void *)h;
+
+		return e->len < SC_SQL_CAP && offsetof(struct sc_pq_call_event, text) + e->len <= size;
+	}
+	}
+	return true;
+}
+
+int events__handle(void *ctx, void *data, size_t size)
+{
+	struct event_router *r = ctx;
+	const struct sc_hdr *h = data;
+	const struct sc_small_event *s = data;
+
+	r->nevents++;
+	if (size < sizeof(*h) || size < min_size(h->kind) || !payload_fits(h, size)) {
+		r->malformed++;
+		return 0;
+	}
+	switch (h->kind) {
+	case SC_EV_HTTP_IN:
+		http_tracker__in(r->http, data);
+		break;
+	case SC_EV_HTTP_OUT:
+		http_tracker__out(r->http, data);
+		break;
+	case SC_EV_HTTP_CLOSE:
+		http_tracker__close(r->http, h->pid, s->arg, h->ts);
+		break;
+	case SC_EV_SQL_TEXT:
+		sqlite_tracker__text(r->sqlite, data);
+		break;
+	case SC_EV_SQL_ERRMSG:
+		sqlite_tracker__errmsg(r->sqlite, data);
+		break;
+	case SC_EV_SQL_EXEC:
+		sqlite_tracker__exec(r->sqlite, data);
+		break;
+	case SC_EV_SQL_FINALIZE:
+		sqlite_tracker__finalize(r->sqlite, h->pid, s->arg);
+		break;
+	case SC_EV_PQ_CALL:
+		pq_tracker__call(r->pq, data);
+		break;
+	case SC_EV_PQ_RET:
+		pq_tracker__ret(r->pq, data);
+		break;
+	case SC_EV_PROC_FORK:
+		attacher__track(r->att, s->arg);
+		break;
+	case SC_EV_PROC_EXIT:
+		r->exits_seen = true;
+		break;
+	}
+	return 0;
+}

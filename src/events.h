@@ -1,0 +1,26 @@
+/* Ring buffer records -> the tracker of each feature. */
+#ifndef SCOOBY_EVENTS_H_USER
+#define SCOOBY_EVENTS_H_USER
+
+#include <stddef.h>
+#include "attach.h"
+#include "correlate.h"
+#include "http.h"
+#include "pq.h"
+#include "sqlite.h"
+
+struct event_router {
+	struct attacher *att;
+	struct correlator *corr;
+	struct http_tracker *http;
+	struct sqlite_tracker *sqlite;
+	struct pq_tracker *pq;
+	unsigned long long nevents;
+	unsigned long long malformed; /* records shorter than their kind needs */
+	bool exits_seen; /* a traced process exited: reap soon */
+};
+
+/* libbpf ring_buffer callback: ctx is a struct event_router. Always returns 0. */
+int events__handle(void *ctx, void *data, size_t size);
+
+#endif /* SCOOBY_EVENTS_H_USER */

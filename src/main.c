@@ -1,0 +1,223 @@
+/* scooby-bpf: command line, wiring of the pipeline, signals and the event loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "scooby.skel.h"
+#include "attach.h"
+#include "cli.h"
+#include "correlate.h"
+#include "events.h"
+#include "record.h"
+#include "redis_url.h"
+#include "sinks/jsonl.h"
+#include "sinks/redis.h"
+#include "sinks/term.h"
+
+#define TICK_MS 100
+#define LIB_SCAN_NS (250 * 1000000ULL) /* a dlopen()ed library is probed within this */
+#define SYSWIDE_SCAN_NS (1000 * 1000000ULL)
+#define FLUSH_TIMEOUT_MS 3000
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	exiting = 1;
+}
+
+/* Where finished records go. */
+struct sinks {
+	struct redis_sink *redis;
+	struct jsonl_sink *jsonl;
+	bool quiet;
+	unsigned long long records;
+};
+
+/* The correlator's output: JSON to every sink, the line to the terminal. */
+static void publish(struct record *r, void *ctx)
+{
+	struct sinks *s = ctx;
+	char *json = record__to_json(r);
+
+	if (json) {
+		if (s->redis)
+			redis_sink__publish(s->redis, r->uuid, mono_to_unix_ns(r->start_ns) / 1e6,
+					    json);
+		if (s->jsonl)
+			jsonl_sink__write(s->jsonl, json);
+		free(json);
+		s->records++;
+	}
+	if (!s->quiet)
+		term_sink__print(stdout, r);
+	record__free(r);
+}
+
+static void proc_gone(pid_t pid, void *ctx)
+{
+	struct event_router *r = ctx;
+
+	correlator__proc_gone(r->corr, pid, mono_now_ns());
+	http_tracker__proc_gone(r->http, pid);
+	sqlite_tracker__proc_gone(r->sqlite, pid);
+	pq_tracker__proc_gone(r->pq, pid);
+}
+
+/* Opens the sinks the options ask for; returns 0 or -1 after printing why. */
+static int sinks_open(const struct cli_opts *o, struct sinks *s)
+{
+	struct redis_sink_opts ro = {};
+	struct redis_url url;
+	char err[256];
+
+	s->quiet = o->quiet || (o->json_path && strcmp(o->json_path, "-") == 0);
+	if (redis_url_parse(o->redis_url ? o->redis_url : "redis://127.0.0.1:6379", &url, err,
+			    sizeof(err))) {
+		fprintf(stderr, "scooby-bpf: bad --redis URL: %s\n", err);
+		return -1;
+	}
+	if (o->json_path) {
+		s->jsonl = jsonl_sink__open(o->json_path, err, sizeof(err));
+		if (!s->jsonl) {
+			fprintf(stderr, "scooby-bpf: %s\n", err);
+			return -1;
+		}
+	}
+	ro.url = &url;
+	ro.ttl_s = o->ttl;
+	ro.keep = o->keep;
+	ro.max_pending = o->buffer;
+	s->redis = redis_sink__new(&ro);
+	if (!s->redis) {
+		fprintf(stderr, "scooby-bpf: cannot start the Redis publisher: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs the event loop until a signal, -d, or the target's end. Returns the exit code. */
+static int run(const struct cli_opts *o, struct attacher *att, struct event_router *router)
+{
+	uint64_t start = mono_now_ns(), last_scan = start, now;
+	uint64_t scan_every = o->pid ? LIB_SCAN_NS : SYSWIDE_SCAN_NS;
+	struct ring_buffer *rb;
+	int err;
+
+	rb = ring_buffer__new(bpf_map__fd(attacher__skel(att)->maps.events), events__handle,
+			      router, NULL);
+	if (!rb) {
+		fprintf(stderr, "scooby-bpf: cannot open the ring buffer: %s\n", strerror(errno));
+		return 1;
+	}
+	while (!exiting) {
+		err = ring_buffer__poll(rb, TICK_MS);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "scooby-bpf: ring buffer: %s\n", strerror(-err));
+			break;
+		}
+		now = mono_now_ns();
+		if (now - last_scan >= scan_every) {
+			attacher__scan_libs(att);
+			last_scan = now;
+		}
+		if (o->pid) {
+			attacher__reap(att, proc_gone, router);
+			if (attacher__all_gone(att)) {
+				ring_buffer__consume(rb);
+				fprintf(stderr, "scooby-bpf: target PID %d exited\n", o->pid);
+				break;
+			}
+		}
+		correlator__set_lost(router->corr, attacher__counter(att, SC_CNT_LOST));
+		correlator__tick(router->corr, now);
+		if (o->duration && now - start >= o->duration * 1e9)
+			break;
+	}
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct correlator_opts co = { .background_period_ns = 1000000000ULL };
+	struct attach_opts ao = {};
+	struct event_router router = {};
+	struct redis_sink_stats st;
+	struct sigaction sa = {};
+	struct sinks sinks = {};
+	struct cli_opts o;
+	char msg[2048];
+	int err = 1;
+	size_t left;
+
+	switch (cli_parse(argc, argv, &o)) {
+	case CLI_EXIT_OK:
+		return 0;
+	case CLI_EXIT_ERROR:
+		return 2;
+	case CLI_RUN:
+		break;
+	}
+	if (o.pid && kill(o.pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "scooby-bpf: no such process: %d\n", o.pid);
+		return 1;
+	}
+	clock_ref__init();
+	if (sinks_open(&o, &sinks))
+		goto cleanup;
+	ao.pid = o.pid;
+	ao.max_query = o.max_query;
+	ao.verbose = o.verbose;
+	router.att = attacher__new(&ao, msg, sizeof(msg));
+	if (!router.att) {
+		fprintf(stderr, "scooby-bpf: %s\n", msg);
+		goto cleanup;
+	}
+	co.request_timeout_ns = o.request_timeout * 1e9;
+	router.corr = correlator__new(&co, publish, &sinks);
+	if (router.corr) {
+		router.http = http_tracker__new(router.corr);
+		router.sqlite = sqlite_tracker__new(router.corr);
+		router.pq = pq_tracker__new(router.corr);
+	}
+	if (!router.corr || !router.http || !router.sqlite || !router.pq) {
+		fprintf(stderr, "scooby-bpf: out of memory\n");
+		goto cleanup;
+	}
+	if (o.pid && attacher__track_tree(router.att, o.pid) <= 0) {
+		fprintf(stderr, "scooby-bpf: no such process: %d\n", o.pid);
+		goto cleanup;
+	}
+	attacher__scan_libs(router.att);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	attacher__describe(router.att, msg, sizeof(msg));
+	fprintf(stderr, "scooby-bpf: attached to %s\n", msg);
+	err = run(&o, router.att, &router);
+cleanup:
+	/* probes go first so the target runs untouched while we flush */
+	attacher__free(router.att);
+	router.att = NULL;
+	correlator__free(router.corr);
+	http_tracker__free(router.http);
+	sqlite_tracker__free(router.sqlite);
+	pq_tracker__free(router.pq);
+	if (sinks.redis) {
+		left = redis_sink__flush(sinks.redis, FLUSH_TIMEOUT_MS);
+		redis_sink__stats(sinks.redis, &st);
+		if (err == 0)
+			fprintf(stderr,
+				"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent\n",
+				sinks.records, st.published, st.dropped, left);
+		redis_sink__free(sinks.redis);
+	}
+	jsonl_sink__close(sinks.jsonl);
+	return err;
+}

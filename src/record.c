@@ -1,0 +1,252 @@
+/* The per-request record: model, uuid, clocks and JSON building (the format is docs/FORMAT.md). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <cjson/cJSON.h>
+#include "record.h"
+#include "utf8.h"
+
+static int64_t mono_to_unix_offset;
+
+void clock_ref__init(void)
+{
+	struct timespec r1, m, r2;
+
+	/* bracket the monotonic read between two realtime reads to halve the error */
+	clock_gettime(CLOCK_REALTIME, &r1);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r2);
+	mono_to_unix_offset = ((int64_t)r1.tv_sec * 1000000000 + r1.tv_nsec) / 2 +
+			      ((int64_t)r2.tv_sec * 1000000000 + r2.tv_nsec) / 2 -
+			      ((int64_t)m.tv_sec * 1000000000 + m.tv_nsec);
+}
+
+int64_t mono_to_unix_ns(uint64_t mono_ns)
+{
+	return (int64_t)mono_ns + mono_to_unix_offset;
+}
+
+uint64_t mono_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void iso8601_utc(int64_t unix_ns, char *buf, size_t len)
+{
+	time_t secs = unix_ns / 1000000000;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&secs, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%06dZ", (int)(unix_ns % 1000000000 / 1000));
+}
+
+struct record *record__new(void)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct record *r = calloc(1, sizeof(*r));
+	unsigned char raw[16];
+	size_t got = 0;
+	ssize_t n;
+	int i;
+
+	if (!r)
+		return NULL;
+	while (got < sizeof(raw)) {
+		n = getrandom(raw + got, sizeof(raw) - got, 0);
+		if (n < 0 && errno != EINTR) {
+			free(r);
+			return NULL;
+		}
+		if (n > 0)
+			got += n;
+	}
+	for (i = 0; i < 16; i++) {
+		r->uuid[2 * i] = hex[raw[i] >> 4];
+		r->uuid[2 * i + 1] = hex[raw[i] & 15];
+	}
+	return r;
+}
+
+void query__free_strings(struct query *q)
+{
+	free(q->sql);
+	free(q->error);
+	q->sql = q->error = NULL;
+}
+
+void record__free(struct record *r)
+{
+	size_t i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->nqueries; i++)
+		query__free_strings(&r->queries[i]);
+	free(r->queries);
+	free(r->path);
+	free(r->host);
+	free(r->request_id);
+	free(r);
+}
+
+int record__add_query(struct record *r, struct query *q)
+{
+	struct query *nq;
+	size_t cap;
+
+	if (r->nqueries == r->cap) {
+		cap = r->cap ? r->cap * 2 : 8;
+		nq = realloc(r->queries, cap * sizeof(*nq));
+		if (!nq) {
+			query__free_strings(q);
+			return -ENOMEM;
+		}
+		r->queries = nq;
+		r->cap = cap;
+	}
+	r->queries[r->nqueries++] = *q;
+	return 0;
+}
+
+double record__total_db_ms(const struct record *r)
+{
+	uint64_t ns = 0;
+	size_t i;
+
+	for (i = 0; i < r->nqueries; i++)
+		ns += r->queries[i].busy_ns;
+	return ns / 1e6;
+}
+
+/* Milliseconds with microsecond precision, as the format promises. */
+static double ms(uint64_t ns)
+{
+	return round(ns / 1e3) / 1e3;
+}
+
+static double unix_ms(uint64_t mono_ns)
+{
+	return round(mono_to_unix_ns(mono_ns) / 1e3) / 1e3;
+}
+
+/* Adds a string member made valid UTF-8 (or JSON null for NULL); false on ENOMEM. */
+static bool add_str(cJSON *obj, const char *name, const char *s)
+{
+	char *clean;
+	bool ok;
+
+	if (!s)
+		return cJSON_AddNullToObject(obj, name) != NULL;
+	clean = utf8_sanitize(s, strlen(s));
+	if (!clean)
+		return false;
+	ok = cJSON_AddStringToObject(obj, name, clean) != NULL;
+	free(clean);
+	return ok;
+}
+
+static bool add_iso(cJSON *obj, const char *name, uint64_t mono_ns)
+{
+	char buf[40];
+
+	iso8601_utc(mono_to_unix_ns(mono_ns), buf, sizeof(buf));
+	return cJSON_AddStringToObject(obj, name, buf) != NULL;
+}
+
+static const char *db_name(enum db_kind db)
+{
+	return db == DB_POSTGRESQL ? "postgresql" : "sqlite";
+}
+
+/* Builds the request object; returns false on ENOMEM. */
+static bool add_request(cJSON *root, const struct record *r)
+{
+	cJSON *req = cJSON_AddObjectToObject(root, "request");
+	bool ok;
+
+	if (!req)
+		return false;
+	ok = add_str(req, "method", r->background ? "background" : r->method) &&
+	     add_str(req, "path", r->path) &&
+	     (r->status ? cJSON_AddNumberToObject(req, "status", r->status) :
+			  cJSON_AddNullToObject(req, "status")) &&
+	     cJSON_AddNumberToObject(req, "start_unix_ms", unix_ms(r->start_ns)) &&
+	     cJSON_AddNumberToObject(req, "duration_ms", ms(r->end_ns - r->start_ns)) &&
+	     cJSON_AddNumberToObject(req, "pid", r->pid) &&
+	     (r->tid ? cJSON_AddNumberToObject(req, "tid", r->tid) :
+		       cJSON_AddNullToObject(req, "tid")) &&
+	     add_str(req, "comm", r->comm) && add_str(req, "host", r->host) &&
+	     add_str(req, "request_id", r->request_id) &&
+	     cJSON_AddBoolToObject(req, "incomplete", r->incomplete);
+	return ok;
+}
+
+static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	return add_str(o, "db", db_name(q->db)) && add_str(o, "query", q->sql ? q->sql : "") &&
+	       add_iso(o, "start", q->start_ns) && add_iso(o, "end", q->end_ns) &&
+	       cJSON_AddNumberToObject(o, "start_offset_ms",
+				       q->start_ns >= r->start_ns ? ms(q->start_ns - r->start_ns) :
+								    -ms(r->start_ns - q->start_ns)) &&
+	       cJSON_AddNumberToObject(o, "time_taken", ms(q->busy_ns)) &&
+	       add_str(o, "error", q->error) && cJSON_AddBoolToObject(o, "truncated", q->truncated) &&
+	       cJSON_AddNumberToObject(o, "tid", q->tid) && cJSON_AddArrayToObject(o, "stack");
+}
+
+/* Builds plugins_data: ProcessTime and SQL; returns false on ENOMEM. */
+static bool add_plugins(cJSON *root, const struct record *r)
+{
+	cJSON *plugins = cJSON_AddObjectToObject(root, "plugins_data");
+	cJSON *pt, *sql, *queries;
+	size_t i;
+
+	if (!plugins)
+		return false;
+	pt = cJSON_AddObjectToObject(plugins, "ProcessTime");
+	if (!pt || !add_iso(pt, "start", r->start_ns) || !add_iso(pt, "end", r->end_ns) ||
+	    !cJSON_AddNumberToObject(pt, "process_time", ms(r->end_ns - r->start_ns)))
+		return false;
+	sql = cJSON_AddObjectToObject(plugins, "SQL");
+	if (!sql || !cJSON_AddNumberToObject(sql, "count", r->nqueries) ||
+	    !cJSON_AddNumberToObject(sql, "total_time", round(record__total_db_ms(r) * 1e3) / 1e3))
+		return false;
+	queries = cJSON_AddArrayToObject(sql, "queries");
+	if (!queries)
+		return false;
+	for (i = 0; i < r->nqueries; i++)
+		if (!add_query(queries, r, &r->queries[i]))
+			return false;
+	return true;
+}
+
+char *record__to_json(const struct record *r)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *out = NULL;
+
+	if (!root)
+		return NULL;
+	if (!cJSON_AddStringToObject(root, "uuid", r->uuid) ||
+	    !cJSON_AddNumberToObject(root, "version", 1) || !add_request(root, r) ||
+	    !add_plugins(root, r) || !cJSON_AddNumberToObject(root, "lost_events", r->lost_events))
+		goto cleanup;
+	out = cJSON_PrintUnformatted(root);
+cleanup:
+	cJSON_Delete(root);
+	return out;
+}

@@ -1,0 +1,55 @@
+/* The per-request record: the model the correlator fills and its JSON form (docs/FORMAT.md). */
+#ifndef SCOOBY_RECORD_H
+#define SCOOBY_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_kind { DB_SQLITE = 1, DB_POSTGRESQL };
+
+struct query {
+	enum db_kind db;
+	char *sql; /* as the client library received it; raw bytes, NUL-terminated */
+	bool truncated; /* the text was cut at --max-query */
+	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC span of the execution */
+	uint64_t busy_ns; /* time inside the client library: time_taken */
+	char *error; /* NULL on success */
+	uint32_t tid;
+};
+
+struct record {
+	char uuid[33];
+	bool background; /* queries outside any request */
+	bool incomplete; /* ended without a complete response (timeout, close, exit) */
+	char method[16];
+	char *path;
+	int status; /* 0 when no response was seen */
+	uint64_t start_ns, end_ns;
+	uint32_t pid, tid;
+	char comm[16];
+	char *host;
+	char *request_id;
+	struct query *queries;
+	size_t nqueries, cap;
+	uint64_t lost_events;
+};
+
+/* Returns a new record with a fresh random uuid, or NULL on ENOMEM. */
+struct record *record__new(void);
+void record__free(struct record *r);
+/* Appends q, taking its strings; on failure frees them and returns -ENOMEM. */
+int record__add_query(struct record *r, struct query *q);
+void query__free_strings(struct query *q);
+/* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM. */
+char *record__to_json(const struct record *r);
+double record__total_db_ms(const struct record *r);
+
+/* CLOCK_MONOTONIC ns -> unix ns; clock_ref__init must run once at start. */
+void clock_ref__init(void);
+int64_t mono_to_unix_ns(uint64_t mono_ns);
+uint64_t mono_now_ns(void);
+/* Writes "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" for a unix ns time into buf (>= 32 bytes). */
+void iso8601_utc(int64_t unix_ns, char *buf, size_t len);
+
+#endif /* SCOOBY_RECORD_H */

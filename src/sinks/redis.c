@@ -1,0 +1,653 @@
+/* Publishes request records to Redis from a background thread, holding them while Redis is away. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "sinks/redis.h"
+
+#define SINK_TIMEOUT_MS 1000 /* connect and command timeouts */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define BATCH_MAX_RECS 256 /* records per round trip */
+#define BATCH_MAX_BYTES (1 << 20) /* JSON bytes per round trip, past the first record */
+#define REPLIES_PER_REC 6 /* MULTI, SET, ZADD, ZREMRANGEBYRANK, PUBLISH, EXEC */
+
+#define KEY_PREFIX "scooby:req:"
+#define ZSET_KEY "scooby:requests"
+#define LIVE_CHANNEL "scooby:live"
+
+/* One pending record; seq numbers are consecutive along the queue. */
+struct sink_rec {
+	struct sink_rec *next;
+	unsigned long long seq;
+	long long score;
+	size_t json_len;
+	char uuid[33];
+	char json[];
+};
+
+/* Records sent in one round trip: seqs first_seq .. first_seq + n - 1. */
+struct sink_batch {
+	unsigned long long first_seq;
+	size_t n;
+	size_t ok; /* leading transactions EXEC confirmed */
+};
+
+enum sink_fail {
+	SINK_OK = 0,
+	SINK_FAIL_IO, /* the connection broke or timed out */
+	SINK_FAIL_REPLY, /* Redis answered with an error */
+};
+
+struct redis_sink {
+	struct redis_url url; /* password wiped: it lives in password */
+	char *password; /* NULL when none */
+	char addr[300]; /* host:port or socket path, for messages */
+	int ttl_s;
+	long keep;
+	size_t max_pending;
+	pthread_t thread;
+
+	/* under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* to the thread: records arrived, or stop */
+	pthread_cond_t drained; /* to flushers: records left the queue */
+	bool stop;
+	struct sink_rec *head, *tail;
+	size_t count;
+	unsigned long long next_seq;
+	unsigned long long published, dropped, reconnects;
+	bool connected;
+
+	/* the thread's alone */
+	redisContext *ctx;
+	bool ctx_used; /* a batch succeeded on ctx, so it may since have gone stale */
+	bool ever_connected;
+	bool reachable; /* no warning printed since the last success */
+	bool reply_failed; /* the last batch failed on an error reply, not on the network */
+	unsigned backoff_ms;
+};
+
+static void timespec_after_ms(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool sink__stopping(struct redis_sink *s)
+{
+	bool stop;
+
+	pthread_mutex_lock(&s->lock);
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return stop;
+}
+
+/* Waits the current backoff (or until stop), then doubles it. */
+static void sink__backoff(struct redis_sink *s)
+{
+	struct timespec deadline;
+
+	timespec_after_ms(&deadline, s->backoff_ms);
+	pthread_mutex_lock(&s->lock);
+	/* publishes signal wake too: only stop or the deadline end the wait */
+	while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&s->lock);
+	s->backoff_ms *= 2;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+}
+
+static void sink__healthy(struct redis_sink *s)
+{
+	if (!s->reachable)
+		fprintf(stderr, "scooby-bpf: redis %s reachable again\n", s->addr);
+	s->reachable = true;
+	s->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void sink__unreachable(struct redis_sink *s, const char *reason)
+{
+	if (s->reachable)
+		fprintf(stderr,
+			"scooby-bpf: warning: redis %s unreachable (%s); holding up to %zu records\n",
+			s->addr, reason, s->max_pending);
+	s->reachable = false;
+}
+
+/* Describes why c failed; hiredis words a socket timeout as EAGAIN's text. */
+static void sink__io_reason(const redisContext *c, char *reason, size_t len)
+{
+	if (c->err == REDIS_ERR_IO && !strcmp(c->errstr, strerror(EAGAIN)))
+		snprintf(reason, len, "timed out");
+	else
+		snprintf(reason, len, "%s", c->errstr[0] ? c->errstr : "connection error");
+}
+
+/*
+ * Returns 0 when r is a reply other than an error, else -1 with the reason:
+ * Redis' error text (it never echoes AUTH arguments) or the I/O error.
+ */
+static int sink__check_reply(const redisContext *c, const redisReply *r, char *reason, size_t len)
+{
+	if (!r) {
+		sink__io_reason(c, reason, len);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(reason, len, "%.*s", (int)r->len, r->str);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends one command and checks its reply; returns 0 or -1 with the reason. */
+static int sink__command(redisContext *c, int argc, const char **argv, char *reason, size_t len)
+{
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+	int err = sink__check_reply(c, r, reason, len);
+
+	freeReplyObject(r);
+	return err;
+}
+
+/*
+ * Connects, authenticates and selects the database per the URL, then PINGs
+ * (so that a server demanding a password is found out now). Returns 0 with
+ * s->ctx set, or -1 with the reason.
+ */
+static int sink__connect(struct redis_sink *s, char *reason, size_t len)
+{
+	struct timeval tv = { .tv_sec = SINK_TIMEOUT_MS / 1000,
+			      .tv_usec = SINK_TIMEOUT_MS % 1000 * 1000 };
+	const char *argv[3];
+	char db[16];
+	redisContext *c;
+	int err = -1;
+
+	if (s->url.is_unix)
+		c = redisConnectUnixWithTimeout(s->url.path, tv);
+	else
+		c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
+	if (!c) {
+		snprintf(reason, len, "out of memory");
+		return -1;
+	}
+	if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+		sink__io_reason(c, reason, len);
+		goto cleanup;
+	}
+	if (!s->url.is_unix)
+		redisEnableKeepAlive(c); /* best effort: detects a vanished peer sooner */
+	if (s->password) {
+		argv[0] = "AUTH";
+		argv[1] = s->url.user[0] ? s->url.user : s->password;
+		argv[2] = s->password;
+		if (sink__command(c, s->url.user[0] ? 3 : 2, argv, reason, len))
+			goto cleanup;
+	}
+	if (s->url.db) {
+		snprintf(db, sizeof(db), "%d", s->url.db);
+		argv[0] = "SELECT";
+		argv[1] = db;
+		if (sink__command(c, 2, argv, reason, len))
+			goto cleanup;
+	}
+	argv[0] = "PING";
+	if (sink__command(c, 1, argv, reason, len))
+		goto cleanup;
+	err = 0;
+	s->ctx = c;
+	s->ctx_used = false;
+	pthread_mutex_lock(&s->lock);
+	s->connected = true;
+	if (s->ever_connected)
+		s->reconnects++;
+	s->ever_connected = true;
+	pthread_mutex_unlock(&s->lock);
+cleanup:
+	if (err)
+		redisFree(c);
+	return err;
+}
+
+/*
+ * Drops a SIGPIPE left pending by writing to a closed socket; it was blocked
+ * in this thread (see redis_sink__new), which is what turned it into EPIPE.
+ */
+static void sink__clear_sigpipe(void)
+{
+	struct timespec zero = { 0 };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	while (sigtimedwait(&set, NULL, &zero) > 0)
+		;
+}
+
+static void sink__disconnect(struct redis_sink *s)
+{
+	redisFree(s->ctx);
+	s->ctx = NULL;
+	sink__clear_sigpipe();
+	pthread_mutex_lock(&s->lock);
+	s->connected = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Appends one record's transaction to the output buffer; returns REDIS_OK or REDIS_ERR (ENOMEM). */
+static int sink__append(struct redis_sink *s, const struct sink_rec *r)
+{
+	char key[sizeof(KEY_PREFIX) + 32], ttl[24], score[24], stop[24];
+	const char *set[] = { "SET", key, r->json, "EX", ttl };
+	size_t set_len[] = { 3, 0, r->json_len, 2, 0 };
+	const char *zadd[] = { "ZADD", ZSET_KEY, score, r->uuid };
+	const char *trim[] = { "ZREMRANGEBYRANK", ZSET_KEY, "0", stop };
+	const char *pub[] = { "PUBLISH", LIVE_CHANNEL, r->uuid };
+	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+
+	set_len[1] = snprintf(key, sizeof(key), KEY_PREFIX "%s", r->uuid);
+	set_len[4] = snprintf(ttl, sizeof(ttl), "%d", s->ttl_s);
+	snprintf(score, sizeof(score), "%lld", r->score);
+	/* ranks 0 .. -(keep+1): all but the keep highest scores */
+	snprintf(stop, sizeof(stop), "%ld", -(s->keep + 1));
+	if (redisAppendCommandArgv(s->ctx, 1, multi, NULL) != REDIS_OK ||
+	    redisAppendCommandArgv(s->ctx, 5, set, set_len) != REDIS_OK ||
+	    redisAppendCommandArgv(s->ctx, 4, zadd, NULL) != REDIS_OK ||
+	    redisAppendCommandArgv(s->ctx, 4, trim, NULL) != REDIS_OK ||
+	    redisAppendCommandArgv(s->ctx, 3, pub, NULL) != REDIS_OK ||
+	    redisAppendCommandArgv(s->ctx, 1, exec, NULL) != REDIS_OK)
+		return REDIS_ERR;
+	return REDIS_OK;
+}
+
+/*
+ * Waits for records, then formats a batch from the head of the queue into the
+ * connection's output buffer. The records stay queued until confirmed, so the
+ * producer may drop them meanwhile: their bytes are already copied. Returns
+ * false when the sink is stopping, or true with *b set (b->n may be 0 only
+ * when the first append ran out of memory).
+ */
+static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
+{
+	const struct sink_rec *r;
+	size_t bytes = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop && !s->count)
+		pthread_cond_wait(&s->wake, &s->lock);
+	if (s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		return false;
+	}
+	b->first_seq = s->head->seq;
+	b->n = 0;
+	b->ok = 0;
+	for (r = s->head; r && b->n < BATCH_MAX_RECS; r = r->next) {
+		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
+			break;
+		if (sink__append(s, r) != REDIS_OK)
+			break;
+		bytes += r->json_len;
+		b->n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return true;
+}
+
+/*
+ * Sends the batch and reads each transaction's six replies; b->ok counts the
+ * leading transactions whose EXEC returned all four results without error.
+ * Returns SINK_OK, or why it stopped at the first failure with the reason.
+ */
+static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *b, char *reason,
+				       size_t len)
+{
+	redisReply *r;
+	bool failed;
+	size_t i, j, k;
+
+	if (!b->n) {
+		snprintf(reason, len, "out of memory");
+		return SINK_FAIL_IO;
+	}
+	for (i = 0; i < b->n; i++) {
+		failed = false;
+		/* all six replies are read even after an error: EXECABORT hides the first one's reason */
+		for (j = 0; j < REPLIES_PER_REC; j++) {
+			if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+				sink__io_reason(s->ctx, reason, len);
+				return SINK_FAIL_IO;
+			}
+			if (!failed && sink__check_reply(s->ctx, r, reason, len))
+				failed = true;
+			if (!failed && j == REPLIES_PER_REC - 1) {
+				if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+					snprintf(reason, len, "transaction aborted");
+					failed = true;
+				}
+				for (k = 0; !failed && k < r->elements; k++)
+					failed = sink__check_reply(s->ctx, r->element[k], reason, len);
+			}
+			freeReplyObject(r);
+		}
+		if (failed)
+			return SINK_FAIL_REPLY;
+		b->ok++;
+	}
+	return SINK_OK;
+}
+
+/*
+ * Removes the confirmed records from the queue and counts them. A confirmed
+ * record the producer dropped while it was in flight was not lost after all:
+ * it moves from dropped to published.
+ */
+static void sink__settle(struct redis_sink *s, const struct sink_batch *b)
+{
+	struct sink_rec *done = NULL, *r;
+	size_t popped = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->head && s->head->seq < b->first_seq + b->ok) {
+		r = s->head;
+		s->head = r->next;
+		r->next = done;
+		done = r;
+		s->count--;
+		popped++;
+	}
+	if (!s->head)
+		s->tail = NULL;
+	s->published += b->ok;
+	s->dropped -= b->ok - popped;
+	if (popped)
+		pthread_cond_broadcast(&s->drained);
+	pthread_mutex_unlock(&s->lock);
+	while (done) {
+		r = done->next;
+		free(done);
+		done = r;
+	}
+}
+
+static void *sink__run(void *arg)
+{
+	struct redis_sink *s = arg;
+	struct sink_batch b;
+	enum sink_fail rc;
+	char reason[256];
+	bool stale;
+
+	while (!sink__stopping(s)) {
+		if (!s->ctx) {
+			if (sink__connect(s, reason, sizeof(reason))) {
+				sink__unreachable(s, reason);
+				sink__backoff(s);
+			} else if (!s->reply_failed) {
+				/* after an error reply, only a batch that goes through proves health */
+				sink__healthy(s);
+			}
+			continue;
+		}
+		if (!sink__take_batch(s, &b))
+			break;
+		rc = sink__send_batch(s, &b, reason, sizeof(reason));
+		sink__settle(s, &b);
+		if (rc == SINK_OK) {
+			s->ctx_used = true;
+			s->reply_failed = false;
+			sink__healthy(s);
+			continue;
+		}
+		/* an idle connection may have been closed by the server: retry once at once */
+		stale = rc == SINK_FAIL_IO && s->ctx_used;
+		if (rc == SINK_FAIL_REPLY)
+			s->reply_failed = true;
+		sink__disconnect(s);
+		if (stale)
+			continue;
+		sink__unreachable(s, reason);
+		sink__backoff(s);
+	}
+	return NULL;
+}
+
+static void sink__free_queue(struct redis_sink *s)
+{
+	struct sink_rec *r;
+
+	while (s->head) {
+		r = s->head;
+		s->head = r->next;
+		free(r);
+	}
+	s->tail = NULL;
+	s->count = 0;
+}
+
+static bool url_ok(const struct redis_url *u)
+{
+	if (u->db < 0)
+		return false;
+	if (u->is_unix)
+		return u->path[0] == '/' && memchr(u->path, '\0', sizeof(u->path));
+	return u->host[0] && memchr(u->host, '\0', sizeof(u->host)) &&
+	       memchr(u->user, '\0', sizeof(u->user)) && u->port > 0 && u->port <= 65535;
+}
+
+/* Sets s->password from the URL, else from REDISCLI_AUTH; returns 0 or -ENOMEM. */
+static int sink__set_password(struct redis_sink *s, const struct redis_url *u)
+{
+	const char *pw = NULL;
+
+	if (memchr(u->password, '\0', sizeof(u->password)) && u->password[0])
+		pw = u->password;
+	else if (getenv("REDISCLI_AUTH") && getenv("REDISCLI_AUTH")[0])
+		pw = getenv("REDISCLI_AUTH");
+	if (!pw)
+		return 0;
+	s->password = strdup(pw);
+	return s->password ? 0 : -ENOMEM;
+}
+
+struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
+{
+	pthread_condattr_t ca;
+	sigset_t pipe_set, old;
+	struct redis_sink *s;
+	int err, stage = 0;
+
+	if (!o || !o->url || o->ttl_s < 0 || o->keep < 0 || !url_ok(o->url)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->url = *o->url;
+	explicit_bzero(s->url.password, sizeof(s->url.password));
+	err = sink__set_password(s, o->url);
+	if (err)
+		goto cleanup;
+	if (s->url.is_unix)
+		snprintf(s->addr, sizeof(s->addr), "%s", s->url.path);
+	else if (strchr(s->url.host, ':'))
+		snprintf(s->addr, sizeof(s->addr), "[%s]:%d", s->url.host, s->url.port);
+	else
+		snprintf(s->addr, sizeof(s->addr), "%s:%d", s->url.host, s->url.port);
+	s->ttl_s = o->ttl_s ? o->ttl_s : 600;
+	s->keep = o->keep ? o->keep : 10000;
+	s->max_pending = o->max_pending ? o->max_pending : 10000;
+	s->reachable = true;
+	s->backoff_ms = BACKOFF_MIN_MS;
+
+	/* monotonic waits: a wall clock step must not stretch a flush or a backoff */
+	err = -pthread_condattr_init(&ca);
+	if (err)
+		goto cleanup;
+	err = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!err)
+		err = -pthread_mutex_init(&s->lock, NULL);
+	if (!err && ++stage)
+		err = -pthread_cond_init(&s->wake, &ca);
+	if (!err && ++stage)
+		err = -pthread_cond_init(&s->drained, &ca);
+	if (!err)
+		++stage;
+	pthread_condattr_destroy(&ca);
+	if (err)
+		goto cleanup;
+
+	/*
+	 * The thread starts with SIGPIPE blocked: hiredis write()s, and a write
+	 * to a Redis that went away must fail with EPIPE, not kill the process.
+	 */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	err = -pthread_create(&s->thread, NULL, sink__run, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto cleanup;
+	return s;
+cleanup:
+	if (stage >= 3)
+		pthread_cond_destroy(&s->drained);
+	if (stage >= 2)
+		pthread_cond_destroy(&s->wake);
+	if (stage >= 1)
+		pthread_mutex_destroy(&s->lock);
+	if (s->password) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s);
+	errno = -err;
+	return NULL;
+}
+
+static bool uuid_ok(const char *u)
+{
+	size_t i;
+
+	for (i = 0; i < 32; i++)
+		if (!((u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f')))
+			return false;
+	return u[32] == '\0';
+}
+
+int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_unix_ms,
+			const char *json)
+{
+	struct sink_rec *r, *old = NULL;
+	size_t n;
+
+	/* the comparison also rejects NaN; the bound keeps the integer cast defined */
+	if (!s || !uuid || !json || !uuid_ok(uuid) || !(start_unix_ms > -9e18 && start_unix_ms < 9e18))
+		return -EINVAL;
+	n = strlen(json);
+	r = malloc(sizeof(*r) + n + 1);
+	if (!r)
+		return -ENOMEM;
+	r->next = NULL;
+	r->score = (long long)start_unix_ms;
+	r->json_len = n;
+	memcpy(r->uuid, uuid, sizeof(r->uuid));
+	memcpy(r->json, json, n + 1);
+
+	pthread_mutex_lock(&s->lock);
+	if (s->count >= s->max_pending) {
+		old = s->head;
+		s->head = old->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->count--;
+		s->dropped++;
+	}
+	r->seq = s->next_seq++;
+	if (s->tail)
+		s->tail->next = r;
+	else
+		s->head = r;
+	s->tail = r;
+	/* the thread waits for work only on an empty queue */
+	if (s->count++ == 0)
+		pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	free(old);
+	return 0;
+}
+
+size_t redis_sink__flush(struct redis_sink *s, int timeout_ms)
+{
+	struct timespec deadline;
+	size_t n;
+
+	if (!s)
+		return 0;
+	if (timeout_ms >= 0)
+		timespec_after_ms(&deadline, timeout_ms);
+	pthread_mutex_lock(&s->lock);
+	while (s->count && !s->stop) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&s->drained, &s->lock);
+		else if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	n = s->count;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void redis_sink__stats(struct redis_sink *s, struct redis_sink_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	st->published = s->published;
+	st->dropped = s->dropped;
+	st->pending = s->count;
+	st->reconnects = s->reconnects;
+	st->connected = s->connected;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void redis_sink__free(struct redis_sink *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->wake);
+	pthread_cond_broadcast(&s->drained);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	if (s->ctx)
+		redisFree(s->ctx);
+	sink__free_queue(s);
+	pthread_cond_destroy(&s->drained);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	if (s->password) {
+		explicit_bzero(s->password, strlen(s->password));
+		free(s->password);
+	}
+	free(s);
+}

@@ -1,0 +1,28 @@
+/* Terminal sink: one scannable line per request on stdout. */
+#include <string.h>
+#include <time.h>
+#include "sinks/term.h"
+
+void term_sink__print(FILE *out, const struct record *r)
+{
+	int64_t unix_ns = mono_to_unix_ns(r->start_ns);
+	time_t secs = unix_ns / 1000000000;
+	const char *path = r->path ? r->path : "-";
+	char when[16], status[8];
+	struct tm tm;
+	int plen = strlen(path);
+
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (r->status)
+		snprintf(status, sizeof(status), "%d", r->status);
+	else
+		snprintf(status, sizeof(status), "-");
+	/* long paths are cut in the middle of the line only, never in the record */
+	fprintf(out, "%s.%03d %-7s %-40.*s%s %-3s %9.2f ms %4zu q %9.2f ms db%s  %s\n", when,
+		(int)(unix_ns / 1000000 % 1000), r->background ? "(bg)" : r->method,
+		plen > 40 ? 39 : 40, path, plen > 40 ? "~" : "", status,
+		(r->end_ns - r->start_ns) / 1e6, r->nqueries, record__total_db_ms(r),
+		r->incomplete ? " incomplete" : "", r->uuid);
+	fflush(out);
+}

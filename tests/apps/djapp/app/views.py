@@ -1,0 +1,83 @@
+"""Views of the scooby-bpf test app. Every view's SQL is fixed so the tests can
+assert the exact statements, in order (see tests/e2e/test_sqlite.py)."""
+import os
+import re
+import threading
+import time
+
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+
+from app.models import Item
+
+
+def items(request):
+    """Three queries: count, list, LIKE-exists."""
+    count = Item.objects.count()
+    rows = [{"id": it.id, "name": it.name} for it in Item.objects.order_by("id")]
+    has_items = Item.objects.filter(name__startswith="item").exists()
+    return JsonResponse({"count": count, "items": rows, "has_items": has_items})
+
+
+def item(request, item_id):
+    """One query (get with LIMIT 21); 404 when the id does not exist."""
+    it = get_object_or_404(Item, id=item_id)
+    return JsonResponse({"id": it.id, "name": it.name, "pid": os.getpid()})
+
+
+def nplus1(request):
+    """N+1: one list query then one query per item (the same statement each time)."""
+    names = []
+    for it in Item.objects.order_by("id")[:5]:
+        names.append(Item.objects.get(id=it.id).name)
+    return JsonResponse({"names": names})
+
+
+def fail(request):
+    """A raw query on a missing table: the exception is not caught, so 500."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM nope")
+    return HttpResponse("unreachable")
+
+
+def noquery(request):
+    return HttpResponse("no query here\n", content_type="text/plain")
+
+
+def slow(request):
+    """200 ms sleep, one query, 200 ms sleep."""
+    time.sleep(0.2)
+    count = Item.objects.count()
+    time.sleep(0.2)
+    return JsonResponse({"count": count})
+
+
+def _background_query(tag):
+    time.sleep(0.5)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'bg-%s', COUNT(*) FROM app_item" % tag)
+            cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def bg(request):
+    """Answers at once; a thread runs one query 0.5 s later, outside any request."""
+    tag = re.sub(r"[^0-9a-zA-Z]", "", request.GET.get("tag", "x"))[:40] or "x"
+    threading.Thread(target=_background_query, args=(tag,), daemon=True).start()
+    return HttpResponse("SELECT 'bg-%s', COUNT(*) FROM app_item" % tag, content_type="text/plain")
+
+
+def longquery(request, length):
+    """One raw query of a little more than `length` bytes; the body is its text."""
+    sql = "SELECT COUNT(*) FROM app_item WHERE name != '%s'" % ("x" * length)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+    return HttpResponse(sql, content_type="text/plain")
+
+
+def pid(request):
+    return HttpResponse("%d\n" % os.getpid(), content_type="text/plain")

@@ -1,0 +1,15 @@
+from django.urls import path, re_path
+
+from app import views
+
+urlpatterns = [
+    path("items/", views.items),
+    path("item/<int:item_id>/", views.item),
+    path("nplus1/", views.nplus1),
+    path("fail/", views.fail),
+    path("noquery/", views.noquery),
+    path("slow/", views.slow),
+    path("bg/", views.bg),
+    path("longquery/<int:length>/", views.longquery),
+    re_path(r"^pid/$", views.pid),
+]

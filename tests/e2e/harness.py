@@ -1,0 +1,761 @@
+"""End-to-end test harness for scooby-bpf.
+
+Starts real servers (redis-server, PostgreSQL, gunicorn, Django's runserver) in a
+temporary directory, attaches the scooby-bpf binary to them, drives HTTP traffic
+and reads the records back from Redis. Every process started here runs in its own
+session and is killed (whole process group) on teardown, and again at interpreter
+exit as a last resort, so a failing test leaves nothing behind.
+
+Only Debian's /usr/bin/python3 stdlib + python3-redis are used here (the apps use
+Django and psycopg2).
+
+Environment:
+  SCOOBY_BPF       path of the binary (default: <repo>/build/scooby-bpf)
+  CI               when set, missing root/BPF is a failure instead of a skip
+  SCOOBY_KEEP_TMP  when set, temp dirs (logs, scooby stdout/stderr) are kept
+"""
+import atexit
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid as uuidlib
+
+import redis
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APPS = os.path.join(REPO, "tests", "apps")
+DJAPP = os.path.join(APPS, "djapp")
+PYTHON = "/usr/bin/python3"
+GUNICORN = "/usr/bin/gunicorn"
+REDIS_SERVER = "/usr/bin/redis-server"
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SCOOBY_BPF = os.environ.get("SCOOBY_BPF") or os.path.join(REPO, "build", "scooby-bpf")
+
+ATTACH_TIMEOUT = 30.0
+RECORD_TIMEOUT = float(os.environ.get("SCOOBY_RECORD_TIMEOUT", "10"))
+UUID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+# The statements Django's sqlite3 backend gives SQLite (what the records must hold).
+SQ_PRAGMA = "PRAGMA foreign_keys = ON"
+SQ_COUNT = 'SELECT COUNT(*) AS "__count" FROM "app_item"'
+SQ_LIST = 'SELECT "app_item"."id", "app_item"."name" FROM "app_item" ORDER BY "app_item"."id" ASC'
+SQ_LIST5 = SQ_LIST + " LIMIT 5"
+SQ_EXISTS = (
+    'SELECT (1) AS "a" FROM "app_item" WHERE "app_item"."name" LIKE ? ESCAPE \'\\\' LIMIT 1'
+)
+SQ_GET = 'SELECT "app_item"."id", "app_item"."name" FROM "app_item" WHERE "app_item"."id" = ? LIMIT 21'
+SQ_FAIL = "SELECT * FROM nope"
+
+_live = []  # every Proc still running, for the atexit sweep
+_live_lock = threading.Lock()
+
+
+def log(msg):
+    sys.stderr.write("[e2e] %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- environment
+
+def require_root_bpf():
+    """Call from setUpModule. Root + BPF are required; without them the suite
+    fails in CI (CI env var set) and is skipped, loudly, elsewhere. A missing
+    binary is always a failure."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("not running as root (euid %d)" % os.geteuid())
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        problems.append("kernel has no BTF (/sys/kernel/btf/vmlinux missing)")
+    if not problems:
+        try:
+            r = subprocess.run(["bpftool", "prog", "show"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=20)
+            if r.returncode != 0:
+                problems.append("bpftool prog show failed: %s" % r.stderr.decode(errors="replace").strip())
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append("bpftool unusable: %s" % exc)
+    if problems:
+        msg = "scooby-bpf e2e tests need root and BPF: " + "; ".join(problems)
+        bar = "!" * 78
+        sys.stderr.write("\n%s\n!! %s\n%s\n" % (bar, msg, bar))
+        if os.environ.get("CI"):
+            raise RuntimeError(msg + " (CI is set: this is a failure, not a skip)")
+        raise unittest.SkipTest(msg)
+    if not (os.path.isfile(SCOOBY_BPF) and os.access(SCOOBY_BPF, os.X_OK)):
+        raise RuntimeError("scooby-bpf binary not found or not executable: %s "
+                           "(build it with `make`, or set SCOOBY_BPF)" % SCOOBY_BPF)
+    ensure_tracefs()
+
+
+def ensure_tracefs():
+    if os.path.isdir("/sys/kernel/tracing") and not os.path.exists("/sys/kernel/tracing/uprobe_events"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------------- utilities
+
+def wait_for(cond, timeout, what, interval=0.05):
+    """Polls cond() until it returns something truthy, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nonce():
+    return uuidlib.uuid4().hex[:12]
+
+
+def make_tmpdir(tag):
+    d = tempfile.mkdtemp(prefix="scooby-e2e-%s-" % tag)
+    os.chmod(d, 0o755)  # the postgres user must traverse it
+    return d
+
+
+def remove_tmpdir(d):
+    if os.environ.get("SCOOBY_KEEP_TMP"):
+        log("keeping %s" % d)
+        return
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def children(pid):
+    """Pids whose parent is pid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and fields[1] == str(pid) and fields[0] != "Z":
+            out.append(int(name))
+    return sorted(out)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+def parse_iso(text):
+    """ISO 8601 -> aware datetime (naive values are taken as UTC)."""
+    dt = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt
+
+
+def iso_ms(text):
+    return parse_iso(text).timestamp() * 1000.0
+
+
+class Proc:
+    """A child process in its own session with its output in a log file."""
+
+    def __init__(self, name, argv, logdir, env=None, cwd=None, stdout_path=None,
+                 stderr_path=None, user=None):
+        self.name = name
+        self.argv = list(argv)
+        self.stdout_path = stdout_path or os.path.join(logdir, "%s.log" % name)
+        self.stderr_path = stderr_path or self.stdout_path
+        full_env = dict(os.environ)
+        full_env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+        full_env.update(env or {})
+        out = open(self.stdout_path, "ab")
+        err = out if self.stderr_path == self.stdout_path else open(self.stderr_path, "ab")
+        try:
+            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=err, env=full_env, cwd=cwd,
+                                          start_new_session=True, user=user)
+        finally:
+            out.close()
+            if err is not out:
+                err.close()
+        self.pid = self.popen.pid
+        with _live_lock:
+            _live.append(self)
+
+    def poll(self):
+        return self.popen.poll()
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def output(self):
+        return _read(self.stdout_path)
+
+    def errors(self):
+        return _read(self.stderr_path)
+
+    def send_signal(self, sig):
+        if self.popen.poll() is None:
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signals the leader, waits, then SIGKILLs the whole process group."""
+        rc = self.popen.poll()
+        if rc is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            rc = self.wait(timeout)
+        self.kill_group()
+        if rc is None:
+            rc = self.wait(5)
+        with _live_lock:
+            if self in _live:
+                _live.remove(self)
+        return rc
+
+    def kill_group(self):
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+@atexit.register
+def _sweep():
+    with _live_lock:
+        procs = list(_live)
+    for p in procs:
+        p.kill_group()
+
+
+# ---------------------------------------------------------------- HTTP
+
+def http_request(port, path, method="GET", headers=None, body=None, timeout=30):
+    """One request on a new connection: (status, body bytes, headers dict)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, data, dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+def tagged(path):
+    """path with a unique query string, so its record can be found by path."""
+    return "%s%st=%s" % (path, "&" if "?" in path else "?", nonce())
+
+
+def wait_http(port, path, proc=None, timeout=30):
+    def ready():
+        if proc is not None and not proc.alive():
+            raise AssertionError("%s exited (rc %s) before serving:\n%s"
+                                 % (proc.name, proc.poll(), proc.output()[-3000:]))
+        try:
+            status, _, _ = http_request(port, path, timeout=5)
+            return status == 200
+        except OSError:
+            return False
+    wait_for(ready, timeout, "http://127.0.0.1:%d%s" % (port, path), interval=0.1)
+
+
+# ---------------------------------------------------------------- Redis
+
+class RedisServer:
+    """redis-server on a unix socket, no TCP, no persistence."""
+
+    def __init__(self, tmp, sock=None):
+        self.tmp = tmp
+        self.sock = sock or os.path.join(tmp, "redis.sock")
+        self.url = "unix://" + self.sock
+        self.proc = None
+
+    def start(self):
+        self.proc = Proc("redis", [REDIS_SERVER, "--port", "0", "--unixsocket", self.sock,
+                                   "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                                   "--dir", self.tmp], self.tmp)
+
+        def up():
+            if not self.proc.alive():
+                raise AssertionError("redis-server exited:\n" + self.proc.output())
+            try:
+                return self.client().ping()
+            except redis.RedisError:
+                return False
+        wait_for(up, 15, "redis-server on " + self.sock)
+        return self
+
+    def client(self):
+        return redis.Redis(unix_socket_path=self.sock, decode_responses=True,
+                           socket_timeout=10)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 5)
+
+
+class Records:
+    """Reads scooby records from Redis: zset scooby:requests -> scooby:req:<uuid>."""
+
+    def __init__(self, client):
+        self.r = client
+        self.by_uuid = {}
+
+    def refresh(self):
+        for member in self.r.zrange("scooby:requests", 0, -1):
+            if member in self.by_uuid:
+                continue
+            raw = self.r.get("scooby:req:" + member)
+            if raw is not None:
+                self.by_uuid[member] = json.loads(raw)
+        return list(self.by_uuid.values())
+
+    def wait(self, pred, what, timeout=RECORD_TIMEOUT, count=1):
+        """Waits until `count` records match pred; returns them (by start time)."""
+        def found():
+            got = [r for r in self.refresh() if pred(r)]
+            return got if len(got) >= count else None
+        try:
+            got = wait_for(found, timeout, what, interval=0.1)
+        except AssertionError:
+            raise AssertionError("no record for %s after %.0fs; %d records in Redis, paths: %s"
+                                 % (what, timeout, len(self.by_uuid),
+                                    sorted({str(r.get("request", {}).get("path"))
+                                            for r in self.by_uuid.values()})[:40])) from None
+        return sorted(got, key=lambda r: r["request"]["start_unix_ms"])
+
+    def by_path(self, path, timeout=RECORD_TIMEOUT):
+        """The one record of the request for path (tagged paths are unique)."""
+        recs = self.wait(lambda r: r.get("request", {}).get("path") == path, repr(path), timeout)
+        if len(recs) != 1:
+            raise AssertionError("%d records for %r (expected 1): %s"
+                                 % (len(recs), path, [short(r) for r in recs]))
+        return recs[0]
+
+
+def queries(rec):
+    return rec["plugins_data"]["SQL"]["queries"]
+
+
+def texts(rec):
+    return [q["query"] for q in queries(rec)]
+
+
+def short(rec):
+    """A compact excerpt of a record for failure messages."""
+    req = rec.get("request", {})
+    return json.dumps({"uuid": rec.get("uuid"), "method": req.get("method"),
+                       "path": req.get("path"), "status": req.get("status"),
+                       "pid": req.get("pid"), "tid": req.get("tid"),
+                       "duration_ms": req.get("duration_ms"),
+                       "queries": [(q.get("db"), q.get("query")[:120] if q.get("query") else None,
+                                    q.get("error"), q.get("start_offset_ms"), q.get("time_taken"))
+                                   for q in rec.get("plugins_data", {}).get("SQL", {}).get("queries", [])],
+                       "lost_events": rec.get("lost_events")})
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+class Postgres:
+    """A throwaway cluster owned by `postgres`, listening only on a unix socket."""
+
+    def __init__(self, tmp):
+        self.base = os.path.join(tmp, "pg")
+        self.data = os.path.join(self.base, "data")
+        self.sockdir = self.base
+        self.port = free_port()  # only names the socket: no TCP listener
+        self.log = os.path.join(self.base, "postgres.log")
+        self.started = False
+
+    def _as_postgres(self, argv, timeout=120):
+        r = subprocess.run(["runuser", "-u", "postgres", "--"] + argv, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
+                           cwd="/")
+        if r.returncode != 0:
+            raise AssertionError("%s failed (rc %d):\n%s" % (" ".join(argv), r.returncode,
+                                                               r.stdout.decode(errors="replace")))
+        return r.stdout.decode(errors="replace")
+
+    def start(self):
+        os.makedirs(self.base)
+        shutil.chown(self.base, "postgres", "postgres")
+        self._as_postgres([PG_BIN + "/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                           "-E", "UTF8", "--locale=C", "--no-sync"])
+        opts = ("-k %s -p %d -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+                "-c full_page_writes=off -c timezone=UTC" % (self.sockdir, self.port))
+        self.started = True
+        self._as_postgres([PG_BIN + "/pg_ctl", "-D", self.data, "-l", self.log, "-o", opts,
+                           "-w", "-t", "60", "start"])
+        return self
+
+    def psql(self, sql, db="postgres"):
+        return self._as_postgres([PG_BIN + "/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
+                                  self.sockdir, "-p", str(self.port), "-d", db, "-c", sql])
+
+    def env(self, dbname):
+        return {"SCOOBY_PG_HOST": self.sockdir, "SCOOBY_PG_PORT": str(self.port),
+                "SCOOBY_PG_NAME": dbname, "SCOOBY_PG_USER": "postgres"}
+
+    def stop(self):
+        if not self.started:
+            return
+        self.started = False
+        try:
+            self._as_postgres([PG_BIN + "/pg_ctl", "-D", self.data, "-m", "immediate", "-w",
+                               "-t", "20", "stop"], timeout=30)
+        except Exception as exc:  # fall back to killing the postmaster
+            log("pg_ctl stop failed: %s" % exc)
+            try:
+                with open(os.path.join(self.data, "postmaster.pid")) as f:
+                    os.kill(int(f.readline()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+
+
+# ---------------------------------------------------------------- apps
+
+def django_env(db_env):
+    env = {"DJANGO_SETTINGS_MODULE": "djapp.settings"}
+    env.update(db_env)
+    return env
+
+
+def sqlite_env(tmp):
+    return {"SCOOBY_DB": "sqlite", "SCOOBY_SQLITE_PATH": os.path.join(tmp, "db.sqlite3")}
+
+
+def django_prepare(tmp, db_env, appdir=DJAPP, items=5):
+    """migrate + fixture rows item-1..item-N (ids 1..N), before anything attaches."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **django_env(db_env))
+    for argv in (["migrate", "-v", "0"], ["seed", str(items)]):
+        r = subprocess.run([PYTHON, "manage.py"] + argv, cwd=appdir, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("manage.py %s failed:\n%s" % (" ".join(argv),
+                                                               r.stdout.decode(errors="replace")))
+
+
+class Gunicorn:
+    """Debian's gunicorn on 127.0.0.1:<free port>; self.pid is the master."""
+
+    def __init__(self, tmp, app, chdir, env, workers=2, worker_class="sync", threads=1,
+                 name="gunicorn"):
+        self.tmp, self.app, self.chdir, self.env = tmp, app, chdir, env
+        self.workers, self.worker_class, self.threads = workers, worker_class, threads
+        self.name = name
+        self.port = free_port()
+        self.proc = None
+
+    def start(self, ready_path="/noquery/"):
+        argv = [GUNICORN, "-w", str(self.workers), "-b", "127.0.0.1:%d" % self.port,
+                "--chdir", self.chdir, "--timeout", "60", "--graceful-timeout", "3"]
+        if self.worker_class == "gthread":
+            argv += ["-k", "gthread", "--threads", str(self.threads), "--keep-alive", "30"]
+        else:
+            argv += ["-k", self.worker_class]
+        argv.append(self.app)
+        self.proc = Proc(self.name, argv, self.tmp, env=self.env)
+        self.pid = self.proc.pid
+        wait_http(self.port, ready_path, self.proc)
+        wait_for(lambda: len(self.workers_pids()) == self.workers, 30,
+                 "%d gunicorn workers" % self.workers)
+        return self
+
+    def workers_pids(self):
+        return children(self.pid)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+
+
+class Runserver:
+    """manage.py runserver WITH the autoreloader: self.pid is the reloader parent,
+    the server itself is its child."""
+
+    def __init__(self, tmp, appdir, env):
+        self.tmp, self.appdir, self.env = tmp, appdir, env
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = Proc("runserver", [PYTHON, "manage.py", "runserver",
+                                       "127.0.0.1:%d" % self.port],
+                         self.tmp, env=self.env, cwd=self.appdir)
+        self.pid = self.proc.pid
+        wait_http(self.port, "/noquery/", self.proc)
+        return self
+
+    def child(self):
+        kids = [p for p in children(self.pid) if pid_alive(p)]
+        return kids[0] if len(kids) == 1 else None
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+
+
+# ---------------------------------------------------------------- scooby-bpf
+
+class Scooby:
+    """scooby-bpf attached to a pid; stdout and stderr go to files in tmp."""
+
+    count = 0
+
+    def __init__(self, tmp, pid, redis_url=None, json_path="auto", args=()):
+        Scooby.count += 1
+        n = Scooby.count
+        self.tmp = tmp
+        self.target = pid
+        self.json_path = os.path.join(tmp, "scooby-%d.jsonl" % n) if json_path == "auto" else json_path
+        argv = [SCOOBY_BPF]
+        if pid is not None:
+            argv += ["-p", str(pid)]
+        if redis_url:
+            argv += ["--redis", redis_url]
+        if self.json_path:
+            argv += ["--json", self.json_path]
+        argv += list(args)
+        self.argv = argv
+        self.proc = Proc("scooby-%d" % n, argv, tmp,
+                         stdout_path=os.path.join(tmp, "scooby-%d.out" % n),
+                         stderr_path=os.path.join(tmp, "scooby-%d.err" % n))
+        self.pid = self.proc.pid
+
+    def stdout(self):
+        return self.proc.output()
+
+    def stderr(self):
+        return self.proc.errors()
+
+    def attached_lines(self):
+        return [l for l in self.stderr().splitlines() if l.startswith("scooby-bpf: attached")]
+
+    def wait_attached(self, timeout=ATTACH_TIMEOUT):
+        def attached():
+            if self.attached_lines():
+                return True
+            if not self.proc.alive():
+                raise AssertionError("scooby-bpf exited (rc %s) before attaching: %s\nstderr:\n%s"
+                                     % (self.proc.poll(), " ".join(self.argv), self.stderr()[-4000:]))
+            return False
+        try:
+            wait_for(attached, timeout, "the 'scooby-bpf: attached' line", interval=0.05)
+        except AssertionError as exc:
+            if self.proc.alive():
+                self.proc.stop(signal.SIGKILL, 5)
+                raise AssertionError("%s\nstderr:\n%s" % (exc, self.stderr()[-4000:]))
+            raise
+        return self
+
+    def stop(self, sig=signal.SIGINT, timeout=15.0):
+        """Signals scooby-bpf and returns its exit code (None if it had to be killed)."""
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(sig)
+            rc = self.proc.wait(timeout)
+        if rc is None:
+            self.proc.stop(signal.SIGKILL, 5)
+        with _live_lock:
+            if self.proc in _live:
+                _live.remove(self.proc)
+        return rc
+
+    def stop_checked(self):
+        """SIGINT; raises unless it exited 0 (used by class cleanups)."""
+        if self.proc.poll() is not None:
+            rc = self.proc.poll()
+            if rc != 0:
+                raise AssertionError("scooby-bpf had already exited with %s; stderr:\n%s"
+                                     % (rc, self.stderr()[-3000:]))
+            return
+        rc = self.stop()
+        if rc != 0:
+            raise AssertionError("scooby-bpf exited with %s after SIGINT (expected 0); stderr:\n%s"
+                                 % (rc, self.stderr()[-3000:]))
+
+    def json_records(self):
+        out = []
+        for line in _read(self.json_path).splitlines():
+            if line.strip():
+                out.append(json.loads(line))
+        return out
+
+
+# ---------------------------------------------------------------- record checks
+
+def check_record(tc, rec, max_query=None):
+    """Schema and timing invariants every record must satisfy."""
+    msg = short(rec)
+    tc.assertRegex(rec["uuid"], UUID_RE, msg)
+    tc.assertEqual(rec["version"], 1, msg)
+    tc.assertEqual(rec["lost_events"], 0, msg)
+    req = rec["request"]
+    for key in ("method", "path", "status", "start_unix_ms", "duration_ms", "pid", "tid",
+                "comm", "host", "request_id", "incomplete"):
+        tc.assertIn(key, req, msg)
+    tc.assertIsInstance(req["start_unix_ms"], (int, float), msg)
+    tc.assertIsInstance(req["duration_ms"], float, msg)
+    tc.assertIsInstance(req["pid"], int, msg)
+    tc.assertIsInstance(req["tid"], int, msg)
+    tc.assertIsInstance(req["comm"], str, msg)
+    tc.assertIs(req["incomplete"], False, msg)
+    now_ms = time.time() * 1000.0
+    tc.assertTrue(now_ms - 3600e3 < req["start_unix_ms"] <= now_ms + 1000, msg)
+    tc.assertGreaterEqual(req["duration_ms"], 0.0, msg)
+
+    pt = rec["plugins_data"]["ProcessTime"]
+    tc.assertIsInstance(pt["process_time"], float, msg)
+    start, end = iso_ms(pt["start"]), iso_ms(pt["end"])
+    tc.assertLessEqual(start, end, msg)
+    tc.assertAlmostEqual(end - start, pt["process_time"], delta=1.0, msg=msg)
+    tc.assertAlmostEqual(pt["process_time"], req["duration_ms"], delta=1.0, msg=msg)
+    tc.assertAlmostEqual(start, req["start_unix_ms"], delta=1.0, msg=msg)
+
+    sql = rec["plugins_data"]["SQL"]
+    qs = sql["queries"]
+    tc.assertEqual(sql["count"], len(qs), msg)
+    tc.assertIsInstance(sql["total_time"], float, msg)
+    tc.assertAlmostEqual(sql["total_time"], sum(q["time_taken"] for q in qs),
+                         delta=0.01 * max(1, len(qs)), msg=msg)
+    prev_offset = -1.0
+    for q in qs:
+        qmsg = "%s\nquery: %s" % (msg, json.dumps(q)[:600])
+        for key in ("db", "query", "start", "end", "start_offset_ms", "time_taken", "error",
+                    "truncated", "stack"):
+            tc.assertIn(key, q, qmsg)
+        tc.assertIn(q["db"], ("sqlite", "postgresql"), qmsg)
+        tc.assertIsInstance(q["query"], str, qmsg)
+        tc.assertIsInstance(q["start_offset_ms"], float, qmsg)
+        tc.assertIsInstance(q["time_taken"], float, qmsg)
+        tc.assertGreaterEqual(q["time_taken"], 0.0, qmsg)
+        tc.assertIsInstance(q["truncated"], bool, qmsg)
+        tc.assertEqual(q["stack"], [], qmsg)
+        tc.assertTrue(q["error"] is None or isinstance(q["error"], str), qmsg)
+        if max_query is not None:
+            tc.assertLessEqual(len(q["query"].encode()), max_query, qmsg)
+        qs_ms, qe_ms = iso_ms(q["start"]), iso_ms(q["end"])
+        tc.assertLessEqual(qs_ms, qe_ms, qmsg)
+        tc.assertAlmostEqual(qe_ms - qs_ms, q["time_taken"], delta=1.0, msg=qmsg)
+        if req["method"] != "background":
+            tc.assertGreaterEqual(q["start_offset_ms"], 0.0, qmsg)
+            tc.assertLessEqual(q["start_offset_ms"] + q["time_taken"],
+                               req["duration_ms"] + 0.001, qmsg)
+            tc.assertAlmostEqual(qs_ms, req["start_unix_ms"] + q["start_offset_ms"], delta=1.0,
+                                 msg=qmsg)
+        # execution order
+        tc.assertGreaterEqual(q["start_offset_ms"], prev_offset, qmsg)
+        prev_offset = q["start_offset_ms"]
+
+
+# ---------------------------------------------------------------- base test case
+
+class E2ECase(unittest.TestCase):
+    """Class-scoped servers: subclasses build them in setUpClass with the helpers
+    below; every helper registers its teardown as a class cleanup (LIFO), so a
+    failure half-way through setUpClass still tears everything down."""
+
+    maxDiff = None
+    port = None  # the HTTP port requests go to
+
+    @classmethod
+    def make_tmp(cls, tag):
+        cls.tmp = make_tmpdir(tag)
+        cls.addClassCleanup(remove_tmpdir, cls.tmp)
+        return cls.tmp
+
+    @classmethod
+    def start_redis(cls, sock=None):
+        srv = RedisServer(cls.tmp, sock)
+        cls.addClassCleanup(srv.stop)
+        srv.start()
+        cls.redis = srv
+        cls.records = Records(srv.client())
+        return srv
+
+    @classmethod
+    def start_gunicorn(cls, *args, **kwargs):
+        g = Gunicorn(cls.tmp, *args, **kwargs)
+        cls.addClassCleanup(g.stop)
+        g.start()
+        return g
+
+    @classmethod
+    def attach(cls, pid, args=(), redis_url=None):
+        sc = Scooby(cls.tmp, pid, redis_url or cls.redis.url, args=args)
+        cls.addClassCleanup(cls._stop_scooby, sc)
+        sc.wait_attached()
+        cls.scooby = sc
+        return sc
+
+    @classmethod
+    def _stop_scooby(cls, sc):
+        try:
+            sc.stop_checked()
+        finally:
+            tail = sc.stderr().splitlines()[-15:]
+            log("%s: scooby-bpf stderr (last %d lines):\n    %s"
+                % (cls.__name__, len(tail), "\n    ".join(tail)))
+        lines = sc.attached_lines()
+        if len(lines) != 1:
+            raise AssertionError("expected exactly one 'scooby-bpf: attached' line, got %r" % lines)
+
+    def get(self, path, method="GET", headers=None, body=None, tag=True, port=None):
+        """Sends one request; returns (path as sent, status, body bytes)."""
+        sent = tagged(path) if tag else path
+        status, data, _ = http_request(port or self.port, sent, method, headers, body)
+        return sent, status, data
+
+    def record_for(self, path, status=None, method="GET", max_query=None):
+        rec = self.records.by_path(path)
+        check_record(self, rec, max_query)
+        self.assertEqual(rec["request"]["method"], method, short(rec))
+        if status is not None:
+            self.assertEqual(rec["request"]["status"], status, short(rec))
+        return rec
+
+    def assertQueries(self, rec, expected, db="sqlite"):
+        self.assertEqual(texts(rec), expected, short(rec))
+        for q in queries(rec):
+            self.assertEqual(q["db"], db, short(rec))
