@@ -13,6 +13,8 @@
  * `bpftool gen object` merges them into one map / one variable.
  */
 
+#define SC_RING_SIZE (16 << 20)
+
 const volatile __u32 trace_all __weak = 0; /* system-wide: every process but self */
 const volatile __u32 self_tgid __weak = 0;
 const volatile __u32 max_query __weak = 4096; /* --max-query, <= SC_SQL_CAP */
@@ -27,7 +29,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, SC_RING_SIZE);
 } events SEC(".maps") __weak;
 
 struct {
@@ -92,12 +94,18 @@ static __always_inline void sc_hdr_fill(struct sc_hdr *h, __u32 kind, __u32 size
 	h->ts = ts;
 }
 
-/* Sends size bytes of a scratch-built record; counts it lost when the ring is full. */
+/* Sends size bytes of a scratch-built record; counts it lost when the ring is full.
+ * The reader is not woken per record (a wakeup costs the traced thread microseconds):
+ * it drains the ring on a short timer, and is woken only when the ring fills up. */
 static __always_inline void sc_output(void *rec, __u64 size)
 {
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
 	if (size > SC_SCRATCH_SIZE)
 		size = SC_SCRATCH_SIZE;
-	if (bpf_ringbuf_output(&events, rec, size, 0))
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > SC_RING_SIZE / 4)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size, flags))
 		sc_count(SC_CNT_LOST);
 }
 

@@ -7,32 +7,39 @@
 #define SQLITE_ROW 100
 #define SQLITE_DONE 101
 
+#define SQ_OPEN_MAX 8 /* executions one thread may have open at once (cursors, iterators) */
+
+/* An execution in progress: from its first step to DONE/error/reset/finalize. */
+struct sq_exec {
+	__u64 stmt; /* 0: free slot */
+	__u64 t_first;
+	__u64 busy_ns;
+	__u32 nsteps;
+	__s32 rc;
+};
+
 /* What a thread is doing inside libsqlite3; depth > 1 means SQLite called its
  * own API (schema loading inside prepare, sqlite3_exec): those inner calls are
- * not application queries and their time stays in the outer call's. */
+ * not application queries and their time stays in the outer call's. Open
+ * executions live here too: a statement is stepped by the thread that runs it,
+ * and a per-thread scan of a few slots is cheaper than a shared hash update. */
 struct sq_thread {
 	__u32 depth;
 	__u32 err_pending; /* a call failed: the next sqlite3_errmsg() explains it */
 	__s32 nbyte;
+	__u32 pad;
 	__u64 t_enter;
 	__u64 stmt; /* step: the statement being stepped */
 	__u64 zsql; /* prepare: arguments kept for the return probe */
 	__u64 ppstmt;
 	__u64 pztail;
+	struct sq_exec open[SQ_OPEN_MAX];
 };
 
 struct sq_key {
 	__u64 stmt;
 	__u32 tgid;
 	__u32 pad;
-};
-
-/* An execution in progress: from its first step to DONE/error/reset/finalize. */
-struct sq_exec {
-	__u64 t_first;
-	__u64 busy_ns;
-	__u32 nsteps;
-	__s32 rc;
 };
 
 /* per-thread, freed by the kernel when the thread exits */
@@ -42,14 +49,6 @@ struct {
 	__type(key, int);
 	__type(value, struct sq_thread);
 } sq_threads SEC(".maps");
-
-/* LRU: an execution a killed thread left open must not pin a slot */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct sq_key);
-	__type(value, struct sq_exec);
-} sq_execs SEC(".maps");
 
 /* statements whose text the loader already has */
 struct {
@@ -63,14 +62,19 @@ struct {
  * libsqlite3 call of the thread, NULL for nested calls and untraced processes. */
 static __always_inline struct sq_thread *sq_enter(__u64 pid_tgid)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct sq_thread *t;
 
-	if (!sc_traced(pid_tgid >> 32))
-		return NULL;
-	t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t)
-		return NULL;
+	/* storage exists only for threads of traced processes: finding it is the
+	 * cheapest "is this process traced" test on this hot path */
+	t = bpf_task_storage_get(&sq_threads, task, 0, 0);
+	if (!t) {
+		if (!sc_traced(pid_tgid >> 32))
+			return NULL;
+		t = bpf_task_storage_get(&sq_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!t)
+			return NULL;
+	}
 	t->depth++;
 	return t->depth == 1 ? t : NULL;
 }
@@ -84,14 +88,6 @@ static __always_inline struct sq_thread *sq_leave(void)
 		return NULL;
 	t->depth--;
 	return t->depth == 0 ? t : NULL;
-}
-
-/* True when the thread is inside a probed call (entry-only probes ask this). */
-static __always_inline bool sq_nested(void)
-{
-	struct sq_thread *t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
-
-	return t && t->depth > 0;
 }
 
 /* Copies up to max_query bytes of statement text at src into a record and sends it. */
@@ -141,23 +137,58 @@ static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt,
 	sc_output(e, e->hdr.size);
 }
 
-/* Ends the execution of key's statement, if one is open, with one record. */
-static __always_inline void sq_end_exec(__u64 pid_tgid, struct sq_key *key, __u64 now, __u32 end)
+/* Returns the thread's open execution of stmt, or NULL. */
+static __always_inline struct sq_exec *sq_find(struct sq_thread *t, __u64 stmt)
 {
-	struct sq_exec *x = bpf_map_lookup_elem(&sq_execs, key);
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SQ_OPEN_MAX; i++)
+		if (t->open[i].stmt == stmt)
+			return &t->open[i];
+	return NULL;
+}
+
+/* Sends the record of an execution and frees its slot. */
+static __always_inline void sq_end_exec(__u64 pid_tgid, struct sq_exec *x, __u64 now, __u32 end)
+{
 	struct sc_sql_exec_event e = {};
 
-	if (!x)
-		return;
 	sc_hdr_fill(&e.hdr, SC_EV_SQL_EXEC, sizeof(e), pid_tgid, now);
-	e.stmt = key->stmt;
+	e.stmt = x->stmt;
 	e.t_first = x->t_first;
 	e.busy_ns = x->busy_ns;
 	e.nsteps = x->nsteps;
 	e.rc = x->rc;
 	e.end = end;
-	bpf_map_delete_elem(&sq_execs, key);
+	x->stmt = 0;
 	sc_emit(e);
+}
+
+/* Opens an execution of stmt in a free slot, ending the oldest one when all are taken. */
+static __always_inline struct sq_exec *sq_open(__u64 pid_tgid, struct sq_thread *t, __u64 stmt,
+					       __u64 now)
+{
+	struct sq_exec *x = &t->open[0];
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SQ_OPEN_MAX; i++) {
+		if (!t->open[i].stmt) {
+			x = &t->open[i];
+			break;
+		}
+		if (t->open[i].t_first < x->t_first)
+			x = &t->open[i];
+	}
+	if (x->stmt)
+		sq_end_exec(pid_tgid, x, now, SC_SQL_END_RESET);
+	x->stmt = stmt;
+	x->t_first = now;
+	x->busy_ns = 0;
+	x->nsteps = 0;
+	x->rc = 0;
+	return x;
 }
 
 static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsql, int nbyte,
@@ -231,7 +262,6 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sq_thread *t = sq_enter(pid_tgid);
 	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
-	struct sq_exec *x, fresh = {};
 	struct sc_lib_cfg *cfg;
 	__u64 zsql = 0;
 	__u8 one = 1;
@@ -240,18 +270,17 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 		return 0;
 	t->t_enter = bpf_ktime_get_ns();
 	t->stmt = (__u64)stmt;
-	x = bpf_map_lookup_elem(&sq_execs, &key);
-	if (x)
+	if (!stmt || sq_find(t, (__u64)stmt))
 		return 0;
-	fresh.t_first = t->t_enter;
-	bpf_map_update_elem(&sq_execs, &key, &fresh, BPF_ANY);
+	sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
 	if (bpf_map_lookup_elem(&sq_seen, &key))
 		return 0;
 	/* prepared before we attached: take the text SQLite keeps with the statement */
 	cfg = sc_lib(ctx);
-	if (cfg && cfg->sqlite_zsql_off && stmt)
+	if (cfg && cfg->sqlite_zsql_off)
 		bpf_probe_read_user(&zsql, sizeof(zsql), stmt + cfg->sqlite_zsql_off);
-	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, (__u64)stmt, (const char *)zsql, 0, false, 0, t->t_enter, 0, 0);
+	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, (__u64)stmt, (const char *)zsql, 0, false, 0,
+		     t->t_enter, 0, 0);
 	bpf_map_update_elem(&sq_seen, &key, &one, BPF_ANY);
 	return 0;
 }
@@ -261,13 +290,11 @@ int BPF_KRETPROBE(sqlite_step_ret, int rc)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	struct sq_thread *t = sq_leave();
-	struct sq_key key = { .tgid = pid_tgid >> 32 };
 	struct sq_exec *x;
 
-	if (!t)
+	if (!t || !t->stmt)
 		return 0;
-	key.stmt = t->stmt;
-	x = bpf_map_lookup_elem(&sq_execs, &key);
+	x = sq_find(t, t->stmt);
 	if (!x)
 		return 0;
 	x->busy_ns += now - t->t_enter;
@@ -276,20 +303,35 @@ int BPF_KRETPROBE(sqlite_step_ret, int rc)
 	if ((rc & 0xff) != SQLITE_ROW) {
 		if ((rc & 0xff) != SQLITE_DONE)
 			t->err_pending = 1;
-		sq_end_exec(pid_tgid, &key, now, SC_SQL_END_STEP);
+		sq_end_exec(pid_tgid, x, now, SC_SQL_END_STEP);
 	}
 	return 0;
+}
+
+/* Ends stmt's open execution, if the calling thread has one (reset, finalize).
+ * Returns false for calls to ignore: untraced, or made by SQLite itself. */
+static __always_inline bool sq_close(__u64 pid_tgid, __u64 stmt, __u32 end)
+{
+	struct sq_thread *t;
+	struct sq_exec *x;
+
+	if (!stmt)
+		return false;
+	t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t) /* nothing open on this thread */
+		return sc_traced(pid_tgid >> 32);
+	if (t->depth)
+		return false;
+	x = sq_find(t, stmt);
+	if (x)
+		sq_end_exec(pid_tgid, x, bpf_ktime_get_ns(), end);
+	return true;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(sqlite_reset, void *stmt)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
-
-	if (!stmt || !sc_traced(key.tgid) || sq_nested())
-		return 0;
-	sq_end_exec(pid_tgid, &key, bpf_ktime_get_ns(), SC_SQL_END_RESET);
+	sq_close(bpf_get_current_pid_tgid(), (__u64)stmt, SC_SQL_END_RESET);
 	return 0;
 }
 
@@ -300,9 +342,8 @@ int BPF_KPROBE(sqlite_finalize, void *stmt)
 	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
 	struct sc_small_event e = {};
 
-	if (!stmt || !sc_traced(key.tgid) || sq_nested())
+	if (!sq_close(pid_tgid, (__u64)stmt, SC_SQL_END_FINALIZE))
 		return 0;
-	sq_end_exec(pid_tgid, &key, bpf_ktime_get_ns(), SC_SQL_END_FINALIZE);
 	if (bpf_map_delete_elem(&sq_seen, &key) == 0) {
 		sc_hdr_fill(&e.hdr, SC_EV_SQL_FINALIZE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
 		e.arg = (__u64)stmt;

@@ -322,7 +322,8 @@ static void body__add_tail(struct http_body_tracker *t, unsigned long long len, 
 			keep = t->tail_len;
 		memmove(t->tail, t->tail + t->tail_len - keep, keep);
 	}
-	memcpy(t->tail + keep, tail, tail_len);
+	if (tail_len)
+		memcpy(t->tail + keep, tail, tail_len);
 	t->tail_len = keep + tail_len;
 }
 

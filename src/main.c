@@ -17,7 +17,7 @@
 #include "sinks/redis.h"
 #include "sinks/term.h"
 
-#define TICK_MS 100
+#define TICK_MS 50 /* the BPF side does not wake us per record: this is the drain period */
 #define LIB_SCAN_NS (250 * 1000000ULL) /* a dlopen()ed library is probed within this */
 #define SYSWIDE_SCAN_NS (1000 * 1000000ULL)
 #define FLUSH_TIMEOUT_MS 3000
@@ -116,6 +116,8 @@ static int run(const struct cli_opts *o, struct attacher *att, struct event_rout
 	}
 	while (!exiting) {
 		err = ring_buffer__poll(rb, TICK_MS);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "scooby-bpf: ring buffer: %s\n", strerror(-err));
 			break;

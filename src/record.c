@@ -103,6 +103,12 @@ int record__add_query(struct record *r, struct query *q)
 	struct query *nq;
 	size_t cap;
 
+	if (r->nqueries >= RECORD_MAX_QUERIES) {
+		r->omitted++;
+		r->omitted_ns += q->busy_ns;
+		query__free_strings(q);
+		return 0;
+	}
 	if (r->nqueries == r->cap) {
 		cap = r->cap ? r->cap * 2 : 8;
 		nq = realloc(r->queries, cap * sizeof(*nq));
@@ -119,7 +125,7 @@ int record__add_query(struct record *r, struct query *q)
 
 double record__total_db_ms(const struct record *r)
 {
-	uint64_t ns = 0;
+	uint64_t ns = r->omitted_ns;
 	size_t i;
 
 	for (i = 0; i < r->nqueries; i++)
@@ -222,7 +228,8 @@ static bool add_plugins(cJSON *root, const struct record *r)
 	    !cJSON_AddNumberToObject(pt, "process_time", ms(r->end_ns - r->start_ns)))
 		return false;
 	sql = cJSON_AddObjectToObject(plugins, "SQL");
-	if (!sql || !cJSON_AddNumberToObject(sql, "count", r->nqueries) ||
+	if (!sql || !cJSON_AddNumberToObject(sql, "count", r->nqueries + r->omitted) ||
+	    !cJSON_AddNumberToObject(sql, "omitted", r->omitted) ||
 	    !cJSON_AddNumberToObject(sql, "total_time", round(record__total_db_ms(r) * 1e3) / 1e3))
 		return false;
 	queries = cJSON_AddArrayToObject(sql, "queries");

@@ -32,13 +32,19 @@ struct record {
 	char *request_id;
 	struct query *queries;
 	size_t nqueries, cap;
+	size_t omitted; /* queries past RECORD_MAX_QUERIES: counted, not kept */
+	uint64_t omitted_ns; /* their summed time_taken */
 	uint64_t lost_events;
 };
+
+/* Queries kept per record; a loop of a million queries must not hold a million entries. */
+#define RECORD_MAX_QUERIES 10000
 
 /* Returns a new record with a fresh random uuid, or NULL on ENOMEM. */
 struct record *record__new(void);
 void record__free(struct record *r);
-/* Appends q, taking its strings; on failure frees them and returns -ENOMEM. */
+/* Appends q, taking its strings; past RECORD_MAX_QUERIES only counts it. On failure frees
+ * the strings and returns -ENOMEM. */
 int record__add_query(struct record *r, struct query *q);
 void query__free_strings(struct query *q);
 /* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM. */

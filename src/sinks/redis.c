@@ -322,8 +322,9 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
 	bool failed;
 	size_t i, j, k;
 
-	if (!b->n) {
-		snprintf(reason, len, "out of memory");
+	/* an append that ran out of memory left the context failed: nothing to read */
+	if (!b->n || s->ctx->err) {
+		sink__io_reason(s->ctx, reason, len);
 		return SINK_FAIL_IO;
 	}
 	for (i = 0; i < b->n; i++) {
@@ -454,24 +455,54 @@ static bool url_ok(const struct redis_url *u)
 /* Sets s->password from the URL, else from REDISCLI_AUTH; returns 0 or -ENOMEM. */
 static int sink__set_password(struct redis_sink *s, const struct redis_url *u)
 {
-	const char *pw = NULL;
+	const char *pw = u->password;
 
-	if (memchr(u->password, '\0', sizeof(u->password)) && u->password[0])
-		pw = u->password;
-	else if (getenv("REDISCLI_AUTH") && getenv("REDISCLI_AUTH")[0])
+	/* like redis-cli: the environment keeps the password out of ps and shell history */
+	if (!memchr(u->password, '\0', sizeof(u->password)) || !u->password[0])
 		pw = getenv("REDISCLI_AUTH");
-	if (!pw)
+	if (!pw || !pw[0])
 		return 0;
 	s->password = strdup(pw);
 	return s->password ? 0 : -ENOMEM;
 }
 
-struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
+/* Initialises the lock and condition variables; returns 0 or -errno, leaving nothing behind. */
+static int sink__init_sync(struct redis_sink *s)
 {
 	pthread_condattr_t ca;
+	int err;
+
+	err = -pthread_condattr_init(&ca);
+	if (err)
+		return err;
+	/* monotonic waits: a wall clock step must not stretch a flush or a backoff */
+	err = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (err)
+		goto cleanup;
+	err = -pthread_mutex_init(&s->lock, NULL);
+	if (err)
+		goto cleanup;
+	err = -pthread_cond_init(&s->wake, &ca);
+	if (err) {
+		pthread_mutex_destroy(&s->lock);
+		goto cleanup;
+	}
+	err = -pthread_cond_init(&s->drained, &ca);
+	if (err) {
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+	}
+cleanup:
+	pthread_condattr_destroy(&ca);
+	return err;
+}
+
+struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
+{
 	sigset_t pipe_set, old;
+	bool sync_ready = false;
 	struct redis_sink *s;
-	int err, stage = 0;
+	int err;
 
 	if (!o || !o->url || o->ttl_s < 0 || o->keep < 0 || !url_ok(o->url)) {
 		errno = EINVAL;
@@ -497,22 +528,10 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	s->reachable = true;
 	s->backoff_ms = BACKOFF_MIN_MS;
 
-	/* monotonic waits: a wall clock step must not stretch a flush or a backoff */
-	err = -pthread_condattr_init(&ca);
+	err = sink__init_sync(s);
 	if (err)
 		goto cleanup;
-	err = -pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (!err)
-		err = -pthread_mutex_init(&s->lock, NULL);
-	if (!err && ++stage)
-		err = -pthread_cond_init(&s->wake, &ca);
-	if (!err && ++stage)
-		err = -pthread_cond_init(&s->drained, &ca);
-	if (!err)
-		++stage;
-	pthread_condattr_destroy(&ca);
-	if (err)
-		goto cleanup;
+	sync_ready = true;
 
 	/*
 	 * The thread starts with SIGPIPE blocked: hiredis write()s, and a write
@@ -527,12 +546,11 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 		goto cleanup;
 	return s;
 cleanup:
-	if (stage >= 3)
+	if (sync_ready) {
 		pthread_cond_destroy(&s->drained);
-	if (stage >= 2)
 		pthread_cond_destroy(&s->wake);
-	if (stage >= 1)
 		pthread_mutex_destroy(&s->lock);
+	}
 	if (s->password) {
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);

@@ -22,7 +22,7 @@ void term_sink__print(FILE *out, const struct record *r)
 	fprintf(out, "%s.%03d %-7s %-40.*s%s %-3s %9.2f ms %4zu q %9.2f ms db%s  %s\n", when,
 		(int)(unix_ns / 1000000 % 1000), r->background ? "(bg)" : r->method,
 		plen > 40 ? 39 : 40, path, plen > 40 ? "~" : "", status,
-		(r->end_ns - r->start_ns) / 1e6, r->nqueries, record__total_db_ms(r),
+		(r->end_ns - r->start_ns) / 1e6, r->nqueries + r->omitted, record__total_db_ms(r),
 		r->incomplete ? " incomplete" : "", r->uuid);
 	fflush(out);
 }

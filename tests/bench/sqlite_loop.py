@@ -1,0 +1,16 @@
+"""A tight SQLite query loop that times itself on demand: one line on stdin -> ns per query."""
+import sqlite3
+import sys
+import time
+
+db = sqlite3.connect(":memory:")
+db.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)")
+db.executemany("INSERT INTO item (name) VALUES (?)", [("n%d" % i,) for i in range(100)])
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+q = "SELECT name FROM item WHERE id = ?"
+print("ready", flush=True)
+for line in sys.stdin:
+    t0 = time.perf_counter_ns()
+    for i in range(N):
+        db.execute(q, (i % 100 + 1,)).fetchall()
+    print((time.perf_counter_ns() - t0) / N, flush=True)
