@@ -13,6 +13,7 @@
 #include "events.h"
 #include "record.h"
 #include "redis_url.h"
+#include "serve/serve.h"
 #include "sinks/jsonl.h"
 #include "sinks/redis.h"
 #include "sinks/term.h"
@@ -158,6 +159,8 @@ int main(int argc, char **argv)
 	int err = 1;
 	size_t left;
 
+	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
 	switch (cli_parse(argc, argv, &o)) {
 	case CLI_EXIT_OK:
 		return 0;

@@ -76,11 +76,26 @@ struct record *record__new(void)
 	return r;
 }
 
+void stack__clear(struct stack *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nframes; i++) {
+		free(s->frames[i].filename);
+		free(s->frames[i].function);
+		free(s->frames[i].module);
+		free(s->frames[i].symbol);
+	}
+	free(s->frames);
+	memset(s, 0, sizeof(*s));
+}
+
 void query__free_strings(struct query *q)
 {
 	free(q->sql);
 	free(q->error);
 	q->sql = q->error = NULL;
+	stack__clear(&q->stack);
 }
 
 void record__free(struct record *r)

@@ -8,6 +8,26 @@
 
 enum db_kind { DB_SQLITE = 1, DB_POSTGRESQL };
 
+/* One stack frame, innermost first in a stack. Python frames have filename/lineno/function;
+ * native frames module/symbol/offset. */
+struct frame {
+	char *filename; /* Python: co_filename; native: NULL */
+	int lineno; /* 0: unknown */
+	char *function; /* Python: qualified name where the version has it */
+	char *module; /* native: the ELF file */
+	char *symbol; /* native: NULL when unresolved */
+	uint64_t offset; /* native: from the symbol (or the module when unresolved) */
+	bool native;
+	bool unresolved; /* the code object could not be read: filename/function are NULL */
+};
+
+struct stack {
+	struct frame *frames;
+	size_t nframes;
+	bool truncated; /* deeper than --stack-depth */
+	bool partial; /* the walk stopped early (no frame pointer, unreadable memory) */
+};
+
 struct query {
 	enum db_kind db;
 	char *sql; /* as the client library received it; raw bytes, NUL-terminated */
@@ -16,6 +36,7 @@ struct query {
 	uint64_t busy_ns; /* time inside the client library: time_taken */
 	char *error; /* NULL on success */
 	uint32_t tid;
+	struct stack stack; /* empty when none was captured */
 };
 
 struct record {
@@ -46,7 +67,9 @@ void record__free(struct record *r);
 /* Appends q, taking its strings; past RECORD_MAX_QUERIES only counts it. On failure frees
  * the strings and returns -ENOMEM. */
 int record__add_query(struct record *r, struct query *q);
+/* Frees the query's strings and stack (the struct itself is the caller's). */
 void query__free_strings(struct query *q);
+void stack__clear(struct stack *s);
 /* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM. */
 char *record__to_json(const struct record *r);
 double record__total_db_ms(const struct record *r);
