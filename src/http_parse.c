@@ -168,8 +168,8 @@ invalid:
 }
 
 /* Calls fn on each non-empty element of a comma-separated header value, blanks stripped. */
-static void hdr_foreach_elem(const struct http_hdr *h, void (*fn)(const char *s, size_t n, void *ctx),
-			     void *ctx)
+static void hdr_foreach_elem(const struct http_hdr *h,
+			     void (*fn)(const char *s, size_t n, void *ctx), void *ctx)
 {
 	const char *p = h->val, *end = h->val + h->val_len, *e, *s;
 
@@ -335,9 +335,8 @@ static void body__add_sent(struct http_body_tracker *t, unsigned long long len)
 		t->body_sent += len;
 }
 
-void http_body__init(struct http_body_tracker *t, const struct http_resp_info *r,
-		     const char *first, size_t first_cap, unsigned long long first_len,
-		     int no_body)
+void http_body__init(struct http_body_tracker *t, const struct http_resp_info *r, const char *first,
+		     size_t first_cap, unsigned long long first_len, int no_body)
 {
 	size_t skip;
 

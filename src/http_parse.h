@@ -8,8 +8,10 @@
 
 struct http_req_info {
 	char method[16];
-	char path[HTTP_PATH_MAX + 1]; /* request target as sent, query string included, truncated at 1024 bytes */
-	int path_truncated; /* 1 when the target was longer than 1024 bytes (or cut by the capture before the space) */
+	/* request target as sent, query string included, truncated at 1024 bytes */
+	char path[HTTP_PATH_MAX + 1];
+	/* 1 when the target was longer than 1024 bytes (or cut by the capture before the space) */
+	int path_truncated;
 	int version_minor; /* 0 or 1; 1 when the capture ended before the version */
 	char host[256]; /* "" when absent/not captured */
 	char request_id[128]; /* X-Request-ID header, "" when absent */
@@ -32,10 +34,12 @@ int http_parse_request(const char *buf, size_t len, struct http_req_info *out);
 struct http_resp_info {
 	int status; /* 100..999 */
 	int version_minor; /* 0 or 1 */
-	long long content_length; /* -1 when absent or invalid (several differing values are invalid) */
+	/* -1 when absent or invalid (several differing values are invalid) */
+	long long content_length;
 	int chunked; /* Transfer-Encoding: chunked (the last coding) */
 	int conn_close; /* Connection: close */
-	size_t head_len; /* bytes up to and including the blank line, 0 when the capture ended first */
+	/* bytes up to and including the blank line, 0 when the capture ended first */
+	size_t head_len;
 };
 
 /*
@@ -71,9 +75,8 @@ struct http_body_tracker {
  * then looked for at the end of later writes. A 1xx response is complete at
  * the end of its head; the final response follows it.
  */
-void http_body__init(struct http_body_tracker *t, const struct http_resp_info *r,
-		     const char *first, size_t first_cap, unsigned long long first_len,
-		     int no_body);
+void http_body__init(struct http_body_tracker *t, const struct http_resp_info *r, const char *first,
+		     size_t first_cap, unsigned long long first_len, int no_body);
 
 /*
  * Feed each later write: its byte count and the last min(len,8) bytes of it

@@ -94,8 +94,8 @@ int procmaps_parse_line(const char *line, struct procmaps_entry *e)
 	memcpy(e->perms, p, 4);
 	p += 4;
 	if (skip_blanks(&p) || parse_hex(&p, &e->offset) || skip_blanks(&p) ||
-	    parse_hex(&p, &maj) || *p++ != ':' || parse_hex(&p, &min) || maj > ~0U ||
-	    min > ~0U || skip_blanks(&p) || parse_dec(&p, &e->inode))
+	    parse_hex(&p, &maj) || *p++ != ':' || parse_hex(&p, &min) || maj > ~0U || min > ~0U ||
+	    skip_blanks(&p) || parse_dec(&p, &e->inode))
 		goto invalid;
 	e->dev_major = maj;
 	e->dev_minor = min;

@@ -94,15 +94,15 @@ static int parse_userinfo(struct span ui, struct redis_url *out, char *err, size
 		pass.n = ui.n - user.n - 1;
 	}
 	rc = pct_decode(user, out->user, sizeof(out->user));
+	if (rc == -ENAMETOOLONG)
+		return fail(out, err, errlen, "user name too long (max 127 bytes)");
 	if (rc)
-		return fail(out, err, errlen,
-			    rc == -ENAMETOOLONG ? "user name too long (max 127 bytes)" :
-						  "invalid percent-encoding in user name");
+		return fail(out, err, errlen, "invalid percent-encoding in user name");
 	rc = pct_decode(pass, out->password, sizeof(out->password));
+	if (rc == -ENAMETOOLONG)
+		return fail(out, err, errlen, "password too long (max 255 bytes)");
 	if (rc)
-		return fail(out, err, errlen,
-			    rc == -ENAMETOOLONG ? "password too long (max 255 bytes)" :
-						  "invalid percent-encoding in password");
+		return fail(out, err, errlen, "invalid percent-encoding in password");
 	return 0;
 }
 
@@ -302,9 +302,10 @@ int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t er
 	path.s = rest + auth.n;
 	path.n = (q ? q : path.s + strlen(path.s)) - path.s;
 	if (!split_userinfo(auth, &ui, &hp)) {
+		/* likely a password with a raw '/' or '?', which ended the authority early */
 		if (strchr(path.s, '@'))
 			return fail(out, err, errlen,
-				    "unexpected '@' (percent-encode '/', '?' and '@' in user and password)");
+				    "unexpected '@' (percent-encode '/?@' in passwords)");
 	} else {
 		rc = parse_userinfo(ui, out, err, errlen);
 		if (rc)
@@ -318,10 +319,10 @@ int redis_url_parse(const char *url, struct redis_url *out, char *err, size_t er
 		if (!path.n)
 			return fail(out, err, errlen, "missing socket path");
 		rc = pct_decode(path, out->path, sizeof(out->path));
+		if (rc == -ENAMETOOLONG)
+			return fail(out, err, errlen, "socket path too long (max 107 bytes)");
 		if (rc)
-			return fail(out, err, errlen,
-				    rc == -ENAMETOOLONG ? "socket path too long (max 107 bytes)" :
-							  "invalid percent-encoding in socket path");
+			return fail(out, err, errlen, "invalid percent-encoding in socket path");
 	} else {
 		out->port = 6379;
 		rc = parse_hostport(hp, out, err, errlen);

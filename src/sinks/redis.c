@@ -226,7 +226,7 @@ cleanup:
 }
 
 /*
- * Drops a SIGPIPE left pending by writing to a closed socket; it was blocked
+ * Drops a SIGPIPE left pending by writing to a closed socket; it is blocked
  * in this thread (see redis_sink__new), which is what turned it into EPIPE.
  */
 static void sink__clear_sigpipe(void)
@@ -264,8 +264,8 @@ static int sink__append(struct redis_sink *s, const struct sink_rec *r)
 	set_len[1] = snprintf(key, sizeof(key), KEY_PREFIX "%s", r->uuid);
 	set_len[4] = snprintf(ttl, sizeof(ttl), "%d", s->ttl_s);
 	snprintf(score, sizeof(score), "%lld", r->score);
-	/* ranks 0 .. -(keep+1): all but the keep highest scores */
-	snprintf(stop, sizeof(stop), "%ld", -(s->keep + 1));
+	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
+	snprintf(stop, sizeof(stop), "%ld", -s->keep - 1);
 	if (redisAppendCommandArgv(s->ctx, 1, multi, NULL) != REDIS_OK ||
 	    redisAppendCommandArgv(s->ctx, 5, set, set_len) != REDIS_OK ||
 	    redisAppendCommandArgv(s->ctx, 4, zadd, NULL) != REDIS_OK ||
@@ -343,7 +343,8 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
 					failed = true;
 				}
 				for (k = 0; !failed && k < r->elements; k++)
-					failed = sink__check_reply(s->ctx, r->element[k], reason, len);
+					failed = sink__check_reply(s->ctx, r->element[k], reason,
+								   len);
 			}
 			freeReplyObject(r);
 		}
@@ -499,7 +500,7 @@ cleanup:
 
 struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 {
-	sigset_t pipe_set, old;
+	sigset_t all, old;
 	bool sync_ready = false;
 	struct redis_sink *s;
 	int err;
@@ -534,12 +535,13 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	sync_ready = true;
 
 	/*
-	 * The thread starts with SIGPIPE blocked: hiredis write()s, and a write
-	 * to a Redis that went away must fail with EPIPE, not kill the process.
+	 * The thread starts with every signal blocked: SIGINT and SIGTERM must
+	 * reach the event loop's thread and interrupt its poll, and as hiredis
+	 * write()s, a write to a Redis that went away must fail with EPIPE
+	 * rather than kill the process with SIGPIPE.
 	 */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = -pthread_create(&s->thread, NULL, sink__run, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
@@ -577,7 +579,8 @@ int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_uni
 	size_t n;
 
 	/* the comparison also rejects NaN; the bound keeps the integer cast defined */
-	if (!s || !uuid || !json || !uuid_ok(uuid) || !(start_unix_ms > -9e18 && start_unix_ms < 9e18))
+	if (!s || !uuid || !json || !uuid_ok(uuid) ||
+	    !(start_unix_ms > -9e18 && start_unix_ms < 9e18))
 		return -EINVAL;
 	n = strlen(json);
 	r = malloc(sizeof(*r) + n + 1);

@@ -52,9 +52,10 @@ struct redis_sink_stats {
 void redis_sink__stats(struct redis_sink *s, struct redis_sink_stats *st);
 
 /*
- * Stops the thread (waiting at most for the network operation in progress,
- * ~1 s) and frees the sink with any records still pending; flushing first is
- * the caller's choice. NULL ok.
+ * Stops the thread and frees the sink with any records still pending;
+ * flushing first is the caller's choice. Waits for the network step in
+ * progress: 1 s timeouts bound each, so about 2 s at worst with a hung
+ * Redis (plus name resolution, which only the resolver bounds). NULL ok.
  */
 void redis_sink__free(struct redis_sink *s);
 

@@ -84,6 +84,8 @@ int main(void)
 #endif
 	P("func_module", offsetof(PyFunctionObject, func_module));
 #endif
+	P("func_name", offsetof(PyFunctionObject, func_name));
+	P("func_qualname", offsetof(PyFunctionObject, func_qualname));
 	P("code_filename", offsetof(PyCodeObject, co_filename));
 	P("code_name", offsetof(PyCodeObject, co_name));
 	P("code_firstlineno", offsetof(PyCodeObject, co_firstlineno));
