@@ -2,6 +2,7 @@
 /* libpq probes: query text when an outermost libpq call starts, result status when it returns. */
 #include "vmlinux.h"
 #include "common.bpf.h"
+#include "pystack.bpf.h"
 
 #define PGRES_BAD_RESPONSE 5
 #define PGRES_FATAL_ERROR 7
@@ -27,8 +28,8 @@ static __always_inline __u32 pq_func(void *ctx)
 	return (__u32)(bpf_get_attach_cookie(ctx) >> 16);
 }
 
-static __always_inline void pq_send_call(__u64 pid_tgid, __u32 func, __u64 conn, const char *text,
-					 const char *name)
+static __always_inline void pq_send_call(__u64 pid_tgid, __u64 ts, __u32 func, __u64 conn,
+					 const char *text, const char *name)
 {
 	struct sc_pq_call_event *e = sc_scratch();
 	__u64 cap = max_query;
@@ -54,7 +55,7 @@ static __always_inline void pq_send_call(__u64 pid_tgid, __u32 func, __u64 conn,
 			sc_count(SC_CNT_TRUNC_READ);
 		}
 	}
-	sc_hdr_fill(&e->hdr, SC_EV_PQ_CALL, 0, pid_tgid, bpf_ktime_get_ns());
+	sc_hdr_fill(&e->hdr, SC_EV_PQ_CALL, 0, pid_tgid, ts);
 	e->hdr.size = offsetof(struct sc_pq_call_event, text) + (e->len & (SC_SQL_CAP - 1));
 	sc_output(e, e->hdr.size);
 }
@@ -65,6 +66,7 @@ int BPF_KPROBE(pq_enter, void *conn, const char *arg2, const char *arg3)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 func = pq_func(ctx);
 	struct pq_thread *t;
+	__u64 ts;
 
 	if (!sc_traced(pid_tgid >> 32))
 		return 0;
@@ -74,19 +76,21 @@ int BPF_KPROBE(pq_enter, void *conn, const char *arg2, const char *arg3)
 		return 0;
 	t->func = func;
 	t->conn = (__u64)conn;
+	if (func == SC_PQ_GET_RESULT)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	py_capture(pid_tgid, ts);
 	switch (func) {
-	case SC_PQ_GET_RESULT:
-		break;
 	case SC_PQ_PREPARE:
 	case SC_PQ_SEND_PREPARE:
-		pq_send_call(pid_tgid, func, (__u64)conn, arg3, arg2);
+		pq_send_call(pid_tgid, ts, func, (__u64)conn, arg3, arg2);
 		break;
 	case SC_PQ_EXEC_PREPARED:
 	case SC_PQ_SEND_QUERY_PREPARED:
-		pq_send_call(pid_tgid, func, (__u64)conn, NULL, arg2);
+		pq_send_call(pid_tgid, ts, func, (__u64)conn, NULL, arg2);
 		break;
 	default:
-		pq_send_call(pid_tgid, func, (__u64)conn, arg2, NULL);
+		pq_send_call(pid_tgid, ts, func, (__u64)conn, arg2, NULL);
 	}
 	return 0;
 }

@@ -2,17 +2,23 @@
 /* Process tree: children forked by a traced process are traced too; exits are reported. */
 #include "vmlinux.h"
 #include "common.bpf.h"
+#include "pystack.bpf.h"
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, one = 1;
 	struct sc_small_event e = {};
+	struct sc_py_cfg *py;
 
 	/* threads share their tgid; only a new process needs tracking */
 	if (trace_all || ptgid == ctgid || !bpf_map_lookup_elem(&tracked, &ptgid))
 		return 0;
 	bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY);
+	/* a forked child has its parent's memory layout: its stacks are readable at once */
+	py = bpf_map_lookup_elem(&py_procs, &ptgid);
+	if (py)
+		bpf_map_update_elem(&py_procs, &ctgid, py, BPF_ANY);
 	sc_hdr_fill(&e.hdr, SC_EV_PROC_FORK, sizeof(e), (__u64)ptgid << 32 | ptgid,
 		    bpf_ktime_get_ns());
 	e.arg = ctgid;

@@ -2,6 +2,7 @@
 /* libsqlite3 probes: statement text at prepare, one record per statement execution. */
 #include "vmlinux.h"
 #include "common.bpf.h"
+#include "pystack.bpf.h"
 
 #define SQLITE_OK 0
 #define SQLITE_ROW 100
@@ -203,6 +204,8 @@ static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsq
 	t->nbyte = nbyte;
 	t->ppstmt = (__u64)ppstmt;
 	t->pztail = (__u64)pztail;
+	/* the stack of a prepare: a failed one is a query; a good one starts the next */
+	py_capture(bpf_get_current_pid_tgid(), t->t_enter);
 	return 0;
 }
 
@@ -273,6 +276,7 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	if (!stmt || sq_find(t, (__u64)stmt))
 		return 0;
 	sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
+	py_capture(pid_tgid, t->t_enter);
 	if (bpf_map_lookup_elem(&sq_seen, &key))
 		return 0;
 	/* prepared before we attached: take the text SQLite keeps with the statement */

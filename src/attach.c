@@ -157,6 +157,8 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	a->skel->rodata->self_tgid = a->self;
 	a->skel->rodata->trace_all = o->pid == 0;
 	a->skel->rodata->max_query = o->max_query;
+	a->skel->rodata->stack_depth = o->stack_depth;
+	a->skel->rodata->py_stacks = o->stack_depth > 0;
 	e = scooby_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the BPF programs (%s)%s", strerror(-e),
@@ -498,6 +500,29 @@ void attacher__reap(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *
 	struct reap_ctx r = { .a = a, .fn = fn, .ctx = ctx };
 
 	hashmap__sweep(a->pids, reap_one, &r);
+}
+
+struct foreach_ctx {
+	void (*fn)(pid_t pid, void *ctx);
+	void *ctx;
+};
+
+static int foreach_one(uint64_t key, void *val, void *p)
+{
+	struct foreach_ctx *c = p;
+
+	c->fn(key, c->ctx);
+	return 0;
+}
+
+void attacher__foreach_pid(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	struct foreach_ctx c = { .fn = fn, .ctx = ctx };
+
+	if (a->opts.pid)
+		hashmap__sweep(a->pids, foreach_one, &c);
+	else
+		for_each_pid(a->self, fn, ctx);
 }
 
 unsigned long long attacher__counter(struct attacher *a, int idx)

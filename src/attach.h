@@ -12,6 +12,7 @@ struct attacher;
 struct attach_opts {
 	pid_t pid; /* 0: system-wide */
 	unsigned max_query;
+	unsigned stack_depth; /* 0: no Python stacks */
 	bool verbose;
 };
 
@@ -40,6 +41,8 @@ void attacher__describe(struct attacher *a, char *buf, size_t len);
 bool attacher__all_gone(struct attacher *a);
 /* Calls fn for each tracked pid that has exited; it is untracked after. */
 void attacher__reap(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
+/* Calls fn for every traced pid. */
+void attacher__foreach_pid(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
 /* Sum of the per-CPU counter idx (enum sc_counter). */
 unsigned long long attacher__counter(struct attacher *a, int idx);
 

@@ -30,6 +30,8 @@ static const char usage[] =
 	"  -d, --duration SECONDS   stop after that long\n"
 	"      --max-query BYTES    SQL text kept per query, longer is cut and marked\n"
 	"                           (default 4096, at most 16383)\n"
+	"      --stack-depth N      Python frames kept per query, innermost first\n"
+	"                           (default 64, at most 128; 0: no stacks)\n"
 	"      --request-timeout S  publish a request still open after S seconds as\n"
 	"                           incomplete (default 60)\n"
 	"  -q, --quiet              no line per request on stdout\n"
@@ -81,7 +83,7 @@ static enum cli_result bad(const char *opt, const char *val, const char *want)
 
 enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 {
-	enum { OPT_REDIS = 256, OPT_TTL, OPT_KEEP, OPT_BUFFER, OPT_JSON, OPT_MAXQ, OPT_RTO };
+	enum { OPT_REDIS = 256, OPT_TTL, OPT_KEEP, OPT_BUFFER, OPT_JSON, OPT_MAXQ, OPT_RTO, OPT_DEPTH };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "redis", required_argument, NULL, OPT_REDIS },
@@ -92,6 +94,7 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "max-query", required_argument, NULL, OPT_MAXQ },
 		{ "request-timeout", required_argument, NULL, OPT_RTO },
+		{ "stack-depth", required_argument, NULL, OPT_DEPTH },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -105,6 +108,7 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->keep = 10000;
 	o->buffer = 10000;
 	o->max_query = 4096;
+	o->stack_depth = 64;
 	o->request_timeout = 60;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:d:qvh", longopts, NULL)) != -1) {
@@ -140,6 +144,10 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 		case OPT_MAXQ:
 			if (!parse_long(optarg, 1, SC_SQL_CAP - 1, &o->max_query))
 				return bad("--max-query", optarg, "bytes, 1 to 16383");
+			break;
+		case OPT_DEPTH:
+			if (!parse_long(optarg, 0, SC_PY_MAX_FRAMES, &o->stack_depth))
+				return bad("--stack-depth", optarg, "frames, 0 to 128");
 			break;
 		case OPT_RTO:
 			if (!parse_seconds(optarg, &o->request_timeout))

@@ -16,6 +16,7 @@ struct cli_opts {
 	const char *json_path; /* NULL: none; "-": stdout */
 	double duration; /* seconds, 0: until a signal */
 	long max_query; /* bytes */
+	long stack_depth; /* Python frames per stack, 0: none */
 	double request_timeout; /* seconds */
 	bool verbose;
 	bool quiet; /* no terminal lines */

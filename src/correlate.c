@@ -143,6 +143,11 @@ void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 		if (q->end_ns > r->end_ns)
 			r->end_ns = q->end_ns;
 	}
+	if (!r->background && !r->view_decided && q->stack.nframes) {
+		/* the view is the one the request's first stack runs in (ruling 6) */
+		r->view_decided = true;
+		r->view_name = q->stack.view ? strdup(q->stack.view) : NULL;
+	}
 	record__add_query(r, q);
 }
 

@@ -3,13 +3,14 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 #include "elfsym.h"
 
 /* Looks name up in one symbol table; returns 1 and its value when found. */
 static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const char *name,
-			  GElf_Addr *value)
+			  GElf_Addr *value, bool funcs_only)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t i, n;
@@ -20,8 +21,8 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const cha
 		return 0;
 	n = sh->sh_size / sh->sh_entsize;
 	for (i = 0; i < n; i++) {
-		if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-		    !sym.st_value)
+		if (!gelf_getsym(data, i, &sym) || !sym.st_value ||
+		    (funcs_only && GELF_ST_TYPE(sym.st_info) != STT_FUNC))
 			continue;
 		s = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (s && strcmp(s, name) == 0) {
@@ -73,7 +74,7 @@ int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, si
 		if (!gelf_getshdr(scn, &sh))
 			continue;
 		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
-			found = find_in_symtab(elf, scn, &sh, name, &value);
+			found = find_in_symtab(elf, scn, &sh, name, &value, true);
 	}
 	if (!found)
 		goto cleanup;
@@ -113,4 +114,51 @@ long x86_first_rdi_load_disp(const unsigned char *code, size_t len)
 				      (unsigned long)code[i + 5] << 24);
 	}
 	return -1;
+}
+
+int elfsym_find(const char *path, const char *name, unsigned long long *value,
+		long long *exec_delta)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Addr v = 0;
+	GElf_Shdr sh;
+	GElf_Phdr ph;
+	Elf *elf = NULL;
+	int fd, err = -ENOENT, found = 0;
+	size_t i, n;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		if (gelf_getshdr(scn, &sh) &&
+		    (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
+			found = find_in_symtab(elf, scn, &sh, name, &v, false);
+	}
+	if (!found)
+		goto cleanup;
+	*value = v;
+	*exec_delta = 0;
+	if (elf_getphdrnum(elf, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD &&
+			    (ph.p_flags & PF_X)) {
+				*exec_delta = (long long)(ph.p_vaddr & ~0xfffULL) -
+					      (long long)(ph.p_offset & ~0xfffULL);
+				break;
+			}
+		}
+	}
+	err = 0;
+cleanup:
+	elf_end(elf);
+	close(fd);
+	return err;
 }

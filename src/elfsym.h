@@ -8,6 +8,13 @@
  * Returns the count copied, or -ENOENT when the symbol is absent, -errno on I/O errors. */
 int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len);
 
+/* Looks up symbol name (any type) in the ELF file at path: *value gets its st_value and
+ * *exec_delta the p_vaddr - p_offset of the executable PT_LOAD, so that a mapping of that
+ * segment at start with file offset off puts the symbol at value + start - (off + delta).
+ * Returns 0, -ENOENT when absent, -errno on I/O errors. */
+int elfsym_find(const char *path, const char *name, unsigned long long *value,
+		long long *exec_delta);
+
 /* Finds the displacement of the first load "mov disp(%rdi), %reg" in x86-64 code: the field
  * offset a one-line accessor (`return p->field;`) reads. Returns it, or -1 when none. */
 long x86_first_rdi_load_disp(const unsigned char *code, size_t len);

@@ -19,6 +19,8 @@ static size_t min_size(__u32 kind)
 		return offsetof(struct sc_pq_call_event, text);
 	case SC_EV_PQ_RET:
 		return sizeof(struct sc_pq_ret_event);
+	case SC_EV_PYSTACK:
+		return offsetof(struct sc_pystack_event, frames);
 	case SC_EV_HTTP_CLOSE:
 	case SC_EV_SQL_FINALIZE:
 	case SC_EV_PROC_FORK:
@@ -49,6 +51,14 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 		const struct sc_pq_call_event *e = (const void *)h;
 
 		return e->len < SC_SQL_CAP && offsetof(struct sc_pq_call_event, text) + e->len <= size;
+	}
+	case SC_EV_PYSTACK: {
+		const struct sc_pystack_event *e = (const void *)h;
+
+		return e->nframes <= SC_PY_MAX_FRAMES &&
+		       offsetof(struct sc_pystack_event, frames) +
+				       e->nframes * sizeof(struct sc_py_frame) <=
+			       size;
 	}
 	}
 	return true;
@@ -95,6 +105,10 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_PROC_FORK:
 		attacher__track(r->att, s->arg);
+		pystack__inherit(r->py, h->pid, s->arg);
+		break;
+	case SC_EV_PYSTACK:
+		pystack__event(r->py, data);
 		break;
 	case SC_EV_PROC_EXIT:
 		r->exits_seen = true;

@@ -7,6 +7,7 @@
 #include "correlate.h"
 #include "http.h"
 #include "pq.h"
+#include "pystack.h"
 #include "sqlite.h"
 
 struct event_router {
@@ -15,6 +16,7 @@ struct event_router {
 	struct http_tracker *http;
 	struct sqlite_tracker *sqlite;
 	struct pq_tracker *pq;
+	struct pystack *py;
 	unsigned long long nevents;
 	unsigned long long malformed; /* records shorter than their kind needs */
 	bool exits_seen; /* a traced process exited: reap soon */

@@ -66,6 +66,12 @@ static void proc_gone(pid_t pid, void *ctx)
 	http_tracker__proc_gone(r->http, pid);
 	sqlite_tracker__proc_gone(r->sqlite, pid);
 	pq_tracker__proc_gone(r->pq, pid);
+	pystack__proc_gone(r->py, pid);
+}
+
+static void discover_python(pid_t pid, void *ctx)
+{
+	pystack__discover(ctx, pid);
 }
 
 /* Opens the sinks the options ask for; returns 0 or -1 after printing why. */
@@ -126,6 +132,10 @@ static int run(const struct cli_opts *o, struct attacher *att, struct event_rout
 		now = mono_now_ns();
 		if (now - last_scan >= scan_every) {
 			attacher__scan_libs(att);
+			if (o->stack_depth)
+				attacher__foreach_pid(att, discover_python, router->py);
+			/* a capture whose query never came (the query event was lost) */
+			pystack__expire(router->py, now, 10 * 1000000000ULL);
 			last_scan = now;
 		}
 		if (o->pid) {
@@ -178,6 +188,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	ao.pid = o.pid;
 	ao.max_query = o.max_query;
+	ao.stack_depth = o.stack_depth;
 	ao.verbose = o.verbose;
 	router.att = attacher__new(&ao, msg, sizeof(msg));
 	if (!router.att) {
@@ -186,12 +197,13 @@ int main(int argc, char **argv)
 	}
 	co.request_timeout_ns = o.request_timeout * 1e9;
 	router.corr = correlator__new(&co, publish, &sinks);
-	if (router.corr) {
+	router.py = pystack__new(bpf_map__fd(attacher__skel(router.att)->maps.py_procs));
+	if (router.corr && router.py) {
 		router.http = http_tracker__new(router.corr);
-		router.sqlite = sqlite_tracker__new(router.corr);
-		router.pq = pq_tracker__new(router.corr);
+		router.sqlite = sqlite_tracker__new(router.corr, o.stack_depth ? router.py : NULL);
+		router.pq = pq_tracker__new(router.corr, o.stack_depth ? router.py : NULL);
 	}
-	if (!router.corr || !router.http || !router.sqlite || !router.pq) {
+	if (!router.corr || !router.py || !router.http || !router.sqlite || !router.pq) {
 		fprintf(stderr, "scooby-bpf: out of memory\n");
 		goto cleanup;
 	}
@@ -200,6 +212,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	attacher__scan_libs(router.att);
+	if (o.stack_depth)
+		attacher__foreach_pid(router.att, discover_python, router.py);
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -214,6 +228,7 @@ cleanup:
 	http_tracker__free(router.http);
 	sqlite_tracker__free(router.sqlite);
 	pq_tracker__free(router.pq);
+	pystack__free(router.py);
 	if (sinks.redis) {
 		left = redis_sink__flush(sinks.redis, FLUSH_TIMEOUT_MS);
 		redis_sink__stats(sinks.redis, &st);

@@ -19,6 +19,7 @@ struct pq_call {
 
 struct pq_tracker {
 	struct correlator *corr;
+	struct pystack *ps;
 	struct hashmap *sync; /* tid -> struct pq_call */
 	struct hashmap *async; /* (pid, conn) -> struct pq_call */
 	struct hashmap *names; /* (pid, conn ^ hash(name)) -> struct pq_name */
@@ -42,13 +43,14 @@ static void call_free(void *p)
 	free(c);
 }
 
-struct pq_tracker *pq_tracker__new(struct correlator *c)
+struct pq_tracker *pq_tracker__new(struct correlator *c, struct pystack *ps)
 {
 	struct pq_tracker *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	t->corr = c;
+	t->ps = ps;
 	t->sync = hashmap__new();
 	t->async = hashmap__new();
 	t->names = hashmap__new();
@@ -175,6 +177,8 @@ static void finish(struct pq_tracker *t, struct pq_call *c, uint64_t end, bool o
 	q.busy_ns = q.end_ns - q.start_ns;
 	q.error = c->error;
 	c->sql = c->error = NULL;
+	if (t->ps)
+		pystack__take(t->ps, c->pid, c->tid, c->start, &q.stack);
 	correlator__query(t->corr, c->pid, &q);
 	call_free(c);
 }

@@ -6,11 +6,12 @@
 #include <linux/types.h>
 #include "scooby/events.h"
 #include "correlate.h"
+#include "pystack.h"
 
 struct pq_tracker;
 
-/* Returns a tracker feeding c, or NULL on ENOMEM. */
-struct pq_tracker *pq_tracker__new(struct correlator *c);
+/* Returns a tracker feeding c, taking stacks from ps (may be NULL), or NULL on ENOMEM. */
+struct pq_tracker *pq_tracker__new(struct correlator *c, struct pystack *ps);
 void pq_tracker__free(struct pq_tracker *t);
 void pq_tracker__call(struct pq_tracker *t, const struct sc_pq_call_event *e);
 void pq_tracker__ret(struct pq_tracker *t, const struct sc_pq_ret_event *e);

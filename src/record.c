@@ -87,7 +87,21 @@ void stack__clear(struct stack *s)
 		free(s->frames[i].symbol);
 	}
 	free(s->frames);
+	free(s->view);
 	memset(s, 0, sizeof(*s));
+}
+
+bool frame__is_app(const struct frame *f)
+{
+	const char *lib;
+
+	if (f->native || f->unresolved || !f->filename || f->filename[0] == '<')
+		return false;
+	if (strstr(f->filename, "/site-packages/") || strstr(f->filename, "/dist-packages/"))
+		return false;
+	/* the standard library: <prefix>/lib/python3.X/<module> */
+	lib = strstr(f->filename, "/lib/python3");
+	return lib == NULL;
 }
 
 void query__free_strings(struct query *q)
@@ -110,6 +124,7 @@ void record__free(struct record *r)
 	free(r->path);
 	free(r->host);
 	free(r->request_id);
+	free(r->view_name);
 	free(r);
 }
 
@@ -211,6 +226,42 @@ static bool add_request(cJSON *root, const struct record *r)
 	return ok;
 }
 
+/* Adds a frame in Scooby's form ({filename, lineno, function}); false on ENOMEM. */
+static bool add_frame(cJSON *arr, const struct frame *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	if (f->native)
+		return add_str(o, "module", f->module) && add_str(o, "symbol", f->symbol) &&
+		       cJSON_AddNumberToObject(o, "offset", f->offset);
+	if (f->unresolved)
+		return cJSON_AddNullToObject(o, "filename") && cJSON_AddNullToObject(o, "lineno") &&
+		       cJSON_AddNullToObject(o, "function") &&
+		       cJSON_AddTrueToObject(o, "unresolved");
+	return add_str(o, "filename", f->filename) &&
+	       (f->lineno ? cJSON_AddNumberToObject(o, "lineno", f->lineno) :
+			    cJSON_AddNullToObject(o, "lineno")) &&
+	       add_str(o, "function", f->function);
+}
+
+static bool add_stack(cJSON *q, const struct stack *s)
+{
+	cJSON *arr = cJSON_AddArrayToObject(q, "stack");
+	size_t i;
+
+	if (!arr)
+		return false;
+	for (i = 0; i < s->nframes; i++)
+		if (!add_frame(arr, &s->frames[i]))
+			return false;
+	return cJSON_AddBoolToObject(q, "stack_truncated", s->truncated) &&
+	       cJSON_AddBoolToObject(q, "stack_partial", s->partial);
+}
+
 static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -226,17 +277,20 @@ static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
 								    -ms(r->start_ns - q->start_ns)) &&
 	       cJSON_AddNumberToObject(o, "time_taken", ms(q->busy_ns)) &&
 	       add_str(o, "error", q->error) && cJSON_AddBoolToObject(o, "truncated", q->truncated) &&
-	       cJSON_AddNumberToObject(o, "tid", q->tid) && cJSON_AddArrayToObject(o, "stack");
+	       cJSON_AddNumberToObject(o, "tid", q->tid) && add_stack(o, &q->stack);
 }
 
 /* Builds plugins_data: ProcessTime and SQL; returns false on ENOMEM. */
 static bool add_plugins(cJSON *root, const struct record *r)
 {
 	cJSON *plugins = cJSON_AddObjectToObject(root, "plugins_data");
-	cJSON *pt, *sql, *queries;
+	cJSON *pt, *sql, *queries, *view;
 	size_t i;
 
 	if (!plugins)
+		return false;
+	view = cJSON_AddObjectToObject(plugins, "ViewName");
+	if (!view || !add_str(view, "view_name", r->view_name))
 		return false;
 	pt = cJSON_AddObjectToObject(plugins, "ProcessTime");
 	if (!pt || !add_iso(pt, "start", r->start_ns) || !add_iso(pt, "end", r->end_ns) ||

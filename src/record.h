@@ -26,7 +26,12 @@ struct stack {
 	size_t nframes;
 	bool truncated; /* deeper than --stack-depth */
 	bool partial; /* the walk stopped early (no frame pointer, unreadable memory) */
+	char *view; /* "module.function" of the view this stack runs in, NULL if none */
 };
+
+/* True for a frame of the application: a Python frame whose file is neither the
+ * interpreter's standard library nor under site-packages/dist-packages (ruling 7). */
+bool frame__is_app(const struct frame *f);
 
 struct query {
 	enum db_kind db;
@@ -56,6 +61,8 @@ struct record {
 	size_t omitted; /* queries past RECORD_MAX_QUERIES: counted, not kept */
 	uint64_t omitted_ns; /* their summed time_taken */
 	uint64_t lost_events;
+	char *view_name; /* ViewName.view_name: "module.function", NULL when not known */
+	bool view_decided; /* the first stack of the request was seen (ruling 6) */
 };
 
 /* Queries kept per record; a loop of a million queries must not hold a million entries. */

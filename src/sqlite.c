@@ -14,6 +14,7 @@ struct stmt_info {
 
 struct sqlite_tracker {
 	struct correlator *corr;
+	struct pystack *ps;
 	struct hashmap *stmts; /* (pid, stmt) -> struct stmt_info */
 };
 
@@ -26,13 +27,14 @@ static void stmt_free(void *p)
 	free(s);
 }
 
-struct sqlite_tracker *sqlite_tracker__new(struct correlator *c)
+struct sqlite_tracker *sqlite_tracker__new(struct correlator *c, struct pystack *ps)
 {
 	struct sqlite_tracker *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	t->corr = c;
+	t->ps = ps;
 	t->stmts = hashmap__new();
 	if (!t->stmts) {
 		free(t);
@@ -102,6 +104,8 @@ static void failed_prepare(struct sqlite_tracker *t, const struct sc_sql_text_ev
 	q.end_ns = e->t_exit;
 	q.busy_ns = e->t_exit - e->t_enter;
 	q.error = strdup(sqlite_rc_name(e->rc, buf, sizeof(buf)));
+	if (t->ps)
+		pystack__take(t->ps, e->hdr.pid, e->hdr.tid, e->t_enter, &q.stack);
 	correlator__query(t->corr, e->hdr.pid, &q);
 }
 
@@ -157,6 +161,11 @@ void sqlite_tracker__exec(struct sqlite_tracker *t, const struct sc_sql_exec_eve
 	} else {
 		q.sql = strdup("(statement text lost)");
 	}
+	/* the stack taken at the prepare, else at the first step; the other is dropped */
+	if (t->ps && !pystack__take(t->ps, e->hdr.pid, e->hdr.tid, q.start_ns, &q.stack))
+		pystack__take(t->ps, e->hdr.pid, e->hdr.tid, e->t_first, &q.stack);
+	else if (t->ps && q.start_ns != e->t_first)
+		pystack__drop(t->ps, e->hdr.tid, e->t_first);
 	/* 100 SQLITE_ROW and 101 SQLITE_DONE are the successful outcomes */
 	if (e->end == SC_SQL_END_STEP && primary != 100 && primary != 101)
 		q.error = strdup(sqlite_rc_name(e->rc, buf, sizeof(buf)));

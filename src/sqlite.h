@@ -6,11 +6,12 @@
 #include <linux/types.h>
 #include "scooby/events.h"
 #include "correlate.h"
+#include "pystack.h"
 
 struct sqlite_tracker;
 
-/* Returns a tracker feeding c, or NULL on ENOMEM. */
-struct sqlite_tracker *sqlite_tracker__new(struct correlator *c);
+/* Returns a tracker feeding c, taking stacks from ps (may be NULL), or NULL on ENOMEM. */
+struct sqlite_tracker *sqlite_tracker__new(struct correlator *c, struct pystack *ps);
 void sqlite_tracker__free(struct sqlite_tracker *t);
 void sqlite_tracker__text(struct sqlite_tracker *t, const struct sc_sql_text_event *e);
 /* The message of the thread's latest failed query: completes its error text. */

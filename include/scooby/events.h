@@ -28,6 +28,7 @@ enum sc_event_kind {
 	SC_EV_PROC_FORK = 9, /* a traced process forked a new process */
 	SC_EV_PROC_EXIT = 10, /* a traced process exited */
 	SC_EV_SQL_ERRMSG = 11, /* sqlite3_errmsg() text after a failed call (sc_sql_text_event) */
+	SC_EV_PYSTACK = 12, /* a Python stack, taken when a query started */
 };
 
 struct sc_hdr {
@@ -132,6 +133,47 @@ struct sc_lib_cfg {
 	__u32 pq_status_off; /* offsetof(PGresult, resultStatus) */
 	__u32 pq_errmsg_off; /* offsetof(PGresult, errMsg) */
 	__u32 pad;
+};
+
+/* SC_EV_PYSTACK: the calling thread's Python frames, innermost first. key_ts is the
+ * timestamp of the query start it belongs to (same thread). */
+#define SC_PY_MAX_FRAMES 128
+#define SC_PY_F_TRUNCATED 1 /* deeper than the stack depth setting */
+#define SC_PY_F_NO_THREAD 2 /* the thread's PyThreadState was not found */
+#define SC_PY_F_PARTIAL 4 /* a frame could not be read: the walk stopped there */
+struct sc_py_frame {
+	__u64 code; /* PyCodeObject * */
+	__u64 instr; /* 3.11+: instruction pointer; older: f_lasti */
+	__u64 ctx; /* 3.11+: the function object; older: the globals dict */
+};
+struct sc_pystack_event {
+	struct sc_hdr hdr;
+	__u64 key_ts;
+	__u32 nframes;
+	__u32 flags;
+	struct sc_py_frame frames[SC_PY_MAX_FRAMES];
+};
+
+/* Per traced Python process: where its runtime is and how its structs are laid out.
+ * Offsets are from each version's headers (or its _Py_DebugOffsets); SC_PY_NONE: absent. */
+#define SC_PY_NONE 0xffff
+struct sc_py_cfg {
+	__u64 runtime; /* address of _PyRuntime */
+	__u32 minor; /* 3.<minor> */
+	__u16 runtime_interp_head;
+	__u16 interp_tstate_head;
+	__u16 tstate_next;
+	__u16 tstate_thread_id; /* pthread_self(): the TLS base on x86-64 glibc */
+	__u16 tstate_native_thread_id; /* the kernel tid (3.11+) */
+	__u16 tstate_frame; /* frame, cframe or current_frame */
+	__u16 cframe_current_frame; /* when tstate_frame points to a _PyCFrame */
+	__u16 frame_back;
+	__u16 frame_code;
+	__u16 frame_instr;
+	__u16 frame_owner;
+	__u16 frame_ctx;
+	__u16 owner_cstack; /* owner value of C-stack shim frames, skipped */
+	__u16 pad;
 };
 
 /* Indexes of the per-CPU counters the loader reports. */

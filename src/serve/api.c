@@ -185,7 +185,7 @@ static int api_list__scan(struct api_list *l)
 	size_t got;
 
 	if (l->args->has_before)
-		snprintf(max, sizeof(max), "(%lld", l->args->before);
+		snprintf(max, sizeof(max), "(%.3f", l->args->before);
 	else
 		snprintf(max, sizeof(max), "+inf");
 	while (l->n_items < l->args->limit && l->scanned < API_SCAN_MAX) {

@@ -15,7 +15,7 @@ struct api_reply {
 struct api_list_args {
 	long limit; /* 1..API_LIST_MAX */
 	bool has_before;
-	long long before; /* only records scored below this (start unix ms) */
+	double before; /* only records scored below this (start unix ms) */
 	struct summary_filter filter;
 };
 

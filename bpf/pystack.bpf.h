@@ -1,0 +1,217 @@
+/* CPython frame walker: the calling thread's Python stack, taken at a probe, as code pointers. */
+#ifndef SCOOBY_PYSTACK_BPF_H
+#define SCOOBY_PYSTACK_BPF_H
+
+#include "common.bpf.h"
+
+const volatile __u32 stack_depth __weak = 64; /* --stack-depth, <= SC_PY_MAX_FRAMES */
+const volatile __u32 py_stacks __weak = 1; /* 0: --no-stacks */
+
+/* traced Python processes: tgid -> layout (the loader fills it, forks inherit it) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sc_py_cfg);
+} py_procs SEC(".maps") __weak;
+
+/* the thread's own PyThreadState, found once by walking the interpreter's list */
+struct py_thread {
+	__u64 tstate;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct py_thread);
+} py_threads SEC(".maps") __weak;
+
+#define PY_MAX_THREADS 256 /* threads walked to find ours */
+#define PY_FRAME_READ 128 /* bytes of a frame read at once: every field we need is inside */
+
+static __always_inline __u64 py_read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+/* The id CPython recorded for this thread, in the form the version keeps. */
+static __always_inline __u64 py_my_thread_id(const struct sc_py_cfg *cfg)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	unsigned int level;
+	struct pid *pid;
+
+	if (cfg->tstate_native_thread_id != SC_PY_NONE) {
+		/* the tid as the process's own pid namespace numbers it */
+		pid = BPF_CORE_READ(task, thread_pid);
+		level = BPF_CORE_READ(pid, level);
+		return BPF_CORE_READ(pid, numbers[level & 31].nr);
+	}
+	/* 3.8-3.10 keep pthread_self(): on x86-64 glibc the thread's TLS base */
+	return BPF_CORE_READ(task, thread.fsbase);
+}
+
+static __always_inline __u64 py_tstate_id(const struct sc_py_cfg *cfg, __u64 tstate)
+{
+	__u64 id = 0;
+
+	if (cfg->tstate_native_thread_id != SC_PY_NONE) {
+		bpf_probe_read_user(&id, sizeof(__u32),
+				    (void *)(tstate + cfg->tstate_native_thread_id));
+		return id;
+	}
+	return py_read_ptr(tstate + cfg->tstate_thread_id);
+}
+
+/* State of the thread-list walk, all scalars: bpf_loop callbacks get it by pointer. */
+struct py_tstate_walk {
+	__u64 ts;
+	__u64 me;
+	__u32 next_off;
+	__u32 id_off;
+	__u32 native; /* the id field is the 4-byte native thread id */
+	__u32 found;
+};
+
+static long py_tstate_step(__u32 i, void *p)
+{
+	struct py_tstate_walk *w = p;
+	__u64 id = 0;
+
+	if (!w->ts)
+		return 1;
+	bpf_probe_read_user(&id, w->native ? 4 : 8, (void *)(w->ts + w->id_off));
+	if (id == w->me) {
+		w->found = 1;
+		return 1;
+	}
+	w->ts = py_read_ptr(w->ts + w->next_off);
+	return 0;
+}
+
+/* Returns this thread's PyThreadState, or 0. The GIL is usually released inside a DB
+ * call, so "the current thread state" is not ours to read: match on the thread id. */
+static __always_inline __u64 py_find_tstate(const struct sc_py_cfg *cfg)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct py_tstate_walk w = {};
+	struct py_thread *pt;
+	__u64 interp;
+
+	w.me = py_my_thread_id(cfg);
+	pt = bpf_task_storage_get(&py_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (pt && pt->tstate && py_tstate_id(cfg, pt->tstate) == w.me)
+		return pt->tstate;
+	interp = py_read_ptr(cfg->runtime + cfg->runtime_interp_head);
+	if (!interp)
+		return 0;
+	w.ts = py_read_ptr(interp + cfg->interp_tstate_head);
+	w.next_off = cfg->tstate_next;
+	w.native = cfg->tstate_native_thread_id != SC_PY_NONE;
+	w.id_off = w.native ? cfg->tstate_native_thread_id : cfg->tstate_thread_id;
+	bpf_loop(PY_MAX_THREADS, py_tstate_step, &w, 0);
+	if (!w.found)
+		return 0;
+	if (pt)
+		pt->tstate = w.ts;
+	return w.ts;
+}
+
+/* Reads the 8-byte field at off inside a frame copy; 0 when off lies outside it. Every
+ * field read this way is 8-byte aligned in every version, which the mask tells the verifier. */
+static __always_inline __u64 py_field(const __u64 *buf, __u32 off)
+{
+	if (off > PY_FRAME_READ - 8)
+		return 0;
+	return buf[(off >> 3) & (PY_FRAME_READ / 8 - 1)];
+}
+
+/* State of the frame walk, all scalars (see py_tstate_walk). */
+struct py_frame_walk {
+	__u64 frame;
+	__u32 n;
+	__u32 depth;
+	__u32 flags;
+	__u16 back, code, instr, ctx, owner, cstack;
+};
+
+static long py_frame_step(__u32 i, void *p)
+{
+	struct py_frame_walk *w = p;
+	struct sc_pystack_event *e;
+	struct sc_py_frame *f;
+	__u64 buf[PY_FRAME_READ / 8];
+
+	if (!w->frame)
+		return 1;
+	if (w->n >= w->depth) {
+		w->flags |= SC_PY_F_TRUNCATED;
+		return 1;
+	}
+	if (bpf_probe_read_user(buf, sizeof(buf), (void *)w->frame)) {
+		w->flags |= SC_PY_F_PARTIAL;
+		return 1;
+	}
+	w->frame = py_field(buf, w->back);
+	/* shim frames the interpreter pushes for C calls hold no Python code */
+	if (w->owner != SC_PY_NONE &&
+	    ((__u8 *)buf)[w->owner & (PY_FRAME_READ - 1)] == (__u8)w->cstack)
+		return 0;
+	e = sc_scratch();
+	if (!e)
+		return 1;
+	f = &e->frames[w->n & (SC_PY_MAX_FRAMES - 1)];
+	f->code = py_field(buf, w->code);
+	f->instr = py_field(buf, w->instr);
+	f->ctx = py_field(buf, w->ctx);
+	w->n++;
+	return 0;
+}
+
+/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
+static __always_inline void py_capture(__u64 pid_tgid, __u64 key_ts)
+{
+	__u32 tgid = pid_tgid >> 32;
+	struct py_frame_walk w = {};
+	struct sc_pystack_event *e;
+	struct sc_py_cfg *cfg;
+	__u64 ts;
+
+	if (!py_stacks)
+		return;
+	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (!cfg)
+		return;
+	ts = py_find_tstate(cfg);
+	if (!ts) {
+		w.flags |= SC_PY_F_NO_THREAD;
+	} else {
+		w.frame = py_read_ptr(ts + cfg->tstate_frame);
+		if (cfg->cframe_current_frame != SC_PY_NONE && w.frame)
+			w.frame = py_read_ptr(w.frame + cfg->cframe_current_frame);
+		w.depth = stack_depth < SC_PY_MAX_FRAMES ? stack_depth : SC_PY_MAX_FRAMES;
+		w.back = cfg->frame_back;
+		w.code = cfg->frame_code;
+		w.instr = cfg->frame_instr;
+		w.ctx = cfg->frame_ctx;
+		w.owner = cfg->frame_owner;
+		w.cstack = cfg->owner_cstack;
+		bpf_loop(SC_PY_MAX_FRAMES + 1, py_frame_step, &w, 0);
+	}
+	e = sc_scratch();
+	if (!e)
+		return;
+	e->key_ts = key_ts;
+	e->flags = w.flags;
+	e->nframes = w.n;
+	sc_hdr_fill(&e->hdr, SC_EV_PYSTACK, 0, pid_tgid, bpf_ktime_get_ns());
+	e->hdr.size = offsetof(struct sc_pystack_event, frames) +
+		      (w.n & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
+	sc_output(e, e->hdr.size);
+}
+
+#endif /* SCOOBY_PYSTACK_BPF_H */

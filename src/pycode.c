@@ -1,0 +1,364 @@
+/* Reading CPython objects out of a traced process: strings, code objects, functions, dicts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include "hashmap.h"
+#include "pycode.h"
+#include "pyline.h"
+
+#define STR_MAX_CHARS 4096 /* longer names are not names: refuse them */
+#define LINETABLE_MAX (1 << 20)
+#define DICT_MAX_ENTRIES 8192
+#define RECHECK_NS 1000000000ULL /* a cached code object's identity is re-read after 1 s */
+#define TP_NAME_OFF 24 /* PyTypeObject.tp_name, after ob_refcnt, ob_type, ob_size: all versions */
+
+struct pyproc {
+	pid_t pid;
+	struct py_layout l;
+	struct hashmap *codes; /* code address -> struct pycode */
+	struct hashmap *types; /* type address -> (char *) tp_name */
+	struct hashmap *modules; /* globals dict address -> (char *) __name__ (3.8-3.10) */
+};
+
+bool target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+
+	if (!addr)
+		return false;
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+static bool read_u64(pid_t pid, uint64_t addr, uint64_t *v)
+{
+	return target_read(pid, addr, v, sizeof(*v));
+}
+
+static void pycode_free(void *v)
+{
+	struct pycode *c = v;
+
+	if (!c)
+		return;
+	free(c->filename);
+	free(c->function);
+	free(c->linetable);
+	free(c);
+}
+
+struct pyproc *pyproc__new(pid_t pid, const struct py_layout *l)
+{
+	struct pyproc *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->l = *l;
+	p->codes = hashmap__new();
+	p->types = hashmap__new();
+	p->modules = hashmap__new();
+	if (!p->codes || !p->types || !p->modules) {
+		pyproc__free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void pyproc__free(struct pyproc *p)
+{
+	if (!p)
+		return;
+	hashmap__free(p->codes, pycode_free);
+	hashmap__free(p->types, free);
+	hashmap__free(p->modules, free);
+	free(p);
+}
+
+const struct py_layout *pyproc__layout(const struct pyproc *p)
+{
+	return &p->l;
+}
+
+/* Returns true when the object at addr has the type named name ("str", "code", ...).
+ * Reading the type's name is what keeps a stale or garbage pointer from being believed. */
+static bool has_type(struct pyproc *p, uint64_t addr, const char *name)
+{
+	uint64_t type, tp_name;
+	char buf[32], *cached;
+
+	if (!read_u64(p->pid, addr + 8, &type) || !type)
+		return false;
+	cached = hashmap__get(p->types, type);
+	if (!cached) {
+		memset(buf, 0, sizeof(buf));
+		if (!read_u64(p->pid, type + TP_NAME_OFF, &tp_name) ||
+		    !target_read(p->pid, tp_name, buf, sizeof(buf) - 1))
+			return false;
+		cached = strndup(buf, sizeof(buf) - 1);
+		if (!cached || hashmap__set(p->types, type, cached, NULL)) {
+			free(cached);
+			return strcmp(buf, name) == 0;
+		}
+	}
+	return strcmp(cached, name) == 0;
+}
+
+/* Appends code point cp as UTF-8. */
+static size_t put_utf8(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = 0xc0 | cp >> 6;
+		out[1] = 0x80 | (cp & 0x3f);
+		return 2;
+	}
+	if (cp < 0x10000) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			cp = 0xfffd; /* lone surrogates are not UTF-8 */
+		out[0] = 0xe0 | cp >> 12;
+		out[1] = 0x80 | ((cp >> 6) & 0x3f);
+		out[2] = 0x80 | (cp & 0x3f);
+		return 3;
+	}
+	if (cp > 0x10ffff)
+		cp = 0xfffd;
+	if (cp == 0xfffd)
+		return put_utf8(out, cp);
+	out[0] = 0xf0 | cp >> 18;
+	out[1] = 0x80 | ((cp >> 12) & 0x3f);
+	out[2] = 0x80 | ((cp >> 6) & 0x3f);
+	out[3] = 0x80 | (cp & 0x3f);
+	return 4;
+}
+
+/* Returns a str object's text as malloc'd UTF-8, or NULL when addr is not a readable
+ * compact str (all identifiers and file names are compact). */
+static char *read_str(struct pyproc *p, uint64_t addr)
+{
+	uint32_t state, kind, cp;
+	int64_t length;
+	unsigned char *raw = NULL;
+	char *out = NULL;
+	size_t i, n = 0;
+
+	if (!addr || !has_type(p, addr, "str") ||
+	    !target_read(p->pid, addr + p->l.unicode_state, &state, sizeof(state)) ||
+	    !target_read(p->pid, addr + p->l.unicode_length, &length, sizeof(length)))
+		return NULL;
+	kind = (state >> 2) & 7;
+	if (!((state >> 5) & 1) || length < 0 || length > STR_MAX_CHARS ||
+	    (kind != 1 && kind != 2 && kind != 4))
+		return NULL;
+	raw = malloc(length * kind + 1);
+	out = malloc(length * 4 + 1);
+	if (!raw || !out)
+		goto fail;
+	/* compact ASCII data follows the smaller header, other compact kinds the larger */
+	if (!target_read(p->pid,
+			 addr + ((state >> 6) & 1 ? p->l.unicode_ascii_data :
+						    p->l.unicode_compact_data),
+			 raw, length * kind))
+		goto fail;
+	for (i = 0; i < (size_t)length; i++) {
+		if (kind == 1)
+			cp = raw[i];
+		else if (kind == 2)
+			cp = raw[2 * i] | raw[2 * i + 1] << 8;
+		else
+			cp = raw[4 * i] | raw[4 * i + 1] << 8 | raw[4 * i + 2] << 16 |
+			     (uint32_t)raw[4 * i + 3] << 24;
+		n += put_utf8(out + n, cp);
+	}
+	out[n] = 0;
+	free(raw);
+	return out;
+fail:
+	free(raw);
+	free(out);
+	return NULL;
+}
+
+/* Reads a bytes object's contents; returns false when addr is not one. */
+static bool read_bytes(struct pyproc *p, uint64_t addr, unsigned char **data, size_t *len)
+{
+	int64_t size;
+
+	if (!addr || !has_type(p, addr, "bytes") ||
+	    !target_read(p->pid, addr + p->l.bytes_size, &size, sizeof(size)) || size < 0 ||
+	    size > LINETABLE_MAX)
+		return false;
+	*data = malloc(size ? size : 1);
+	if (!*data)
+		return false;
+	if (size && !target_read(p->pid, addr + p->l.bytes_data, *data, size)) {
+		free(*data);
+		*data = NULL;
+		return false;
+	}
+	*len = size;
+	return true;
+}
+
+static bool read_ptr_field(struct pyproc *p, uint64_t obj, int off, uint64_t *v)
+{
+	return off >= 0 && read_u64(p->pid, obj + off, v);
+}
+
+/* Reads a code object afresh; NULL when addr is not one. */
+static struct pycode *load_code(struct pyproc *p, uint64_t addr)
+{
+	struct pycode *c;
+	uint64_t table = 0, name = 0;
+	int32_t first;
+
+	if (!has_type(p, addr, "code"))
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	if (!read_ptr_field(p, addr, p->l.code_filename, &c->filename_ptr) ||
+	    !read_ptr_field(p, addr, p->l.code_name, &c->name_ptr) ||
+	    !target_read(p->pid, addr + p->l.code_firstlineno, &first, sizeof(first)) ||
+	    !read_ptr_field(p, addr, p->l.code_linetable, &table))
+		goto fail;
+	c->firstlineno = first;
+	if (p->l.code_qualname >= 0)
+		read_ptr_field(p, addr, p->l.code_qualname, &name);
+	c->filename = read_str(p, c->filename_ptr);
+	c->function = read_str(p, name ? name : c->name_ptr);
+	if (!c->filename || !c->function ||
+	    !read_bytes(p, table, &c->linetable, &c->linetable_len))
+		goto fail;
+	return c;
+fail:
+	pycode_free(c);
+	return NULL;
+}
+
+/* Returns true when the code object at addr still names the same file and function. */
+static bool same_code(struct pyproc *p, uint64_t addr, const struct pycode *c)
+{
+	uint64_t f, n;
+
+	return read_ptr_field(p, addr, p->l.code_filename, &f) &&
+	       read_ptr_field(p, addr, p->l.code_name, &n) && f == c->filename_ptr &&
+	       n == c->name_ptr;
+}
+
+const struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns)
+{
+	struct pycode *c = hashmap__get(p->codes, addr), *fresh;
+
+	if (c && now_ns - c->checked_ns < RECHECK_NS)
+		return c;
+	if (c && same_code(p, addr, c)) {
+		c->checked_ns = now_ns;
+		return c;
+	}
+	/* new, or the address was freed and reused for another code object */
+	pycode_free(hashmap__del(p->codes, addr));
+	fresh = load_code(p, addr);
+	if (!fresh)
+		return NULL;
+	fresh->checked_ns = now_ns;
+	if (hashmap__set(p->codes, addr, fresh, NULL)) {
+		pycode_free(fresh);
+		return NULL;
+	}
+	return fresh;
+}
+
+int pyproc__line(struct pyproc *p, const struct pycode *c, uint64_t code_addr, uint64_t instr)
+{
+	long lasti;
+	int line;
+
+	if (p->l.minor >= 11) {
+		/* an instruction pointer into co_code_adaptive */
+		if (instr < code_addr + p->l.code_adaptive)
+			return 0;
+		lasti = instr - (code_addr + p->l.code_adaptive);
+	} else {
+		lasti = (int32_t)instr; /* f_lasti: an int, in code units from 3.10 */
+		if (lasti < 0)
+			return c->firstlineno;
+		if (p->l.minor == 10)
+			lasti *= 2;
+	}
+	line = pyline_addr2line(p->l.minor, c->linetable, c->linetable_len, c->firstlineno,
+				lasti);
+	return line > 0 ? line : 0;
+}
+
+/* Looks "__name__" up in a module's globals dict (3.8-3.10 layout); NULL if absent. */
+static char *globals_name(struct pyproc *p, uint64_t dict)
+{
+	uint64_t keys, hdr[5], size, nentries, width, i;
+	uint64_t *entries = NULL;
+	char *name = NULL, *key;
+
+	if (!has_type(p, dict, "dict") || !read_ptr_field(p, dict, p->l.dict_keys, &keys) ||
+	    !target_read(p->pid, keys, hdr, sizeof(hdr)))
+		return NULL;
+	/* dk_refcnt, dk_size, dk_lookup, dk_usable, dk_nentries, then the index array */
+	size = hdr[1];
+	nentries = hdr[4];
+	if (size == 0 || size > (1ULL << 24) || (size & (size - 1)) || nentries > size ||
+	    nentries > DICT_MAX_ENTRIES)
+		return NULL;
+	width = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffffULL ? 4 : 8;
+	entries = malloc(nentries * 24 + 1);
+	if (!entries ||
+	    !target_read(p->pid, keys + sizeof(hdr) + size * width, entries, nentries * 24))
+		goto cleanup;
+	for (i = 0; i < nentries && !name; i++) {
+		key = entries[3 * i + 1] ? read_str(p, entries[3 * i + 1]) : NULL;
+		if (key && strcmp(key, "__name__") == 0)
+			name = read_str(p, entries[3 * i + 2]);
+		free(key);
+	}
+cleanup:
+	free(entries);
+	return name;
+}
+
+char *pyproc__view_name(struct pyproc *p, uint64_t ctx, const char *function)
+{
+	char *module = NULL, *qualname = NULL, *out = NULL, *cached;
+	uint64_t mod_ptr, qn_ptr;
+
+	if (!ctx)
+		return NULL;
+	if (p->l.minor >= 11) {
+		/* the function object: __module__ and __qualname__ as the code runs them
+		 * (a class-based view's function carries its class's names) */
+		if (!has_type(p, ctx, "function") ||
+		    !read_ptr_field(p, ctx, p->l.func_module, &mod_ptr) ||
+		    !read_ptr_field(p, ctx, p->l.func_qualname, &qn_ptr))
+			return NULL;
+		module = read_str(p, mod_ptr);
+		qualname = read_str(p, qn_ptr);
+	} else {
+		cached = hashmap__get(p->modules, ctx);
+		if (cached) {
+			module = strdup(cached);
+		} else {
+			module = globals_name(p, ctx);
+			cached = module ? strdup(module) : NULL;
+			if (cached && hashmap__set(p->modules, ctx, cached, NULL))
+				free(cached);
+		}
+		qualname = function ? strdup(function) : NULL;
+	}
+	if (module && qualname && asprintf(&out, "%s.%s", module, qualname) < 0)
+		out = NULL;
+	free(module);
+	free(qualname);
+	return out;
+}

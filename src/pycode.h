@@ -1,0 +1,39 @@
+/* Reading CPython objects out of a traced process: strings, code objects, functions, dicts. */
+#ifndef SCOOBY_PYCODE_H
+#define SCOOBY_PYCODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "pyoffsets.h"
+
+/* What a code object says, read once and cached per process. */
+struct pycode {
+	char *filename;
+	char *function; /* co_qualname where the version has it, else co_name */
+	int firstlineno;
+	unsigned char *linetable;
+	size_t linetable_len;
+	uint64_t filename_ptr, name_ptr; /* to notice the address now holds another code */
+	uint64_t checked_ns; /* when the identity was last confirmed */
+};
+
+struct pyproc;
+
+/* Returns a reader for pid's objects laid out as l says, or NULL on ENOMEM. */
+struct pyproc *pyproc__new(pid_t pid, const struct py_layout *l);
+void pyproc__free(struct pyproc *p);
+const struct py_layout *pyproc__layout(const struct pyproc *p);
+
+/* Returns the (cached) code object at addr, or NULL when it cannot be read as one. */
+const struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns);
+/* Returns the line of the instruction a frame was executing; 0 when unknown. */
+int pyproc__line(struct pyproc *p, const struct pycode *c, uint64_t code_addr, uint64_t instr);
+/* Returns "module.function" (malloc'd) for a frame's context (3.11+: the function
+ * object, older: the globals dict, with function the code's name), or NULL. */
+char *pyproc__view_name(struct pyproc *p, uint64_t ctx, const char *function);
+
+/* Reads len bytes at addr of pid; returns true when all were read. */
+bool target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+#endif /* SCOOBY_PYCODE_H */

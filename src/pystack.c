@@ -1,0 +1,379 @@
+/* Python stacks: finding a process's interpreter, and turning captured frames into file:line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "elfsym.h"
+#include "hashmap.h"
+#include "procmaps.h"
+#include "pycode.h"
+#include "pystack.h"
+
+#define DEBUG_OFFSETS_WORDS 44 /* _Py_DebugOffsets of 3.13, up to code_object.co_code_adaptive */
+
+/* A traced process: its interpreter, or the fact that it has none we can walk. */
+struct pyentry {
+	struct pyproc *proc; /* NULL: not Python, or a version we cannot walk */
+};
+
+/* A capture waiting for its query. */
+struct pending {
+	uint32_t pid;
+	uint64_t key_ts;
+	uint32_t nframes, flags;
+	struct sc_py_frame frames[];
+};
+
+struct pystack {
+	int map_fd;
+	struct hashmap *procs; /* pid -> struct pyentry */
+	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
+	unsigned warned_minor[64]; /* unsupported versions already said */
+};
+
+static void entry_free(void *v)
+{
+	struct pyentry *e = v;
+
+	if (e)
+		pyproc__free(e->proc);
+	free(e);
+}
+
+struct pystack *pystack__new(int py_procs_fd)
+{
+	struct pystack *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->map_fd = py_procs_fd;
+	ps->procs = hashmap__new();
+	ps->pending = hashmap__new();
+	if (!ps->procs || !ps->pending) {
+		pystack__free(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+void pystack__free(struct pystack *ps)
+{
+	if (!ps)
+		return;
+	hashmap__free(ps->procs, entry_free);
+	hashmap__free(ps->pending, free);
+	free(ps);
+}
+
+/* Returns the 3.<minor> a file name says ("python3.11", "libpython3.12.so.1.0"), or -1. */
+static int minor_from_name(const char *path)
+{
+	const char *base = strrchr(path, '/'), *p;
+	char *end;
+	long minor;
+
+	base = base ? base + 1 : path;
+	p = strstr(base, "python3.");
+	if (!p || (p != base && strncmp(base, "libpython3.", 11) != 0))
+		return -1;
+	minor = strtol(p + 8, &end, 10);
+	if (end == p + 8 || (*end && *end != '.' && *end != 'd' && *end != 'm'))
+		return -1;
+	return minor;
+}
+
+struct find_ctx {
+	char path[4200]; /* through /proc/PID/root */
+	unsigned long long start; /* lowest mapping of that file */
+	unsigned long long offset;
+	int minor;
+};
+
+/* Picks the interpreter file among the mappings: libpython wins over the executable. */
+static int find_python(const struct procmaps_entry *e, void *p)
+{
+	struct find_ctx *c = p;
+	int minor = minor_from_name(e->path);
+	bool lib = strstr(e->path, "/libpython3.") != NULL;
+
+	if (minor < 0)
+		return 0;
+	if (c->minor >= 0 && !lib)
+		return 0;
+	c->minor = minor;
+	snprintf(c->path, sizeof(c->path), "%s", e->path);
+	c->start = e->start;
+	c->offset = e->offset;
+	return lib; /* a libpython is final */
+}
+
+/* Overrides the table's offsets with the interpreter's own _Py_DebugOffsets (3.13). */
+static int apply_debug_offsets(pid_t pid, uint64_t runtime, struct py_layout *l)
+{
+	uint64_t w[DEBUG_OFFSETS_WORDS];
+
+	if (!target_read(pid, runtime, w, sizeof(w)) || memcmp(w, "xdebugpy", 8) != 0)
+		return -ENOENT;
+	if ((w[1] >> 16) != 0x030d || w[2] /* free-threaded */)
+		return -ENOTSUP;
+	l->runtime_interp_head = w[5];
+	l->interp_next = w[8];
+	l->interp_tstate_head = w[9];
+	l->tstate_next = w[21];
+	l->tstate_frame = w[23];
+	l->tstate_thread_id = w[24];
+	l->tstate_native_thread_id = w[25];
+	l->frame_back = w[29];
+	l->frame_code = w[30];
+	l->frame_instr = w[31];
+	l->frame_owner = w[33];
+	l->code_filename = w[35];
+	l->code_name = w[36];
+	l->code_qualname = w[37];
+	l->code_linetable = w[38];
+	l->code_firstlineno = w[39];
+	l->code_adaptive = w[43];
+	return 0;
+}
+
+static __u16 off16(int v)
+{
+	return v < 0 ? SC_PY_NONE : (__u16)v;
+}
+
+/* Publishes how BPF walks this process's stacks. */
+static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const struct py_layout *l)
+{
+	struct sc_py_cfg cfg = {
+		.runtime = runtime,
+		.minor = l->minor,
+		.runtime_interp_head = off16(l->runtime_interp_head),
+		.interp_tstate_head = off16(l->interp_tstate_head),
+		.tstate_next = off16(l->tstate_next),
+		.tstate_thread_id = off16(l->tstate_thread_id),
+		.tstate_native_thread_id = off16(l->tstate_native_thread_id),
+		.tstate_frame = off16(l->tstate_frame),
+		.cframe_current_frame = off16(l->cframe_current_frame),
+		.frame_back = off16(l->frame_back),
+		.frame_code = off16(l->frame_code),
+		.frame_instr = off16(l->frame_instr),
+		.frame_owner = off16(l->frame_owner),
+		.frame_ctx = off16(l->minor >= 11 ? l->frame_func : l->frame_globals),
+		.owner_cstack = off16(l->owner_cstack),
+	};
+	__u32 key = pid;
+
+	return bpf_map_update_elem(ps->map_fd, &key, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+/* Says once per version that its stacks are not available. */
+static void warn_version(struct pystack *ps, int minor, const char *why)
+{
+	if (minor >= 0 && minor < 64 && ps->warned_minor[minor]++)
+		return;
+	fprintf(stderr, "scooby-bpf: warning: Python 3.%d: %s; its queries are recorded without Python stacks\n",
+		minor, why);
+}
+
+/* Examines pid; returns the pyproc to use, or NULL (not Python / unsupported). */
+static struct pyproc *examine(struct pystack *ps, pid_t pid)
+{
+	struct find_ctx c = { .minor = -1 };
+	unsigned long long sym;
+	long long delta;
+	const struct py_layout *base;
+	struct py_layout l;
+	struct pyproc *proc;
+	char path[4300];
+	uint64_t runtime;
+
+	if (procmaps_foreach_exec(pid, find_python, &c) < 0 || c.minor < 0)
+		return NULL;
+	base = py_layout__get(c.minor);
+	if (!base) {
+		warn_version(ps, c.minor, "this version is not supported (3.8 to 3.13 are)");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, c.path);
+	if (elfsym_find(path, "_PyRuntime", &sym, &delta)) {
+		warn_version(ps, c.minor, "_PyRuntime not found in its binary");
+		return NULL;
+	}
+	/* the load bias: where the executable segment sits minus where it was linked
+	 * (0 for a fixed-address executable such as Debian's static python3.11) */
+	runtime = sym + c.start - (c.offset + delta);
+	l = *base;
+	if (c.minor >= 13) {
+		int err = apply_debug_offsets(pid, runtime, &l);
+
+		if (err) {
+			warn_version(ps, c.minor,
+				     err == -ENOTSUP ? "free-threaded or unknown build" :
+						       "_Py_DebugOffsets not found");
+			return NULL;
+		}
+	}
+	proc = pyproc__new(pid, &l);
+	if (proc && publish_cfg(ps, pid, runtime, &l)) {
+		pyproc__free(proc);
+		return NULL;
+	}
+	return proc;
+}
+
+int pystack__discover(struct pystack *ps, pid_t pid)
+{
+	struct pyentry *e = hashmap__get(ps->procs, pid);
+
+	if (e)
+		return e->proc != NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->proc = examine(ps, pid);
+	if (hashmap__set(ps->procs, pid, e, NULL)) {
+		entry_free(e);
+		return -ENOMEM;
+	}
+	return e->proc != NULL;
+}
+
+void pystack__inherit(struct pystack *ps, pid_t parent, pid_t child)
+{
+	struct pyentry *pe = hashmap__get(ps->procs, parent), *e;
+
+	if (!pe || !pe->proc || hashmap__get(ps->procs, child))
+		return;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	/* the same binary at the same addresses; the code cache starts empty */
+	e->proc = pyproc__new(child, pyproc__layout(pe->proc));
+	if (hashmap__set(ps->procs, child, e, NULL))
+		entry_free(e);
+}
+
+void pystack__event(struct pystack *ps, const struct sc_pystack_event *e)
+{
+	size_t n = e->nframes > SC_PY_MAX_FRAMES ? SC_PY_MAX_FRAMES : e->nframes;
+	struct pending *p = malloc(sizeof(*p) + n * sizeof(p->frames[0])), *old;
+
+	if (!p)
+		return;
+	p->pid = e->hdr.pid;
+	p->key_ts = e->key_ts;
+	p->nframes = n;
+	p->flags = e->flags;
+	memcpy(p->frames, e->frames, n * sizeof(p->frames[0]));
+	if (hashmap__set(ps->pending, hashmap_key2(e->hdr.tid, e->key_ts), p, (void **)&old))
+		free(p);
+	else
+		free(old);
+}
+
+/* Finds the frame the framework dispatched the request to (ruling 6): the callee of
+ * Django's BaseHandler._get_response or Flask's dispatch_request; otherwise the
+ * outermost application frame. Returns its index, or -1. */
+static int view_frame(const struct stack *s)
+{
+	const struct frame *f;
+	int i, outer_app = -1;
+
+	for (i = 0; i < (int)s->nframes; i++) {
+		f = &s->frames[i];
+		if (f->unresolved || !f->function || !f->filename)
+			continue;
+		if (i > 0 &&
+		    ((strstr(f->function, "_get_response") &&
+		      strstr(f->filename, "django/core/handlers/base.py")) ||
+		     (strstr(f->function, "dispatch_request") && strstr(f->filename, "flask/app.py"))))
+			return i - 1;
+		if (frame__is_app(f))
+			outer_app = i;
+	}
+	return outer_app;
+}
+
+/* Resolves the frames of a capture into s; returns false on ENOMEM. */
+static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *s, uint64_t now)
+{
+	const struct pycode *c;
+	struct frame *f;
+	uint32_t i;
+	int v;
+
+	s->frames = calloc(p->nframes ? p->nframes : 1, sizeof(*s->frames));
+	if (!s->frames)
+		return false;
+	s->truncated = p->flags & SC_PY_F_TRUNCATED;
+	s->partial = p->flags & (SC_PY_F_PARTIAL | SC_PY_F_NO_THREAD);
+	for (i = 0; i < p->nframes; i++) {
+		f = &s->frames[s->nframes++];
+		c = pyproc__code(proc, p->frames[i].code, now);
+		if (!c) {
+			f->unresolved = true; /* shown as such, never as a guessed line */
+			continue;
+		}
+		f->filename = strdup(c->filename);
+		f->function = strdup(c->function);
+		f->lineno = pyproc__line(proc, c, p->frames[i].code, p->frames[i].instr);
+	}
+	v = view_frame(s);
+	if (v >= 0)
+		s->view = pyproc__view_name(proc, p->frames[v].ctx, s->frames[v].function);
+	return true;
+}
+
+bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_ts,
+		   struct stack *out)
+{
+	struct pending *p = hashmap__del(ps->pending, hashmap_key2(tid, key_ts));
+	struct pyentry *e = hashmap__get(ps->procs, pid);
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		return false;
+	if (e && e->proc && p->pid == pid)
+		ok = resolve(e->proc, p, out, mono_now_ns());
+	free(p);
+	if (!ok)
+		stack__clear(out);
+	return ok;
+}
+
+void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts)
+{
+	free(hashmap__del(ps->pending, hashmap_key2(tid, key_ts)));
+}
+
+struct expire_ctx {
+	uint64_t now, max_age;
+};
+
+static int expire_one(uint64_t key, void *val, void *p)
+{
+	struct expire_ctx *c = p;
+	struct pending *pd = val;
+
+	if (c->now - pd->key_ts < c->max_age)
+		return 0;
+	free(pd);
+	return 1;
+}
+
+void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns)
+{
+	struct expire_ctx c = { .now = now, .max_age = max_age_ns };
+
+	hashmap__sweep(ps->pending, expire_one, &c);
+}
+
+void pystack__proc_gone(struct pystack *ps, pid_t pid)
+{
+	__u32 key = pid;
+
+	entry_free(hashmap__del(ps->procs, pid));
+	bpf_map_delete_elem(ps->map_fd, &key);
+}

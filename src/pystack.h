@@ -1,0 +1,37 @@
+/* Python stacks: finding a process's interpreter, and turning captured frames into file:line. */
+#ifndef SCOOBY_PYSTACK_H
+#define SCOOBY_PYSTACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "scooby/events.h"
+#include "record.h"
+
+struct pystack;
+
+/* Returns a resolver that publishes interpreter layouts into the BPF map py_procs_fd,
+ * or NULL on ENOMEM. */
+struct pystack *pystack__new(int py_procs_fd);
+void pystack__free(struct pystack *ps);
+
+/* Finds the CPython in pid (static python3.X or libpython3.X.so), tells BPF how to walk
+ * it. Returns 1 when stacks are on for pid, 0 when it runs no Python we can walk (an
+ * unsupported version is said once on stderr), -errno when /proc cannot be read. A pid
+ * is examined once; a fork copies its parent's result. */
+int pystack__discover(struct pystack *ps, pid_t pid);
+void pystack__inherit(struct pystack *ps, pid_t parent, pid_t child);
+/* Holds a captured stack until the query it belongs to asks for it. */
+void pystack__event(struct pystack *ps, const struct sc_pystack_event *e);
+/* Moves the stack taken on tid at key_ts into *out, resolved. Returns false when there is
+ * none (not a Python thread, or the capture was lost). */
+bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_ts,
+		   struct stack *out);
+/* Drops the capture taken on tid at key_ts, if still held. */
+void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts);
+/* Drops captures nobody claimed, older than max_age_ns. */
+void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns);
+void pystack__proc_gone(struct pystack *ps, pid_t pid);
+
+#endif /* SCOOBY_PYSTACK_H */
