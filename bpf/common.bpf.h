@@ -94,17 +94,28 @@ static __always_inline void sc_hdr_fill(struct sc_hdr *h, __u32 kind, __u32 size
 	h->ts = ts;
 }
 
+/* when the reader was last woken early, so that a filling ring wakes it once per
+ * millisecond at most instead of once per record */
+__u64 last_wakeup __weak = 0;
+
+#define SC_WAKEUP_GAP_NS 1000000
+
 /* Sends size bytes of a scratch-built record; counts it lost when the ring is full.
  * The reader is not woken per record (a wakeup costs the traced thread microseconds):
- * it drains the ring on a short timer, and is woken only when the ring fills up. */
+ * it drains the ring on a short timer, and is woken early only when the ring fills up. */
 static __always_inline void sc_output(void *rec, __u64 size)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP, now;
 
 	if (size > SC_SCRATCH_SIZE)
 		size = SC_SCRATCH_SIZE;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > SC_RING_SIZE / 4)
-		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > SC_RING_SIZE / 4) {
+		now = bpf_ktime_get_ns();
+		if (now - last_wakeup > SC_WAKEUP_GAP_NS) {
+			last_wakeup = now;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	if (bpf_ringbuf_output(&events, rec, size, flags))
 		sc_count(SC_CNT_LOST);
 }
@@ -112,9 +123,11 @@ static __always_inline void sc_output(void *rec, __u64 size)
 /* Sends a fixed-size record from the stack. */
 #define sc_emit(rec) sc_output(&(rec), sizeof(rec))
 
+/* The attached library's settings: the cookie's low 16 bits are its slot (the high
+ * bits may carry a per-probe value, such as the libpq entry point). */
 static __always_inline struct sc_lib_cfg *sc_lib(void *ctx)
 {
-	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx) & 0xffff;
 
 	return bpf_map_lookup_elem(&lib_cfg, &idx);
 }

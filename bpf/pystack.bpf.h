@@ -136,6 +136,7 @@ struct py_frame_walk {
 	__u32 n;
 	__u32 depth;
 	__u32 flags;
+	__u32 read; /* bytes read per frame */
 	__u16 back, code, instr, ctx, owner, cstack;
 };
 
@@ -152,7 +153,7 @@ static long py_frame_step(__u32 i, void *p)
 		w->flags |= SC_PY_F_TRUNCATED;
 		return 1;
 	}
-	if (bpf_probe_read_user(buf, sizeof(buf), (void *)w->frame)) {
+	if (bpf_probe_read_user(buf, w->read & (PY_FRAME_READ - 1 + PY_FRAME_READ), (void *)w->frame)) {
 		w->flags |= SC_PY_F_PARTIAL;
 		return 1;
 	}
@@ -200,6 +201,7 @@ static __always_inline void py_capture(__u64 pid_tgid, __u64 key_ts)
 		w.ctx = cfg->frame_ctx;
 		w.owner = cfg->frame_owner;
 		w.cstack = cfg->owner_cstack;
+		w.read = cfg->frame_read > PY_FRAME_READ ? PY_FRAME_READ : cfg->frame_read;
 		bpf_loop(SC_PY_MAX_FRAMES + 1, py_frame_step, &w, 0);
 	}
 	e = sc_scratch();

@@ -126,6 +126,15 @@ static struct record *background(struct correlator *c, uint32_t pid)
 	return r;
 }
 
+bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+
+	if (!r || r->pid != pid)
+		r = hashmap__get(c->background, pid);
+	return !r || r->nqueries < RECORD_MAX_QUERIES;
+}
+
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 {
 	struct record *r = hashmap__get(c->requests, q->tid);

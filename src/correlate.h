@@ -32,6 +32,9 @@ void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, in
 /* Gives a finished query to the request open on its thread, or to the process's background
  * record; takes q's strings. */
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q);
+/* True when a query of pid's thread tid would be kept with its details (its record is not
+ * full), so that resolving its stack is worth the work. */
+bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid);
 /* Appends ": msg" to the error of the latest failed db query of tid (the driver asked the
  * library why it failed), when that query is still held. */
 void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "hashmap.h"
 #include "pq.h"
+#include "utf8.h"
 
 /* A query in flight: per thread for synchronous calls, per connection for PQsend*. */
 struct pq_call {
@@ -138,7 +139,7 @@ void pq_tracker__call(struct pq_tracker *t, const struct sc_pq_call_event *e)
 			c->sql = NULL;
 		}
 	} else {
-		c->sql = strndup(e->text, e->len);
+		c->sql = strndup(e->text, utf8_cut(e->text, strnlen(e->text, e->len)));
 		c->truncated = e->full_len > e->len;
 	}
 	if (defines_name(e->func))
@@ -177,8 +178,10 @@ static void finish(struct pq_tracker *t, struct pq_call *c, uint64_t end, bool o
 	q.busy_ns = q.end_ns - q.start_ns;
 	q.error = c->error;
 	c->sql = c->error = NULL;
-	if (t->ps)
+	if (t->ps && correlator__keeps(t->corr, c->pid, c->tid))
 		pystack__take(t->ps, c->pid, c->tid, c->start, &q.stack);
+	else if (t->ps)
+		pystack__drop(t->ps, c->tid, c->start);
 	correlator__query(t->corr, c->pid, &q);
 	call_free(c);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include "hashmap.h"
+#include "intern.h"
 #include "pycode.h"
 #include "pyline.h"
 
@@ -43,8 +44,6 @@ static void pycode_free(void *v)
 
 	if (!c)
 		return;
-	free(c->filename);
-	free(c->function);
 	free(c->linetable);
 	free(c);
 }
@@ -184,6 +183,15 @@ fail:
 	return NULL;
 }
 
+/* Interns s and frees it. */
+static const char *intern_owned(char *s)
+{
+	const char *i = intern(s);
+
+	free(s);
+	return i;
+}
+
 /* Reads a bytes object's contents; returns false when addr is not one. */
 static bool read_bytes(struct pyproc *p, uint64_t addr, unsigned char **data, size_t *len)
 {
@@ -230,8 +238,8 @@ static struct pycode *load_code(struct pyproc *p, uint64_t addr)
 	c->firstlineno = first;
 	if (p->l.code_qualname >= 0)
 		read_ptr_field(p, addr, p->l.code_qualname, &name);
-	c->filename = read_str(p, c->filename_ptr);
-	c->function = read_str(p, name ? name : c->name_ptr);
+	c->filename = intern_owned(read_str(p, c->filename_ptr));
+	c->function = intern_owned(read_str(p, name ? name : c->name_ptr));
 	if (!c->filename || !c->function ||
 	    !read_bytes(p, table, &c->linetable, &c->linetable_len))
 		goto fail;

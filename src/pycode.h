@@ -9,8 +9,8 @@
 
 /* What a code object says, read once and cached per process. */
 struct pycode {
-	char *filename;
-	char *function; /* co_qualname where the version has it, else co_name */
+	const char *filename; /* interned */
+	const char *function; /* interned: co_qualname where the version has it, else co_name */
 	int firstlineno;
 	unsigned char *linetable;
 	size_t linetable_len;

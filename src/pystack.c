@@ -142,6 +142,21 @@ static __u16 off16(int v)
 	return v < 0 ? SC_PY_NONE : (__u16)v;
 }
 
+/* Bytes from a frame's start that cover every field the walker reads: fewer bytes
+ * copied per frame on the target's time. */
+static __u16 frame_read_size(const struct py_layout *l)
+{
+	int fields[] = { l->frame_back, l->frame_code, l->frame_instr,
+			 l->minor >= 11 ? l->frame_func : l->frame_globals };
+	int end = l->frame_owner >= 0 ? l->frame_owner + 1 : 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i] >= 0 && fields[i] + 8 > end)
+			end = fields[i] + 8;
+	return end > 128 ? 128 : end;
+}
+
 /* Publishes how BPF walks this process's stacks. */
 static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const struct py_layout *l)
 {
@@ -161,6 +176,7 @@ static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const st
 		.frame_owner = off16(l->frame_owner),
 		.frame_ctx = off16(l->minor >= 11 ? l->frame_func : l->frame_globals),
 		.owner_cstack = off16(l->owner_cstack),
+		.frame_read = frame_read_size(l),
 	};
 	__u32 key = pid;
 
@@ -315,8 +331,8 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 			f->unresolved = true; /* shown as such, never as a guessed line */
 			continue;
 		}
-		f->filename = strdup(c->filename);
-		f->function = strdup(c->function);
+		f->filename = c->filename;
+		f->function = c->function;
 		f->lineno = pyproc__line(proc, c, p->frames[i].code, p->frames[i].instr);
 	}
 	v = view_frame(s);

@@ -78,14 +78,6 @@ struct record *record__new(void)
 
 void stack__clear(struct stack *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->nframes; i++) {
-		free(s->frames[i].filename);
-		free(s->frames[i].function);
-		free(s->frames[i].module);
-		free(s->frames[i].symbol);
-	}
 	free(s->frames);
 	free(s->view);
 	memset(s, 0, sizeof(*s));

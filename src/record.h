@@ -11,11 +11,12 @@ enum db_kind { DB_SQLITE = 1, DB_POSTGRESQL };
 /* One stack frame, innermost first in a stack. Python frames have filename/lineno/function;
  * native frames module/symbol/offset. */
 struct frame {
-	char *filename; /* Python: co_filename; native: NULL */
+	/* strings are interned (intern.h): shared, never freed per frame */
+	const char *filename; /* Python: co_filename; native: NULL */
 	int lineno; /* 0: unknown */
-	char *function; /* Python: qualified name where the version has it */
-	char *module; /* native: the ELF file */
-	char *symbol; /* native: NULL when unresolved */
+	const char *function; /* Python: qualified name where the version has it */
+	const char *module; /* native: the ELF file */
+	const char *symbol; /* native: NULL when unresolved */
 	uint64_t offset; /* native: from the symbol (or the module when unresolved) */
 	bool native;
 	bool unresolved; /* the code object could not be read: filename/function are NULL */

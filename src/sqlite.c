@@ -4,6 +4,7 @@
 #include <string.h>
 #include "hashmap.h"
 #include "sqlite.h"
+#include "utf8.h"
 
 struct stmt_info {
 	uint32_t pid;
@@ -77,10 +78,11 @@ const char *sqlite_rc_name(int rc, char *buf, size_t len)
 	return buf;
 }
 
-/* Copies len bytes of statement text, dropping a trailing NUL and whitespace. */
+/* Copies len bytes of statement text, dropping a trailing NUL and whitespace, and a
+ * character the --max-query cut left incomplete. */
 static char *text_dup(const char *s, size_t len)
 {
-	size_t n = strnlen(s, len);
+	size_t n = utf8_cut(s, strnlen(s, len));
 
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\t' || s[n - 1] == '\r'))
 		n--;
@@ -90,6 +92,19 @@ static char *text_dup(const char *s, size_t len)
 static bool text_truncated(const struct sc_sql_text_event *e)
 {
 	return e->full_len > e->len;
+}
+
+/* Takes the stack captured at key_ts for the query being built, unless the query's record
+ * is full and will only count it. Returns true when a capture existed. */
+static bool take_stack(struct sqlite_tracker *t, uint32_t pid, uint32_t tid, uint64_t key_ts,
+		       struct stack *out)
+{
+	if (!t->ps)
+		return false;
+	if (correlator__keeps(t->corr, pid, tid))
+		return pystack__take(t->ps, pid, tid, key_ts, out);
+	pystack__drop(t->ps, tid, key_ts);
+	return true;
 }
 
 /* A prepare that failed is a query of its own, with its error. */
@@ -104,8 +119,7 @@ static void failed_prepare(struct sqlite_tracker *t, const struct sc_sql_text_ev
 	q.end_ns = e->t_exit;
 	q.busy_ns = e->t_exit - e->t_enter;
 	q.error = strdup(sqlite_rc_name(e->rc, buf, sizeof(buf)));
-	if (t->ps)
-		pystack__take(t->ps, e->hdr.pid, e->hdr.tid, e->t_enter, &q.stack);
+	take_stack(t, e->hdr.pid, e->hdr.tid, e->t_enter, &q.stack);
 	correlator__query(t->corr, e->hdr.pid, &q);
 }
 
@@ -162,8 +176,8 @@ void sqlite_tracker__exec(struct sqlite_tracker *t, const struct sc_sql_exec_eve
 		q.sql = strdup("(statement text lost)");
 	}
 	/* the stack taken at the prepare, else at the first step; the other is dropped */
-	if (t->ps && !pystack__take(t->ps, e->hdr.pid, e->hdr.tid, q.start_ns, &q.stack))
-		pystack__take(t->ps, e->hdr.pid, e->hdr.tid, e->t_first, &q.stack);
+	if (!take_stack(t, e->hdr.pid, e->hdr.tid, q.start_ns, &q.stack))
+		take_stack(t, e->hdr.pid, e->hdr.tid, e->t_first, &q.stack);
 	else if (t->ps && q.start_ns != e->t_first)
 		pystack__drop(t->ps, e->hdr.tid, e->t_first);
 	/* 100 SQLITE_ROW and 101 SQLITE_DONE are the successful outcomes */

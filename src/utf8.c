@@ -97,3 +97,22 @@ char *utf8_sanitize(const char *s, size_t len)
 	out[n] = '\0';
 	return out;
 }
+
+size_t utf8_cut(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = len, back = 0;
+	unsigned need;
+
+	/* step back over continuation bytes to the last lead byte (at most 3) */
+	while (i > 0 && back < 4 && (u[i - 1] & 0xc0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return len;
+	need = u[i - 1] >= 0xf0 ? 3 : u[i - 1] >= 0xe0 ? 2 : u[i - 1] >= 0xc0 ? 1 : 0;
+	if (need > back)
+		return i - 1; /* the last character is incomplete: drop it */
+	return len;
+}

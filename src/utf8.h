@@ -14,4 +14,8 @@
  */
 char *utf8_sanitize(const char *s, size_t len);
 
+/* Returns len shortened so that s does not end inside a multi-byte sequence: text cut at
+ * a byte limit must not grow a replacement character past that limit. */
+size_t utf8_cut(const char *s, size_t len);
+
 #endif /* SCOOBY_UTF8_H */

@@ -36,13 +36,19 @@ wait_line() { # file pattern
 measure >/dev/null # warm-up: the first round pays for caches and page faults
 base=$(measure)
 
-# scooby-bpf attached to the loop's process
+# scooby-bpf attached to the loop's process: core capture, then with 30-frame stacks
 start_ns=$(date +%s%N)
-"$BIN" -p "$LOOP" -q --redis unix://"$tmp"/none.sock 2>"$tmp/sb.err" &
+"$BIN" -p "$LOOP" -q --stack-depth 0 --redis unix://"$tmp"/none.sock 2>"$tmp/sb.err" &
 SB=$!
 wait_line "$tmp/sb.err" "scooby-bpf: attached"
 attach_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 scooby=$(measure)
+kill -INT $SB; wait $SB || true
+
+"$BIN" -p "$LOOP" -q --stack-depth 30 --redis unix://"$tmp"/none.sock 2>"$tmp/sb2.err" &
+SB=$!
+wait_line "$tmp/sb2.err" "scooby-bpf: attached"
+stacks=$(measure)
 rss_kb=$(awk '/VmHWM/{print $2}' /proc/$SB/status)
 kill -INT $SB; wait $SB || true
 
@@ -55,13 +61,15 @@ pair=$(measure)
 kill -INT $BT; wait $BT || true
 
 base2=$(measure) # the baseline again: drift check
-awk -v b="$base" -v b2="$base2" -v s="$scooby" -v p="$pair" -v a="$attach_ms" -v r="$rss_kb" -v n="$N" -v k="$ROUNDS" 'BEGIN {
+awk -v b="$base" -v b2="$base2" -v s="$scooby" -v st="$stacks" -v p="$pair" -v a="$attach_ms" -v r="$rss_kb" -v n="$N" -v k="$ROUNDS" 'BEGIN {
 	bb = (b + b2) / 2
-	printf "sqlite query loop (%d queries x %d rounds, median):\n", n, k
+	printf "sqlite query loop, 30 Python frames deep (%d queries x %d rounds, median):\n", n, k
 	printf "  no probes              %8.0f ns/query (again at the end: %.0f)\n", b, b2
-	printf "  scooby-bpf attached    %8.0f ns/query  (+%.0f ns)\n", s, s - bb
+	printf "  scooby-bpf, core       %8.0f ns/query  (+%.0f ns)\n", s, s - bb
+	printf "  scooby-bpf, 30 frames  %8.0f ns/query  (+%.0f ns)\n", st, st - bb
 	printf "  bpftrace step pair     %8.0f ns/query  (+%.0f ns)\n", p, p - bb
-	printf "  ratio scooby/pair      %8.2f  (target <= 1.5)\n", (s - bb) / (p - bb)
+	printf "  ratio core/pair        %8.2f  (target <= 1.5)\n", (s - bb) / (p - bb)
+	printf "  stacks add             %8.2f us/query over core (target <= 1)\n", (st - s) / 1000
 	printf "start to attached line   %8d ms  (target < 300)\n", a
 	printf "scooby-bpf peak RSS      %8.1f MiB\n", r / 1024
 }'

@@ -173,7 +173,7 @@ struct sc_py_cfg {
 	__u16 frame_owner;
 	__u16 frame_ctx;
 	__u16 owner_cstack; /* owner value of C-stack shim frames, skipped */
-	__u16 pad;
+	__u16 frame_read; /* bytes of a frame that hold every field above */
 };
 
 /* Indexes of the per-CPU counters the loader reports. */

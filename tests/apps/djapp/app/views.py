@@ -79,5 +79,23 @@ def longquery(request, length):
     return HttpResponse(sql, content_type="text/plain")
 
 
+def unicode(request):
+    """One raw query with non-ASCII text, quotes and a backslash (JSON escaping)."""
+    sql = "SELECT COUNT(*) FROM app_item WHERE name != 'h\u00e9llo \"w\u00f6rld\" \\ \u2713 \u65e5\u672c'"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+    return HttpResponse(sql.encode("utf-8"), content_type="text/plain; charset=utf-8")
+
+
+def multibyte(request, count):
+    """One raw query made of `count` 3-byte UTF-8 characters (U+2713) in a literal."""
+    sql = "SELECT COUNT(*) FROM app_item WHERE name != '%s'" % ("\u2713" * count)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
+    return HttpResponse(sql.encode("utf-8"), content_type="text/plain; charset=utf-8")
+
+
 def pid(request):
     return HttpResponse("%d\n" % os.getpid(), content_type="text/plain")

@@ -11,5 +11,7 @@ urlpatterns = [
     path("slow/", views.slow),
     path("bg/", views.bg),
     path("longquery/<int:length>/", views.longquery),
+    path("unicode/", views.unicode),
+    path("multibyte/<int:count>/", views.multibyte),
     re_path(r"^pid/$", views.pid),
 ]
