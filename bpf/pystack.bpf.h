@@ -145,7 +145,8 @@ static long py_frame_step(__u32 i, void *p)
 	struct py_frame_walk *w = p;
 	struct sc_pystack_event *e;
 	struct sc_py_frame *f;
-	__u64 buf[PY_FRAME_READ / 8];
+	__u64 buf[PY_FRAME_READ / 8] = {};
+	__u32 size;
 
 	if (!w->frame)
 		return 1;
@@ -153,7 +154,11 @@ static long py_frame_step(__u32 i, void *p)
 		w->flags |= SC_PY_F_TRUNCATED;
 		return 1;
 	}
-	if (bpf_probe_read_user(buf, w->read & (PY_FRAME_READ - 1 + PY_FRAME_READ), (void *)w->frame)) {
+	/* 1..128 bytes, in a form the verifier can bound */
+	size = w->read & (PY_FRAME_READ - 1);
+	if (!size)
+		size = PY_FRAME_READ;
+	if (bpf_probe_read_user(buf, size, (void *)w->frame)) {
 		w->flags |= SC_PY_F_PARTIAL;
 		return 1;
 	}

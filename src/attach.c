@@ -460,7 +460,7 @@ void attacher__describe(struct attacher *a, char *buf, size_t len)
 				comm[strcspn(comm, "\n")] = 0;
 			fclose(f);
 		}
-		n = snprintf(buf, len, "PID %d (%s) and %zu descendant(s): socket syscalls",
+		n = snprintf(buf, len, "to PID %d (%s) and %zu descendant(s): socket syscalls",
 			     a->opts.pid, comm, hashmap__size(a->pids) - 1);
 	} else {
 		n = snprintf(buf, len, "system-wide: socket syscalls");

@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	attacher__describe(router.att, msg, sizeof(msg));
-	fprintf(stderr, "scooby-bpf: attached to %s\n", msg);
+	fprintf(stderr, "scooby-bpf: attached %s\n", msg);
 	err = run(&o, router.att, &router);
 cleanup:
 	/* probes go first so the target runs untouched while we flush */
