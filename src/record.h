@@ -67,7 +67,7 @@ struct record {
 };
 
 /* Queries kept per record; a loop of a million queries must not hold a million entries. */
-#define RECORD_MAX_QUERIES 10000
+#define RECORD_MAX_QUERIES 1000
 
 /* Returns a new record with a fresh random uuid, or NULL on ENOMEM. */
 struct record *record__new(void);

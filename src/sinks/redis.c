@@ -53,6 +53,7 @@ struct redis_sink {
 	int ttl_s;
 	long keep;
 	size_t max_pending;
+	size_t max_bytes; /* bound on the JSON held: a few huge records must not eat memory */
 	pthread_t thread;
 
 	/* under lock */
@@ -62,6 +63,7 @@ struct redis_sink {
 	bool stop;
 	struct sink_rec *head, *tail;
 	size_t count;
+	size_t bytes; /* JSON bytes queued */
 	unsigned long long next_seq;
 	unsigned long long published, dropped, reconnects;
 	bool connected;
@@ -372,6 +374,7 @@ static void sink__settle(struct redis_sink *s, const struct sink_batch *b)
 		r->next = done;
 		done = r;
 		s->count--;
+		s->bytes -= r->json_len;
 		popped++;
 	}
 	if (!s->head)
@@ -526,6 +529,7 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	s->ttl_s = o->ttl_s ? o->ttl_s : 600;
 	s->keep = o->keep ? o->keep : 10000;
 	s->max_pending = o->max_pending ? o->max_pending : 10000;
+	s->max_bytes = o->max_bytes ? o->max_bytes : REDIS_SINK_MAX_BYTES;
 	s->reachable = true;
 	s->backoff_ms = BACKOFF_MIN_MS;
 
@@ -575,7 +579,7 @@ static bool uuid_ok(const char *u)
 int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_unix_ms,
 			const char *json)
 {
-	struct sink_rec *r, *old = NULL;
+	struct sink_rec *r, *old = NULL, *drop;
 	size_t n;
 
 	/* the comparison also rejects NaN; the bound keeps the integer cast defined */
@@ -593,14 +597,18 @@ int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_uni
 	memcpy(r->json, json, n + 1);
 
 	pthread_mutex_lock(&s->lock);
-	if (s->count >= s->max_pending) {
-		old = s->head;
-		s->head = old->next;
+	while (s->head && (s->count >= s->max_pending || s->bytes + n > s->max_bytes)) {
+		drop = s->head;
+		s->head = drop->next;
 		if (!s->head)
 			s->tail = NULL;
 		s->count--;
+		s->bytes -= drop->json_len;
 		s->dropped++;
+		drop->next = old;
+		old = drop;
 	}
+	s->bytes += n;
 	r->seq = s->next_seq++;
 	if (s->tail)
 		s->tail->next = r;
@@ -611,7 +619,11 @@ int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_uni
 	if (s->count++ == 0)
 		pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
-	free(old);
+	while (old) {
+		drop = old->next;
+		free(old);
+		old = drop;
+	}
 	return 0;
 }
 

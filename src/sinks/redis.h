@@ -8,11 +8,14 @@
 
 struct redis_sink;
 
+#define REDIS_SINK_MAX_BYTES (128UL << 20)
+
 struct redis_sink_opts {
 	const struct redis_url *url; /* copied: need not outlive redis_sink__new */
 	int ttl_s; /* 0: default 600 */
 	long keep; /* 0: default 10000 */
 	size_t max_pending; /* --buffer, records held while Redis is unreachable; 0: default 10000 */
+	size_t max_bytes; /* and at most this many bytes of JSON; 0: REDIS_SINK_MAX_BYTES */
 };
 
 /*
