@@ -1,11 +1,12 @@
-/* CPython frame walker: the calling thread's Python stack, taken at a probe, as code pointers. */
+/* Stacks at a probe: CPython's frames walked as code pointers, and native frame-pointer stacks. */
 #ifndef SCOOBY_PYSTACK_BPF_H
 #define SCOOBY_PYSTACK_BPF_H
 
 #include "common.bpf.h"
 
 const volatile __u32 stack_depth __weak = 64; /* --stack-depth, <= SC_PY_MAX_FRAMES */
-const volatile __u32 py_stacks __weak = 1; /* 0: --no-stacks */
+const volatile __u32 py_stacks __weak = 1; /* 0: --stack-depth 0 */
+const volatile __u32 native_stacks __weak = 0; /* --native-stacks: also for Python processes */
 
 /* traced Python processes: tgid -> layout (the loader fills it, forks inherit it) */
 struct {
@@ -178,20 +179,41 @@ static long py_frame_step(__u32 i, void *p)
 	return 0;
 }
 
-/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
-static __always_inline void py_capture(__u64 pid_tgid, __u64 key_ts)
+/* Sends the calling thread's native user stack (frame pointers), keyed by key_ts. */
+static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
 {
-	__u32 tgid = pid_tgid >> 32;
+	struct sc_natstack_event *e = sc_scratch();
+	struct pt_regs *regs = ctx;
+	long n;
+
+	if (!e)
+		return;
+	/* at a function's entry the frame-pointer chain skips its caller: the return
+	 * address is still on top of the stack. The walk goes one slot up, and the caller
+	 * takes slot 1 between the probed function and the chain. */
+	n = bpf_get_stack(ctx, &e->ips[1], sizeof(e->ips) - sizeof(__u64), BPF_F_USER_STACK);
+	if (n > 0) {
+		e->ips[0] = e->ips[1];
+		if (bpf_probe_read_user(&e->ips[1], sizeof(__u64), (void *)regs->sp))
+			e->ips[1] = 0;
+		n += sizeof(__u64);
+	}
+	e->nframes = n > 0 ? n / sizeof(__u64) : 0;
+	e->flags = n == sizeof(e->ips) ? SC_PY_F_TRUNCATED : 0;
+	e->key_ts = key_ts;
+	sc_hdr_fill(&e->hdr, SC_EV_NATSTACK, 0, pid_tgid, bpf_ktime_get_ns());
+	e->hdr.size = offsetof(struct sc_natstack_event, ips) +
+		      (e->nframes & (SC_NAT_MAX_FRAMES * 2 - 1)) * sizeof(__u64);
+	sc_output(e, e->hdr.size);
+}
+
+/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
+static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts)
+{
 	struct py_frame_walk w = {};
 	struct sc_pystack_event *e;
-	struct sc_py_cfg *cfg;
 	__u64 ts;
 
-	if (!py_stacks)
-		return;
-	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (!cfg)
-		return;
 	ts = py_find_tstate(cfg);
 	if (!ts) {
 		w.flags |= SC_PY_F_NO_THREAD;
@@ -219,6 +241,22 @@ static __always_inline void py_capture(__u64 pid_tgid, __u64 key_ts)
 	e->hdr.size = offsetof(struct sc_pystack_event, frames) +
 		      (w.n & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
 	sc_output(e, e->hdr.size);
+}
+
+/* Takes the stacks of a query starting now: Python's where the process runs a CPython we
+ * know, native ones otherwise (and also, with --native-stacks). */
+static __always_inline void py_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
+{
+	__u32 tgid = pid_tgid >> 32;
+	struct sc_py_cfg *cfg;
+
+	if (!py_stacks)
+		return;
+	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (cfg)
+		py_walk(cfg, pid_tgid, key_ts);
+	if (!cfg || native_stacks)
+		nat_capture(ctx, pid_tgid, key_ts);
 }
 
 #endif /* SCOOBY_PYSTACK_BPF_H */

@@ -205,7 +205,7 @@ static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsq
 	t->ppstmt = (__u64)ppstmt;
 	t->pztail = (__u64)pztail;
 	/* the stack of a prepare: a failed one is a query; a good one starts the next */
-	py_capture(bpf_get_current_pid_tgid(), t->t_enter);
+	py_capture(ctx, bpf_get_current_pid_tgid(), t->t_enter);
 	return 0;
 }
 
@@ -276,7 +276,7 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	if (!stmt || sq_find(t, (__u64)stmt))
 		return 0;
 	sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
-	py_capture(pid_tgid, t->t_enter);
+	py_capture(ctx, pid_tgid, t->t_enter);
 	if (bpf_map_lookup_elem(&sq_seen, &key))
 		return 0;
 	/* prepared before we attached: take the text SQLite keeps with the statement */

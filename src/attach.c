@@ -159,6 +159,7 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	a->skel->rodata->max_query = o->max_query;
 	a->skel->rodata->stack_depth = o->stack_depth;
 	a->skel->rodata->py_stacks = o->stack_depth > 0;
+	a->skel->rodata->native_stacks = o->native_stacks;
 	e = scooby_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the BPF programs (%s)%s", strerror(-e),

@@ -12,7 +12,8 @@ struct attacher;
 struct attach_opts {
 	pid_t pid; /* 0: system-wide */
 	unsigned max_query;
-	unsigned stack_depth; /* 0: no Python stacks */
+	unsigned stack_depth; /* 0: no stacks */
+	bool native_stacks;
 	bool verbose;
 };
 

@@ -33,6 +33,8 @@ static const char usage[] =
 	"                           (default 4096, at most 16383)\n"
 	"      --stack-depth N      Python frames kept per query, innermost first\n"
 	"                           (default 64, at most 128; 0: no stacks)\n"
+	"      --native-stacks      add the native frames (frame pointers) under the\n"
+	"                           Python ones; processes without Python get them anyway\n"
 	"      --request-timeout S  publish a request still open after S seconds as\n"
 	"                           incomplete (default 60)\n"
 	"  -q, --quiet              no line per request on stdout\n"
@@ -84,7 +86,8 @@ static enum cli_result bad(const char *opt, const char *val, const char *want)
 
 enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 {
-	enum { OPT_REDIS = 256, OPT_TTL, OPT_KEEP, OPT_BUFFER, OPT_JSON, OPT_MAXQ, OPT_RTO, OPT_DEPTH };
+	enum { OPT_REDIS = 256, OPT_TTL, OPT_KEEP, OPT_BUFFER, OPT_JSON, OPT_MAXQ, OPT_RTO, OPT_DEPTH,
+	       OPT_NATIVE };
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "redis", required_argument, NULL, OPT_REDIS },
@@ -96,6 +99,7 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 		{ "max-query", required_argument, NULL, OPT_MAXQ },
 		{ "request-timeout", required_argument, NULL, OPT_RTO },
 		{ "stack-depth", required_argument, NULL, OPT_DEPTH },
+		{ "native-stacks", no_argument, NULL, OPT_NATIVE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,6 +153,9 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 		case OPT_DEPTH:
 			if (!parse_long(optarg, 0, SC_PY_MAX_FRAMES, &o->stack_depth))
 				return bad("--stack-depth", optarg, "frames, 0 to 128");
+			break;
+		case OPT_NATIVE:
+			o->native_stacks = true;
 			break;
 		case OPT_RTO:
 			if (!parse_seconds(optarg, &o->request_timeout))

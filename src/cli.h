@@ -17,6 +17,7 @@ struct cli_opts {
 	double duration; /* seconds, 0: until a signal */
 	long max_query; /* bytes */
 	long stack_depth; /* Python frames per stack, 0: none */
+	bool native_stacks; /* native frames under the Python ones too */
 	double request_timeout; /* seconds */
 	bool verbose;
 	bool quiet; /* no terminal lines */

@@ -21,6 +21,8 @@ static size_t min_size(__u32 kind)
 		return sizeof(struct sc_pq_ret_event);
 	case SC_EV_PYSTACK:
 		return offsetof(struct sc_pystack_event, frames);
+	case SC_EV_NATSTACK:
+		return offsetof(struct sc_natstack_event, ips);
 	case SC_EV_HTTP_CLOSE:
 	case SC_EV_SQL_FINALIZE:
 	case SC_EV_PROC_FORK:
@@ -51,6 +53,12 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 		const struct sc_pq_call_event *e = (const void *)h;
 
 		return e->len < SC_SQL_CAP && offsetof(struct sc_pq_call_event, text) + e->len <= size;
+	}
+	case SC_EV_NATSTACK: {
+		const struct sc_natstack_event *e = (const void *)h;
+
+		return e->nframes <= SC_NAT_MAX_FRAMES &&
+		       offsetof(struct sc_natstack_event, ips) + e->nframes * sizeof(__u64) <= size;
 	}
 	case SC_EV_PYSTACK: {
 		const struct sc_pystack_event *e = (const void *)h;
@@ -109,6 +117,9 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_PYSTACK:
 		pystack__event(r->py, data);
+		break;
+	case SC_EV_NATSTACK:
+		pystack__native_event(r->py, data);
 		break;
 	case SC_EV_PROC_EXIT:
 		r->exits_seen = true;

@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 	ao.pid = o.pid;
 	ao.max_query = o.max_query;
 	ao.stack_depth = o.stack_depth;
+	ao.native_stacks = o.native_stacks;
 	ao.verbose = o.verbose;
 	router.att = attacher__new(&ao, msg, sizeof(msg));
 	if (!router.att) {

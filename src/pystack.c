@@ -9,6 +9,7 @@
 #include "procmaps.h"
 #include "pycode.h"
 #include "pystack.h"
+#include "symbolize.h"
 
 #define DEBUG_OFFSETS_WORDS 44 /* _Py_DebugOffsets of 3.13, up to code_object.co_code_adaptive */
 
@@ -25,10 +26,20 @@ struct pending {
 	struct sc_py_frame frames[];
 };
 
+/* A native capture waiting for its query. */
+struct native_pending {
+	uint32_t pid;
+	uint64_t key_ts;
+	uint32_t nframes, flags;
+	uint64_t ips[];
+};
+
 struct pystack {
 	int map_fd;
 	struct hashmap *procs; /* pid -> struct pyentry */
 	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
+	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
+	struct symbolizer *syms;
 	unsigned warned_minor[64]; /* unsupported versions already said */
 };
 
@@ -50,7 +61,9 @@ struct pystack *pystack__new(int py_procs_fd)
 	ps->map_fd = py_procs_fd;
 	ps->procs = hashmap__new();
 	ps->pending = hashmap__new();
-	if (!ps->procs || !ps->pending) {
+	ps->native = hashmap__new();
+	ps->syms = symbolizer__new();
+	if (!ps->procs || !ps->pending || !ps->native || !ps->syms) {
 		pystack__free(ps);
 		return NULL;
 	}
@@ -63,6 +76,8 @@ void pystack__free(struct pystack *ps)
 		return;
 	hashmap__free(ps->procs, entry_free);
 	hashmap__free(ps->pending, free);
+	hashmap__free(ps->native, free);
+	symbolizer__free(ps->syms);
 	free(ps);
 }
 
@@ -288,6 +303,65 @@ void pystack__event(struct pystack *ps, const struct sc_pystack_event *e)
 		free(old);
 }
 
+void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e)
+{
+	size_t n = e->nframes > SC_NAT_MAX_FRAMES ? SC_NAT_MAX_FRAMES : e->nframes;
+	struct native_pending *p = malloc(sizeof(*p) + n * sizeof(p->ips[0])), *old;
+
+	if (!p)
+		return;
+	p->pid = e->hdr.pid;
+	p->key_ts = e->key_ts;
+	p->nframes = n;
+	p->flags = e->flags;
+	memcpy(p->ips, e->ips, n * sizeof(p->ips[0]));
+	if (hashmap__set(ps->native, hashmap_key2(e->hdr.tid, e->key_ts), p, (void **)&old))
+		free(p);
+	else
+		free(old);
+}
+
+/* True when a native walk reached a thread's or the process's entry: a known entry symbol,
+ * or libc's (stripped, so nameless) frame that called main. */
+static bool complete_native(const struct stack *s)
+{
+	const struct frame *last = &s->frames[s->nframes - 1];
+	const char *base;
+
+	if (symbolizer__is_stack_base(last->symbol))
+		return true;
+	if (s->nframes < 2 || !last->module || !s->frames[s->nframes - 2].symbol)
+		return false;
+	base = strrchr(last->module, '/');
+	base = base ? base + 1 : last->module;
+	return strncmp(base, "libc.so", 7) == 0 &&
+	       strcmp(s->frames[s->nframes - 2].symbol, "main") == 0;
+}
+
+/* Appends the native frames of a capture under what s holds; false on ENOMEM. A walk
+ * that did not reach a thread's or process's entry stopped at code built without frame
+ * pointers: the stack is marked partial (ruling 9). */
+static bool resolve_native(struct symbolizer *syms, const struct native_pending *n,
+			   struct stack *s)
+{
+	struct frame *grown = realloc(s->frames, (s->nframes + n->nframes + 1) * sizeof(*grown));
+	struct frame *f = NULL;
+	uint32_t i;
+
+	if (!grown)
+		return false;
+	s->frames = grown;
+	for (i = 0; i < n->nframes; i++) {
+		f = &s->frames[s->nframes++];
+		symbolizer__resolve(syms, n->pid, n->ips[i], i > 0, f);
+	}
+	if (n->flags & SC_PY_F_TRUNCATED)
+		s->truncated = true;
+	else if (!f || !complete_native(s))
+		s->partial = true;
+	return true;
+}
+
 /* Finds the frame the framework dispatched the request to (ruling 6): the callee of
  * Django's BaseHandler._get_response or Flask's dispatch_request; otherwise the
  * outermost application frame. Returns its index, or -1. */
@@ -345,15 +419,19 @@ bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_
 		   struct stack *out)
 {
 	struct pending *p = hashmap__del(ps->pending, hashmap_key2(tid, key_ts));
+	struct native_pending *n = hashmap__del(ps->native, hashmap_key2(tid, key_ts));
 	struct pyentry *e = hashmap__get(ps->procs, pid);
-	bool ok = false;
+	bool ok = true;
 
 	memset(out, 0, sizeof(*out));
-	if (!p)
+	if (!p && !n)
 		return false;
-	if (e && e->proc && p->pid == pid)
+	if (p && e && e->proc && p->pid == pid)
 		ok = resolve(e->proc, p, out, mono_now_ns());
+	if (ok && n && n->pid == pid)
+		ok = resolve_native(ps->syms, n, out);
 	free(p);
+	free(n);
 	if (!ok)
 		stack__clear(out);
 	return ok;
@@ -362,12 +440,16 @@ bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_
 void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts)
 {
 	free(hashmap__del(ps->pending, hashmap_key2(tid, key_ts)));
+	free(hashmap__del(ps->native, hashmap_key2(tid, key_ts)));
 }
 
 struct expire_ctx {
 	uint64_t now, max_age;
 };
 
+/* Both capture kinds start with pid then key_ts. */
+_Static_assert(offsetof(struct pending, key_ts) == offsetof(struct native_pending, key_ts),
+	       "expire_one reads key_ts of either kind");
 static int expire_one(uint64_t key, void *val, void *p)
 {
 	struct expire_ctx *c = p;
@@ -384,6 +466,7 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns)
 	struct expire_ctx c = { .now = now, .max_age = max_age_ns };
 
 	hashmap__sweep(ps->pending, expire_one, &c);
+	hashmap__sweep(ps->native, expire_one, &c);
 }
 
 void pystack__proc_gone(struct pystack *ps, pid_t pid)
@@ -391,5 +474,6 @@ void pystack__proc_gone(struct pystack *ps, pid_t pid)
 	__u32 key = pid;
 
 	entry_free(hashmap__del(ps->procs, pid));
+	symbolizer__proc_gone(ps->syms, pid);
 	bpf_map_delete_elem(ps->map_fd, &key);
 }

@@ -24,8 +24,9 @@ int pystack__discover(struct pystack *ps, pid_t pid);
 void pystack__inherit(struct pystack *ps, pid_t parent, pid_t child);
 /* Holds a captured stack until the query it belongs to asks for it. */
 void pystack__event(struct pystack *ps, const struct sc_pystack_event *e);
-/* Moves the stack taken on tid at key_ts into *out, resolved. Returns false when there is
- * none (not a Python thread, or the capture was lost). */
+void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e);
+/* Moves the stack taken on tid at key_ts into *out, resolved: the Python frames, then the
+ * native ones under them when they were taken. Returns false when there is none. */
 bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_ts,
 		   struct stack *out);
 /* Drops the capture taken on tid at key_ts, if still held. */

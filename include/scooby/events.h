@@ -29,6 +29,7 @@ enum sc_event_kind {
 	SC_EV_PROC_EXIT = 10, /* a traced process exited */
 	SC_EV_SQL_ERRMSG = 11, /* sqlite3_errmsg() text after a failed call (sc_sql_text_event) */
 	SC_EV_PYSTACK = 12, /* a Python stack, taken when a query started */
+	SC_EV_NATSTACK = 13, /* a native (frame-pointer) user stack, taken likewise */
 };
 
 struct sc_hdr {
@@ -152,6 +153,17 @@ struct sc_pystack_event {
 	__u32 nframes;
 	__u32 flags;
 	struct sc_py_frame frames[SC_PY_MAX_FRAMES];
+};
+
+/* SC_EV_NATSTACK: return addresses, innermost first (the probed function's own address
+ * first), as a frame-pointer walk finds them. */
+#define SC_NAT_MAX_FRAMES 64
+struct sc_natstack_event {
+	struct sc_hdr hdr;
+	__u64 key_ts;
+	__u32 nframes;
+	__u32 flags; /* SC_PY_F_TRUNCATED when the walk filled the array */
+	__u64 ips[SC_NAT_MAX_FRAMES];
 };
 
 /* Per traced Python process: where its runtime is and how its structs are laid out.
