@@ -6,7 +6,15 @@
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
-enum http_sys { SYS_READ = 1, SYS_READV, SYS_RECVMSG, SYS_WRITE, SYS_WRITEV, SYS_SENDMSG, SYS_SENDFILE };
+enum http_sys {
+	SYS_READ = 1,
+	SYS_READV,
+	SYS_RECVMSG,
+	SYS_WRITE,
+	SYS_WRITEV,
+	SYS_SENDMSG,
+	SYS_SENDFILE
+};
 
 /* per thread: the syscall in flight, and the request socket it serves */
 struct http_thread {

@@ -119,10 +119,12 @@ int BPF_KRETPROBE(pq_ret, long rc)
 	} else if (rc) {
 		cfg = sc_lib(ctx);
 		if (cfg && cfg->pq_status_off)
-			bpf_probe_read_user(&status, sizeof(status), (void *)rc + cfg->pq_status_off);
+			bpf_probe_read_user(&status, sizeof(status),
+					    (void *)rc + cfg->pq_status_off);
 		if (status >= PGRES_BAD_RESPONSE && status <= PGRES_FATAL_ERROR && cfg &&
 		    cfg->pq_errmsg_off) {
-			bpf_probe_read_user(&errmsg, sizeof(errmsg), (void *)rc + cfg->pq_errmsg_off);
+			bpf_probe_read_user(&errmsg, sizeof(errmsg),
+					    (void *)rc + cfg->pq_errmsg_off);
 			if (errmsg) {
 				long n = bpf_probe_read_user_str(e->err, sizeof(e->err),
 								 (void *)errmsg);

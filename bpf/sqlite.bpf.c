@@ -92,9 +92,9 @@ static __always_inline struct sq_thread *sq_leave(void)
 }
 
 /* Copies up to max_query bytes of statement text at src into a record and sends it. */
-static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt, const char *src, __u64 len,
-					 bool bounded, __u64 t_enter, __u64 t_exit, __s32 rc,
-					 __u32 flags)
+static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt, const char *src,
+					 __u64 len, bool bounded, __u64 t_enter, __u64 t_exit,
+					 __s32 rc, __u32 flags)
 {
 	struct sc_sql_text_event *e = sc_scratch();
 	__u64 cap = max_query;
@@ -249,8 +249,8 @@ int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
 		stmt = 0;
 		t->err_pending = 1;
 	}
-	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, stmt, (const char *)t->zsql, len, bounded, t->t_enter, now, rc,
-		     SC_SQL_F_PREPARE);
+	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, stmt, (const char *)t->zsql, len, bounded,
+		     t->t_enter, now, rc, SC_SQL_F_PREPARE);
 	if (stmt) {
 		key.stmt = stmt;
 		key.tgid = pid_tgid >> 32;

@@ -68,12 +68,15 @@ static void ensure_tracefs(void)
 static int preflight(char *err, size_t errlen)
 {
 	if (geteuid() != 0) {
-		snprintf(err, errlen,
-			 "must run as root (needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load BPF and attach uprobes)");
+		snprintf(
+			err, errlen,
+			"must run as root (needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN to load BPF and attach uprobes)");
 		return -1;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		snprintf(err, errlen, "kernel has no BTF (/sys/kernel/btf/vmlinux missing); CO-RE needs CONFIG_DEBUG_INFO_BTF=y");
+		snprintf(
+			err, errlen,
+			"kernel has no BTF (/sys/kernel/btf/vmlinux missing); CO-RE needs CONFIG_DEBUG_INFO_BTF=y");
 		return -1;
 	}
 	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK) != 0) {
@@ -331,7 +334,8 @@ static int attach_lib(struct attacher *a, struct lib *l)
 
 	err = l->target->configure(l->path, &cfg);
 	if (err)
-		fprintf(stderr, "scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
+		fprintf(stderr,
+			"scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
 			l->path, strerror(-err));
 	bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
 			     BPF_ANY);
@@ -380,7 +384,8 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 	if (!t || e->deleted || hashmap__get(c->a->libs, key))
 		return 0;
 	if (c->a->nslots >= SC_MAX_LIBS) {
-		fprintf(stderr, "scooby-bpf: warning: more than %d client libraries; %s not probed\n",
+		fprintf(stderr,
+			"scooby-bpf: warning: more than %d client libraries; %s not probed\n",
 			SC_MAX_LIBS, e->path);
 		return 0;
 	}

@@ -79,15 +79,23 @@ static bool parse_seconds(const char *s, double *out)
 
 static enum cli_result bad(const char *opt, const char *val, const char *want)
 {
-	fprintf(stderr, "scooby-bpf: invalid value '%s' for %s: %s (see --help)\n", val, opt,
-		want);
+	fprintf(stderr, "scooby-bpf: invalid value '%s' for %s: %s (see --help)\n", val, opt, want);
 	return CLI_EXIT_ERROR;
 }
 
 enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 {
-	enum { OPT_REDIS = 256, OPT_TTL, OPT_KEEP, OPT_BUFFER, OPT_JSON, OPT_MAXQ, OPT_RTO, OPT_DEPTH,
-	       OPT_NATIVE };
+	enum {
+		OPT_REDIS = 256,
+		OPT_TTL,
+		OPT_KEEP,
+		OPT_BUFFER,
+		OPT_JSON,
+		OPT_MAXQ,
+		OPT_RTO,
+		OPT_DEPTH,
+		OPT_NATIVE
+	};
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "redis", required_argument, NULL, OPT_REDIS },
@@ -181,7 +189,8 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "scooby-bpf: unexpected argument '%s' (see --help)\n", argv[optind]);
+		fprintf(stderr, "scooby-bpf: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
 		return CLI_EXIT_ERROR;
 	}
 	return CLI_RUN;

@@ -47,12 +47,14 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 	case SC_EV_SQL_ERRMSG: {
 		const struct sc_sql_text_event *e = (const void *)h;
 
-		return e->len < SC_SQL_CAP && offsetof(struct sc_sql_text_event, text) + e->len <= size;
+		return e->len < SC_SQL_CAP &&
+		       offsetof(struct sc_sql_text_event, text) + e->len <= size;
 	}
 	case SC_EV_PQ_CALL: {
 		const struct sc_pq_call_event *e = (const void *)h;
 
-		return e->len < SC_SQL_CAP && offsetof(struct sc_pq_call_event, text) + e->len <= size;
+		return e->len < SC_SQL_CAP &&
+		       offsetof(struct sc_pq_call_event, text) + e->len <= size;
 	}
 	case SC_EV_NATSTACK: {
 		const struct sc_natstack_event *e = (const void *)h;

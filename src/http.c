@@ -157,7 +157,8 @@ void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint
 	}
 	/* a response without length ends at close; one with a length must have reached it */
 	end_request(t, h, ts,
-		    h->resp_parsed && (h->body.done || (h->body.content_length < 0 && !h->body.chunked)));
+		    h->resp_parsed &&
+			    (h->body.done || (h->body.content_length < 0 && !h->body.chunked)));
 }
 
 static int sweep_pid(uint64_t key, void *val, void *ctx)

@@ -115,8 +115,8 @@ static int run(const struct cli_opts *o, struct attacher *att, struct event_rout
 	struct ring_buffer *rb;
 	int err;
 
-	rb = ring_buffer__new(bpf_map__fd(attacher__skel(att)->maps.events), events__handle,
-			      router, NULL);
+	rb = ring_buffer__new(bpf_map__fd(attacher__skel(att)->maps.events), events__handle, router,
+			      NULL);
 	if (!rb) {
 		fprintf(stderr, "scooby-bpf: cannot open the ring buffer: %s\n", strerror(errno));
 		return 1;

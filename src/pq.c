@@ -75,10 +75,10 @@ void pq_tracker__free(struct pq_tracker *t)
 const char *pq_status_name(int status)
 {
 	static const char *const names[] = {
-		"PGRES_EMPTY_QUERY",	 "PGRES_COMMAND_OK",	"PGRES_TUPLES_OK",
-		"PGRES_COPY_OUT",	 "PGRES_COPY_IN",	"PGRES_BAD_RESPONSE",
-		"PGRES_NONFATAL_ERROR",	 "PGRES_FATAL_ERROR",	"PGRES_COPY_BOTH",
-		"PGRES_SINGLE_TUPLE",	 "PGRES_PIPELINE_SYNC", "PGRES_PIPELINE_ABORTED",
+		"PGRES_EMPTY_QUERY",	"PGRES_COMMAND_OK",    "PGRES_TUPLES_OK",
+		"PGRES_COPY_OUT",	"PGRES_COPY_IN",       "PGRES_BAD_RESPONSE",
+		"PGRES_NONFATAL_ERROR", "PGRES_FATAL_ERROR",   "PGRES_COPY_BOTH",
+		"PGRES_SINGLE_TUPLE",	"PGRES_PIPELINE_SYNC", "PGRES_PIPELINE_ABORTED",
 	};
 
 	if (status >= 0 && status < (int)(sizeof(names) / sizeof(names[0])))
@@ -131,7 +131,8 @@ void pq_tracker__call(struct pq_tracker *t, const struct sc_pq_call_event *e)
 	name[SC_PQ_NAME_CAP] = 0;
 	if (uses_name(e->func)) {
 		/* the SQL is the prepared statement's, when we saw it prepared */
-		const struct pq_name *pn = hashmap__get(t->names, name_key(e->hdr.pid, e->conn, name));
+		const struct pq_name *pn =
+			hashmap__get(t->names, name_key(e->hdr.pid, e->conn, name));
 
 		if (pn) {
 			c->sql = strdup(pn->sql);
@@ -149,7 +150,8 @@ void pq_tracker__call(struct pq_tracker *t, const struct sc_pq_call_event *e)
 		return;
 	}
 	if (hashmap__set(is_async(e->func) ? t->async : t->sync,
-			 is_async(e->func) ? hashmap_key2(c->pid, c->conn) : c->tid, c, (void **)&old)) {
+			 is_async(e->func) ? hashmap_key2(c->pid, c->conn) : c->tid, c,
+			 (void **)&old)) {
 		call_free(c);
 		return;
 	}

@@ -159,10 +159,10 @@ static char *read_str(struct pyproc *p, uint64_t addr)
 	if (!raw || !out)
 		goto fail;
 	/* compact ASCII data follows the smaller header, other compact kinds the larger */
-	if (!target_read(p->pid,
-			 addr + ((state >> 6) & 1 ? p->l.unicode_ascii_data :
-						    p->l.unicode_compact_data),
-			 raw, length * kind))
+	if (!target_read(
+		    p->pid,
+		    addr + ((state >> 6) & 1 ? p->l.unicode_ascii_data : p->l.unicode_compact_data),
+		    raw, length * kind))
 		goto fail;
 	for (i = 0; i < (size_t)length; i++) {
 		if (kind == 1)
@@ -240,8 +240,7 @@ static struct pycode *load_code(struct pyproc *p, uint64_t addr)
 		read_ptr_field(p, addr, p->l.code_qualname, &name);
 	c->filename = intern_owned(read_str(p, c->filename_ptr));
 	c->function = intern_owned(read_str(p, name ? name : c->name_ptr));
-	if (!c->filename || !c->function ||
-	    !read_bytes(p, table, &c->linetable, &c->linetable_len))
+	if (!c->filename || !c->function || !read_bytes(p, table, &c->linetable, &c->linetable_len))
 		goto fail;
 	return c;
 fail:
@@ -299,8 +298,7 @@ int pyproc__line(struct pyproc *p, const struct pycode *c, uint64_t code_addr, u
 		if (p->l.minor == 10)
 			lasti *= 2;
 	}
-	line = pyline_addr2line(p->l.minor, c->linetable, c->linetable_len, c->firstlineno,
-				lasti);
+	line = pyline_addr2line(p->l.minor, c->linetable, c->linetable_len, c->firstlineno, lasti);
 	return line > 0 ? line : 0;
 }
 

@@ -203,7 +203,8 @@ static void warn_version(struct pystack *ps, int minor, const char *why)
 {
 	if (minor >= 0 && minor < 64 && ps->warned_minor[minor]++)
 		return;
-	fprintf(stderr, "scooby-bpf: warning: Python 3.%d: %s; its queries are recorded without Python stacks\n",
+	fprintf(stderr,
+		"scooby-bpf: warning: Python 3.%d: %s; its queries are recorded without Python stacks\n",
 		minor, why);
 }
 
@@ -341,8 +342,7 @@ static bool complete_native(const struct stack *s)
 /* Appends the native frames of a capture under what s holds; false on ENOMEM. A walk
  * that did not reach a thread's or process's entry stopped at code built without frame
  * pointers: the stack is marked partial (ruling 9). */
-static bool resolve_native(struct symbolizer *syms, const struct native_pending *n,
-			   struct stack *s)
+static bool resolve_native(struct symbolizer *syms, const struct native_pending *n, struct stack *s)
 {
 	struct frame *grown = realloc(s->frames, (s->nframes + n->nframes + 1) * sizeof(*grown));
 	struct frame *f = NULL;
@@ -374,10 +374,10 @@ static int view_frame(const struct stack *s)
 		f = &s->frames[i];
 		if (f->unresolved || !f->function || !f->filename)
 			continue;
-		if (i > 0 &&
-		    ((strstr(f->function, "_get_response") &&
-		      strstr(f->filename, "django/core/handlers/base.py")) ||
-		     (strstr(f->function, "dispatch_request") && strstr(f->filename, "flask/app.py"))))
+		if (i > 0 && ((strstr(f->function, "_get_response") &&
+			       strstr(f->filename, "django/core/handlers/base.py")) ||
+			      (strstr(f->function, "dispatch_request") &&
+			       strstr(f->filename, "flask/app.py"))))
 			return i - 1;
 		if (frame__is_app(f))
 			outer_app = i;

@@ -265,10 +265,12 @@ static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
 	return add_str(o, "db", db_name(q->db)) && add_str(o, "query", q->sql ? q->sql : "") &&
 	       add_iso(o, "start", q->start_ns) && add_iso(o, "end", q->end_ns) &&
 	       cJSON_AddNumberToObject(o, "start_offset_ms",
-				       q->start_ns >= r->start_ns ? ms(q->start_ns - r->start_ns) :
-								    -ms(r->start_ns - q->start_ns)) &&
+				       q->start_ns >= r->start_ns ?
+					       ms(q->start_ns - r->start_ns) :
+					       -ms(r->start_ns - q->start_ns)) &&
 	       cJSON_AddNumberToObject(o, "time_taken", ms(q->busy_ns)) &&
-	       add_str(o, "error", q->error) && cJSON_AddBoolToObject(o, "truncated", q->truncated) &&
+	       add_str(o, "error", q->error) &&
+	       cJSON_AddBoolToObject(o, "truncated", q->truncated) &&
 	       cJSON_AddNumberToObject(o, "tid", q->tid) && add_stack(o, &q->stack);
 }
 

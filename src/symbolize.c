@@ -126,8 +126,7 @@ static uint64_t build_id_hash(Elf *elf)
 }
 
 /* Adds the function symbols of one symbol table; returns false on ENOMEM. */
-static bool add_symtab(struct elf_syms *f, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
-		       size_t *cap)
+static bool add_symtab(struct elf_syms *f, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, size_t *cap)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t i, n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
@@ -191,14 +190,16 @@ static struct elf_syms *load_file(struct symbolizer *s, const char *path, const 
 	f->path = intern(shown);
 	if (elf_getphdrnum(elf, &n) == 0)
 		for (i = 0; i < n && f->nsegs < MAX_SEGS; i++)
-			if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+			if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD &&
+			    (ph.p_flags & PF_X)) {
 				f->segs[f->nsegs].vaddr = ph.p_vaddr;
 				f->segs[f->nsegs].offset = ph.p_offset;
 				f->segs[f->nsegs++].filesz = ph.p_filesz;
 			}
 	/* .symtab when not stripped, .dynsym always: both, duplicates are harmless */
 	while ((scn = elf_nextscn(elf, scn)))
-		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM))
+		if (gelf_getshdr(scn, &sh) &&
+		    (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM))
 			if (!add_symtab(f, elf, scn, &sh, &cap))
 				break;
 	qsort(f->syms, f->nsyms, sizeof(*f->syms), sym_cmp);
@@ -236,9 +237,9 @@ static int add_mapping(const struct procmaps_entry *e, void *p)
 	c->pm->maps[c->pm->n].start = e->start;
 	c->pm->maps[c->pm->n].end = e->end;
 	c->pm->maps[c->pm->n].offset = e->offset;
-	c->pm->maps[c->pm->n].file =
-		load_file(c->s, path, e->path,
-			  ((uint64_t)e->dev_major << 56) ^ ((uint64_t)e->dev_minor << 40) ^ e->inode);
+	c->pm->maps[c->pm->n].file = load_file(c->s, path, e->path,
+					       ((uint64_t)e->dev_major << 56) ^
+						       ((uint64_t)e->dev_minor << 40) ^ e->inode);
 	c->pm->n++;
 	return 0;
 }
@@ -340,8 +341,10 @@ void symbolizer__proc_gone(struct symbolizer *s, pid_t pid)
 
 bool symbolizer__is_stack_base(const char *sym)
 {
-	static const char *const bases[] = { "_start", "__libc_start_main", "__libc_start_call_main",
-					     "start_thread", "clone3", "clone" };
+	static const char *const bases[] = {
+		"_start", "__libc_start_main", "__libc_start_call_main", "start_thread", "clone3",
+		"clone"
+	};
 	size_t i;
 
 	for (i = 0; sym && i < sizeof(bases) / sizeof(bases[0]); i++)

@@ -41,8 +41,11 @@ static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 	return accessor_offset(path, "sqlite3_sql", &cfg->sqlite_zsql_off);
 }
 
-#define PQ(sym, func)                                                                           \
-	{ sym, "pq_enter", false, func }, { sym, "pq_ret", true, func }
+#define PQ(sym, func)                     \
+	{ sym, "pq_enter", false, func }, \
+	{                                 \
+		sym, "pq_ret", true, func \
+	}
 
 static const struct probe_spec pq_probes[] = {
 	PQ("PQexec", SC_PQ_EXEC),
@@ -69,8 +72,7 @@ static int pq_configure(const char *path, struct sc_lib_cfg *cfg)
 static const struct target_lib targets[] = {
 	{ "libsqlite3", "libsqlite3.so", sqlite_probes,
 	  sizeof(sqlite_probes) / sizeof(sqlite_probes[0]), sqlite_configure },
-	{ "libpq", "libpq.so", pq_probes, sizeof(pq_probes) / sizeof(pq_probes[0]),
-	  pq_configure },
+	{ "libpq", "libpq.so", pq_probes, sizeof(pq_probes) / sizeof(pq_probes[0]), pq_configure },
 };
 
 const struct target_lib *targets__match(const char *path)
