@@ -1,0 +1,232 @@
+/* Tests the record model and its JSON: exact layout, escaping of any bytes, rounding, limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include "record.h"
+
+/* cmocka 1.1.5 has no assert_double_equal */
+#define assert_close(a, b, eps) assert_true(fabs((a) - (b)) < (eps))
+
+/* A record at a fixed monotonic time; the unix conversion is whatever the clock says. */
+static struct record *sample(void)
+{
+	struct record *r = record__new();
+
+	assert_non_null(r);
+	strcpy(r->method, "GET");
+	r->path = strdup("/items/?q=1");
+	r->status = 200;
+	r->start_ns = 1000000000ULL;
+	r->end_ns = 1012345678ULL; /* 12.345678 ms */
+	r->pid = 42;
+	r->tid = 43;
+	strcpy(r->comm, "gunicorn");
+	return r;
+}
+
+static void add(struct record *r, const char *sql, uint64_t start, uint64_t busy, const char *err)
+{
+	struct query q = { .db = DB_SQLITE, .tid = 43 };
+
+	q.sql = strdup(sql);
+	q.start_ns = start;
+	q.end_ns = start + busy;
+	q.busy_ns = busy;
+	q.error = err ? strdup(err) : NULL;
+	assert_int_equal(record__add_query(r, &q), 0);
+}
+
+static cJSON *to_json(const struct record *r)
+{
+	char *text = record__to_json(r);
+	cJSON *j;
+
+	assert_non_null(text);
+	j = cJSON_Parse(text);
+	assert_non_null(j);
+	free(text);
+	return j;
+}
+
+static cJSON *get(cJSON *o, const char *path)
+{
+	char buf[256], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save))
+		o = cJSON_GetObjectItemCaseSensitive(o, tok);
+	assert_non_null(o);
+	return o;
+}
+
+static void test_uuid_is_32_hex_and_random(void **state)
+{
+	struct record *a = record__new(), *b = record__new();
+	size_t i;
+
+	assert_int_equal(strlen(a->uuid), 32);
+	for (i = 0; i < 32; i++)
+		assert_non_null(strchr("0123456789abcdef", a->uuid[i]));
+	assert_string_not_equal(a->uuid, b->uuid);
+	record__free(a);
+	record__free(b);
+}
+
+static void test_layout_and_rounding(void **state)
+{
+	struct record *r = sample();
+	cJSON *j, *q;
+
+	add(r, "SELECT 1", 1000500000ULL, 1234567ULL, NULL); /* 1.234567 ms */
+	add(r, "SELECT * FROM nope", 1002000000ULL, 500ULL, "SQLITE_ERROR: no such table: nope");
+	j = to_json(r);
+	assert_string_equal(get(j, "uuid")->valuestring, r->uuid);
+	assert_int_equal(get(j, "version")->valueint, 1);
+	assert_string_equal(get(j, "request.method")->valuestring, "GET");
+	assert_string_equal(get(j, "request.path")->valuestring, "/items/?q=1");
+	assert_int_equal(get(j, "request.status")->valueint, 200);
+	assert_true(cJSON_IsNull(get(j, "request.host")));
+	assert_true(cJSON_IsNull(get(j, "request.request_id")));
+	assert_true(cJSON_IsFalse(get(j, "request.incomplete")));
+	/* milliseconds rounded to the microsecond */
+	assert_close(get(j, "request.duration_ms")->valuedouble, 12.346, 1e-9);
+	assert_close(get(j, "plugins_data.ProcessTime.process_time")->valuedouble, 12.346, 1e-9);
+	assert_int_equal(get(j, "plugins_data.SQL.count")->valueint, 2);
+	assert_close(get(j, "plugins_data.SQL.total_time")->valuedouble, 1.235, 1e-9);
+	assert_true(cJSON_IsNull(get(j, "plugins_data.ViewName.view_name")));
+	q = cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0);
+	assert_string_equal(get(q, "db")->valuestring, "sqlite");
+	assert_string_equal(get(q, "query")->valuestring, "SELECT 1");
+	assert_close(get(q, "time_taken")->valuedouble, 1.235, 1e-9);
+	assert_close(get(q, "start_offset_ms")->valuedouble, 0.5, 1e-9);
+	assert_true(cJSON_IsNull(get(q, "error")));
+	assert_int_equal(cJSON_GetArraySize(get(q, "stack")), 0);
+	q = cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 1);
+	assert_string_equal(get(q, "error")->valuestring, "SQLITE_ERROR: no such table: nope");
+	assert_close(get(q, "time_taken")->valuedouble, 0.001, 1e-9);
+	cJSON_Delete(j);
+	record__free(r);
+}
+
+static void test_any_bytes_become_valid_json(void **state)
+{
+	struct record *r = sample();
+	char *text;
+	cJSON *j;
+
+	free(r->path);
+	r->path = strdup("/<script>alert(1)</script>\"\\");
+	add(r, "SELECT '\xff\xfe' || '\x01\x1f' || '\xe2\x9c\x93' || '\xe2\x9c'", 1000000000ULL, 1,
+	    NULL);
+	text = record__to_json(r);
+	assert_non_null(text);
+	/* control bytes escaped, invalid UTF-8 replaced, valid UTF-8 kept */
+	assert_non_null(strstr(text, "\\u0001\\u001f"));
+	assert_null(strchr(text, '\xff'));
+	j = cJSON_Parse(text);
+	assert_non_null(j);
+	assert_string_equal(get(j, "request.path")->valuestring, "/<script>alert(1)</script>\"\\");
+	assert_string_equal(
+		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "query")
+			->valuestring,
+		"SELECT '\xef\xbf\xbd\xef\xbf\xbd' || '\x01\x1f' || '\xe2\x9c\x93' || '\xef\xbf\xbd'");
+	cJSON_Delete(j);
+	free(text);
+	record__free(r);
+}
+
+static void test_query_limit_counts_the_rest(void **state)
+{
+	struct record *r = sample();
+	cJSON *j;
+	int i;
+
+	for (i = 0; i < RECORD_MAX_QUERIES + 5; i++)
+		add(r, "SELECT 1", 1000000000ULL + i, 1000, NULL);
+	j = to_json(r);
+	assert_int_equal(get(j, "plugins_data.SQL.count")->valueint, RECORD_MAX_QUERIES + 5);
+	assert_int_equal(get(j, "plugins_data.SQL.omitted")->valueint, 5);
+	assert_int_equal(cJSON_GetArraySize(get(j, "plugins_data.SQL.queries")),
+			 RECORD_MAX_QUERIES);
+	assert_close(get(j, "plugins_data.SQL.total_time")->valuedouble,
+		     (RECORD_MAX_QUERIES + 5) * 0.001, 1e-6);
+	cJSON_Delete(j);
+	record__free(r);
+}
+
+static void test_background_and_frames(void **state)
+{
+	struct record *r = record__new();
+	struct query q = { .db = DB_POSTGRESQL, .tid = 7 };
+	cJSON *j, *st;
+
+	r->background = true;
+	r->pid = 9;
+	r->start_ns = 5;
+	r->end_ns = 10;
+	q.sql = strdup("SELECT 2");
+	q.start_ns = 5;
+	q.end_ns = 10;
+	q.busy_ns = 5;
+	q.stack.frames = calloc(2, sizeof(struct frame));
+	q.stack.nframes = 2;
+	q.stack.frames[0].filename = "/app/views.py";
+	q.stack.frames[0].lineno = 12;
+	q.stack.frames[0].function = "items";
+	q.stack.frames[1].unresolved = true;
+	q.stack.truncated = true;
+	assert_int_equal(record__add_query(r, &q), 0);
+	j = to_json(r);
+	assert_string_equal(get(j, "request.method")->valuestring, "background");
+	assert_true(cJSON_IsNull(get(j, "request.path")));
+	assert_true(cJSON_IsNull(get(j, "request.status")));
+	st = get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack");
+	assert_string_equal(get(cJSON_GetArrayItem(st, 0), "filename")->valuestring,
+			    "/app/views.py");
+	assert_int_equal(get(cJSON_GetArrayItem(st, 0), "lineno")->valueint, 12);
+	assert_true(cJSON_IsNull(get(cJSON_GetArrayItem(st, 1), "lineno")));
+	assert_true(cJSON_IsTrue(get(cJSON_GetArrayItem(st, 1), "unresolved")));
+	assert_true(cJSON_IsTrue(
+		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack_truncated")));
+	cJSON_Delete(j);
+	record__free(r);
+}
+
+static void test_app_frames(void **state)
+{
+	struct frame f = { .filename = "/srv/app/views.py" };
+
+	assert_true(frame__is_app(&f));
+	f.filename = "/usr/lib/python3/dist-packages/django/db/models/query.py";
+	assert_false(frame__is_app(&f));
+	f.filename = "/root/.pyenv/versions/3.12.1/lib/python3.12/site-packages/x.py";
+	assert_false(frame__is_app(&f));
+	f.filename = "/usr/lib/python3.11/threading.py";
+	assert_false(frame__is_app(&f));
+	f.filename = "<frozen importlib._bootstrap>";
+	assert_false(frame__is_app(&f));
+	f.filename = "/srv/app/views.py";
+	f.unresolved = true;
+	assert_false(frame__is_app(&f));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uuid_is_32_hex_and_random),
+		cmocka_unit_test(test_layout_and_rounding),
+		cmocka_unit_test(test_any_bytes_become_valid_json),
+		cmocka_unit_test(test_query_limit_counts_the_rest),
+		cmocka_unit_test(test_background_and_frames),
+		cmocka_unit_test(test_app_frames),
+	};
+
+	clock_ref__init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
