@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "correlate.h"
 #include "events.h"
+#include "groups.h"
 #include "record.h"
 #include "redis_url.h"
 #include "serve/serve.h"
@@ -42,7 +43,11 @@ struct sinks {
 static void publish(struct record *r, void *ctx)
 {
 	struct sinks *s = ctx;
-	char *json = record__to_json(r);
+	cJSON *groups = groups__build(r);
+	char *json;
+
+	r->n_plus_one = groups__n_plus_one(groups);
+	json = record__to_json(r, groups);
 
 	if (json) {
 		if (s->redis)

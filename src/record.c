@@ -274,8 +274,8 @@ static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
 	       cJSON_AddNumberToObject(o, "tid", q->tid) && add_stack(o, &q->stack);
 }
 
-/* Builds plugins_data: ProcessTime and SQL; returns false on ENOMEM. */
-static bool add_plugins(cJSON *root, const struct record *r)
+/* Builds plugins_data: ViewName, ProcessTime and SQL; returns false on ENOMEM. */
+static bool add_plugins(cJSON *root, const struct record *r, cJSON **groups)
 {
 	cJSON *plugins = cJSON_AddObjectToObject(root, "plugins_data");
 	cJSON *pt, *sql, *queries, *view;
@@ -301,22 +301,28 @@ static bool add_plugins(cJSON *root, const struct record *r)
 	for (i = 0; i < r->nqueries; i++)
 		if (!add_query(queries, r, &r->queries[i]))
 			return false;
+	if (*groups) {
+		cJSON_AddItemToObject(sql, "groups", *groups);
+		*groups = NULL;
+	}
 	return true;
 }
 
-char *record__to_json(const struct record *r)
+char *record__to_json(const struct record *r, cJSON *groups)
 {
 	cJSON *root = cJSON_CreateObject();
 	char *out = NULL;
 
 	if (!root)
-		return NULL;
+		goto cleanup;
 	if (!cJSON_AddStringToObject(root, "uuid", r->uuid) ||
 	    !cJSON_AddNumberToObject(root, "version", 1) || !add_request(root, r) ||
-	    !add_plugins(root, r) || !cJSON_AddNumberToObject(root, "lost_events", r->lost_events))
+	    !add_plugins(root, r, &groups) ||
+	    !cJSON_AddNumberToObject(root, "lost_events", r->lost_events))
 		goto cleanup;
 	out = cJSON_PrintUnformatted(root);
 cleanup:
+	cJSON_Delete(groups);
 	cJSON_Delete(root);
 	return out;
 }

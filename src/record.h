@@ -63,6 +63,7 @@ struct record {
 	uint64_t omitted_ns; /* their summed time_taken */
 	uint64_t lost_events;
 	char *view_name; /* ViewName.view_name: "module.function", NULL when not known */
+	int n_plus_one; /* groups flagged N+1, for the terminal line */
 	bool view_decided; /* the first stack of the request was seen (ruling 6) */
 };
 
@@ -78,8 +79,10 @@ int record__add_query(struct record *r, struct query *q);
 /* Frees the query's strings and stack (the struct itself is the caller's). */
 void query__free_strings(struct query *q);
 void stack__clear(struct stack *s);
-/* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM. */
-char *record__to_json(const struct record *r);
+/* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM.
+ * groups (may be NULL) becomes SQL.groups and is taken in every case. */
+struct cJSON;
+char *record__to_json(const struct record *r, struct cJSON *groups);
 double record__total_db_ms(const struct record *r);
 
 /* CLOCK_MONOTONIC ns -> unix ns; clock_ref__init must run once at start. */

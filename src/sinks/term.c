@@ -8,7 +8,7 @@ void term_sink__print(FILE *out, const struct record *r)
 	int64_t unix_ns = mono_to_unix_ns(r->start_ns);
 	time_t secs = unix_ns / 1000000000;
 	const char *path = r->path ? r->path : "-";
-	char when[16], status[8];
+	char when[16], status[8], nplus1[24] = "";
 	struct tm tm;
 	int plen = strlen(path);
 
@@ -19,10 +19,12 @@ void term_sink__print(FILE *out, const struct record *r)
 	else
 		snprintf(status, sizeof(status), "-");
 	/* long paths are cut in the middle of the line only, never in the record */
-	fprintf(out, "%s.%03d %-7s %-40.*s%s %-3s %9.2f ms %4zu q %9.2f ms db%s  %s\n", when,
+	if (r->n_plus_one)
+		snprintf(nplus1, sizeof(nplus1), " N+1 x%d", r->n_plus_one);
+	fprintf(out, "%s.%03d %-7s %-40.*s%s %-3s %9.2f ms %4zu q %9.2f ms db%s%s  %s\n", when,
 		(int)(unix_ns / 1000000 % 1000), r->background ? "(bg)" : r->method,
 		plen > 40 ? 39 : 40, path, plen > 40 ? "~" : "", status,
 		(r->end_ns - r->start_ns) / 1e6, r->nqueries + r->omitted, record__total_db_ms(r),
-		r->incomplete ? " incomplete" : "", r->uuid);
+		nplus1, r->incomplete ? " incomplete" : "", r->uuid);
 	fflush(out);
 }

@@ -44,7 +44,7 @@ static void add(struct record *r, const char *sql, uint64_t start, uint64_t busy
 
 static cJSON *to_json(const struct record *r)
 {
-	char *text = record__to_json(r);
+	char *text = record__to_json(r, NULL);
 	cJSON *j;
 
 	assert_non_null(text);
@@ -124,7 +124,7 @@ static void test_any_bytes_become_valid_json(void **state)
 	r->path = strdup("/<script>alert(1)</script>\"\\");
 	add(r, "SELECT '\xff\xfe' || '\x01\x1f' || '\xe2\x9c\x93' || '\xe2\x9c'", 1000000000ULL, 1,
 	    NULL);
-	text = record__to_json(r);
+	text = record__to_json(r, NULL);
 	assert_non_null(text);
 	/* control bytes escaped, invalid UTF-8 replaced, valid UTF-8 kept */
 	assert_non_null(strstr(text, "\\u0001\\u001f"));

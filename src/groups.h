@@ -1,0 +1,43 @@
+/* Similar-query groups of a record (plugins_data.SQL.groups) and the N+1 patterns among them. */
+#ifndef SCOOBY_GROUPS_H
+#define SCOOBY_GROUPS_H
+
+#include <cjson/cJSON.h>
+
+#include "record.h"
+
+/* One call site issuing one fingerprint this many times in a request is an N+1. */
+#define GROUPS_N_PLUS_ONE_MIN 3
+
+/*
+ * Returns a new cJSON array of groups for r's queries (the caller owns it),
+ * or NULL on ENOMEM. Queries group by (db, fingerprint): every db of the
+ * record in one array, groups in the order of their first query. Each group:
+ *   "fingerprint": sql_fingerprint of the text (valid UTF-8),
+ *   "db":          "sqlite" or "postgresql",
+ *   "count":       its queries,
+ *   "total_time":  their summed time_taken, ms rounded to the microsecond,
+ *   "call_sites":  distinct "filename:lineno" of each query's call site
+ *                  (stack__call_site) in order of first appearance; queries
+ *                  without one add nothing, so it may be [],
+ *   "duplicates":  queries whose exact text equals an earlier query's in the
+ *                  group (text alone: no params are captured yet),
+ *   "n_plus_one":  true when one call site issued the group's queries at
+ *                  least GROUPS_N_PLUS_ONE_MIN times,
+ *   "queries":     their indexes into SQL.queries.
+ */
+cJSON *groups__build(const struct record *r);
+
+/* Returns how many groups have n_plus_one set (for the terminal line); 0 for NULL. */
+int groups__n_plus_one(const cJSON *groups);
+
+/*
+ * Returns the call site of a stack (ruling 7): its innermost application
+ * frame, the first frame from the innermost for which frame__is_app holds (a
+ * resolved Python frame outside the standard library, site-packages and
+ * dist-packages). Returns NULL when there is none (no stack, native frames
+ * only, library frames only).
+ */
+const struct frame *stack__call_site(const struct stack *s);
+
+#endif /* SCOOBY_GROUPS_H */
