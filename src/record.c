@@ -83,17 +83,33 @@ void stack__clear(struct stack *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* True when path has a "/lib/python3.X/" or "/lib64/python3.X/" component: the standard
+ * library of an interpreter installed under some prefix. */
+static bool in_stdlib(const char *path)
+{
+	const char *p = path, *v;
+
+	while ((p = strstr(p, "/python3."))) {
+		v = p + strlen("/python3.");
+		if (*v >= '0' && *v <= '9') {
+			while (*v >= '0' && *v <= '9')
+				v++;
+			if (*v == '/' && ((p - path >= 4 && strncmp(p - 4, "/lib", 4) == 0) ||
+					  (p - path >= 6 && strncmp(p - 6, "/lib64", 6) == 0)))
+				return true;
+		}
+		p++;
+	}
+	return false;
+}
+
 bool frame__is_app(const struct frame *f)
 {
-	const char *lib;
-
 	if (f->native || f->unresolved || !f->filename || f->filename[0] == '<')
 		return false;
 	if (strstr(f->filename, "/site-packages/") || strstr(f->filename, "/dist-packages/"))
 		return false;
-	/* the standard library: <prefix>/lib/python3.X/<module> */
-	lib = strstr(f->filename, "/lib/python3");
-	return lib == NULL;
+	return !in_stdlib(f->filename);
 }
 
 void query__free_strings(struct query *q)

@@ -209,6 +209,12 @@ static void test_app_frames(void **state)
 	assert_false(frame__is_app(&f));
 	f.filename = "/usr/lib/python3.11/threading.py";
 	assert_false(frame__is_app(&f));
+	f.filename = "/usr/lib64/python3.9/json/decoder.py";
+	assert_false(frame__is_app(&f));
+	f.filename = "/home/u/lib/python3stuff/x.py";
+	assert_true(frame__is_app(&f));
+	f.filename = "/home/u/lib/python3.11/x.py";
+	assert_false(frame__is_app(&f));
 	f.filename = "<frozen importlib._bootstrap>";
 	assert_false(frame__is_app(&f));
 	f.filename = "/srv/app/views.py";
