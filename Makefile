@@ -18,7 +18,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS := libbpf libelf zlib hiredis libcjson
+PKGS := libbpf libelf zlib hiredis libcjson libmicrohttpd
 CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
 	  -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -87,6 +87,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory ui
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -107,3 +108,24 @@ check-format:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- viewer ---
+# `scooby-bpf serve`: the page under src/serve/static is embedded into the binary
+# (build/serve_assets.c, generated), and `make ui` runs the browser tests.
+SERVE_STATIC := $(sort $(wildcard src/serve/static/*))
+
+$(BUILD)/serve_assets.c: src/serve/embed.sh $(SERVE_STATIC) | $(BUILD)
+	$(call msg,EMBED,$@)
+	$(Q)src/serve/embed.sh $(SERVE_STATIC) > $@
+
+$(BUILD)/obj/serve_assets.o: $(BUILD)/serve_assets.c src/serve/assets.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/scooby-bpf: $(BUILD)/obj/serve_assets.o
+
+.PHONY: ui
+ui: $(BUILD)/scooby-bpf
+	$(Q)cd tests/ui && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; }
+	$(Q)cd tests/ui && SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) node --test --test-concurrency=1 viewer.test.js

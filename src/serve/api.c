@@ -59,8 +59,8 @@ static redisReply *api_list__range(struct api_list *l, const char *max, const ch
 				   long count)
 {
 	char soff[24], scount[24];
-	const char *argv[] = { "ZREVRANGEBYSCORE", STORE_ZSET_KEY, max, min, "WITHSCORES",
-			       "LIMIT", soff, scount };
+	const char *argv[] = { "ZREVRANGEBYSCORE", STORE_ZSET_KEY, max,	 min,
+			       "WITHSCORES",	   "LIMIT",	   soff, scount };
 	redisReply *r;
 
 	snprintf(soff, sizeof(soff), "%ld", off);
@@ -79,7 +79,7 @@ static redisReply *api_list__fetch(struct api_list *l, const redisReply *range)
 {
 	size_t n = range->elements / 2, i;
 	const char **argv = calloc(n + 1, sizeof(*argv));
-	char (*keys)[sizeof(STORE_KEY_PREFIX) + 64] = calloc(n, sizeof(*keys));
+	char(*keys)[sizeof(STORE_KEY_PREFIX) + 64] = calloc(n, sizeof(*keys));
 	redisReply *r = NULL;
 
 	if (!argv || !keys) {
@@ -136,7 +136,8 @@ static long api_list__examine(struct api_list *l, const redisReply *range, bool 
 	if (!values)
 		return -1;
 	for (i = 0; i < n; i++) {
-		score = strtod(range->element[2 * i + 1]->str ? range->element[2 * i + 1]->str : "0",
+		score = strtod(range->element[2 * i + 1]->str ? range->element[2 * i + 1]->str :
+								"0",
 			       NULL);
 		if (stop_when_full && l->n_items >= l->args->limit && score != l->last_score)
 			break;

@@ -12,7 +12,7 @@
 #include "serve/live.h"
 #include "serve/summary.h"
 
-#define LIVE_RING 1024 /* frames kept for clients that fall behind */
+#define LIVE_RING 4096 /* frames kept for clients that fall behind */
 #define LIVE_MAX_CLIENTS 64
 #define LIVE_KEEPALIVE_MS 10000
 #define LIVE_POLL_MS 250 /* the subscriber checks for stop this often */
@@ -161,8 +161,8 @@ static void live__on_reply(struct live *l, const redisReply *r)
 		return;
 	kind = r->element[0];
 	payload = r->element[2];
-	if (kind->type == REDIS_REPLY_STRING && kind->len == 7 && !memcmp(kind->str, "message", 7) &&
-	    payload->type == REDIS_REPLY_STRING)
+	if (kind->type == REDIS_REPLY_STRING && kind->len == 7 &&
+	    !memcmp(kind->str, "message", 7) && payload->type == REDIS_REPLY_STRING)
 		live__announce(l, payload->str, payload->len);
 }
 
@@ -211,7 +211,9 @@ static redisContext *live__subscribe(struct live *l, char *reason, size_t len)
 	r = redisCommandArgv(c, 2, argv, NULL);
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
 		snprintf(reason, len, "SUBSCRIBE failed: %s",
-			 !r ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+			 !r			      ? c->errstr :
+			 r->type == REDIS_REPLY_ERROR ? r->str :
+							"unexpected reply");
 		freeReplyObject(r);
 		redisFree(c);
 		return NULL;
@@ -232,7 +234,8 @@ static void *live__run(void *arg)
 		if (!c) {
 			live__set_redis(l, 0, reason);
 			live__nap(l, backoff);
-			backoff = backoff * 2 > LIVE_BACKOFF_MAX_MS ? LIVE_BACKOFF_MAX_MS : backoff * 2;
+			backoff = backoff * 2 > LIVE_BACKOFF_MAX_MS ? LIVE_BACKOFF_MAX_MS :
+								      backoff * 2;
 			continue;
 		}
 		backoff = LIVE_BACKOFF_MIN_MS;

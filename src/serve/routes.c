@@ -15,8 +15,8 @@
 #define SSE_BLOCK 16384
 
 /* The page may load only itself; records can never bring in script, style or frames. */
-#define CSP_PAGE                                                                             \
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "    \
+#define CSP_PAGE                                                                          \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 #define CSP_DATA "default-src 'none'; frame-ancestors 'none'; sandbox"
 
@@ -39,15 +39,14 @@ static void routes__common_headers(struct MHD_Response *resp, const char *ctype,
  * Returns what MHD_queue_response returned, MHD_NO when no response could be
  * made.
  */
-static enum MHD_Result routes__send(struct MHD_Connection *conn, unsigned status,
-				    const char *ctype, const void *body, size_t len, bool must_free)
+static enum MHD_Result routes__send(struct MHD_Connection *conn, unsigned status, const char *ctype,
+				    const void *body, size_t len, bool must_free)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(len, (void *)body,
-					       must_free ? MHD_RESPMEM_MUST_FREE :
-							   MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_buffer(
+		len, (void *)body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		if (must_free)
 			free((void *)body);
@@ -74,8 +73,7 @@ static enum MHD_Result routes__reply(struct MHD_Connection *conn, struct api_rep
 	return routes__send(conn, r->status, "application/json", r->body, strlen(r->body), true);
 }
 
-static enum MHD_Result routes__error(struct MHD_Connection *conn, unsigned status,
-				     const char *msg)
+static enum MHD_Result routes__error(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
 	struct api_reply r;
 
@@ -131,8 +129,7 @@ static bool routes__host_ok(struct MHD_Connection *conn)
 	n = strcspn(host, ":");
 	if (n == 9 && !strncasecmp(host, "localhost", 9))
 		return true;
-	return n >= 9 && n <= 15 && !strncmp(host, "127.", 4) &&
-	       strspn(host, "0123456789.") == n;
+	return n >= 9 && n <= 15 && !strncmp(host, "127.", 4) && strspn(host, "0123456789.") == n;
 }
 
 static const char *asset__type(const char *name)
@@ -154,16 +151,90 @@ static const char *asset__type(const char *name)
 	return "application/octet-stream";
 }
 
-/* Serves an embedded file by name; 404 when there is none. */
-static enum MHD_Result routes__asset(struct MHD_Connection *conn, const char *name)
+static const struct serve_asset *asset__find(const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < serve_assets_count; i++)
 		if (!strcmp(serve_assets[i].name, name))
-			return routes__send(conn, 200, asset__type(name), serve_assets[i].data,
-					    serve_assets[i].len, false);
-	return routes__error(conn, 404, "not found");
+			return &serve_assets[i];
+	return NULL;
+}
+
+/* Serves an embedded file by name; 404 when there is none. */
+static enum MHD_Result routes__asset(struct MHD_Connection *conn, const char *name)
+{
+	const struct serve_asset *a = asset__find(name);
+
+	if (!a)
+		return routes__error(conn, 404, "not found");
+	return routes__send(conn, 200, asset__type(name), a->data, a->len, false);
+}
+
+/* Percent-encodes s but for RFC 3986's unreserved characters; a new string, NULL on ENOMEM. */
+static char *url__encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+	unsigned char c;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		c = *s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* True when the len bytes at p end a quoted reference to a script or style sheet. */
+static bool page__asset_ref(const unsigned char *p, size_t left)
+{
+	return (left >= 4 && !memcmp(p, ".js\"", 4)) || (left >= 5 && !memcmp(p, ".css\"", 5));
+}
+
+/*
+ * Serves index.html. With a token, its references to scripts and style
+ * sheets carry ?token= too, so that a page opened with ?token=T can load
+ * them. Returns like routes__send.
+ */
+static enum MHD_Result routes__page(const struct routes *rt, struct MHD_Connection *conn)
+{
+	const struct serve_asset *a = asset__find("index.html");
+	char *enc = NULL, *out = NULL, *o;
+	size_t i, n = 0, extra;
+
+	if (!a || !rt->token)
+		return routes__asset(conn, "index.html");
+	enc = url__encode(rt->token);
+	for (i = 0; enc && i < a->len; i++)
+		n += page__asset_ref(a->data + i, a->len - i);
+	extra = enc ? strlen("?token=") + strlen(enc) : 0;
+	out = enc ? malloc(a->len + n * extra + 1) : NULL;
+	if (!out) {
+		free(enc);
+		return routes__error(conn, 500, "out of memory");
+	}
+	for (i = 0, o = out; i < a->len; i++) {
+		if (page__asset_ref(a->data + i, a->len - i)) {
+			n = a->data[i + 1] == 'j' ? 3 : 4; /* ".js" or ".css" */
+			o = mempcpy(o, a->data + i, n);
+			o += sprintf(o, "?token=%s", enc);
+			i += n - 1;
+			continue;
+		}
+		*o++ = a->data[i];
+	}
+	free(enc);
+	return routes__send(conn, 200, asset__type("index.html"), out, o - out, true);
 }
 
 /* GET /api/config: what the page needs to know from the command line. */
@@ -197,8 +268,7 @@ static int arg__number(const char *s, double *out)
 }
 
 /* Reads and checks GET /api/requests' arguments; -1 with why when one is malformed. */
-static int routes__list_args(struct MHD_Connection *conn, struct api_list_args *a,
-			     const char **why)
+static int routes__list_args(struct MHD_Connection *conn, struct api_list_args *a, const char **why)
 {
 	const char *limit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
 	const char *before = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "before");
@@ -291,17 +361,19 @@ static enum MHD_Result routes__api(const struct routes *rt, struct MHD_Connectio
 	const char *why;
 	char uuid[33];
 
-	if (!strcmp(url, API_REQUESTS) || !strcmp(url, API_REQUESTS "/")) {
+	if (!strcmp(url, API_REQUESTS)) {
 		if (routes__list_args(conn, &args, &why))
 			return routes__error(conn, 400, why);
 		api__list(rt->store, &args, &r);
 	} else if (!strncmp(url, API_REQUESTS "/", sizeof(API_REQUESTS))) {
 		if (!url__uuid(url, API_REQUESTS "/", false, uuid))
-			return routes__error(conn, 400, "malformed uuid (expected 32 lowercase hex digits)");
+			return routes__error(conn, 400,
+					     "malformed uuid (expected 32 lowercase hex digits)");
 		api__get(rt->store, uuid, &r);
 	} else if (!strncmp(url, SCOOBY_GET_DATA, sizeof(SCOOBY_GET_DATA) - 1)) {
 		if (!url__uuid(url, SCOOBY_GET_DATA, true, uuid))
-			return routes__error(conn, 400, "malformed uuid (expected 32 lowercase hex digits)");
+			return routes__error(conn, 400,
+					     "malformed uuid (expected 32 lowercase hex digits)");
 		api__scooby(rt->store, uuid, &r);
 	} else if (!strcmp(url, "/api/status")) {
 		api__status(rt->store, &r);
@@ -346,8 +418,8 @@ enum MHD_Result routes__handle(void *cls, struct MHD_Connection *conn, const cha
 	}
 	if (*con_cls == &body_seen)
 		return routes__error(conn, 400, "GET and HEAD take no body");
-	if (!strcmp(url, "/"))
-		return routes__asset(conn, "index.html");
+	if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
+		return routes__page(rt, conn);
 	if (!strncmp(url, "/api/", 5) || !strncmp(url, "/scooby/", 8))
 		return routes__api(rt, conn, url);
 	if (url[0] == '/' && !strchr(url + 1, '/'))

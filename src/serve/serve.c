@@ -63,9 +63,12 @@ struct listen_addr {
 static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "redis", required_argument, NULL, 'r' }, { "listen", required_argument, NULL, 'l' },
-		{ "token", required_argument, NULL, 't' }, { "slow-ms", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
+		{ "redis", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "token", required_argument, NULL, 't' },
+		{ "slow-ms", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -91,7 +94,8 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
 			errno = 0;
 			o->slow_ms = strtol(optarg, &end, 10);
 			if (!optarg[0] || *end || errno || o->slow_ms < 0) {
-				fprintf(stderr, "scooby-bpf serve: invalid --slow-ms '%s'\n", optarg);
+				fprintf(stderr, "scooby-bpf serve: invalid --slow-ms '%s'\n",
+					optarg);
 				return -1;
 			}
 			break;
@@ -242,8 +246,9 @@ int serve_main(int argc, char **argv)
 		return 2;
 	}
 	if (!la.loopback && !o.token) {
-		fprintf(stderr, "scooby-bpf serve: --listen %s is not a loopback address: it needs "
-				"--token\n",
+		fprintf(stderr,
+			"scooby-bpf serve: --listen %s is not a loopback address: it needs "
+			"--token\n",
 			o.listen);
 		return 2;
 	}

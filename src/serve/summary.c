@@ -34,8 +34,7 @@ static int summary__repeated_texts(const cJSON *queries)
 	texts = calloc(cJSON_GetArraySize(queries) + 1, sizeof(*texts));
 	if (!texts)
 		return 0;
-	cJSON_ArrayForEach(q, queries)
-	{
+	cJSON_ArrayForEach(q, queries) {
 		text = cJSON_GetObjectItemCaseSensitive(q, "query");
 		if (cJSON_IsString(text))
 			texts[n++] = text->valuestring;
@@ -91,8 +90,7 @@ static int summary__errors(const cJSON *queries)
 	const cJSON *q, *e;
 	int n = 0;
 
-	cJSON_ArrayForEach(q, queries)
-	{
+	cJSON_ArrayForEach(q, queries) {
 		e = cJSON_GetObjectItemCaseSensitive(q, "error");
 		if (e && !cJSON_IsNull(e))
 			n++;
@@ -127,8 +125,9 @@ cJSON *summary__new(const cJSON *rec)
 	    !cJSON_AddNumberToObject(s, "db_time_ms", summary__number(sql, "total_time")) ||
 	    !cJSON_AddNumberToObject(s, "n_plus_one", summary__n_plus_one(sql)) ||
 	    !cJSON_AddNumberToObject(s, "errors", summary__errors(queries)) ||
-	    !cJSON_AddBoolToObject(s, "incomplete",
-				   cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "incomplete"))))
+	    !cJSON_AddBoolToObject(
+		    s, "incomplete",
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "incomplete"))))
 		goto cleanup;
 	err = 0;
 cleanup:
@@ -174,8 +173,7 @@ int summary__parse_status_class(const char *s, int *out)
 		*out = -1;
 		return 0;
 	}
-	if (s[0] >= '1' && s[0] <= '5' &&
-	    (s[1] == '\0' || (!strcasecmp(s + 1, "xx")))) {
+	if (s[0] >= '1' && s[0] <= '5' && (s[1] == '\0' || (!strcasecmp(s + 1, "xx")))) {
 		*out = s[0] - '0';
 		return 0;
 	}
@@ -186,8 +184,10 @@ int summary__parse_status_class(const char *s, int *out)
 static cJSON *scooby_layout__query(const cJSON *q)
 {
 	static const char *const always[] = { "query", "start", "end", "time_taken" };
-	static const char *const when_present[] = { "query_template", "params", "using",
-						    "db", "error", "start_offset_ms" };
+	static const char *const when_present[] = {
+		"query_template", "params",	     "using",		"db",
+		"error",	  "start_offset_ms", "stack_truncated", "stack_partial",
+	};
 	const cJSON *stack = cJSON_GetObjectItemCaseSensitive(q, "stack");
 	cJSON *out = cJSON_CreateObject(), *copy = NULL;
 	int err = -1;
@@ -229,8 +229,7 @@ static cJSON *scooby_layout__sql(const cJSON *sql)
 	list = cJSON_AddArrayToObject(out, "queries");
 	if (!list)
 		goto cleanup;
-	cJSON_ArrayForEach(q, queries)
-	{
+	cJSON_ArrayForEach(q, queries) {
 		item = scooby_layout__query(q);
 		if (!item || !cJSON_AddItemToArray(list, item))
 			goto cleanup;
@@ -250,17 +249,21 @@ cleanup:
 	return out;
 }
 
-/* Scooby's ViewName: the record's, or {view_name: null, args: [], kwargs: {}}. NULL on ENOMEM. */
+/*
+ * Scooby's ViewName: the record's with args [] and kwargs {} added when it
+ * has none (scooby-bpf cannot see them), or {view_name: null, args: [],
+ * kwargs: {}}. NULL on ENOMEM.
+ */
 static cJSON *scooby_layout__view(const cJSON *plugins)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(plugins, "ViewName");
-	cJSON *out;
+	cJSON *out = cJSON_IsObject(v) ? cJSON_Duplicate(v, true) : cJSON_CreateObject();
 
-	if (cJSON_IsObject(v))
-		return cJSON_Duplicate(v, true);
-	out = cJSON_CreateObject();
-	if (out && cJSON_AddNullToObject(out, "view_name") && cJSON_AddArrayToObject(out, "args") &&
-	    cJSON_AddObjectToObject(out, "kwargs"))
+	if (!out)
+		return NULL;
+	if ((cJSON_HasObjectItem(out, "view_name") || cJSON_AddNullToObject(out, "view_name")) &&
+	    (cJSON_HasObjectItem(out, "args") || cJSON_AddArrayToObject(out, "args")) &&
+	    (cJSON_HasObjectItem(out, "kwargs") || cJSON_AddObjectToObject(out, "kwargs")))
 		return out;
 	cJSON_Delete(out);
 	return NULL;
@@ -282,8 +285,7 @@ cJSON *scooby_layout__new(const cJSON *rec)
 	if (!item || !cJSON_AddItemToObject(pd, "ViewName", item))
 		goto cleanup;
 	item = NULL;
-	cJSON_ArrayForEach(p, plugins)
-	{
+	cJSON_ArrayForEach(p, plugins) {
 		if (!p->string || !strcmp(p->string, "ViewName"))
 			continue;
 		if (!strcmp(p->string, "SQL"))

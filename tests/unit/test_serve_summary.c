@@ -1,0 +1,180 @@
+/* Unit tests for the viewer's record views: uuids, summaries, N+1 counts, filters, Scooby's layout. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/summary.h"
+
+static const char record[] =
+	"{\"uuid\":\"3beffd8bd1c03470864b6e41b5495c4c\",\"version\":1,"
+	"\"request\":{\"method\":\"GET\",\"path\":\"/items/?page=2\",\"status\":404,"
+	"\"start_unix_ms\":1795363980155.17,\"duration_ms\":0.975,\"pid\":1,\"tid\":2,"
+	"\"comm\":\"gunicorn\",\"host\":null,\"request_id\":null,\"incomplete\":true},"
+	"\"plugins_data\":{\"ProcessTime\":{\"start\":\"a\",\"end\":\"b\",\"process_time\":0.975},"
+	"\"SQL\":{\"count\":4,\"omitted\":0,\"total_time\":0.25,\"queries\":["
+	"{\"db\":\"sqlite\",\"query\":\"SELECT 1\",\"start\":\"s\",\"end\":\"e\",\"time_taken\":0.1,"
+	"\"error\":null,\"stack\":[{\"filename\":\"/app/v.py\",\"lineno\":3,\"function\":\"f\"}],"
+	"\"params\":[1]},"
+	"{\"db\":\"sqlite\",\"query\":\"SELECT 1\",\"time_taken\":0.05,\"error\":\"boom\",\"stack\":[]},"
+	"{\"db\":\"sqlite\",\"query\":\"SELECT 1\",\"time_taken\":0.05,\"error\":null,\"stack\":[]},"
+	"{\"db\":\"sqlite\",\"query\":\"SELECT 2\",\"time_taken\":0.05,\"error\":null,\"stack\":[]}"
+	"]},\"CustomLog\":{\"logs\":[]}},\"lost_events\":0}";
+
+static cJSON *parse(const char *s)
+{
+	cJSON *j = cJSON_Parse(s);
+
+	assert_non_null(j);
+	return j;
+}
+
+static void test_uuid(void **state)
+{
+	assert_true(record_uuid__valid("3beffd8bd1c03470864b6e41b5495c4c"));
+	assert_false(record_uuid__valid(NULL));
+	assert_false(record_uuid__valid(""));
+	assert_false(record_uuid__valid("3BEFFD8BD1C03470864B6E41B5495C4C"));
+	assert_false(record_uuid__valid("3beffd8bd1c03470864b6e41b5495c4"));
+	assert_false(record_uuid__valid("3beffd8bd1c03470864b6e41b5495c4c0"));
+	assert_false(record_uuid__valid("3beffd8bd1c03470864b6e41b5495c4g"));
+	assert_false(record_uuid__valid("../../../../../etc/passwd/../../.."));
+}
+
+static void test_summary(void **state)
+{
+	cJSON *rec = parse(record), *s = summary__new(rec);
+
+	assert_non_null(s);
+	assert_string_equal(cJSON_GetObjectItem(s, "uuid")->valuestring,
+			    "3beffd8bd1c03470864b6e41b5495c4c");
+	assert_string_equal(cJSON_GetObjectItem(s, "path")->valuestring, "/items/?page=2");
+	assert_int_equal(cJSON_GetObjectItem(s, "status")->valueint, 404);
+	assert_int_equal(cJSON_GetObjectItem(s, "query_count")->valueint, 4);
+	assert_true(cJSON_GetObjectItem(s, "db_time_ms")->valuedouble == 0.25);
+	assert_true(cJSON_GetObjectItem(s, "start_unix_ms")->valuedouble == 1795363980155.17);
+	/* "SELECT 1" three times, no groups: one repeated text */
+	assert_int_equal(cJSON_GetObjectItem(s, "n_plus_one")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(s, "errors")->valueint, 1);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(s, "incomplete")));
+	cJSON_Delete(s);
+	cJSON_Delete(rec);
+
+	/* no uuid: no summary; a bare uuid: nulls and zeros */
+	rec = parse("{\"request\":{}}");
+	assert_null(summary__new(rec));
+	cJSON_Delete(rec);
+	assert_null(summary__new(NULL));
+	rec = parse("{\"uuid\":\"x\"}");
+	s = summary__new(rec);
+	assert_non_null(s);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(s, "path")));
+	assert_int_equal(cJSON_GetObjectItem(s, "query_count")->valueint, 0);
+	cJSON_Delete(s);
+	cJSON_Delete(rec);
+}
+
+static void test_n_plus_one(void **state)
+{
+	cJSON *sql = parse("{\"groups\":[{\"n_plus_one\":true},{\"n_plus_one\":false},"
+			   "{\"n_plus_one\":true}],\"queries\":[]}");
+
+	assert_int_equal(summary__n_plus_one(sql), 2);
+	cJSON_Delete(sql);
+	/* groups present, none flagged: 0 even with repeated texts */
+	sql = parse("{\"groups\":[],\"queries\":[{\"query\":\"a\"},{\"query\":\"a\"},"
+		    "{\"query\":\"a\"}]}");
+	assert_int_equal(summary__n_plus_one(sql), 0);
+	cJSON_Delete(sql);
+	sql = parse("{\"queries\":[{\"query\":\"a\"},{\"query\":\"b\"},{\"query\":\"a\"},"
+		    "{\"query\":\"b\"},{\"query\":\"a\"},{\"query\":\"b\"},{\"query\":\"c\"},"
+		    "{\"query\":\"c\"},{\"query\":null},{}]}");
+	assert_int_equal(summary__n_plus_one(sql), 2);
+	cJSON_Delete(sql);
+	assert_int_equal(summary__n_plus_one(NULL), 0);
+}
+
+static void test_filters(void **state)
+{
+	cJSON *rec = parse(record), *s = summary__new(rec);
+	struct summary_filter f = { 0 };
+	int cls;
+
+	assert_true(summary__matches(s, NULL));
+	assert_true(summary__matches(s, &f));
+	f.path = "ITEMS";
+	assert_true(summary__matches(s, &f));
+	f.path = "nope";
+	assert_false(summary__matches(s, &f));
+	f.path = NULL;
+	f.min_ms = 0.9;
+	assert_true(summary__matches(s, &f));
+	f.min_ms = 1;
+	assert_false(summary__matches(s, &f));
+	f.min_ms = 0;
+	f.status_class = 4;
+	assert_true(summary__matches(s, &f));
+	f.status_class = -1;
+	assert_false(summary__matches(s, &f));
+	f.status_class = 0;
+	f.n_plus_one = true;
+	assert_true(summary__matches(s, &f));
+
+	assert_int_equal(summary__parse_status_class("", &cls), 0);
+	assert_int_equal(cls, 0);
+	assert_int_equal(summary__parse_status_class("5xx", &cls), 0);
+	assert_int_equal(cls, 5);
+	assert_int_equal(summary__parse_status_class("2", &cls), 0);
+	assert_int_equal(cls, 2);
+	assert_int_equal(summary__parse_status_class("none", &cls), 0);
+	assert_int_equal(cls, -1);
+	assert_int_equal(summary__parse_status_class("6xx", &cls), -1);
+	assert_int_equal(summary__parse_status_class("2x", &cls), -1);
+	cJSON_Delete(s);
+	cJSON_Delete(rec);
+}
+
+static void test_scooby_layout(void **state)
+{
+	cJSON *rec = parse(record), *out = scooby_layout__new(rec), *pd, *q0, *q1;
+
+	assert_non_null(out);
+	assert_int_equal(cJSON_GetArraySize(out), 1);
+	pd = cJSON_GetObjectItem(out, "plugins_data");
+	assert_true(cJSON_IsNull(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(pd, "ViewName"), "view_name")));
+	assert_non_null(cJSON_GetObjectItem(pd, "ProcessTime"));
+	assert_non_null(cJSON_GetObjectItem(pd, "CustomLog"));
+	q0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(pd, "SQL"), "queries"), 0);
+	q1 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(pd, "SQL"), "queries"), 1);
+	assert_string_equal(cJSON_GetObjectItem(q0, "query")->valuestring, "SELECT 1");
+	assert_string_equal(cJSON_GetObjectItem(q0, "start")->valuestring, "s");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(q0, "stack")), 1);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(q0, "params")), 1);
+	/* absent in the record: null for Scooby's own names, left out for the optional ones */
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(q1, "start")));
+	assert_null(cJSON_GetObjectItem(q1, "params"));
+	assert_string_equal(cJSON_GetObjectItem(q1, "error")->valuestring, "boom");
+	cJSON_Delete(out);
+	cJSON_Delete(rec);
+
+	rec = parse("{\"uuid\":\"x\"}");
+	assert_null(scooby_layout__new(rec));
+	cJSON_Delete(rec);
+	assert_null(scooby_layout__new(NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uuid),	      cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_n_plus_one),    cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_scooby_layout),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
