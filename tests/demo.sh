@@ -19,13 +19,13 @@ PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print
 export DJANGO_SETTINGS_MODULE=djapp.settings SCOOBY_DB=sqlite SCOOBY_SQLITE_PATH="$TMP/db.sqlite3"
 export PYTHONDONTWRITEBYTECODE=1
 
-REDIS_PID= GUNICORN_PID= SCOOBY_PID=
+REDIS_PID= GUNICORN_PID= SCOOBY_PID= SERVE_PID=
 cleanup() {
 	local rc=$?
-	for pid in $SCOOBY_PID $GUNICORN_PID $REDIS_PID; do
+	for pid in $SERVE_PID $SCOOBY_PID $GUNICORN_PID $REDIS_PID; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	for pid in $SCOOBY_PID $GUNICORN_PID $REDIS_PID; do
+	for pid in $SERVE_PID $SCOOBY_PID $GUNICORN_PID $REDIS_PID; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
@@ -86,12 +86,40 @@ for uuid in $(redis-cli -s "$SOCK" ZRANGE scooby:requests 0 -1); do
 	rec=$(redis-cli -s "$SOCK" GET "scooby:req:$uuid")
 	if printf '%s' "$rec" | grep -q '"path": *"/nplus1/"'; then
 		echo "scooby:req:$uuid (TTL $(redis-cli -s "$SOCK" TTL "scooby:req:$uuid") s)"
-		printf '%s' "$rec" | $PY -m json.tool
+		# the whole record is long (a stack per query): show its gist
+		printf '%s' "$rec" | $PY -c '
+import json, sys
+r = json.load(sys.stdin)
+q, sql = r["request"], r["plugins_data"]["SQL"]
+print("%s %s -> %s in %.2f ms, view %s" % (q["method"], q["path"], q["status"],
+      q["duration_ms"], r["plugins_data"]["ViewName"]["view_name"]))
+for x in sql["queries"]:
+    app = next((f for f in x["stack"] if "/tests/apps/" in (f.get("filename") or "")), None)
+    print("  %7.3f ms  %-70.70s  %s" % (x["time_taken"], x["query"],
+          "%s:%s %s" % (app["filename"].split("/tests/apps/")[1], app["lineno"], app["function"]) if app else ""))
+for g in sql.get("groups", []):
+    if g["n_plus_one"]:
+        print("  N+1: %d x %s from %s" % (g["count"], g["fingerprint"], ", ".join(g["call_sites"])))
+'
+		echo "(the full record: redis-cli -s $SOCK GET scooby:req:$uuid)"
 		shown=1
 		break
 	fi
 done
 [ -n "$shown" ] || echo "(no /nplus1/ record found in Redis)"
+
+step "viewer: $BIN serve"
+"$BIN" serve --redis "unix://$SOCK" --listen "${SCOOBY_VIEWER_LISTEN:-127.0.0.1:8765}" 2>"$TMP/serve.err" &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q '^scooby-bpf: serving' "$TMP/serve.err" && break; sleep 0.1; done
+grep -q '^scooby-bpf: serving' "$TMP/serve.err" || { cat "$TMP/serve.err" >&2; exit 1; }
+echo "viewer: $(sed -n 's/^scooby-bpf: serving //p' "$TMP/serve.err")"
+if [ -t 0 ]; then
+	echo "open it in a browser; more traffic: curl http://127.0.0.1:$PORT/nplus1/ ; Ctrl-C ends the demo"
+	trap 'echo' INT
+	wait "$SERVE_PID" || true
+	trap - INT
+fi
 
 step "stopping scooby-bpf (SIGINT)"
 kill -INT "$SCOOBY_PID"
