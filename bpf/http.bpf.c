@@ -2,6 +2,7 @@
 /* Socket syscall tracepoints: HTTP request heads read, response bytes written, sockets closed. */
 #include "vmlinux.h"
 #include "common.bpf.h"
+#include "sqlite.bpf.h"
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -229,6 +230,9 @@ static __always_inline int write_exit(long ret)
 		goto out;
 	if (t->sys != SYS_SENDFILE)
 		buf = first_buf(t, &len);
+	/* the response has begun: what the request's queries left open ends here */
+	if (t->resp_bytes == 0)
+		sq_flush_thread(bpf_get_current_pid_tgid());
 	/* head bytes until the response head has surely been seen, tails after */
 	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, t->resp_bytes < SC_HTTP_CAP);
 	t->resp_bytes += ret;

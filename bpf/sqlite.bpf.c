@@ -3,53 +3,13 @@
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include "pystack.bpf.h"
-
-#define SQLITE_OK 0
-#define SQLITE_ROW 100
-#define SQLITE_DONE 101
-
-#define SQ_OPEN_MAX 8 /* executions one thread may have open at once (cursors, iterators) */
-
-/* An execution in progress: from its first step to DONE/error/reset/finalize. */
-struct sq_exec {
-	__u64 stmt; /* 0: free slot */
-	__u64 t_first;
-	__u64 busy_ns;
-	__u32 nsteps;
-	__s32 rc;
-};
-
-/* What a thread is doing inside libsqlite3; depth > 1 means SQLite called its
- * own API (schema loading inside prepare, sqlite3_exec): those inner calls are
- * not application queries and their time stays in the outer call's. Open
- * executions live here too: a statement is stepped by the thread that runs it,
- * and a per-thread scan of a few slots is cheaper than a shared hash update. */
-struct sq_thread {
-	__u32 depth;
-	__u32 err_pending; /* a call failed: the next sqlite3_errmsg() explains it */
-	__s32 nbyte;
-	__u32 pad;
-	__u64 t_enter;
-	__u64 stmt; /* step: the statement being stepped */
-	__u64 zsql; /* prepare: arguments kept for the return probe */
-	__u64 ppstmt;
-	__u64 pztail;
-	struct sq_exec open[SQ_OPEN_MAX];
-};
+#include "sqlite.bpf.h"
 
 struct sq_key {
 	__u64 stmt;
 	__u32 tgid;
 	__u32 pad;
 };
-
-/* per-thread, freed by the kernel when the thread exits */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sq_thread);
-} sq_threads SEC(".maps");
 
 /* statements whose text the loader already has */
 struct {
@@ -138,60 +98,6 @@ static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt,
 	sc_output(e, e->hdr.size);
 }
 
-/* Returns the thread's open execution of stmt, or NULL. */
-static __always_inline struct sq_exec *sq_find(struct sq_thread *t, __u64 stmt)
-{
-	int i;
-
-#pragma unroll
-	for (i = 0; i < SQ_OPEN_MAX; i++)
-		if (t->open[i].stmt == stmt)
-			return &t->open[i];
-	return NULL;
-}
-
-/* Sends the record of an execution and frees its slot. */
-static __always_inline void sq_end_exec(__u64 pid_tgid, struct sq_exec *x, __u64 now, __u32 end)
-{
-	struct sc_sql_exec_event e = {};
-
-	sc_hdr_fill(&e.hdr, SC_EV_SQL_EXEC, sizeof(e), pid_tgid, now);
-	e.stmt = x->stmt;
-	e.t_first = x->t_first;
-	e.busy_ns = x->busy_ns;
-	e.nsteps = x->nsteps;
-	e.rc = x->rc;
-	e.end = end;
-	x->stmt = 0;
-	sc_emit(e);
-}
-
-/* Opens an execution of stmt in a free slot, ending the oldest one when all are taken. */
-static __always_inline struct sq_exec *sq_open(__u64 pid_tgid, struct sq_thread *t, __u64 stmt,
-					       __u64 now)
-{
-	struct sq_exec *x = &t->open[0];
-	int i;
-
-#pragma unroll
-	for (i = 0; i < SQ_OPEN_MAX; i++) {
-		if (!t->open[i].stmt) {
-			x = &t->open[i];
-			break;
-		}
-		if (t->open[i].t_first < x->t_first)
-			x = &t->open[i];
-	}
-	if (x->stmt)
-		sq_end_exec(pid_tgid, x, now, SC_SQL_END_RESET);
-	x->stmt = stmt;
-	x->t_first = now;
-	x->busy_ns = 0;
-	x->nsteps = 0;
-	x->rc = 0;
-	return x;
-}
-
 static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsql, int nbyte,
 					    void *ppstmt, void *pztail)
 {
@@ -259,6 +165,20 @@ int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
 	return 0;
 }
 
+/* Ends the thread's executions whose statements went idle (reset) since their last
+ * step, the stepped statement's own included: a step on an idle statement starts anew. */
+static __always_inline void sq_end_idle(__u64 pid_tgid, struct sq_thread *t)
+{
+	int i;
+
+	if (!t->state_off)
+		return;
+#pragma unroll
+	for (i = 0; i < SQ_OPEN_MAX; i++)
+		if (t->open[i].stmt && sq_idle(t, t->open[i].stmt))
+			sq_end_exec(pid_tgid, &t->open[i], t->open[i].t_last, SC_SQL_END_RESET);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(sqlite_step, void *stmt)
 {
@@ -273,14 +193,23 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 		return 0;
 	t->t_enter = bpf_ktime_get_ns();
 	t->stmt = (__u64)stmt;
-	if (!stmt || sq_find(t, (__u64)stmt))
+	if (!stmt)
+		return 0;
+	cfg = sc_lib(ctx);
+	if (cfg) {
+		t->state_off = cfg->sqlite_state_off;
+		t->run_state = cfg->sqlite_run_state;
+	}
+	/* executions the driver reset since their last step are over: this replaces a
+	 * probe on sqlite3_reset, whose trap would cost every query a microsecond */
+	sq_end_idle(pid_tgid, t);
+	if (sq_find(t, (__u64)stmt))
 		return 0;
 	sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
 	py_capture(ctx, pid_tgid, t->t_enter);
 	if (bpf_map_lookup_elem(&sq_seen, &key))
 		return 0;
 	/* prepared before we attached: take the text SQLite keeps with the statement */
-	cfg = sc_lib(ctx);
 	if (cfg && cfg->sqlite_zsql_off)
 		bpf_probe_read_user(&zsql, sizeof(zsql), stmt + cfg->sqlite_zsql_off);
 	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, (__u64)stmt, (const char *)zsql, 0, false, 0,
@@ -302,6 +231,7 @@ int BPF_KRETPROBE(sqlite_step_ret, int rc)
 	if (!x)
 		return 0;
 	x->busy_ns += now - t->t_enter;
+	x->t_last = now;
 	x->nsteps++;
 	x->rc = rc;
 	if ((rc & 0xff) != SQLITE_ROW) {

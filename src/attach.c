@@ -343,6 +343,8 @@ static int attach_lib(struct attacher *a, struct lib *l)
 		LIBBPF_OPTS(bpf_uprobe_opts, uo);
 
 		p = &l->target->probes[i];
+		if (p->unless_state && cfg.sqlite_state_off)
+			continue;
 		prog = bpf_object__find_program_by_name(a->skel->obj, p->prog);
 		if (!prog)
 			return -ENOENT;

@@ -162,3 +162,26 @@ cleanup:
 	close(fd);
 	return err;
 }
+
+int x86_first_rdi_cmpb(const unsigned char *code, size_t len, long *disp, unsigned char *imm)
+{
+	size_t i;
+
+	/* opcode 80 /7 ib; ModRM 0x7f: disp8(%rdi), 0xbf: disp32(%rdi) */
+	for (i = 0; i + 3 < len; i++) {
+		if (code[i] != 0x80 || (i > 0 && (code[i - 1] & 0xf0) == 0x40 && (code[i - 1] & 1)))
+			continue;
+		if (code[i + 1] == 0x7f) {
+			*disp = code[i + 2];
+			*imm = code[i + 3];
+			return 0;
+		}
+		if (code[i + 1] == 0xbf && i + 6 < len) {
+			*disp = (long)(code[i + 2] | code[i + 3] << 8 | code[i + 4] << 16 |
+				       (unsigned long)code[i + 5] << 24);
+			*imm = code[i + 6];
+			return 0;
+		}
+	}
+	return -1;
+}

@@ -19,4 +19,8 @@ int elfsym_find(const char *path, const char *name, unsigned long long *value,
  * offset a one-line accessor (`return p->field;`) reads. Returns it, or -1 when none. */
 long x86_first_rdi_load_disp(const unsigned char *code, size_t len);
 
+/* Finds the first "cmpb $imm, disp(%rdi)" in x86-64 code: the field and value a one-line
+ * predicate (`return p->state == RUN;`) tests. Returns 0 with *disp and *imm, or -1. */
+int x86_first_rdi_cmpb(const unsigned char *code, size_t len, long *disp, unsigned char *imm);
+
 #endif /* SCOOBY_ELFSYM_H */

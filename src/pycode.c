@@ -242,6 +242,9 @@ static struct pycode *load_code(struct pyproc *p, uint64_t addr)
 	c->function = intern_owned(read_str(p, name ? name : c->name_ptr));
 	if (!c->filename || !c->function || !read_bytes(p, table, &c->linetable, &c->linetable_len))
 		goto fail;
+	/* 3.13 enters a class's __init__ through a frame of a code object named "__init__"
+	 * in a "file" named "__init__" (not a path); CPython's tracebacks skip it */
+	c->shim = strcmp(c->filename, "__init__") == 0 && strcmp(c->function, "__init__") == 0;
 	return c;
 fail:
 	pycode_free(c);

@@ -16,6 +16,7 @@ struct pycode {
 	size_t linetable_len;
 	uint64_t filename_ptr, name_ptr; /* to notice the address now holds another code */
 	uint64_t checked_ns; /* when the identity was last confirmed */
+	bool shim; /* not user code: 3.13's __init__ cleanup frame (no file) */
 };
 
 struct pyproc;

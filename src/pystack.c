@@ -345,19 +345,25 @@ static bool complete_native(const struct stack *s)
 static bool resolve_native(struct symbolizer *syms, const struct native_pending *n, struct stack *s)
 {
 	struct frame *grown = realloc(s->frames, (s->nframes + n->nframes + 1) * sizeof(*grown));
-	struct frame *f = NULL;
+	size_t first = s->nframes;
 	uint32_t i;
 
 	if (!grown)
 		return false;
 	s->frames = grown;
 	for (i = 0; i < n->nframes; i++) {
-		f = &s->frames[s->nframes++];
-		symbolizer__resolve(syms, n->pid, n->ips[i], i > 0, f);
+		symbolizer__resolve(syms, n->pid, n->ips[i], i > 0, &s->frames[s->nframes]);
+		/* an address no executable mapping holds is not a return address: the
+		 * walk went through code without frame pointers; stop before the garbage */
+		if (!s->frames[s->nframes].module) {
+			s->partial = true;
+			return true;
+		}
+		s->nframes++;
 	}
 	if (n->flags & SC_PY_F_TRUNCATED)
 		s->truncated = true;
-	else if (!f || !complete_native(s))
+	else if (s->nframes == first || !complete_native(s))
 		s->partial = true;
 	return true;
 }
@@ -403,6 +409,10 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 		c = pyproc__code(proc, p->frames[i].code, now);
 		if (!c) {
 			f->unresolved = true; /* shown as such, never as a guessed line */
+			continue;
+		}
+		if (c->shim) { /* an interpreter helper frame, hidden as CPython hides it */
+			s->nframes--;
 			continue;
 		}
 		f->filename = c->filename;

@@ -29,15 +29,26 @@ static const struct probe_spec sqlite_probes[] = {
 	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true },
 	{ "sqlite3_step", "sqlite_step" },
 	{ "sqlite3_step", "sqlite_step_ret", true },
-	{ "sqlite3_reset", "sqlite_reset" },
+	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },
 	{ "sqlite3_finalize", "sqlite_finalize" },
 	{ "sqlite3_errmsg", "sqlite_errmsg_ret", true },
 };
 
 /* The text of a statement prepared before we attached lives in the Vdbe; sqlite3_sql()
- * is `return p->zSql`, so its code names the offset for this very build. */
+ * is `return p->zSql`, so its code names the offset for this very build. Likewise
+ * sqlite3_stmt_busy() is `return p->eVdbeState == VDBE_RUN_STATE` from SQLite 3.40:
+ * where it is, a step can tell that its statement was reset since the last one. */
 static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 {
+	unsigned char code[48], imm;
+	long disp;
+	int n;
+
+	n = elfsym_func_bytes(path, "sqlite3_stmt_busy", code, sizeof(code));
+	if (n > 0 && x86_first_rdi_cmpb(code, n, &disp, &imm) == 0 && disp > 0 && disp < 4096) {
+		cfg->sqlite_state_off = disp;
+		cfg->sqlite_run_state = imm;
+	}
 	return accessor_offset(path, "sqlite3_sql", &cfg->sqlite_zsql_off);
 }
 

@@ -14,6 +14,7 @@ struct probe_spec {
 	bool ret; /* uretprobe */
 	uint32_t func; /* cookie's high half (libpq entry point), 0 otherwise */
 	bool optional; /* absent in some versions */
+	bool unless_state; /* not needed when the library's statement state is readable */
 };
 
 struct target_lib {

@@ -133,7 +133,9 @@ struct sc_lib_cfg {
 	__u32 sqlite_zsql_off; /* offsetof(Vdbe, zSql), 0 if unknown */
 	__u32 pq_status_off; /* offsetof(PGresult, resultStatus) */
 	__u32 pq_errmsg_off; /* offsetof(PGresult, errMsg) */
-	__u32 pad;
+	__u16 sqlite_state_off; /* offsetof(Vdbe, eVdbeState), 0 if unknown (< 3.40) */
+	__u8 sqlite_run_state; /* its value while a statement runs */
+	__u8 pad;
 };
 
 /* SC_EV_PYSTACK: the calling thread's Python frames, innermost first. key_ts is the

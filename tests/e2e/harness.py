@@ -577,6 +577,57 @@ class Runserver:
             self.proc.stop(signal.SIGTERM, 10)
 
 
+WSGIAPP = os.path.join(APPS, "wsgiapp.py")
+
+
+def python_info(python):
+    """What an interpreter is: {"version": (major, minor, micro), "stdlib": its
+    standard library directory}. Raises AssertionError when it does not run."""
+    code = ("import json, sys, sysconfig; print(json.dumps({'version': list(sys.version_info[:3]),"
+            " 'stdlib': sysconfig.get_paths()['stdlib']}))")
+    try:
+        r = subprocess.run([python, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60, cwd="/")
+    except OSError as exc:
+        raise AssertionError("%s does not run: %s" % (python, exc))
+    if r.returncode != 0:
+        raise AssertionError("%s failed (rc %d):\n%s" % (python, r.returncode,
+                                                          r.stdout.decode(errors="replace")))
+    info = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    info["version"] = tuple(info["version"])
+    return info
+
+
+class WsgiApp:
+    """tests/apps/wsgiapp.py (standard library only: wsgiref + ThreadingMixIn + sqlite3)
+    under `python` on 127.0.0.1:<free port>. imported=False runs it as a script (its
+    module is __main__), imported=True imports it (its module is wsgiapp)."""
+
+    def __init__(self, tmp, python=PYTHON, imported=False, name="wsgiapp"):
+        self.tmp, self.python, self.imported, self.name = tmp, python, imported, name
+        self.port = free_port()
+        self.db = os.path.join(tmp, "%s-%d.sqlite3" % (name, self.port))
+        self.module = "wsgiapp" if imported else "__main__"
+        self.proc = None
+
+    def start(self):
+        if self.imported:
+            argv = [self.python, "-c", "import wsgiapp; wsgiapp.main()"]
+            env = {"PYTHONPATH": APPS}
+        else:
+            argv = [self.python, WSGIAPP]
+            env = {}
+        argv += [str(self.port), self.db]
+        self.proc = Proc(self.name, argv, self.tmp, env=env, cwd=APPS)
+        self.pid = self.proc.pid
+        wait_http(self.port, "/noquery", self.proc)
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+
+
 # ---------------------------------------------------------------- scooby-bpf
 
 class Scooby:
@@ -782,6 +833,13 @@ class E2ECase(unittest.TestCase):
         cls.addClassCleanup(g.stop)
         g.start()
         return g
+
+    @classmethod
+    def start_wsgiapp(cls, *args, **kwargs):
+        app = WsgiApp(cls.tmp, *args, **kwargs)
+        cls.addClassCleanup(app.stop)
+        app.start()
+        return app
 
     @classmethod
     def attach(cls, pid, args=(), redis_url=None):

@@ -8,6 +8,7 @@ import time
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views import View
 
 from app.models import Item
 
@@ -99,3 +100,50 @@ def multibyte(request, count):
 
 def pid(request):
     return HttpResponse("%d\n" % os.getpid(), content_type="text/plain")
+
+
+# --- Python stack tests (tests/e2e/test_stacks.py) ---------------------------------
+# The tests find the lines below by their marker comments (# DJ_...): keep one marker
+# per line, and do not reuse a marker.
+
+def stack_query(request):
+    """One ORM query at a known line: SELECT COUNT(*) ... WHERE id <= 3."""
+    count = Item.objects.filter(id__lte=3).count()  # DJ_Q1
+    return JsonResponse({"count": count})
+
+
+def stack_loop(request):
+    """N+1 from one line: the same get() five times (ids 1..5)."""
+    names = []
+    for item_id in range(1, 6):
+        names.append(Item.objects.get(id=item_id).name)  # DJ_LOOP
+    return JsonResponse({"names": names})
+
+
+class StackView(View):
+    """A class-based view: one ORM query in get()."""
+
+    def get(self, request):
+        count = Item.objects.count()  # DJ_CBV
+        return JsonResponse({"count": count})
+
+
+def _stack_thread_query(tag, out):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'thr-%s', COUNT(*) FROM app_item" % tag)  # DJ_THR
+            out.append(cursor.fetchall()[0][1])
+    finally:
+        connection.close()
+
+
+def stack_thread(request):
+    """Starts a new thread (after scooby-bpf attached) that runs one raw query, and
+    waits for it: the query is outside the request's thread, so it goes to the
+    process's background record."""
+    tag = re.sub(r"[^0-9a-zA-Z]", "", request.GET.get("tag", "x"))[:40] or "x"
+    out = []
+    worker = threading.Thread(target=_stack_thread_query, args=(tag, out), daemon=True)
+    worker.start()
+    worker.join(10)
+    return JsonResponse({"count": out[0] if out else None})

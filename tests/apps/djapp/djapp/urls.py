@@ -14,4 +14,8 @@ urlpatterns = [
     path("unicode/", views.unicode),
     path("multibyte/<int:count>/", views.multibyte),
     re_path(r"^pid/$", views.pid),
+    path("stack/query/", views.stack_query),
+    path("stack/loop/", views.stack_loop),
+    path("stack/cbv/", views.StackView.as_view()),
+    path("stack/thread/", views.stack_thread),
 ]
