@@ -29,6 +29,19 @@ struct {
 } py_threads SEC(".maps") __weak;
 
 #define PY_MAX_THREADS 256 /* threads walked to find ours */
+#define PY_BULK_MAX 16384 /* bytes of a thread's frame stack copied in one read */
+
+/* the thread's data stack (3.11+), copied at once: frames then cost no read each */
+struct py_bulk {
+	__u8 data[PY_BULK_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_bulk);
+} py_bulk SEC(".maps") __weak;
 #define PY_FRAME_READ 128 /* bytes of a frame read at once: every field we need is inside */
 
 static __always_inline __u64 py_read_ptr(__u64 addr)
@@ -139,7 +152,43 @@ struct py_frame_walk {
 	__u32 flags;
 	__u32 read; /* bytes read per frame */
 	__u16 back, code, instr, ctx, owner, cstack;
+	__u64 bulk_lo, bulk_hi; /* target range held in py_bulk, 0 when none */
 };
+
+/* Reads the 8 bytes at off in the bulk copy; false when off is outside it. */
+static __always_inline bool py_bulk_u64(const struct py_bulk *b, __u64 off, __u64 *v)
+{
+	if (off > PY_BULK_MAX - 8)
+		return false;
+	*v = *(const __u64 *)(b->data + (off & (PY_BULK_MAX - 8)));
+	return true;
+}
+
+/* Takes one frame's fields from the bulk copy; false when the frame lies outside it
+ * (a generator's frame, a frame object, an older chunk), for a read of its own. */
+static __always_inline bool py_frame_from_bulk(struct py_frame_walk *w, struct sc_py_frame *f,
+					       bool *skip)
+{
+	__u32 zero = 0;
+	struct py_bulk *b;
+	__u64 off, owner = 0;
+
+	if (!w->bulk_lo || w->frame < w->bulk_lo || w->frame + w->read > w->bulk_hi)
+		return false;
+	b = bpf_map_lookup_elem(&py_bulk, &zero);
+	if (!b)
+		return false;
+	off = w->frame - w->bulk_lo;
+	if (w->owner != SC_PY_NONE) {
+		if (!py_bulk_u64(b, off + (w->owner & ~7), &owner))
+			return false;
+		*skip = (__u8)(owner >> ((w->owner & 7) * 8)) == (__u8)w->cstack;
+	}
+	if (!py_bulk_u64(b, off + w->code, &f->code) || !py_bulk_u64(b, off + w->instr, &f->instr) ||
+	    !py_bulk_u64(b, off + w->ctx, &f->ctx) || !py_bulk_u64(b, off + w->back, &w->frame))
+		return false;
+	return true;
+}
 
 static long py_frame_step(__u32 i, void *p)
 {
@@ -147,6 +196,7 @@ static long py_frame_step(__u32 i, void *p)
 	struct sc_pystack_event *e;
 	struct sc_py_frame *f;
 	__u64 buf[PY_FRAME_READ / 8] = {};
+	bool skip = false;
 	__u32 size;
 
 	if (!w->frame)
@@ -154,6 +204,15 @@ static long py_frame_step(__u32 i, void *p)
 	if (w->n >= w->depth) {
 		w->flags |= SC_PY_F_TRUNCATED;
 		return 1;
+	}
+	e = sc_scratch();
+	if (!e)
+		return 1;
+	f = &e->frames[w->n & (SC_PY_MAX_FRAMES - 1)];
+	if (py_frame_from_bulk(w, f, &skip)) {
+		if (!skip)
+			w->n++;
+		return 0;
 	}
 	/* 1..128 bytes, in a form the verifier can bound */
 	size = w->read & (PY_FRAME_READ - 1);
@@ -168,10 +227,6 @@ static long py_frame_step(__u32 i, void *p)
 	if (w->owner != SC_PY_NONE &&
 	    ((__u8 *)buf)[w->owner & (PY_FRAME_READ - 1)] == (__u8)w->cstack)
 		return 0;
-	e = sc_scratch();
-	if (!e)
-		return 1;
-	f = &e->frames[w->n & (SC_PY_MAX_FRAMES - 1)];
 	f->code = py_field(buf, w->code);
 	f->instr = py_field(buf, w->instr);
 	f->ctx = py_field(buf, w->ctx);
@@ -207,6 +262,34 @@ static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
 	sc_output(e, e->hdr.size);
 }
 
+/* Copies the thread's current data-stack chunk (3.11+), where its Python-to-Python
+ * frames sit one after another: one read instead of one per frame. */
+static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
+					 struct py_frame_walk *w)
+{
+	__u64 chunk, top, lo, size;
+	struct py_bulk *b;
+	__u32 zero = 0;
+
+	if (cfg->tstate_datastack_chunk == SC_PY_NONE)
+		return;
+	chunk = py_read_ptr(ts + cfg->tstate_datastack_chunk);
+	top = py_read_ptr(ts + cfg->tstate_datastack_top);
+	lo = chunk + cfg->stackchunk_data;
+	if (!chunk || top <= lo || top - lo > PY_BULK_MAX)
+		return;
+	b = bpf_map_lookup_elem(&py_bulk, &zero);
+	if (!b)
+		return;
+	size = top - lo;
+	if (size > PY_BULK_MAX)
+		return;
+	if (bpf_probe_read_user(b->data, size & (PY_BULK_MAX * 2 - 1), (void *)lo) == 0) {
+		w->bulk_lo = lo;
+		w->bulk_hi = top;
+	}
+}
+
 /* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
 static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts)
 {
@@ -229,6 +312,7 @@ static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid,
 		w.owner = cfg->frame_owner;
 		w.cstack = cfg->owner_cstack;
 		w.read = cfg->frame_read > PY_FRAME_READ ? PY_FRAME_READ : cfg->frame_read;
+		py_bulk_copy(cfg, ts, &w);
 		bpf_loop(SC_PY_MAX_FRAMES + 1, py_frame_step, &w, 0);
 	}
 	e = sc_scratch();

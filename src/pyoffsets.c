@@ -39,7 +39,8 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40,
+	  .dict_values = 40, .tstate_datastack_chunk = -1,
+	  .tstate_datastack_top = -1, .stackchunk_data = -1,
 	  .owner_cstack = -1 },
 	{ .minor = 9,
 	  .runtime_interp_head = 32,
@@ -72,7 +73,8 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40,
+	  .dict_values = 40, .tstate_datastack_chunk = -1,
+	  .tstate_datastack_top = -1, .stackchunk_data = -1,
 	  .owner_cstack = -1 },
 	{ .minor = 10,
 	  .runtime_interp_head = 32,
@@ -105,7 +107,8 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40,
+	  .dict_values = 40, .tstate_datastack_chunk = -1,
+	  .tstate_datastack_top = -1, .stackchunk_data = -1,
 	  .owner_cstack = -1 },
 	{ .minor = 11,
 	  .runtime_interp_head = 40,
@@ -138,7 +141,8 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40,
+	  .dict_values = 40, .tstate_datastack_chunk = 296,
+	  .tstate_datastack_top = 304, .stackchunk_data = 24,
 	  .owner_cstack = -1 },
 	{ .minor = 12,
 	  .runtime_interp_head = 40,
@@ -171,7 +175,8 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40,
+	  .dict_values = 40, .tstate_datastack_chunk = 232,
+	  .tstate_datastack_top = 240, .stackchunk_data = 24,
 	  .owner_cstack = 3 },
 	{ .minor = 13,
 	  .runtime_interp_head = 632,
@@ -204,7 +209,8 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40,
+	  .dict_values = 40, .tstate_datastack_chunk = 232,
+	  .tstate_datastack_top = 240, .stackchunk_data = 24,
 	  .owner_cstack = 3 },
 };
 
@@ -229,7 +235,8 @@ int py_layout__format(const struct py_layout *l, char *buf, size_t len)
 			"func_name=%d func_qualname=%d code_filename=%d code_name=%d "
 			"code_firstlineno=%d unicode_state=%d unicode_length=%d "
 			"unicode_ascii_data=%d unicode_compact_data=%d bytes_size=%d bytes_data=%d "
-			"dict_keys=%d dict_values=%d",
+			"dict_keys=%d dict_values=%d tstate_datastack_chunk=%d tstate_datastack_top=%d "
+			"stackchunk_data=%d",
 			l->minor, l->runtime_interp_head, l->interp_tstate_head, l->interp_next,
 			l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id,
 			l->tstate_frame, l->cframe_current_frame, l->frame_back, l->frame_code,
@@ -238,5 +245,6 @@ int py_layout__format(const struct py_layout *l, char *buf, size_t len)
 			l->func_name, l->func_qualname, l->code_filename, l->code_name,
 			l->code_firstlineno, l->unicode_state, l->unicode_length,
 			l->unicode_ascii_data, l->unicode_compact_data, l->bytes_size,
-			l->bytes_data, l->dict_keys, l->dict_values);
+			l->bytes_data, l->dict_keys, l->dict_values, l->tstate_datastack_chunk,
+			l->tstate_datastack_top, l->stackchunk_data);
 }

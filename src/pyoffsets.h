@@ -18,6 +18,7 @@ struct py_layout {
 	int unicode_state, unicode_length, unicode_ascii_data, unicode_compact_data;
 	int bytes_size, bytes_data;
 	int dict_keys, dict_values;
+	int tstate_datastack_chunk, tstate_datastack_top, stackchunk_data;
 	int owner_cstack; /* owner value of C-stack shim frames, -1 when none */
 };
 

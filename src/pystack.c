@@ -192,6 +192,9 @@ static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const st
 		.frame_ctx = off16(l->minor >= 11 ? l->frame_func : l->frame_globals),
 		.owner_cstack = off16(l->owner_cstack),
 		.frame_read = frame_read_size(l),
+		.tstate_datastack_chunk = off16(l->tstate_datastack_chunk),
+		.tstate_datastack_top = off16(l->tstate_datastack_top),
+		.stackchunk_data = off16(l->stackchunk_data),
 	};
 	__u32 key = pid;
 

@@ -188,6 +188,10 @@ struct sc_py_cfg {
 	__u16 frame_ctx;
 	__u16 owner_cstack; /* owner value of C-stack shim frames, skipped */
 	__u16 frame_read; /* bytes of a frame that hold every field above */
+	__u16 tstate_datastack_chunk; /* 3.11+: frames live in this chunk ... */
+	__u16 tstate_datastack_top; /* ... up to here, so one read copies most of them */
+	__u16 stackchunk_data;
+	__u16 pad2;
 };
 
 /* Indexes of the per-CPU counters the loader reports. */

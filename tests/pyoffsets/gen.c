@@ -97,6 +97,15 @@ int main(void)
 	P("bytes_data", offsetof(PyBytesObject, ob_sval));
 	P("dict_keys", offsetof(PyDictObject, ma_keys));
 	P("dict_values", offsetof(PyDictObject, ma_values));
+#if PY_VERSION_HEX >= 0x030b0000
+	P("tstate_datastack_chunk", offsetof(PyThreadState, datastack_chunk));
+	P("tstate_datastack_top", offsetof(PyThreadState, datastack_top));
+	P("stackchunk_data", offsetof(_PyStackChunk, data));
+#else
+	P("tstate_datastack_chunk", -1);
+	P("tstate_datastack_top", -1);
+	P("stackchunk_data", -1);
+#endif
 	printf("\n");
 	return 0;
 }
