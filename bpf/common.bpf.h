@@ -120,6 +120,30 @@ static __always_inline void sc_output(void *rec, __u64 size)
 		sc_count(SC_CNT_LOST);
 }
 
+/* Copies the NUL-terminated text at src, at most cap bytes of it, into dst (SC_SQL_CAP
+ * bytes). Returns the bytes copied; *cut tells that the text went on past cap. It reads
+ * one byte more than it keeps: a text of exactly cap bytes is not marked cut. */
+static __always_inline __u32 sc_read_text(char *dst, const char *src, __u64 cap, bool *cut)
+{
+	__u64 size;
+	long n;
+
+	*cut = false;
+	if (cap > SC_SQL_CAP - 2)
+		cap = SC_SQL_CAP - 2;
+	size = cap + 2;
+	if (size > SC_SQL_CAP)
+		size = SC_SQL_CAP;
+	n = bpf_probe_read_user_str(dst, size, src);
+	if (n <= 0) {
+		sc_count(SC_CNT_TRUNC_READ);
+		return 0;
+	}
+	n--; /* the NUL */
+	*cut = n > cap;
+	return n > cap ? cap : n;
+}
+
 /* Sends a fixed-size record from the stack. */
 #define sc_emit(rec) sc_output(&(rec), sizeof(rec))
 

@@ -32,13 +32,10 @@ static __always_inline void pq_send_call(__u64 pid_tgid, __u64 ts, __u32 func, _
 					 const char *text, const char *name)
 {
 	struct sc_pq_call_event *e = sc_scratch();
-	__u64 cap = max_query;
-	long n;
+	bool cut = false;
 
 	if (!e)
 		return;
-	if (cap > SC_SQL_CAP - 1)
-		cap = SC_SQL_CAP - 1;
 	e->conn = conn;
 	e->func = func;
 	e->name[0] = 0;
@@ -47,13 +44,8 @@ static __always_inline void pq_send_call(__u64 pid_tgid, __u64 ts, __u32 func, _
 	e->len = 0;
 	e->full_len = 0;
 	if (text) {
-		n = bpf_probe_read_user_str(e->text, (cap + 1) & (SC_SQL_CAP - 1), text);
-		if (n > 0) {
-			e->len = n - 1 > cap ? cap : n - 1;
-			e->full_len = (__u64)(n - 1) >= cap ? cap + 1 : n - 1;
-		} else {
-			sc_count(SC_CNT_TRUNC_READ);
-		}
+		e->len = sc_read_text(e->text, text, max_query, &cut);
+		e->full_len = e->len + cut;
 	}
 	sc_hdr_fill(&e->hdr, SC_EV_PQ_CALL, 0, pid_tgid, ts);
 	e->hdr.size = offsetof(struct sc_pq_call_event, text) + (e->len & (SC_SQL_CAP - 1));

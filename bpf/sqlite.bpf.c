@@ -58,12 +58,12 @@ static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt,
 {
 	struct sc_sql_text_event *e = sc_scratch();
 	__u64 cap = max_query;
-	long n;
+	bool cut = false;
 
 	if (!e)
 		return;
-	if (cap > SC_SQL_CAP - 1)
-		cap = SC_SQL_CAP - 1;
+	if (cap > SC_SQL_CAP - 2)
+		cap = SC_SQL_CAP - 2;
 	e->stmt = stmt;
 	e->t_enter = t_enter;
 	e->t_exit = t_exit;
@@ -80,16 +80,8 @@ static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt,
 		else
 			sc_count(SC_CNT_TRUNC_READ);
 	} else if (src) {
-		/* NUL-terminated: read one byte past the cap to learn if it was cut */
-		n = bpf_probe_read_user_str(e->text, (cap + 1) & (SC_SQL_CAP - 1), src);
-		if (n > 0) {
-			e->len = n - 1;
-			e->full_len = (__u64)(n - 1) >= cap ? cap + 1 : n - 1;
-			if (e->len > cap)
-				e->len = cap;
-		} else {
-			sc_count(SC_CNT_TRUNC_READ);
-		}
+		e->len = sc_read_text(e->text, src, cap, &cut);
+		e->full_len = e->len + cut;
 	}
 	if (!src)
 		e->flags |= SC_SQL_F_NO_TEXT;

@@ -30,7 +30,7 @@ static const char usage[] =
 	"      --json FILE          also write each record as a JSON line to FILE (- = stdout)\n"
 	"  -d, --duration SECONDS   stop after that long\n"
 	"      --max-query BYTES    SQL text kept per query, longer is cut and marked\n"
-	"                           (default 4096, at most 16383)\n"
+	"                           (default 4096, at most 16382)\n"
 	"      --stack-depth N      Python frames kept per query, innermost first\n"
 	"                           (default 64, at most 128; 0: no stacks)\n"
 	"      --native-stacks      add the native frames (frame pointers) under the\n"
@@ -155,8 +155,8 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 				return bad("--duration", optarg, "seconds, more than 0");
 			break;
 		case OPT_MAXQ:
-			if (!parse_long(optarg, 1, SC_SQL_CAP - 1, &o->max_query))
-				return bad("--max-query", optarg, "bytes, 1 to 16383");
+			if (!parse_long(optarg, 1, SC_SQL_CAP - 2, &o->max_query))
+				return bad("--max-query", optarg, "bytes, 1 to 16382");
 			break;
 		case OPT_DEPTH:
 			if (!parse_long(optarg, 0, SC_PY_MAX_FRAMES, &o->stack_depth))

@@ -33,6 +33,19 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const cha
 	return 0;
 }
 
+/* Looks name up in every symbol table of elf; returns 1 and its value when found. */
+static int find_symbol(Elf *elf, const char *name, bool funcs_only, GElf_Addr *value)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) &&
+		    find_in_symtab(elf, scn, &sh, name, value, funcs_only))
+			return 1;
+	return 0;
+}
+
 /* Translates a virtual address to a file offset through the program headers. */
 static long vaddr_to_offset(Elf *elf, GElf_Addr addr)
 {
@@ -53,10 +66,8 @@ static long vaddr_to_offset(Elf *elf, GElf_Addr addr)
 int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len)
 {
 	GElf_Addr value = 0;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
 	Elf *elf = NULL;
-	int fd, err = -ENOENT, found = 0;
+	int fd, err = -ENOENT;
 	long off;
 	ssize_t n;
 
@@ -70,13 +81,7 @@ int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, si
 		err = -EINVAL;
 		goto cleanup;
 	}
-	while (!found && (scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
-			found = find_in_symtab(elf, scn, &sh, name, &value, true);
-	}
-	if (!found)
+	if (!find_symbol(elf, name, true, &value))
 		goto cleanup;
 	off = vaddr_to_offset(elf, value);
 	if (off < 0) {
@@ -119,12 +124,10 @@ long x86_first_rdi_load_disp(const unsigned char *code, size_t len)
 int elfsym_find(const char *path, const char *name, unsigned long long *value,
 		long long *exec_delta)
 {
-	Elf_Scn *scn = NULL;
 	GElf_Addr v = 0;
-	GElf_Shdr sh;
 	GElf_Phdr ph;
 	Elf *elf = NULL;
-	int fd, err = -ENOENT, found = 0;
+	int fd, err = -ENOENT;
 	size_t i, n;
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
@@ -137,12 +140,7 @@ int elfsym_find(const char *path, const char *name, unsigned long long *value,
 		err = -EINVAL;
 		goto cleanup;
 	}
-	while (!found && (scn = elf_nextscn(elf, scn))) {
-		if (gelf_getshdr(scn, &sh) &&
-		    (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
-			found = find_in_symtab(elf, scn, &sh, name, &v, false);
-	}
-	if (!found)
+	if (!find_symbol(elf, name, false, &v))
 		goto cleanup;
 	*value = v;
 	*exec_delta = 0;

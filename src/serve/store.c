@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_conn.h"
 #include "serve/store.h"
 
 #define STORE_IDLE_MAX 8 /* idle connections kept; more are closed after use */
@@ -56,77 +57,11 @@ void store__free(struct store *s)
 	free(s);
 }
 
-/* Describes why c failed; hiredis words a socket timeout as EAGAIN's text. */
-static void store__io_reason(const redisContext *c, char *reason, size_t len)
-{
-	if (c->err == REDIS_ERR_IO && !strcmp(c->errstr, strerror(EAGAIN)))
-		snprintf(reason, len, "timed out");
-	else
-		snprintf(reason, len, "%s", c->errstr[0] ? c->errstr : "connection error");
-}
 
-/* Sends one command; returns 0 when its reply is not an error, else -1 with the reason. */
-static int store__simple(redisContext *c, int argc, const char **argv, char *reason, size_t len)
-{
-	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-	int err = -1;
-
-	if (!r) {
-		store__io_reason(c, reason, len);
-		return -1;
-	}
-	if (r->type == REDIS_REPLY_ERROR)
-		snprintf(reason, len, "%.*s", (int)r->len, r->str);
-	else
-		err = 0;
-	freeReplyObject(r);
-	return err;
-}
 
 redisContext *store__connect(struct store *s, int timeout_ms, char *reason, size_t len)
 {
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
-	const char *argv[3];
-	redisContext *c;
-	char db[16];
-	int err = -1;
-
-	if (s->url.is_unix)
-		c = redisConnectUnixWithTimeout(s->url.path, tv);
-	else
-		c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
-	if (!c) {
-		snprintf(reason, len, "out of memory");
-		return NULL;
-	}
-	if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
-		store__io_reason(c, reason, len);
-		goto cleanup;
-	}
-	if (s->password) {
-		argv[0] = "AUTH";
-		argv[1] = s->url.user[0] ? s->url.user : s->password;
-		argv[2] = s->password;
-		if (store__simple(c, s->url.user[0] ? 3 : 2, argv, reason, len))
-			goto cleanup;
-	}
-	if (s->url.db) {
-		snprintf(db, sizeof(db), "%d", s->url.db);
-		argv[0] = "SELECT";
-		argv[1] = db;
-		if (store__simple(c, 2, argv, reason, len))
-			goto cleanup;
-	}
-	argv[0] = "PING";
-	if (store__simple(c, 1, argv, reason, len))
-		goto cleanup;
-	err = 0;
-cleanup:
-	if (err) {
-		redisFree(c);
-		return NULL;
-	}
-	return c;
+	return redis_conn__open(&s->url, s->password, timeout_ms, reason, len);
 }
 
 /* Takes an idle connection (*pooled true) or opens one; NULL with the reason. */
@@ -170,7 +105,7 @@ redisReply *store__command(struct store *s, int argc, const char **argv, const s
 			return NULL;
 		r = redisCommandArgv(c, argc, argv, argvlen);
 		if (!r) {
-			store__io_reason(c, reason, len);
+			redis_conn__io_reason(c, reason, len);
 			redisFree(c);
 			/* an idle connection may have outlived the server: one fresh try */
 			if (!pooled)

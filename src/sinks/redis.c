@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis_conn.h"
 #include "sinks/redis.h"
 
 #define SINK_TIMEOUT_MS 1000 /* connect and command timeouts */
@@ -131,41 +132,8 @@ static void sink__unreachable(struct redis_sink *s, const char *reason)
 	s->reachable = false;
 }
 
-/* Describes why c failed; hiredis words a socket timeout as EAGAIN's text. */
-static void sink__io_reason(const redisContext *c, char *reason, size_t len)
-{
-	if (c->err == REDIS_ERR_IO && !strcmp(c->errstr, strerror(EAGAIN)))
-		snprintf(reason, len, "timed out");
-	else
-		snprintf(reason, len, "%s", c->errstr[0] ? c->errstr : "connection error");
-}
 
-/*
- * Returns 0 when r is a reply other than an error, else -1 with the reason:
- * Redis' error text (it never echoes AUTH arguments) or the I/O error.
- */
-static int sink__check_reply(const redisContext *c, const redisReply *r, char *reason, size_t len)
-{
-	if (!r) {
-		sink__io_reason(c, reason, len);
-		return -1;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(reason, len, "%.*s", (int)r->len, r->str);
-		return -1;
-	}
-	return 0;
-}
 
-/* Sends one command and checks its reply; returns 0 or -1 with the reason. */
-static int sink__command(redisContext *c, int argc, const char **argv, char *reason, size_t len)
-{
-	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-	int err = sink__check_reply(c, r, reason, len);
-
-	freeReplyObject(r);
-	return err;
-}
 
 /*
  * Connects, authenticates and selects the database per the URL, then PINGs
@@ -174,45 +142,10 @@ static int sink__command(redisContext *c, int argc, const char **argv, char *rea
  */
 static int sink__connect(struct redis_sink *s, char *reason, size_t len)
 {
-	struct timeval tv = { .tv_sec = SINK_TIMEOUT_MS / 1000,
-			      .tv_usec = SINK_TIMEOUT_MS % 1000 * 1000 };
-	const char *argv[3];
-	char db[16];
-	redisContext *c;
-	int err = -1;
+	redisContext *c = redis_conn__open(&s->url, s->password, SINK_TIMEOUT_MS, reason, len);
 
-	if (s->url.is_unix)
-		c = redisConnectUnixWithTimeout(s->url.path, tv);
-	else
-		c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
-	if (!c) {
-		snprintf(reason, len, "out of memory");
+	if (!c)
 		return -1;
-	}
-	if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
-		sink__io_reason(c, reason, len);
-		goto cleanup;
-	}
-	if (!s->url.is_unix)
-		redisEnableKeepAlive(c); /* best effort: detects a vanished peer sooner */
-	if (s->password) {
-		argv[0] = "AUTH";
-		argv[1] = s->url.user[0] ? s->url.user : s->password;
-		argv[2] = s->password;
-		if (sink__command(c, s->url.user[0] ? 3 : 2, argv, reason, len))
-			goto cleanup;
-	}
-	if (s->url.db) {
-		snprintf(db, sizeof(db), "%d", s->url.db);
-		argv[0] = "SELECT";
-		argv[1] = db;
-		if (sink__command(c, 2, argv, reason, len))
-			goto cleanup;
-	}
-	argv[0] = "PING";
-	if (sink__command(c, 1, argv, reason, len))
-		goto cleanup;
-	err = 0;
 	s->ctx = c;
 	s->ctx_used = false;
 	pthread_mutex_lock(&s->lock);
@@ -221,10 +154,7 @@ static int sink__connect(struct redis_sink *s, char *reason, size_t len)
 		s->reconnects++;
 	s->ever_connected = true;
 	pthread_mutex_unlock(&s->lock);
-cleanup:
-	if (err)
-		redisFree(c);
-	return err;
+	return 0;
 }
 
 /*
@@ -326,7 +256,7 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
 
 	/* an append that ran out of memory left the context failed: nothing to read */
 	if (!b->n || s->ctx->err) {
-		sink__io_reason(s->ctx, reason, len);
+		redis_conn__io_reason(s->ctx, reason, len);
 		return SINK_FAIL_IO;
 	}
 	for (i = 0; i < b->n; i++) {
@@ -334,10 +264,10 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
 		/* all six replies are read even after an error: EXECABORT hides the first one's reason */
 		for (j = 0; j < REPLIES_PER_REC; j++) {
 			if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-				sink__io_reason(s->ctx, reason, len);
+				redis_conn__io_reason(s->ctx, reason, len);
 				return SINK_FAIL_IO;
 			}
-			if (!failed && sink__check_reply(s->ctx, r, reason, len))
+			if (!failed && redis_conn__check(s->ctx, r, reason, len))
 				failed = true;
 			if (!failed && j == REPLIES_PER_REC - 1) {
 				if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
@@ -345,7 +275,7 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
 					failed = true;
 				}
 				for (k = 0; !failed && k < r->elements; k++)
-					failed = sink__check_reply(s->ctx, r->element[k], reason,
+					failed = redis_conn__check(s->ctx, r->element[k], reason,
 								   len);
 			}
 			freeReplyObject(r);
