@@ -83,37 +83,102 @@ static enum cli_result bad(const char *opt, const char *val, const char *want)
 	return CLI_EXIT_ERROR;
 }
 
+enum {
+	OPT_REDIS = 256,
+	OPT_TTL,
+	OPT_KEEP,
+	OPT_BUFFER,
+	OPT_JSON,
+	OPT_MAXQ,
+	OPT_RTO,
+	OPT_DEPTH,
+	OPT_NATIVE
+};
+
+static const struct option longopts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "keep", required_argument, NULL, OPT_KEEP },
+	{ "buffer", required_argument, NULL, OPT_BUFFER },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "max-query", required_argument, NULL, OPT_MAXQ },
+	{ "request-timeout", required_argument, NULL, OPT_RTO },
+	{ "stack-depth", required_argument, NULL, OPT_DEPTH },
+	{ "native-stacks", no_argument, NULL, OPT_NATIVE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+/* Applies option c with its value arg. Returns CLI_RUN, or CLI_EXIT_OK after --help, or
+ * CLI_EXIT_ERROR after a one-line message. */
+static enum cli_result cli_apply(int c, const char *arg, struct cli_opts *o)
+{
+	long v;
+
+	switch (c) {
+	case 'p':
+		if (!parse_long(arg, 1, INT_MAX, &v))
+			return bad("--pid", arg, "a process id");
+		o->pid = v;
+		break;
+	case OPT_REDIS:
+		o->redis_url = arg;
+		o->redis_given = true;
+		break;
+	case OPT_TTL:
+		if (!parse_long(arg, 1, 365L * 86400, &o->ttl))
+			return bad("--ttl", arg, "whole seconds, 1 or more");
+		break;
+	case OPT_KEEP:
+		if (!parse_long(arg, 1, 100000000, &o->keep))
+			return bad("--keep", arg, "a count, 1 or more");
+		break;
+	case OPT_BUFFER:
+		if (!parse_long(arg, 1, 10000000, &o->buffer))
+			return bad("--buffer", arg, "a count, 1 or more");
+		break;
+	case OPT_JSON:
+		o->json_path = arg;
+		break;
+	case 'd':
+		if (!parse_seconds(arg, &o->duration))
+			return bad("--duration", arg, "seconds, more than 0");
+		break;
+	case OPT_MAXQ:
+		if (!parse_long(arg, 1, SC_SQL_CAP - 2, &o->max_query))
+			return bad("--max-query", arg, "bytes, 1 to 16382");
+		break;
+	case OPT_DEPTH:
+		if (!parse_long(arg, 0, SC_PY_MAX_FRAMES, &o->stack_depth))
+			return bad("--stack-depth", arg, "frames, 0 to 128");
+		break;
+	case OPT_NATIVE:
+		o->native_stacks = true;
+		break;
+	case OPT_RTO:
+		if (!parse_seconds(arg, &o->request_timeout))
+			return bad("--request-timeout", arg, "seconds, more than 0");
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case 'h':
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	return CLI_RUN;
+}
+
 enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 {
-	enum {
-		OPT_REDIS = 256,
-		OPT_TTL,
-		OPT_KEEP,
-		OPT_BUFFER,
-		OPT_JSON,
-		OPT_MAXQ,
-		OPT_RTO,
-		OPT_DEPTH,
-		OPT_NATIVE
-	};
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "redis", required_argument, NULL, OPT_REDIS },
-		{ "ttl", required_argument, NULL, OPT_TTL },
-		{ "keep", required_argument, NULL, OPT_KEEP },
-		{ "buffer", required_argument, NULL, OPT_BUFFER },
-		{ "json", required_argument, NULL, OPT_JSON },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "max-query", required_argument, NULL, OPT_MAXQ },
-		{ "request-timeout", required_argument, NULL, OPT_RTO },
-		{ "stack-depth", required_argument, NULL, OPT_DEPTH },
-		{ "native-stacks", no_argument, NULL, OPT_NATIVE },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	long v;
+	enum cli_result r;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -124,69 +189,21 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->stack_depth = 64;
 	o->request_timeout = 60;
 	opterr = 0;
+	optind = 1;
 	while ((c = getopt_long(argc, argv, ":p:d:qvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!parse_long(optarg, 1, INT_MAX, &v))
-				return bad("--pid", optarg, "a process id");
-			o->pid = v;
-			break;
-		case OPT_REDIS:
-			o->redis_url = optarg;
-			o->redis_given = true;
-			break;
-		case OPT_TTL:
-			if (!parse_long(optarg, 1, 365L * 86400, &o->ttl))
-				return bad("--ttl", optarg, "whole seconds, 1 or more");
-			break;
-		case OPT_KEEP:
-			if (!parse_long(optarg, 1, 100000000, &o->keep))
-				return bad("--keep", optarg, "a count, 1 or more");
-			break;
-		case OPT_BUFFER:
-			if (!parse_long(optarg, 1, 10000000, &o->buffer))
-				return bad("--buffer", optarg, "a count, 1 or more");
-			break;
-		case OPT_JSON:
-			o->json_path = optarg;
-			break;
-		case 'd':
-			if (!parse_seconds(optarg, &o->duration))
-				return bad("--duration", optarg, "seconds, more than 0");
-			break;
-		case OPT_MAXQ:
-			if (!parse_long(optarg, 1, SC_SQL_CAP - 2, &o->max_query))
-				return bad("--max-query", optarg, "bytes, 1 to 16382");
-			break;
-		case OPT_DEPTH:
-			if (!parse_long(optarg, 0, SC_PY_MAX_FRAMES, &o->stack_depth))
-				return bad("--stack-depth", optarg, "frames, 0 to 128");
-			break;
-		case OPT_NATIVE:
-			o->native_stacks = true;
-			break;
-		case OPT_RTO:
-			if (!parse_seconds(optarg, &o->request_timeout))
-				return bad("--request-timeout", optarg, "seconds, more than 0");
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
-		case ':':
+		if (c == ':') {
 			fprintf(stderr, "scooby-bpf: option %s needs a value (see --help)\n",
 				argv[optind - 1]);
 			return CLI_EXIT_ERROR;
-		default:
+		}
+		if (c == '?') {
 			fprintf(stderr, "scooby-bpf: unknown option '%s' (see --help)\n",
 				argv[optind - 1]);
 			return CLI_EXIT_ERROR;
 		}
+		r = cli_apply(c, optarg, o);
+		if (r != CLI_RUN)
+			return r;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "scooby-bpf: unexpected argument '%s' (see --help)\n",

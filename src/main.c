@@ -161,18 +161,84 @@ static int run(const struct cli_opts *o, struct attacher *att, struct event_rout
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Opens the BPF side and every tracker behind it. Returns 0, or -1 after saying why. */
+static int router_open(const struct cli_opts *o, struct event_router *r, struct sinks *sinks)
 {
 	struct correlator_opts co = { .background_period_ns = 1000000000ULL };
-	struct attach_opts ao = {};
+	struct attach_opts ao = {
+		.pid = o->pid,
+		.max_query = o->max_query,
+		.stack_depth = o->stack_depth,
+		.native_stacks = o->native_stacks,
+		.verbose = o->verbose,
+	};
+	char msg[512];
+
+	r->att = attacher__new(&ao, msg, sizeof(msg));
+	if (!r->att) {
+		fprintf(stderr, "scooby-bpf: %s\n", msg);
+		return -1;
+	}
+	co.request_timeout_ns = o->request_timeout * 1e9;
+	r->corr = correlator__new(&co, publish, sinks);
+	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs));
+	if (r->corr && r->py) {
+		r->http = http_tracker__new(r->corr);
+		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+		r->pq = pq_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+	}
+	if (!r->corr || !r->py || !r->http || !r->sqlite || !r->pq) {
+		fprintf(stderr, "scooby-bpf: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Detaches every probe first (the target runs untouched while we flush), then publishes
+ * what is still open and frees the trackers. Returns the ring-buffer records lost. */
+static unsigned long long router_close(struct event_router *r)
+{
+	unsigned long long lost = r->att ? attacher__counter(r->att, SC_CNT_LOST) : 0;
+
+	attacher__free(r->att);
+	r->att = NULL;
+	if (r->corr)
+		correlator__set_lost(r->corr, lost);
+	correlator__free(r->corr);
+	http_tracker__free(r->http);
+	sqlite_tracker__free(r->sqlite);
+	pq_tracker__free(r->pq);
+	pystack__free(r->py);
+	return lost;
+}
+
+/* Flushes the sinks and says what became of the records. */
+static void sinks_close(struct sinks *s, bool report, unsigned long long lost)
+{
+	struct redis_sink_stats st = {};
+	size_t left = 0;
+
+	if (s->redis) {
+		left = redis_sink__flush(s->redis, FLUSH_TIMEOUT_MS);
+		redis_sink__stats(s->redis, &st);
+		redis_sink__free(s->redis);
+	}
+	if (report)
+		fprintf(stderr,
+			"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent, %llu events lost\n",
+			s->records, st.published, st.dropped, left, lost);
+	jsonl_sink__close(s->jsonl);
+}
+
+int main(int argc, char **argv)
+{
 	struct event_router router = {};
-	struct redis_sink_stats st;
+	unsigned long long lost;
 	struct sigaction sa = {};
 	struct sinks sinks = {};
 	struct cli_opts o;
 	char msg[2048];
 	int err = 1;
-	size_t left;
 
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
@@ -189,30 +255,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	clock_ref__init();
-	if (sinks_open(&o, &sinks))
+	if (sinks_open(&o, &sinks) || router_open(&o, &router, &sinks))
 		goto cleanup;
-	ao.pid = o.pid;
-	ao.max_query = o.max_query;
-	ao.stack_depth = o.stack_depth;
-	ao.native_stacks = o.native_stacks;
-	ao.verbose = o.verbose;
-	router.att = attacher__new(&ao, msg, sizeof(msg));
-	if (!router.att) {
-		fprintf(stderr, "scooby-bpf: %s\n", msg);
-		goto cleanup;
-	}
-	co.request_timeout_ns = o.request_timeout * 1e9;
-	router.corr = correlator__new(&co, publish, &sinks);
-	router.py = pystack__new(bpf_map__fd(attacher__skel(router.att)->maps.py_procs));
-	if (router.corr && router.py) {
-		router.http = http_tracker__new(router.corr);
-		router.sqlite = sqlite_tracker__new(router.corr, o.stack_depth ? router.py : NULL);
-		router.pq = pq_tracker__new(router.corr, o.stack_depth ? router.py : NULL);
-	}
-	if (!router.corr || !router.py || !router.http || !router.sqlite || !router.pq) {
-		fprintf(stderr, "scooby-bpf: out of memory\n");
-		goto cleanup;
-	}
 	if (o.pid && attacher__track_tree(router.att, o.pid) <= 0) {
 		fprintf(stderr, "scooby-bpf: no such process: %d\n", o.pid);
 		goto cleanup;
@@ -227,23 +271,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "scooby-bpf: attached %s\n", msg);
 	err = run(&o, router.att, &router);
 cleanup:
-	/* probes go first so the target runs untouched while we flush */
-	attacher__free(router.att);
-	router.att = NULL;
-	correlator__free(router.corr);
-	http_tracker__free(router.http);
-	sqlite_tracker__free(router.sqlite);
-	pq_tracker__free(router.pq);
-	pystack__free(router.py);
-	if (sinks.redis) {
-		left = redis_sink__flush(sinks.redis, FLUSH_TIMEOUT_MS);
-		redis_sink__stats(sinks.redis, &st);
-		if (err == 0)
-			fprintf(stderr,
-				"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent\n",
-				sinks.records, st.published, st.dropped, left);
-		redis_sink__free(sinks.redis);
-	}
-	jsonl_sink__close(sinks.jsonl);
+	lost = router_close(&router);
+	sinks_close(&sinks, err == 0, lost);
 	return err;
 }
