@@ -116,8 +116,11 @@ static __always_inline void sc_output(void *rec, __u64 size)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, size, flags))
+	if (bpf_ringbuf_output(&events, rec, size, flags)) {
 		sc_count(SC_CNT_LOST);
+		/* per kind too: a test (or a user) can tell lost queries from lost stacks */
+		sc_count(SC_CNT_LOST_KIND + (((struct sc_hdr *)rec)->kind & 15));
+	}
 }
 
 /* Copies the NUL-terminated text at src, at most cap bytes of it, into dst (SC_SQL_CAP

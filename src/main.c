@@ -195,11 +195,15 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 }
 
 /* Detaches every probe first (the target runs untouched while we flush), then publishes
- * what is still open and frees the trackers. Returns the ring-buffer records lost. */
-static unsigned long long router_close(struct event_router *r)
+ * what is still open and frees the trackers. Returns the ring-buffer records lost; *queries
+ * gets how many of them ended a query (SQLite executions, libpq returns). */
+static unsigned long long router_close(struct event_router *r, unsigned long long *queries)
 {
 	unsigned long long lost = r->att ? attacher__counter(r->att, SC_CNT_LOST) : 0;
 
+	*queries = r->att ? attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_SQL_EXEC) +
+				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_PQ_RET) :
+			    0;
 	attacher__free(r->att);
 	r->att = NULL;
 	if (r->corr)
@@ -213,7 +217,8 @@ static unsigned long long router_close(struct event_router *r)
 }
 
 /* Flushes the sinks and says what became of the records. */
-static void sinks_close(struct sinks *s, bool report, unsigned long long lost)
+static void sinks_close(struct sinks *s, bool report, unsigned long long lost,
+			unsigned long long lost_queries)
 {
 	struct redis_sink_stats st = {};
 	size_t left = 0;
@@ -225,15 +230,15 @@ static void sinks_close(struct sinks *s, bool report, unsigned long long lost)
 	}
 	if (report)
 		fprintf(stderr,
-			"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent, %llu events lost\n",
-			s->records, st.published, st.dropped, left, lost);
+			"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent, %llu events lost (%llu query ends)\n",
+			s->records, st.published, st.dropped, left, lost, lost_queries);
 	jsonl_sink__close(s->jsonl);
 }
 
 int main(int argc, char **argv)
 {
 	struct event_router router = {};
-	unsigned long long lost;
+	unsigned long long lost, lost_queries;
 	struct sigaction sa = {};
 	struct sinks sinks = {};
 	struct cli_opts o;
@@ -271,7 +276,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "scooby-bpf: attached %s\n", msg);
 	err = run(&o, router.att, &router);
 cleanup:
-	lost = router_close(&router);
-	sinks_close(&sinks, err == 0, lost);
+	lost = router_close(&router, &lost_queries);
+	sinks_close(&sinks, err == 0, lost, lost_queries);
 	return err;
 }

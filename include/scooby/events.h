@@ -198,7 +198,8 @@ struct sc_py_cfg {
 enum sc_counter {
 	SC_CNT_LOST = 0, /* ring buffer full: records dropped */
 	SC_CNT_TRUNC_READ, /* a user memory read failed */
-	SC_NCOUNTERS,
+	SC_CNT_LOST_KIND, /* + kind: records of that kind dropped (SC_CNT_LOST_KIND + 1 ...) */
+	SC_NCOUNTERS = SC_CNT_LOST_KIND + 16,
 };
 
 #endif /* SCOOBY_EVENTS_H */
