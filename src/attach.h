@@ -17,6 +17,9 @@ struct attach_opts {
 	bool verbose;
 };
 
+/* Checks the capabilities we need (naming those missing), BTF and uprobe support.
+ * Returns 0, or -1 with a one-line reason in err. */
+int attacher__preflight(char *err, size_t errlen);
 /* Opens, configures, loads the BPF object and attaches the syscall and scheduler tracepoints.
  * Returns NULL with a one-line message in err on failure. */
 struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t errlen);

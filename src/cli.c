@@ -35,6 +35,9 @@ static const char usage[] =
 	"                           (default 64, at most 128; 0: no stacks)\n"
 	"      --native-stacks      add the native frames (frame pointers) under the\n"
 	"                           Python ones; processes without Python get them anyway\n"
+	"      --redact             replace string and number literals in SQL with ?\n"
+	"                           (passwords in ALTER USER ... PASSWORD '...' and\n"
+	"                           IDENTIFIED BY '...' are masked always)\n"
 	"      --request-timeout S  publish a request still open after S seconds as\n"
 	"                           incomplete (default 60)\n"
 	"  -q, --quiet              no line per request on stdout\n"
@@ -92,7 +95,8 @@ enum {
 	OPT_MAXQ,
 	OPT_RTO,
 	OPT_DEPTH,
-	OPT_NATIVE
+	OPT_NATIVE,
+	OPT_REDACT
 };
 
 static const struct option longopts[] = {
@@ -107,6 +111,7 @@ static const struct option longopts[] = {
 	{ "request-timeout", required_argument, NULL, OPT_RTO },
 	{ "stack-depth", required_argument, NULL, OPT_DEPTH },
 	{ "native-stacks", no_argument, NULL, OPT_NATIVE },
+	{ "redact", no_argument, NULL, OPT_REDACT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -158,6 +163,9 @@ static enum cli_result cli_apply(int c, const char *arg, struct cli_opts *o)
 		break;
 	case OPT_NATIVE:
 		o->native_stacks = true;
+		break;
+	case OPT_REDACT:
+		o->redact = true;
 		break;
 	case OPT_RTO:
 		if (!parse_seconds(arg, &o->request_timeout))

@@ -18,6 +18,7 @@ struct cli_opts {
 	long max_query; /* bytes */
 	long stack_depth; /* Python frames per stack, 0: none */
 	bool native_stacks; /* native frames under the Python ones too */
+	bool redact; /* literals in SQL become ? before anything leaves the process */
 	double request_timeout; /* seconds */
 	bool verbose;
 	bool quiet; /* no terminal lines */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "correlate.h"
+#include "fingerprint.h"
 #include "hashmap.h"
 
 struct correlator {
@@ -135,10 +136,33 @@ bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid)
 	return !r || r->nqueries < RECORD_MAX_QUERIES;
 }
 
+/* Masks what must not leave the process: credentials always, every literal with --redact. */
+static void scrub(struct correlator *c, struct query *q)
+{
+	size_t len, cap;
+	char *clean;
+
+	if (!q->sql)
+		return;
+	len = strlen(q->sql);
+	cap = 2 * len + 16;
+	clean = malloc(cap);
+	if (!clean || sql_redact(q->sql, len, c->opts.redact, clean, cap) < 0) {
+		free(clean);
+		/* not knowing what the text holds, send none of it */
+		free(q->sql);
+		q->sql = strdup("(text withheld: out of memory while redacting)");
+		return;
+	}
+	free(q->sql);
+	q->sql = clean;
+}
+
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 {
 	struct record *r = hashmap__get(c->requests, q->tid);
 
+	scrub(c, q);
 	if (r && r->pid != pid)
 		r = NULL;
 	if (!r) {

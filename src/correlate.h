@@ -15,6 +15,7 @@ typedef void (*record_fn)(struct record *r, void *ctx);
 struct correlator_opts {
 	uint64_t request_timeout_ns; /* a request open longer is published as incomplete */
 	uint64_t background_period_ns; /* how often queries outside requests are published */
+	bool redact; /* --redact: literals in SQL become ? (credentials are masked always) */
 };
 
 /* Returns a correlator handing records to fn, or NULL on ENOMEM. */

@@ -585,3 +585,71 @@ done:
 	writer__finish(&w);
 	return (int)w.n;
 }
+
+/* True when the word token t is kw, in any case. */
+static bool word__is(const struct lexer *lx, const struct token *t, const char *kw)
+{
+	size_t n = t->end - t->start;
+
+	return strlen(kw) == n && !strncasecmp(lx->s + t->start, kw, n);
+}
+
+/* True for a value token that is a literal, not a placeholder ($1, ?, %s, :name). */
+static bool token__is_literal(const struct lexer *lx, const struct token *t)
+{
+	unsigned char c = lexer__at(lx, t->start);
+
+	if (c == '$')
+		return lexer__at(lx, t->start + 1) == '$' ||
+		       !is_digit(lexer__at(lx, t->start + 1)); /* $$..$$ or $tag$..$tag$ */
+	return c == '\'' || is_digit(c) || c == '.' || c == '-' || c == '+';
+}
+
+/* Appends n bytes to out if they fit; false once out is full. */
+static bool redact__put(char *out, size_t cap, size_t *n, const char *s, size_t len)
+{
+	if (len > cap - *n)
+		return false;
+	memcpy(out + *n, s, len);
+	*n += len;
+	return true;
+}
+
+int sql_redact(const char *sql, size_t len, bool literals, char *out, size_t outlen)
+{
+	struct lexer lx = { .s = sql, .len = len };
+	bool secret = false, fits = true, pw = false;
+	size_t n = 0, cap;
+	struct token t;
+
+	if (!sql || !out || !outlen)
+		return -1;
+	cap = outlen - 1;
+	while (fits) {
+		lexer__next(&lx, &t);
+		if (t.kind == TOK_END)
+			break;
+		if (t.kind == TOK_VALUE && token__is_literal(&lx, &t) &&
+		    lexer__at(&lx, t.start) == '\'' && secret) {
+			fits = redact__put(out, cap, &n, "'***'", 5);
+		} else if (t.kind == TOK_VALUE && literals && token__is_literal(&lx, &t)) {
+			fits = redact__put(out, cap, &n, "?", 1);
+		} else {
+			fits = redact__put(out, cap, &n, sql + t.start, t.end - t.start);
+		}
+		/* the string right after PASSWORD or BY (IDENTIFIED BY) is a secret, and so is
+		 * the one after the = of a statement that named PASSWORD (SET PASSWORD FOR u = ...) */
+		if (t.kind == TOK_KEYWORD || t.kind == TOK_WORD) {
+			secret = word__is(&lx, &t, "PASSWORD") || word__is(&lx, &t, "BY");
+			pw = pw || word__is(&lx, &t, "PASSWORD");
+		} else if (t.kind == TOK_PUNCT && sql[t.start] == '=') {
+			secret = secret || pw;
+		} else if (t.kind == TOK_PUNCT && sql[t.start] == ';') {
+			secret = pw = false;
+		} else if (t.kind != TOK_SPACE) {
+			secret = false;
+		}
+	}
+	out[n] = '\0';
+	return (int)n;
+}

@@ -2,6 +2,7 @@
 #ifndef SCOOBY_FINGERPRINT_H
 #define SCOOBY_FINGERPRINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -27,5 +28,15 @@
  * count as whitespace. 2 * len + 16 bytes of out always suffice.
  */
 int sql_fingerprint(const char *sql, size_t len, char *out, size_t outlen);
+
+/*
+ * Writes into out (NUL-terminated, at most outlen bytes) the SQL text with every string
+ * literal that follows PASSWORD, PASSWORD = or BY (ALTER USER ... PASSWORD '...', MySQL's
+ * IDENTIFIED BY '...') replaced by '***', and, when literals is true, every other string
+ * and number literal replaced by ? (placeholders, identifiers, keywords, spacing and
+ * case are kept, so the text keeps its shape and its fingerprint). A buffer of 2 * len + 16
+ * bytes always suffices. Returns the length written, or -1 on NULL input.
+ */
+int sql_redact(const char *sql, size_t len, bool literals, char *out, size_t outlen);
 
 #endif /* SCOOBY_FINGERPRINT_H */

@@ -180,6 +180,7 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		return -1;
 	}
 	co.request_timeout_ns = o->request_timeout * 1e9;
+	co.redact = o->redact;
 	r->corr = correlator__new(&co, publish, sinks);
 	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs));
 	if (r->corr && r->py) {
@@ -257,6 +258,10 @@ int main(int argc, char **argv)
 	}
 	if (o.pid && kill(o.pid, 0) && errno == ESRCH) {
 		fprintf(stderr, "scooby-bpf: no such process: %d\n", o.pid);
+		return 1;
+	}
+	if (attacher__preflight(msg, sizeof(msg))) {
+		fprintf(stderr, "scooby-bpf: %s\n", msg);
 		return 1;
 	}
 	clock_ref__init();

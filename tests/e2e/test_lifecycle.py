@@ -3,7 +3,9 @@
 import json
 import os
 import signal
+import shutil
 import subprocess
+import tempfile
 import time
 
 import harness
@@ -57,6 +59,34 @@ class BadInvocation(E2ECase):
 
     def test_bad_redis_url_scheme(self):
         self.assertOneLineError(["-p", str(self.target.pid), "--redis", "foo://x", "-d", "3"])
+
+    def test_not_root_names_every_missing_capability(self):
+        line = self.assertOneLineError_as(["runuser", "-u", "nobody", "--"],
+                                          ["-p", str(self.target.pid), "--redis", self.nowhere])
+        self.assertEqual(line, "scooby-bpf: missing capabilities CAP_BPF, CAP_PERFMON, "
+                               "CAP_SYS_PTRACE (run as root)")
+
+    def test_one_missing_capability_is_named(self):
+        line = self.assertOneLineError_as(
+            ["setpriv", "--inh-caps=-sys_ptrace", "--bounding-set=-sys_ptrace"],
+            ["-p", str(self.target.pid), "--redis", self.nowhere])
+        self.assertEqual(line, "scooby-bpf: missing capability CAP_SYS_PTRACE (run as root)")
+
+    def assertOneLineError_as(self, prefix, args):
+        # a copy nobody can reach, wherever the checkout lives (/root is 0700)
+        d = tempfile.mkdtemp(prefix="scooby-caps-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        binary = os.path.join(d, "scooby-bpf")
+        shutil.copy(harness.SCOOBY_BPF, binary)
+        os.chmod(binary, 0o755)
+        r = subprocess.run(prefix + [binary] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 1, err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, err)
+        return lines[0]
 
     def test_help_exits_zero(self):
         rc, out, err = run_scooby(["--help"])

@@ -147,3 +147,15 @@ def stack_thread(request):
     worker.start()
     worker.join(10)
     return JsonResponse({"count": out[0] if out else None})
+
+
+def secrets(request):
+    """Statements carrying a password and literals, for the redaction tests: SQLite
+    rejects ALTER USER (a failed prepare is still a query, with its text)."""
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("ALTER USER bob PASSWORD 'hunter2'")
+        except Exception:
+            pass
+        cursor.execute("SELECT name FROM app_item WHERE name = 'item 1' OR id = 42")
+    return JsonResponse({"ok": True})

@@ -18,4 +18,5 @@ urlpatterns = [
     path("stack/loop/", views.stack_loop),
     path("stack/cbv/", views.StackView.as_view()),
     path("stack/thread/", views.stack_thread),
+    path("secrets/", views.secrets),
 ]
