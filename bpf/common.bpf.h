@@ -119,7 +119,7 @@ static __always_inline void sc_output(void *rec, __u64 size)
 	if (bpf_ringbuf_output(&events, rec, size, flags)) {
 		sc_count(SC_CNT_LOST);
 		/* per kind too: a test (or a user) can tell lost queries from lost stacks */
-		sc_count(SC_CNT_LOST_KIND + (((struct sc_hdr *)rec)->kind & 15));
+		sc_count(SC_CNT_LOST_KIND + (((struct sc_hdr *)rec)->kind & 31));
 	}
 }
 

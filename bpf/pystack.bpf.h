@@ -234,8 +234,9 @@ static long py_frame_step(__u32 i, void *p)
 	return 0;
 }
 
-/* Sends the calling thread's native user stack (frame pointers), keyed by key_ts. */
-static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
+/* Sends the calling thread's native user stack (frame pointers), keyed by key_ts, as a
+ * record of kind (SC_EV_NATSTACK at a probed function's entry, or SC_EV_NATSAMPLE). */
+static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts, __u32 kind)
 {
 	struct sc_natstack_event *e = sc_scratch();
 	struct pt_regs *regs = ctx;
@@ -243,6 +244,10 @@ static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
 
 	if (!e)
 		return;
+	if (kind == SC_EV_NATSAMPLE) {
+		n = bpf_get_stack(ctx, e->ips, sizeof(e->ips), BPF_F_USER_STACK);
+		goto out;
+	}
 	/* at a function's entry the frame-pointer chain skips its caller: the return
 	 * address is still on top of the stack. The walk goes one slot up, and the caller
 	 * takes slot 1 between the probed function and the chain. */
@@ -253,10 +258,11 @@ static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
 			e->ips[1] = 0;
 		n += sizeof(__u64);
 	}
+out:
 	e->nframes = n > 0 ? n / sizeof(__u64) : 0;
 	e->flags = n == sizeof(e->ips) ? SC_PY_F_TRUNCATED : 0;
 	e->key_ts = key_ts;
-	sc_hdr_fill(&e->hdr, SC_EV_NATSTACK, 0, pid_tgid, bpf_ktime_get_ns());
+	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
 	e->hdr.size = offsetof(struct sc_natstack_event, ips) +
 		      (e->nframes & (SC_NAT_MAX_FRAMES * 2 - 1)) * sizeof(__u64);
 	sc_output(e, e->hdr.size);
@@ -291,7 +297,8 @@ static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
 }
 
 /* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
-static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts)
+static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
+				    __u32 kind)
 {
 	struct py_frame_walk w = {};
 	struct sc_pystack_event *e;
@@ -321,7 +328,7 @@ static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid,
 	e->key_ts = key_ts;
 	e->flags = w.flags;
 	e->nframes = w.n;
-	sc_hdr_fill(&e->hdr, SC_EV_PYSTACK, 0, pid_tgid, bpf_ktime_get_ns());
+	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
 	e->hdr.size = offsetof(struct sc_pystack_event, frames) +
 		      (w.n & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
 	sc_output(e, e->hdr.size);
@@ -338,9 +345,9 @@ static __always_inline void py_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
 	if (cfg)
-		py_walk(cfg, pid_tgid, key_ts);
+		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK);
 	if (!cfg || native_stacks)
-		nat_capture(ctx, pid_tgid, key_ts);
+		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK);
 }
 
 #endif /* SCOOBY_PYSTACK_BPF_H */

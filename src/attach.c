@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -153,7 +154,8 @@ static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
 	{
 		enum bpf_prog_type t = bpf_program__type(prog);
 
-		if (t != BPF_PROG_TYPE_TRACEPOINT && t != BPF_PROG_TYPE_TRACING)
+		if ((t != BPF_PROG_TYPE_TRACEPOINT && t != BPF_PROG_TYPE_TRACING) ||
+		    !bpf_program__autoload(prog))
 			continue;
 		l = bpf_program__attach(prog);
 		if (!l) {
@@ -168,6 +170,46 @@ static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* Opens a CPU-clock sampling event on every online CPU and runs profile_sample on it; the
+ * program keeps only the traced processes' samples. Returns 0 or -1 with the reason. */
+static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t errlen)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.sample_freq = hz,
+		.freq = 1,
+	};
+	int cpu, ncpus = libbpf_num_possible_cpus(), fd, attached = 0;
+	struct bpf_link *l;
+
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		fd = syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENODEV)
+				continue; /* an offline CPU */
+			snprintf(err, errlen, "cannot open a sampling event on CPU %d: %s", cpu,
+				 strerror(errno));
+			return -1;
+		}
+		l = bpf_program__attach_perf_event(a->skel->progs.profile_sample, fd);
+		if (!l) {
+			snprintf(err, errlen, "cannot attach the sampler on CPU %d: %s", cpu,
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (links_push(&a->tp_links, &a->ntp_links, l)) {
+			bpf_link__destroy(l);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		attached++;
+	}
+	return attached ? 0 : (snprintf(err, errlen, "no CPU to sample on"), -1);
 }
 
 struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t errlen)
@@ -200,6 +242,9 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	a->skel->rodata->stack_depth = o->stack_depth;
 	a->skel->rodata->py_stacks = o->stack_depth > 0;
 	a->skel->rodata->native_stacks = o->native_stacks;
+	/* the profiler's programs (a sched_switch hook among them) load only when asked */
+	bpf_program__set_autoload(a->skel->progs.profile_sample, o->profile_hz > 0);
+	bpf_program__set_autoload(a->skel->progs.profile_switch, o->profile_hz > 0);
 	e = scooby_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the BPF programs (%s)%s", strerror(-e),
@@ -207,6 +252,8 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 		goto fail;
 	}
 	if (attach_tracepoints(a, err, errlen))
+		goto fail;
+	if (o->profile_hz && attach_sampling(a, o->profile_hz, err, errlen))
 		goto fail;
 	return a;
 fail:

@@ -14,6 +14,7 @@ struct attach_opts {
 	unsigned max_query;
 	unsigned stack_depth; /* 0: no stacks */
 	bool native_stacks;
+	unsigned profile_hz; /* --profile: CPU samples per second per CPU, 0: off */
 	bool verbose;
 };
 

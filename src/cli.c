@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 #include "cli.h"
 #include "scooby/events.h"
@@ -38,6 +39,15 @@ static const char usage[] =
 	"      --redact             replace string and number literals in SQL with ?\n"
 	"                           (passwords in ALTER USER ... PASSWORD '...' and\n"
 	"                           IDENTIFIED BY '...' are masked always)\n"
+	"      --profile[=HZ]       sample the traced threads on CPU HZ times a second\n"
+	"                           (default 999) and time them off CPU: each record\n"
+	"                           gets plugins_data.Profile\n"
+	"      --prof-path DIR      also write one profile file per request into DIR\n"
+	"      --prof-file FORMAT   its name: keys {path} {duration} {time}, as Django's\n"
+	"                           runprofileserver (default {path}.{duration:06d}ms.{time})\n"
+	"      --prof-format F      callgrind (default; kcachegrind, callgrind_annotate)\n"
+	"                           or folded (flamegraph.pl, speedscope)\n"
+	"      --prof-min-ms N      no file for requests faster than N ms\n"
 	"      --request-timeout S  publish a request still open after S seconds as\n"
 	"                           incomplete (default 60)\n"
 	"  -q, --quiet              no line per request on stdout\n"
@@ -80,6 +90,26 @@ static bool parse_seconds(const char *s, double *out)
 	return true;
 }
 
+static bool parse_ms(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e9)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static enum cli_result bad(const char *opt, const char *val, const char *want)
 {
 	fprintf(stderr, "scooby-bpf: invalid value '%s' for %s: %s (see --help)\n", val, opt, want);
@@ -96,7 +126,12 @@ enum {
 	OPT_RTO,
 	OPT_DEPTH,
 	OPT_NATIVE,
-	OPT_REDACT
+	OPT_REDACT,
+	OPT_PROFILE,
+	OPT_PROF_PATH,
+	OPT_PROF_FILE,
+	OPT_PROF_FORMAT,
+	OPT_PROF_MIN
 };
 
 static const struct option longopts[] = {
@@ -112,6 +147,11 @@ static const struct option longopts[] = {
 	{ "stack-depth", required_argument, NULL, OPT_DEPTH },
 	{ "native-stacks", no_argument, NULL, OPT_NATIVE },
 	{ "redact", no_argument, NULL, OPT_REDACT },
+	{ "profile", optional_argument, NULL, OPT_PROFILE },
+	{ "prof-path", required_argument, NULL, OPT_PROF_PATH },
+	{ "prof-file", required_argument, NULL, OPT_PROF_FILE },
+	{ "prof-format", required_argument, NULL, OPT_PROF_FORMAT },
+	{ "prof-min-ms", required_argument, NULL, OPT_PROF_MIN },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -167,6 +207,28 @@ static enum cli_result cli_apply(int c, const char *arg, struct cli_opts *o)
 	case OPT_REDACT:
 		o->redact = true;
 		break;
+	case OPT_PROFILE:
+		o->profile_hz = 999;
+		if (arg && !parse_long(arg, 1, 10000, &o->profile_hz))
+			return bad("--profile", arg, "samples per second, 1 to 10000");
+		break;
+	case OPT_PROF_PATH:
+		if (!is_dir(arg))
+			return bad("--prof-path", arg, "an existing directory");
+		o->prof_path = arg;
+		break;
+	case OPT_PROF_FILE:
+		o->prof_file = arg;
+		break;
+	case OPT_PROF_FORMAT:
+		if (strcmp(arg, "callgrind") && strcmp(arg, "folded"))
+			return bad("--prof-format", arg, "callgrind or folded");
+		o->prof_folded = strcmp(arg, "folded") == 0;
+		break;
+	case OPT_PROF_MIN:
+		if (!parse_ms(arg, &o->prof_min_ms))
+			return bad("--prof-min-ms", arg, "milliseconds, 0 or more");
+		break;
 	case OPT_RTO:
 		if (!parse_seconds(arg, &o->request_timeout))
 			return bad("--request-timeout", arg, "seconds, more than 0");
@@ -218,5 +280,7 @@ enum cli_result cli_parse(int argc, char **argv, struct cli_opts *o)
 			argv[optind]);
 		return CLI_EXIT_ERROR;
 	}
+	if (o->prof_path && !o->profile_hz)
+		o->profile_hz = 999; /* profile files need profiles */
 	return CLI_RUN;
 }

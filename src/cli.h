@@ -19,6 +19,11 @@ struct cli_opts {
 	long stack_depth; /* Python frames per stack, 0: none */
 	bool native_stacks; /* native frames under the Python ones too */
 	bool redact; /* literals in SQL become ? before anything leaves the process */
+	long profile_hz; /* --profile[=HZ]: CPU samples per second, 0: off */
+	const char *prof_path; /* --prof-path: a profile file per request in this directory */
+	const char *prof_file; /* --prof-file: its name format, NULL: runprofileserver's */
+	bool prof_folded; /* --prof-format folded (else callgrind) */
+	double prof_min_ms; /* --prof-min-ms: no file for faster requests */
 	double request_timeout; /* seconds */
 	bool verbose;
 	bool quiet; /* no terminal lines */

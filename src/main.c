@@ -170,6 +170,7 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		.max_query = o->max_query,
 		.stack_depth = o->stack_depth,
 		.native_stacks = o->native_stacks,
+		.profile_hz = o->profile_hz,
 		.verbose = o->verbose,
 	};
 	char msg[512];

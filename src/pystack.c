@@ -289,40 +289,59 @@ void pystack__inherit(struct pystack *ps, pid_t parent, pid_t child)
 		entry_free(e);
 }
 
-void pystack__event(struct pystack *ps, const struct sc_pystack_event *e)
+/* Copies a Python capture out of the ring buffer; NULL on ENOMEM. */
+static struct pending *pending_from(const struct sc_pystack_event *e)
 {
 	size_t n = e->nframes > SC_PY_MAX_FRAMES ? SC_PY_MAX_FRAMES : e->nframes;
-	struct pending *p = malloc(sizeof(*p) + n * sizeof(p->frames[0])), *old;
+	struct pending *p = malloc(sizeof(*p) + n * sizeof(p->frames[0]));
 
 	if (!p)
-		return;
+		return NULL;
 	p->pid = e->hdr.pid;
 	p->key_ts = e->key_ts;
 	p->nframes = n;
 	p->flags = e->flags;
 	memcpy(p->frames, e->frames, n * sizeof(p->frames[0]));
-	if (hashmap__set(ps->pending, hashmap_key2(e->hdr.tid, e->key_ts), p, (void **)&old))
-		free(p);
-	else
-		free(old);
+	return p;
 }
 
-void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e)
+/* Copies a native capture out of the ring buffer; NULL on ENOMEM. */
+static struct native_pending *native_from(const struct sc_natstack_event *e)
 {
 	size_t n = e->nframes > SC_NAT_MAX_FRAMES ? SC_NAT_MAX_FRAMES : e->nframes;
-	struct native_pending *p = malloc(sizeof(*p) + n * sizeof(p->ips[0])), *old;
+	struct native_pending *p = malloc(sizeof(*p) + n * sizeof(p->ips[0]));
 
 	if (!p)
-		return;
+		return NULL;
 	p->pid = e->hdr.pid;
 	p->key_ts = e->key_ts;
 	p->nframes = n;
 	p->flags = e->flags;
 	memcpy(p->ips, e->ips, n * sizeof(p->ips[0]));
-	if (hashmap__set(ps->native, hashmap_key2(e->hdr.tid, e->key_ts), p, (void **)&old))
+	return p;
+}
+
+/* Holds a capture in map under (tid, key_ts), replacing (and freeing) any older one. */
+static void hold(struct hashmap *map, uint32_t tid, uint64_t key_ts, void *p)
+{
+	void *old;
+
+	if (!p)
+		return;
+	if (hashmap__set(map, hashmap_key2(tid, key_ts), p, &old))
 		free(p);
 	else
 		free(old);
+}
+
+void pystack__event(struct pystack *ps, const struct sc_pystack_event *e)
+{
+	hold(ps->pending, e->hdr.tid, e->key_ts, pending_from(e));
+}
+
+void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e)
+{
+	hold(ps->native, e->hdr.tid, e->key_ts, native_from(e));
 }
 
 /* True when a native walk reached a thread's or the process's entry: a known entry symbol,
@@ -454,6 +473,28 @@ void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts)
 {
 	free(hashmap__del(ps->pending, hashmap_key2(tid, key_ts)));
 	free(hashmap__del(ps->native, hashmap_key2(tid, key_ts)));
+}
+
+bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *out)
+{
+	struct pyentry *e = hashmap__get(ps->procs, h->pid);
+	struct native_pending *n = NULL;
+	struct pending *p = NULL;
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
+	if (h->kind == SC_EV_PYSAMPLE && e && e->proc) {
+		p = pending_from((const struct sc_pystack_event *)h);
+		ok = p && resolve(e->proc, p, out, mono_now_ns());
+	} else if (h->kind == SC_EV_NATSAMPLE) {
+		n = native_from((const struct sc_natstack_event *)h);
+		ok = n && resolve_native(ps->syms, n, out);
+	}
+	free(p);
+	free(n);
+	if (!ok)
+		stack__clear(out);
+	return ok;
 }
 
 struct expire_ctx {

@@ -29,6 +29,9 @@ void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e
  * native ones under them when they were taken. Returns false when there is none. */
 bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_ts,
 		   struct stack *out);
+/* Resolves a CPU sample's stack (SC_EV_PYSAMPLE or SC_EV_NATSAMPLE record h) into *out.
+ * Returns false when it cannot (the process's interpreter is unknown, ENOMEM). */
+bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *out);
 /* Drops the capture taken on tid at key_ts, if still held. */
 void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts);
 /* Drops captures nobody claimed, older than max_age_ns. */

@@ -30,6 +30,9 @@ enum sc_event_kind {
 	SC_EV_SQL_ERRMSG = 11, /* sqlite3_errmsg() text after a failed call (sc_sql_text_event) */
 	SC_EV_PYSTACK = 12, /* a Python stack, taken when a query started */
 	SC_EV_NATSTACK = 13, /* a native (frame-pointer) user stack, taken likewise */
+	SC_EV_PYSAMPLE = 14, /* --profile: a CPU sample's Python stack (sc_pystack_event) */
+	SC_EV_NATSAMPLE = 15, /* --profile: a CPU sample's native stack (sc_natstack_event) */
+	SC_EV_OFFCPU = 16, /* --profile: a traced thread ran again after sleeping */
 };
 
 struct sc_hdr {
@@ -168,6 +171,12 @@ struct sc_natstack_event {
 	__u64 ips[SC_NAT_MAX_FRAMES];
 };
 
+/* SC_EV_OFFCPU: the thread (hdr.tid) slept from t_off to hdr.ts. */
+struct sc_offcpu_event {
+	struct sc_hdr hdr;
+	__u64 t_off;
+};
+
 /* Per traced Python process: where its runtime is and how its structs are laid out.
  * Offsets are from each version's headers (or its _Py_DebugOffsets); SC_PY_NONE: absent. */
 #define SC_PY_NONE 0xffff
@@ -199,7 +208,7 @@ enum sc_counter {
 	SC_CNT_LOST = 0, /* ring buffer full: records dropped */
 	SC_CNT_TRUNC_READ, /* a user memory read failed */
 	SC_CNT_LOST_KIND, /* + kind: records of that kind dropped (SC_CNT_LOST_KIND + 1 ...) */
-	SC_NCOUNTERS = SC_CNT_LOST_KIND + 16,
+	SC_NCOUNTERS = SC_CNT_LOST_KIND + 32,
 };
 
 #endif /* SCOOBY_EVENTS_H */
