@@ -4,8 +4,6 @@
 #include "common.bpf.h"
 #include "pystack.bpf.h"
 
-#define TASK_RUNNING 0
-
 /* when a traced thread went to sleep */
 struct prof_thread {
 	__u64 t_off;
@@ -43,8 +41,9 @@ int BPF_PROG(profile_switch, bool preempt, struct task_struct *prev, struct task
 	struct prof_thread *t;
 	__u64 now;
 
-	/* a thread that blocks (not one preempted while runnable) starts off-CPU time */
-	if (prev->pid && BPF_CORE_READ(prev, __state) != TASK_RUNNING && sc_traced(prev->tgid)) {
+	/* a thread leaving the CPU starts off-CPU time, blocked or preempted alike: what
+	 * the request waited on, a socket or a CPU, so that on + off adds up to its time */
+	if (prev->pid && sc_traced(prev->tgid)) {
 		t = bpf_task_storage_get(&prof_threads, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (t)
 			t->t_off = bpf_ktime_get_ns();

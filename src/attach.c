@@ -180,8 +180,9 @@ static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t er
 		.type = PERF_TYPE_SOFTWARE,
 		.config = PERF_COUNT_SW_CPU_CLOCK,
 		.size = sizeof(attr),
-		.sample_freq = hz,
-		.freq = 1,
+		/* the CPU clock counts nanoseconds: a fixed period is exactly hz samples a
+		 * second of CPU, where frequency mode lets the kernel adapt (and undershoot) */
+		.sample_period = 1000000000ULL / hz,
 	};
 	int cpu, ncpus = libbpf_num_possible_cpus(), fd, attached = 0;
 	struct bpf_link *l;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "correlate.h"
 #include "fingerprint.h"
+#include "profile.h"
 #include "hashmap.h"
 
 struct correlator {
@@ -158,6 +159,16 @@ static void scrub(struct correlator *c, struct query *q)
 	q->sql = clean;
 }
 
+/* The view is the one the request's first stack runs in (ruling 6): a query's or a
+ * sample's, whichever comes first. */
+static void decide_view(struct record *r, const struct stack *s)
+{
+	if (r->background || r->view_decided || !s->nframes)
+		return;
+	r->view_decided = true;
+	r->view_name = s->view ? strdup(s->view) : NULL;
+}
+
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 {
 	struct record *r = hashmap__get(c->requests, q->tid);
@@ -176,12 +187,56 @@ void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 		if (q->end_ns > r->end_ns)
 			r->end_ns = q->end_ns;
 	}
-	if (!r->background && !r->view_decided && q->stack.nframes) {
-		/* the view is the one the request's first stack runs in (ruling 6) */
-		r->view_decided = true;
-		r->view_name = q->stack.view ? strdup(q->stack.view) : NULL;
-	}
+	decide_view(r, &q->stack);
 	record__add_query(r, q);
+}
+
+/* Returns the record a sample of (pid, tid) belongs to, background included; NULL on ENOMEM. */
+static struct record *owner(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+
+	if (r && r->pid == pid)
+		return r;
+	r = background(c, pid);
+	if (r && (!r->start_ns || ts < r->start_ns))
+		r->start_ns = ts;
+	if (r && ts > r->end_ns)
+		r->end_ns = ts;
+	return r;
+}
+
+void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct stack *s)
+{
+	uint64_t now = mono_now_ns();
+	struct record *r = owner(c, pid, tid, now);
+
+	if (r && !r->profile)
+		r->profile = profile__new(c->opts.profile_hz);
+	if (r && r->profile) {
+		profile__add_sample(r->profile, s->frames, s->nframes);
+		decide_view(r, s);
+	}
+	stack__clear(s);
+}
+
+void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t t_off,
+			uint64_t t_on)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+	uint64_t from, to;
+
+	/* a thread's sleep outside any request is waiting for work: not counted */
+	if (!r || r->pid != pid)
+		return;
+	from = t_off > r->start_ns ? t_off : r->start_ns;
+	to = t_on;
+	if (to <= from)
+		return;
+	if (!r->profile)
+		r->profile = profile__new(c->opts.profile_hz);
+	if (r->profile)
+		profile__add_offcpu(r->profile, to - from);
 }
 
 void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
@@ -216,7 +271,7 @@ static int sweep_background(uint64_t key, void *val, void *ctx)
 	struct correlator *c = ctx;
 	struct record *r = val;
 
-	if (!r->nqueries) {
+	if (!r->nqueries && !r->profile) {
 		record__free(r);
 		return 1;
 	}

@@ -16,6 +16,7 @@ struct correlator_opts {
 	uint64_t request_timeout_ns; /* a request open longer is published as incomplete */
 	uint64_t background_period_ns; /* how often queries outside requests are published */
 	bool redact; /* --redact: literals in SQL become ? (credentials are masked always) */
+	unsigned profile_hz; /* --profile: the sampling rate, for the records' profiles */
 };
 
 /* Returns a correlator handing records to fn, or NULL on ENOMEM. */
@@ -40,6 +41,11 @@ bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid);
  * library why it failed), when that query is still held. */
 void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
 			       const char *msg);
+/* A CPU sample of pid's thread tid: to the request open on it, else to the background. */
+void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct stack *s);
+/* Thread tid slept from t_off to t_on: the part inside its open request is off-CPU time. */
+void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t t_off,
+			uint64_t t_on);
 /* Periodic work: background records, request timeouts. */
 void correlator__tick(struct correlator *c, uint64_t now);
 /* Publishes everything that belongs to pid (it exited). */

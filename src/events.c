@@ -20,7 +20,12 @@ static size_t min_size(__u32 kind)
 	case SC_EV_PQ_RET:
 		return sizeof(struct sc_pq_ret_event);
 	case SC_EV_PYSTACK:
+	case SC_EV_PYSAMPLE:
 		return offsetof(struct sc_pystack_event, frames);
+	case SC_EV_NATSAMPLE:
+		return offsetof(struct sc_natstack_event, ips);
+	case SC_EV_OFFCPU:
+		return sizeof(struct sc_offcpu_event);
 	case SC_EV_NATSTACK:
 		return offsetof(struct sc_natstack_event, ips);
 	case SC_EV_HTTP_CLOSE:
@@ -56,13 +61,15 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 		return e->len < SC_SQL_CAP &&
 		       offsetof(struct sc_pq_call_event, text) + e->len <= size;
 	}
-	case SC_EV_NATSTACK: {
+	case SC_EV_NATSTACK:
+	case SC_EV_NATSAMPLE: {
 		const struct sc_natstack_event *e = (const void *)h;
 
 		return e->nframes <= SC_NAT_MAX_FRAMES &&
 		       offsetof(struct sc_natstack_event, ips) + e->nframes * sizeof(__u64) <= size;
 	}
-	case SC_EV_PYSTACK: {
+	case SC_EV_PYSTACK:
+	case SC_EV_PYSAMPLE: {
 		const struct sc_pystack_event *e = (const void *)h;
 
 		return e->nframes <= SC_PY_MAX_FRAMES &&
@@ -122,6 +129,18 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_NATSTACK:
 		pystack__native_event(r->py, data);
+		break;
+	case SC_EV_PYSAMPLE:
+	case SC_EV_NATSAMPLE: {
+		struct stack st;
+
+		if (pystack__sample(r->py, h, &st))
+			correlator__sample(r->corr, h->pid, h->tid, &st);
+		break;
+	}
+	case SC_EV_OFFCPU:
+		correlator__offcpu(r->corr, h->pid, h->tid,
+				   ((const struct sc_offcpu_event *)data)->t_off, h->ts);
 		break;
 	case SC_EV_PROC_EXIT:
 		r->exits_seen = true;

@@ -1,5 +1,6 @@
 /* scooby-bpf: command line, wiring of the pipeline, signals and the event loop. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "redis_url.h"
 #include "serve/serve.h"
 #include "sinks/jsonl.h"
+#include "sinks/proffile.h"
 #include "sinks/redis.h"
 #include "sinks/term.h"
 
@@ -35,9 +37,27 @@ static void on_signal(int sig)
 struct sinks {
 	struct redis_sink *redis;
 	struct jsonl_sink *jsonl;
+	struct proffile_opts prof; /* prof.dir NULL: no profile files */
 	bool quiet;
 	unsigned long long records;
 };
+
+/* Writes the request's profile file; a failure is said, and the run goes on. */
+static void write_profile(struct sinks *s, const struct record *r)
+{
+	char written[PATH_MAX], path[HTTP_PATH_MAX + 1];
+	int64_t end_ns = mono_to_unix_ns(r->end_ns);
+	int err;
+
+	/* runprofileserver's {path} is the path without its query string */
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(r->path ? r->path : "/", "?"),
+		 r->path ? r->path : "/");
+	err = proffile__write(&s->prof, r->profile, path, (r->end_ns - r->start_ns) / 1e6,
+			      end_ns / 1000000000, written, sizeof(written));
+	if (err < 0)
+		fprintf(stderr, "scooby-bpf: warning: profile file for %s not written: %s\n", path,
+			strerror(-err));
+}
 
 /* The correlator's output: JSON to every sink, the line to the terminal. */
 static void publish(struct record *r, void *ctx)
@@ -49,6 +69,8 @@ static void publish(struct record *r, void *ctx)
 	r->n_plus_one = groups__n_plus_one(groups);
 	json = record__to_json(r, groups);
 
+	if (s->prof.dir && r->profile && !r->background)
+		write_profile(s, r);
 	if (json) {
 		if (s->redis)
 			redis_sink__publish(s->redis, r->uuid, mono_to_unix_ns(r->start_ns) / 1e6,
@@ -91,6 +113,18 @@ static int sinks_open(const struct cli_opts *o, struct sinks *s)
 			    sizeof(err))) {
 		fprintf(stderr, "scooby-bpf: bad --redis URL: %s\n", err);
 		return -1;
+	}
+	if (o->prof_path) {
+		s->prof.dir = o->prof_path;
+		s->prof.format = o->prof_folded ? PROF_FOLDED : PROF_CALLGRIND;
+		s->prof.min_ms = o->prof_min_ms;
+		s->prof.name_format = o->prof_file;
+		/* as runprofileserver: a name format that does not render falls back */
+		if (o->prof_file && proffile__check_format(o->prof_file, err, sizeof(err))) {
+			fprintf(stderr, "scooby-bpf: warning: %s; using %s\n", err,
+				PROFFILE_DEFAULT_FORMAT);
+			s->prof.name_format = NULL;
+		}
 	}
 	if (o->json_path) {
 		s->jsonl = jsonl_sink__open(o->json_path, err, sizeof(err));
@@ -182,6 +216,7 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 	}
 	co.request_timeout_ns = o->request_timeout * 1e9;
 	co.redact = o->redact;
+	co.profile_hz = o->profile_hz;
 	r->corr = correlator__new(&co, publish, sinks);
 	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs));
 	if (r->corr && r->py) {

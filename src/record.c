@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <cjson/cJSON.h>
+#include "profile.h"
 #include "record.h"
 #include "utf8.h"
 
@@ -133,6 +134,7 @@ void record__free(struct record *r)
 	free(r->host);
 	free(r->request_id);
 	free(r->view_name);
+	profile__free(r->profile);
 	free(r);
 }
 
@@ -320,6 +322,13 @@ static bool add_plugins(cJSON *root, const struct record *r, cJSON **groups)
 	if (*groups) {
 		cJSON_AddItemToObject(sql, "groups", *groups);
 		*groups = NULL;
+	}
+	if (r->profile) {
+		cJSON *prof = profile__to_json(r->profile, (r->end_ns - r->start_ns) / 1e6);
+
+		if (!prof)
+			return false;
+		cJSON_AddItemToObject(plugins, "Profile", prof);
 	}
 	return true;
 }

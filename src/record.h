@@ -64,6 +64,7 @@ struct record {
 	uint64_t lost_events;
 	char *view_name; /* ViewName.view_name: "module.function", NULL when not known */
 	int n_plus_one; /* groups flagged N+1, for the terminal line */
+	struct profile *profile; /* --profile: the request's samples, NULL when none */
 	bool view_decided; /* the first stack of the request was seen (ruling 6) */
 };
 
