@@ -313,9 +313,9 @@
           const m = /^(.*)\s+(\d+)$/.exec(x);
           if (m) out.push({ frames: m[1].split(';'), count: +m[2] });
         } else if (x && typeof x.stack === 'string') {
-          out.push({ frames: x.stack.split(';'), count: +x.count || 0 });
+          out.push({ frames: x.stack.split(";"), count: +x.count || +x.samples || 0 });
         } else if (x && Array.isArray(x.stack)) {
-          out.push({ frames: x.stack.map(String), count: +x.count || 0 });
+          out.push({ frames: x.stack.map(String), count: +x.count || +x.samples || 0 });
         }
       }
     } else if (f && typeof f === 'object') {
