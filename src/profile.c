@@ -317,25 +317,21 @@ int profile__add_sample(struct profile *p, const struct frame *frames, size_t n)
 		if (err < 0)
 			return err;
 		if (err)
-			goto other; /* a frame never seen makes a stack never seen */
+			break; /* a frame never seen makes a stack never seen */
 		key.hash = hash__bytes(key.hash, &p->scratch[i], sizeof(p->scratch[i]));
 	}
 	key.ids = p->scratch;
 	key.depth = n;
-	slot = itab__find(p, &p->stack_tab, key.hash, stack_eq, &key);
-	if (*slot) {
+	slot = i < n ? NULL : itab__find(p, &p->stack_tab, key.hash, stack_eq, &key);
+	if (slot && *slot) {
 		p->stacks[*slot - 1].samples++;
 	} else if (full) {
-		goto other;
+		p->other++;
 	} else {
 		err = profile__new_stack(p, &key);
 		if (err)
 			return err;
 	}
-	p->samples++;
-	return 0;
-other:
-	p->other++;
 	p->samples++;
 	return 0;
 }

@@ -293,8 +293,7 @@ int proffile__check_format(const char *fmt, char *err, size_t errlen)
 	if (!fmt || !render(fmt, &v, &sb, why, sizeof(why)))
 		return 0;
 	if (err && errlen)
-		snprintf(err, errlen, "--prof-file \"%s\" does not render (%s), using \"%s\"", fmt,
-			 why, PROFFILE_DEFAULT_FORMAT);
+		snprintf(err, errlen, "--prof-file \"%s\" does not render: %s", fmt, why);
 	return -EINVAL;
 }
 
@@ -336,7 +335,7 @@ int proffile__name(const char *fmt, const char *path, double duration_ms, long l
  * Returns the descriptor, or -errno (-EEXIST when every name tried is taken). */
 static int create_unique(const char *dir, const char *name, char *full, size_t fulllen)
 {
-	char cand[PROFFILE_NAME_MAX + 1], suffix[8] = "";
+	char cand[PROFFILE_NAME_MAX + 1], suffix[16] = "";
 	size_t base;
 	int i, n, fd;
 
@@ -528,7 +527,8 @@ static int cg__build(struct cg *c, const struct profile *p)
 			c->first_line[fn] = line;
 	}
 	qsort_r(c->order, nframes, sizeof(*c->order), cg_frame_cmp, (void *)p);
-	qsort_r(c->edges, c->nedges, sizeof(*c->edges), cg_edge_cmp, (void *)p);
+	if (c->nedges)
+		qsort_r(c->edges, c->nedges, sizeof(*c->edges), cg_edge_cmp, (void *)p);
 	return 0;
 }
 

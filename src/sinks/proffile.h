@@ -20,8 +20,9 @@ struct proffile_opts {
 };
 
 /*
- * Checks that fmt renders (proffile__name's rules). Returns 0, or -EINVAL with a one-line
- * warning in err (may be NULL) naming the problem and the default used instead.
+ * Checks that fmt renders (proffile__name's rules); NULL (the default) does. Returns 0, or
+ * -EINVAL with a one-line warning in err (may be NULL), e.g. `--prof-file "{nope}" does not
+ * render: unknown key {nope}`; the caller says it falls back to PROFFILE_DEFAULT_FORMAT.
  */
 int proffile__check_format(const char *fmt, char *err, size_t errlen);
 
