@@ -95,6 +95,14 @@ cleanup:
 	return err;
 }
 
+void correlator__response_status(struct correlator *c, uint32_t tid, int status)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+
+	if (r)
+		r->status = status;
+}
+
 void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, int status,
 			     bool incomplete)
 {
@@ -103,7 +111,8 @@ void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, in
 	if (!r)
 		return;
 	r->end_ns = ts > r->start_ns ? ts : r->start_ns;
-	r->status = status;
+	if (status)
+		r->status = status;
 	r->incomplete = incomplete;
 	publish(c, r);
 }

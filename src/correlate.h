@@ -28,6 +28,9 @@ void correlator__free(struct correlator *c);
  * ended by the caller first. Returns 0 or -ENOMEM. */
 int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts,
 			      const struct http_req_info *req);
+/* The response head of tid's request was seen with status: kept even if the request never
+ * completes (a timeout, a crash, a streaming response cut off). */
+void correlator__response_status(struct correlator *c, uint32_t tid, int status);
 /* Ends tid's request at ts with status (0: none seen); no-op when none is open. */
 void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, int status,
 			     bool incomplete);

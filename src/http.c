@@ -94,7 +94,7 @@ void http_tracker__in(struct http_tracker *t, const struct sc_http_event *e)
 }
 
 /* Gathers response head bytes; once the head is whole, sets up the body count. */
-static void take_head(struct http_thread *h, const struct sc_http_event *e)
+static void take_head(struct http_tracker *t, struct http_thread *h, const struct sc_http_event *e)
 {
 	struct http_resp_info r;
 	size_t n = e->cap_len, room = sizeof(h->head) - h->head_len;
@@ -114,6 +114,7 @@ static void take_head(struct http_thread *h, const struct sc_http_event *e)
 	}
 	h->status = r.status;
 	h->resp_parsed = true;
+	correlator__response_status(t->corr, h->tid, r.status);
 	/* the gathered head bytes stand for the response's first resp_bytes bytes */
 	http_body__init(&h->body, &r, h->head, h->head_len, h->resp_bytes, h->head_method);
 }
@@ -129,7 +130,7 @@ void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e)
 	h->resp_bytes += e->len;
 	if (!h->resp_parsed) {
 		if (e->flags & SC_HTTP_F_HEAD)
-			take_head(h, e);
+			take_head(t, h, e);
 	} else {
 		/* the last bytes of this write, to spot a chunked stream's end */
 		tail = e->cap_len < SC_HTTP_TAIL ? e->cap_len : SC_HTTP_TAIL;

@@ -9,7 +9,7 @@ PKGS=(
 	libcmocka-dev bpftool pkg-config make gcc
 	redis-server postgresql python3-django python3-psycopg2 python3-redis
 	gunicorn sqlite3 libsqlite3-dev libpq-dev bpftrace curl libpython3.11-dev
-	libmicrohttpd-dev chromium xxd
+	libmicrohttpd-dev chromium xxd wrk
 )
 
 SUDO=

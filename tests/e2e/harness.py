@@ -887,3 +887,229 @@ class E2ECase(unittest.TestCase):
             else:
                 self.assertIsNone(q["error"], "query %d should have succeeded: %s"
                                   % (i, short(rec)))
+
+
+# ---------------------------------------------------------------- faults, floods, soak (issue 7)
+# Used by tests/e2e/test_faults.py, tests/e2e/test_flood.py and tests/soak/soak.py.
+
+HANGAPP = os.path.join(APPS, "hangapp.py")
+
+# scooby-bpf's last stderr line on every orderly exit (SIGINT/SIGTERM, -d, target exit)
+EXIT_LINE_RE = re.compile(
+    r"^scooby-bpf: detached; (\d+) records, (\d+) published to Redis, (\d+) dropped, "
+    r"(\d+) unsent, (\d+) events lost \((\d+) query ends\)$")
+EXIT_FIELDS = ("records", "published", "dropped", "unsent", "lost", "lost_query_ends")
+
+
+def exit_summary(stderr):
+    """The counts of scooby-bpf's exit line, which must be the last line of its stderr:
+    {"records", "published", "dropped", "unsent", "lost", "lost_query_ends"} -> int."""
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    last = lines[-1] if lines else ""
+    m = EXIT_LINE_RE.match(last)
+    if not m:
+        raise AssertionError("the last stderr line of scooby-bpf is not the exit line "
+                             "(%s); stderr ends with:\n%s" % (EXIT_LINE_RE.pattern,
+                                                              "\n".join(lines[-10:])))
+    return dict(zip(EXIT_FIELDS, (int(g) for g in m.groups())))
+
+
+def proc_status_kb(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, ...), or None once pid is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class MemSampler:
+    """Samples VmRSS and VmHWM (kB) of pid every `interval` seconds on a thread:
+    self.samples is a list of (seconds since start, rss_kb, hwm_kb)."""
+
+    def __init__(self, pid, interval=1.0):
+        self.pid, self.interval = pid, interval
+        self.samples = []
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def sample(self):
+        rss = proc_status_kb(self.pid, "VmRSS")
+        hwm = proc_status_kb(self.pid, "VmHWM")
+        if rss is not None and hwm is not None:
+            self.samples.append((time.monotonic() - self._t0, rss, hwm))
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        return self.samples
+
+    def max_hwm_kb(self):
+        return max((s[2] for s in self.samples), default=0)
+
+
+def bpftool_json(*args):
+    r = subprocess.run(["bpftool", "-j"] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError("bpftool %s failed: %s" % (" ".join(args), r.stderr.decode()))
+    out = r.stdout.decode().strip()
+    return json.loads(out) if out else []
+
+
+def bpf_objects(pid):
+    """{"progs", "links", "maps"}: ids of the BPF objects pid holds fds for (fdinfo)."""
+    objs = {"progs": set(), "links": set(), "maps": set()}
+    base = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(base):
+        try:
+            with open(os.path.join(base, fd)) as f:
+                info = f.read()
+        except OSError:
+            continue
+        fields = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
+        if "link_id" in fields:
+            objs["links"].add(int(fields["link_id"]))
+        if "prog_id" in fields:
+            objs["progs"].add(int(fields["prog_id"]))
+        if "map_id" in fields:
+            objs["maps"].add(int(fields["map_id"]))
+    return objs
+
+
+def perf_events_of(pid):
+    """bpftool's perf-event attachments (uprobes, tracepoints) held by pid."""
+    return [e for e in bpftool_json("perf") if e.get("pid") == pid]
+
+
+def bpf_leftovers(pid, objs):
+    """What of objs (from bpf_objects) and of pid's perf events still exists."""
+    return {"progs": sorted(p["id"] for p in bpftool_json("prog", "show")
+                            if p["id"] in objs["progs"]),
+            "links": sorted(l["id"] for l in bpftool_json("link", "show")
+                            if l["id"] in objs["links"]),
+            "maps": sorted(m["id"] for m in bpftool_json("map", "show")
+                           if m["id"] in objs["maps"]),
+            "perf": perf_events_of(pid)}
+
+
+def uprobe_events():
+    """The lines of tracefs' uprobe_events (probes created through tracefs)."""
+    ensure_tracefs()
+    for path in ("/sys/kernel/tracing/uprobe_events", "/sys/kernel/debug/tracing/uprobe_events"):
+        try:
+            with open(path) as f:
+                return [l for l in f.read().splitlines() if l.strip()]
+        except OSError:
+            continue
+    raise AssertionError("uprobe_events not readable (tracefs not mounted?)")
+
+
+def raw_http(port, request, timeout=30):
+    """Sends `request` (bytes, a whole HTTP/1.0-style request) on a new connection and
+    returns every byte received until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        chunks = []
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+DATE_HEADER_RE = re.compile(rb"\r\nDate: [^\r\n]*\r\n", re.IGNORECASE)
+
+
+def without_date(response):
+    """A raw response with the Date header's value blanked (the one part of a response
+    that changes from one second to the next)."""
+    return DATE_HEADER_RE.sub(b"\r\nDate: -\r\n", response, count=1)
+
+
+def hangapp_start(tmp, port=None):
+    """tests/apps/hangapp.py standalone (wsgiref, a thread per request): (Proc, port)."""
+    port = port or free_port()
+    proc = Proc("hangapp-%d" % port, [PYTHON, HANGAPP, str(port)], tmp, cwd=APPS)
+    wait_http(port, "/noquery", proc)
+    return proc, port
+
+
+# ---------------------------------------------------------------- per-request profiles (issue 6)
+# Used by tests/e2e/test_profile.py.
+
+PROFAPP = os.path.join(APPS, "profapp.py")
+CALLGRIND_ANNOTATE = "/usr/bin/callgrind_annotate"
+# runprofileserver's default file name (scooby-bpf's default --prof-file)
+PROF_DEFAULT_FORMAT = "{path}.{duration:06d}ms.{time}"
+
+
+def profapp_start(tmp, port=None):
+    """tests/apps/profapp.py standalone (wsgiref, a thread per request): (Proc, port)."""
+    port = port or free_port()
+    proc = Proc("profapp-%d" % port, [PYTHON, PROFAPP, str(port)], tmp, cwd=APPS)
+    wait_http(port, "/ready", proc)
+    return proc, port
+
+
+def profile_of(rec):
+    """plugins_data.Profile of a record (AssertionError when it has none)."""
+    prof = rec.get("plugins_data", {}).get("Profile")
+    if not isinstance(prof, dict):
+        raise AssertionError("record has no plugins_data.Profile: %s\nplugins_data keys: %s"
+                             % (short(rec), sorted(rec.get("plugins_data", {}))))
+    return prof
+
+
+def prof_path_key(path):
+    """runprofileserver's {path}: the URL path without its query string, outer slashes
+    stripped, inner ones as dots, "root" when nothing is left."""
+    return path.split("?", 1)[0].strip("/").replace("/", ".") or "root"
+
+
+def prof_file_names(fmt, rec):
+    """The file names a request's profile may have under --prof-file fmt, rendered by
+    Python's str.format as runprofileserver renders them ('/' then as '_'): {duration} is
+    int(elapsed ms) and {time} the end in whole unix seconds. Usually one name; two when
+    the record's microsecond rounding leaves a whole ms or second in doubt."""
+    req = rec["request"]
+    dur = req["duration_ms"]
+    end_s = (req["start_unix_ms"] + dur) / 1000.0
+    durs = {max(0, int(dur - 0.001)), max(0, int(dur + 0.001))}
+    times = {int(end_s - 0.000002), int(end_s + 0.000002)}
+    key = prof_path_key(req["path"])
+    return sorted({fmt.format(path=key, duration=d, time=t).replace("/", "_")
+                   for d in durs for t in times})
+
+
+FOLDED_LINE_RE = re.compile(r"^(\S(?:.*\S)?) ([1-9][0-9]*)$")
+
+
+def parse_folded(text):
+    """A folded profile ("outer;...;inner count" lines) as [(stack, count)]; raises
+    AssertionError on a line that is not `stack count` with non-empty frames."""
+    out = []
+    for i, line in enumerate(text.split("\n")):
+        if i == len(text.split("\n")) - 1 and line == "":
+            break  # the final newline
+        m = FOLDED_LINE_RE.match(line)
+        if not m or any(not f.strip() for f in m.group(1).split(";")):
+            raise AssertionError("folded line %d is not `stack count`: %r" % (i + 1, line))
+        out.append((m.group(1), int(m.group(2))))
+    return out
