@@ -88,6 +88,8 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory ui
+	$(Q)$(MAKE) --no-print-directory unit-asan fuzz-ci
+	$(Q)$(MAKE) --no-print-directory soak-ci
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -129,3 +131,94 @@ $(BUILD)/scooby-bpf: $(BUILD)/obj/serve_assets.o
 ui: $(BUILD)/scooby-bpf
 	$(Q)cd tests/ui && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; }
 	$(Q)cd tests/ui && SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) node --test --test-concurrency=1 viewer.test.js
+
+# --- fuzzing and sanitizers ---
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c) for the userspace parsers and decoders, each
+# built with ASan and UBSan together with the src/*.c it tests. `make fuzz` runs each one for
+# FUZZ_SECONDS (FUZZ_JOBS at a time) from its seed corpus tests/fuzz/corpus/NAME, copied into
+# the scratch corpus $(BUILD)/fuzz/corpus/NAME that keeps what the runs find; a crash, leak,
+# hang or failed check fails it (the others still run) and leaves the input in
+# $(BUILD)/fuzz/artifacts/: replay it with `$(BUILD)/fuzz/fuzz_NAME FILE`. Seeds named
+# regress-* reproduce bugs found so far. `make fuzz-ci` is the 10-second version in `make test`.
+# `make unit-asan` builds and runs the unit tests with ASan and UBSan in $(BUILD)/asan.
+FUZZ_CC ?= $(CLANG)
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	       -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc \
+	       -I$(BUILD) $(shell pkg-config --cflags libcjson libelf 2>/dev/null)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_RUNS := $(patsubst %,fuzz-run-%,$(FUZZ_NAMES))
+
+# what each harness links besides itself
+$(BUILD)/fuzz/fuzz_elfsym: src/elfsym.c
+$(BUILD)/fuzz/fuzz_fingerprint: src/fingerprint.c
+$(BUILD)/fuzz/fuzz_http: src/http_parse.c
+$(BUILD)/fuzz/fuzz_procmaps: src/procmaps.c
+$(BUILD)/fuzz/fuzz_pyline: src/pyline.c
+$(BUILD)/fuzz/fuzz_redact: src/fingerprint.c
+$(BUILD)/fuzz/fuzz_record: src/record.c src/utf8.c src/groups.c src/fingerprint.c src/profile.c
+$(BUILD)/fuzz/fuzz_redis_url: src/redis_url.c
+$(BUILD)/fuzz/fuzz_utf8: src/utf8.c
+FUZZ_LIBS_elfsym = $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
+FUZZ_LIBS_record = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-toolchain unit-asan $(FUZZ_RUNS)
+
+fuzz-toolchain:
+	$(Q)rt="$$($(FUZZ_CC) -print-runtime-dir 2>/dev/null)/libclang_rt.fuzzer-x86_64.a"; \
+	[ -f "$$rt" ] || { echo "fuzz: no libFuzzer runtime for $(FUZZ_CC) ($$rt):" \
+		"apt-get install libclang-rt-14-dev" >&2; exit 1; }
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(wildcard src/*.h) | fuzz-toolchain
+	$(call msg,FUZZER,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.c,$^) $(FUZZ_LIBS_$*) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_RUNS): fuzz-run-%: $(BUILD)/fuzz/fuzz_%
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus/$* $(BUILD)/fuzz/artifacts
+	$(Q)cp tests/fuzz/corpus/$*/* $(BUILD)/fuzz/corpus/$*/
+	$(Q)log=$(BUILD)/fuzz/$*.log; \
+	if $< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/artifacts/$*- $(BUILD)/fuzz/corpus/$* >$$log 2>&1; then \
+		runs=$$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$log); \
+		cov=$$(grep -o 'cov: [0-9]*' $$log | tail -n 1); \
+		printf '  %-8s %-12s %s, %s, corpus %s\n' FUZZ $* "$$runs" "$$cov" \
+			"$$(ls $(BUILD)/fuzz/corpus/$* | wc -l)"; \
+	else \
+		tail -n 60 $$log; echo "fuzz: $* failed (log: $$log, input: $(BUILD)/fuzz/artifacts/$*-*)" >&2; \
+		exit 1; \
+	fi
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory -j$(FUZZ_JOBS) fuzz-build
+	$(Q)$(MAKE) --no-print-directory -k -j$(FUZZ_JOBS) $(FUZZ_RUNS)
+
+fuzz-ci:
+	$(Q)$(MAKE) --no-print-directory FUZZ_SECONDS=10 fuzz
+
+# CFLAGS goes through the environment so that the Makefile's own flags are appended to it.
+# test_pyoffsets writes build/tests/pyoffsets_gen whatever BUILD is: that directory must exist.
+ASAN_CFLAGS ?= -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	       -fno-omit-frame-pointer
+unit-asan:
+	$(Q)mkdir -p build/tests
+	$(Q)CFLAGS="$(ASAN_CFLAGS)" UBSAN_OPTIONS=print_stacktrace=1 \
+		$(MAKE) --no-print-directory BUILD=$(BUILD)/asan unit
+
+# --- soak ---
+# `make soak`: SOAK_SECONDS of wrk load on the Django test app under gunicorn with
+# scooby-bpf attached; exact accounting and flat RSS, or a non-zero exit
+# (tests/soak/soak.py). `make soak-ci`: the same for 60 s.
+SOAK_SECONDS ?= 600
+
+.PHONY: soak soak-ci
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) $(PYTHON) tests/soak/soak.py --seconds $(SOAK_SECONDS)
+
+soak-ci: $(BUILD)/scooby-bpf
+	$(Q)SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) $(PYTHON) tests/soak/soak.py --seconds 60

@@ -148,8 +148,9 @@ int elfsym_find(const char *path, const char *name, unsigned long long *value,
 		for (i = 0; i < n; i++) {
 			if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD &&
 			    (ph.p_flags & PF_X)) {
-				*exec_delta = (long long)(ph.p_vaddr & ~0xfffULL) -
-					      (long long)(ph.p_offset & ~0xfffULL);
+				/* unsigned: a corrupt file must not overflow it */
+				*exec_delta = (long long)((ph.p_vaddr & ~0xfffULL) -
+							  (ph.p_offset & ~0xfffULL));
 				break;
 			}
 		}

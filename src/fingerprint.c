@@ -81,11 +81,14 @@ static bool is_ident(unsigned char c)
  * Returns whether c can end an operand (a name, a value or a bracket), after
  * which a '.' is not a decimal point and ':', '@', '$', '%' do not start a
  * parameter marker. '?' is in the set because it ends what values become:
- * that keeps a fingerprint its own fingerprint.
+ * that keeps a fingerprint its own fingerprint. '.' is in it because a number
+ * may end with one ("1."): once that number is a '?', what follows must read
+ * the same as it did after the '.'.
  */
 static bool ends_operand(unsigned char c)
 {
-	return is_ident(c) || c == '"' || c == '`' || c == ']' || c == ')' || c == '\'' || c == '?';
+	return is_ident(c) || c == '"' || c == '`' || c == ']' || c == ')' || c == '\'' ||
+	       c == '?' || c == '.';
 }
 
 static bool is_hex(unsigned char c)

@@ -216,10 +216,13 @@ static int parse_db(struct span sp, struct redis_url *out, char *err, size_t err
 /* Parses "name=value&..." after '?'; db is the only parameter understood. */
 static int parse_query(struct span q, struct redis_url *out, char *err, size_t errlen)
 {
-	const char *p = q.s, *end = q.s + q.n, *amp;
+	const char *p = q.s, *end, *amp;
 	struct span param;
 	int rc;
 
+	if (!q.n)
+		return 0; /* no query (q.s may be NULL: no arithmetic on it) */
+	end = q.s + q.n;
 	while (p < end) {
 		amp = memchr(p, '&', end - p);
 		if (!amp)

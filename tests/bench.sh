@@ -6,6 +6,8 @@
 # bpftrace uprobe+uretprobe pair on sqlite3_step (the floor a user reaches by hand).
 # Cycles interleave the configurations so that a noisy neighbour hits them all alike;
 # each figure is the median over every round of every cycle.
+# Then the throughput of the Django test app under wrk with no scooby-bpf, with scooby-bpf, and
+# with scooby-bpf --profile at 999 Hz, side by side (see that section).
 set -euo pipefail
 BIN=${1:?usage: bench.sh path/to/scooby-bpf}
 PY=/usr/bin/python3
@@ -45,10 +47,14 @@ wait_line() { # file pattern
 	done
 }
 
-# runs "$@" in the background until its attach message shows, measures, stops it
+# runs "$@" in the background until its attach message shows, measures, stops it. The log is
+# emptied first, here: the background job's own redirection may come after wait_line has read
+# the last run's message, and a SIGINT sent before the tracer installs its handler is lost
+# (a background job of a non-interactive shell starts with SIGINT ignored).
 with_tracer() { # result-file ready-pattern command...
 	local out=$1 pat=$2 pid
 	shift 2
+	: >"$tmp/tracer.log"
 	"$@" >"$tmp/tracer.log" 2>&1 &
 	pid=$!
 	wait_line "$tmp/tracer.log" "$pat"
@@ -76,6 +82,7 @@ done
 # the attach line's own latency, measured alone (the figure above includes a whole run)
 attach=()
 for ((c = 0; c < 5; c++)); do
+	: >"$tmp/a.log" # not the last run's line (see with_tracer)
 	start_ns=$(date +%s%N)
 	"$BIN" -p "$LOOP" -q --redis unix://"$tmp"/none.sock >"$tmp/a.log" 2>&1 &
 	pid=$!
@@ -98,4 +105,107 @@ awk -v b="$(median "$tmp/base")" -v s="$(median "$tmp/core")" -v st="$(median "$
 	printf "  stacks add             %8.2f us/query over core (target <= 1)\n", (st - s) / 1000
 	printf "start to attached line   %8d ms  (target < 300)\n", a
 	printf "scooby-bpf peak RSS      %8.1f MiB (with stacks)\n", r / 1024
+}'
+
+# --- throughput of a real app under wrk: no scooby-bpf, scooby-bpf, scooby-bpf --profile ---
+# The Django test app (tests/apps/djapp on SQLite; /items/ runs 4 queries) under gunicorn with
+# 2 sync workers, driven by wrk over HTTP/1.1 on 127.0.0.1; scooby-bpf publishes to a
+# redis-server on a unix socket. Each cycle runs wrk for WRK_SECONDS in every configuration
+# in turn (interleaved, so that a noisy neighbour hits them all alike) after a short warm-up;
+# each figure is the median over the cycles, the loss is against no scooby-bpf.
+WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+WRK_CYCLES=${BENCH_WRK_CYCLES:-3}
+WRK_CONNS=${BENCH_WRK_CONNECTIONS:-4}
+DJAPP=$(cd "$(dirname "$0")/apps/djapp" && pwd)
+export DJANGO_SETTINGS_MODULE=djapp.settings SCOOBY_DB=sqlite \
+	SCOOBY_SQLITE_PATH="$tmp/bench.sqlite3" PYTHONDONTWRITEBYTECODE=1
+(cd "$DJAPP" && $PY manage.py migrate -v 0 && $PY manage.py seed 5) >"$tmp/django.log" 2>&1 ||
+	{ cat "$tmp/django.log"; exit 1; }
+redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
+	--appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+gunicorn -w 2 -k sync -b "127.0.0.1:$port" --chdir "$DJAPP" --timeout 60 \
+	djapp.wsgi:application >"$tmp/gunicorn.log" 2>&1 &
+GUNICORN=$!
+url="http://127.0.0.1:$port/items/"
+t=0
+until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url"; do
+	sleep 0.1
+	t=$((t + 1))
+	[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/redis.log"; exit 1; }
+done
+
+# appends wrk's requests/s for $2 seconds to file $1 (a run with errors or non-2xx answers
+# is said, and still counted)
+wrk_rps() {
+	wrk -t 2 -c "$WRK_CONNS" -d "$2s" --timeout 10s "$url" >"$tmp/wrk.out" 2>&1
+	if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk.out"; then
+		echo "bench: wrk: $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.out" | tr -s ' ')" >&2
+	fi
+	awk '/^Requests\/sec:/{print $2}' "$tmp/wrk.out" >>"$1"
+}
+
+# scooby-bpf on the gunicorn master (and so its workers) while wrk runs
+wrk_with_scooby() { # result-file scooby-bpf options...
+	local out=$1 pid
+	shift
+	: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
+	"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
+	pid=$!
+	wait_line "$tmp/wsc.log" "scooby-bpf: attached"
+	wrk_rps "$out" "$WRK_SECONDS"
+	kill -INT $pid
+	wait $pid || true
+	tail -n 1 "$tmp/wsc.log" >>"$tmp/wrk_exit_lines"
+}
+
+wrk_rps /dev/null 3 # warm-up: imports, caches, the SQLite file
+for ((c = 0; c < WRK_CYCLES; c++)); do
+	wrk_rps "$tmp/wrk_none" "$WRK_SECONDS"
+	wrk_with_scooby "$tmp/wrk_core"
+	wrk_with_scooby "$tmp/wrk_prof" --profile=999
+done
+
+runs() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
+awk -v n="$(median "$tmp/wrk_none")" -v s="$(median "$tmp/wrk_core")" \
+	-v p="$(median "$tmp/wrk_prof")" -v k="$WRK_CYCLES" -v d="$WRK_SECONDS" \
+	-v c="$WRK_CONNS" -v rn="$(runs "$tmp/wrk_none")" -v rs="$(runs "$tmp/wrk_core")" \
+	-v rp="$(runs "$tmp/wrk_prof")" 'BEGIN {
+	printf "wrk on the Django app, /items/ (gunicorn -w 2 sync, SQLite; %d connections; %d x %d s, median):\n", c, k, d
+	printf "  no scooby-bpf                    %8.1f requests/s           runs: %s\n", n, rn
+	printf "  scooby-bpf                       %8.1f requests/s  (%+.1f%%)  runs: %s\n", s, (s - n) * 100 / n, rs
+	printf "  scooby-bpf --profile (999 Hz)    %8.1f requests/s  (%+.1f%%)  runs: %s\n", p, (p - n) * 100 / n, rp
+	printf "  --profile loss vs none           %8.1f %%  (target < 3)\n", (n - p) * 100 / n
+}'
+
+# --- flood: probed calls per second handled, and scooby-bpf's own CPU per 10k queries/s ---
+gcc -O2 -pthread "$(dirname "$0")/apps/flood.c" -lsqlite3 -o "$tmp/flood"
+"$tmp/flood" 5 2 >"$tmp/flood.out" 2>&1 &
+FLOOD=$!
+until grep -q ready "$tmp/flood.out"; do sleep 0.05; done
+"$BIN" -p "$FLOOD" -q --redis unix://"$tmp"/none.sock 2>"$tmp/fl.err" &
+FSB=$!
+wait_line "$tmp/fl.err" "scooby-bpf: attached"
+cpu0=$(awk '{print $14 + $15}' /proc/$FSB/stat)
+t0=$(date +%s%N)
+kill -USR1 $FLOOD
+until grep -q "marker 1" "$tmp/flood.out"; do sleep 0.05; done
+t1=$(date +%s%N)
+cpu1=$(awk '{print $14 + $15}' /proc/$FSB/stat)
+kill -INT $FSB
+wait $FSB || true
+kill -USR1 $FLOOD 2>/dev/null || true
+wait $FLOOD || true
+execs=$(awk '/^executions/{print $2}' "$tmp/flood.out")
+lost=$(sed -n 's/.* \([0-9]*\) events lost (\([0-9]*\) query ends).*/\1 \2/p' "$tmp/fl.err")
+awk -v e="$execs" -v l="$lost" -v c=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
+	-v ns=$((t1 - t0)) 'BEGIN {
+	split(l, lo, " ")
+	wall = ns / 1e9 - 1.5 # the flood ran 5 s; 1.5 s more until its marker
+	qps = e / 5
+	printf "flood, C program, 2 threads, 5 s (SQLite executions, 2 probed steps each):\n"
+	printf "  probed calls handled     %8.0f /s  (target 1M/s with 0 lost)\n", 2 * e / 5
+	printf "  events lost              %8d  (%d of them query ends)\n", lo[1], lo[2]
+	printf "  scooby-bpf CPU           %8.1f %% of one core over %.1f s, %.2f %% per 10k queries/s (target < 5)\n",
+		100 * c / hz / (ns / 1e9), ns / 1e9, 100 * c / hz / (ns / 1e9) / (qps / 10000)
 }'

@@ -8,8 +8,8 @@ PKGS=(
 	clang llvm libbpf-dev libelf-dev zlib1g-dev libhiredis-dev libcjson-dev
 	libcmocka-dev bpftool pkg-config make gcc
 	redis-server postgresql python3-django python3-psycopg2 python3-redis
-	gunicorn sqlite3 libsqlite3-dev libpq-dev bpftrace curl libpython3.11-dev
-	libmicrohttpd-dev chromium xxd wrk
+	gunicorn sqlite3 libsqlite3-dev libpq-dev bpftrace curl libpython3.11-dev libclang-rt-14-dev
+	libmicrohttpd-dev chromium xxd wrk valgrind
 )
 
 SUDO=
