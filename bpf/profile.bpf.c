@@ -4,17 +4,15 @@
 #include "common.bpf.h"
 #include "pystack.bpf.h"
 
-/* when a traced thread went to sleep */
-struct prof_thread {
-	__u64 t_off;
-};
-
+/* when a traced thread left the CPU, by tid. A hash, not task storage: task storage
+ * may refuse a lookup in the scheduler hook when the CPU is already inside another
+ * program using it, and every interval must be counted. */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct prof_thread);
-} prof_threads SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} prof_off SEC(".maps");
 
 SEC("perf_event")
 int profile_sample(struct bpf_perf_event_data *ctx)
@@ -38,25 +36,25 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(profile_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	struct sc_offcpu_event e = {};
-	struct prof_thread *t;
-	__u64 now;
+	__u32 tid;
+	__u64 now, *t_off;
 
 	/* a thread leaving the CPU starts off-CPU time, blocked or preempted alike: what
 	 * the request waited on, a socket or a CPU, so that on + off adds up to its time */
-	if (prev->pid && sc_traced(prev->tgid)) {
-		t = bpf_task_storage_get(&prof_threads, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-		if (t)
-			t->t_off = bpf_ktime_get_ns();
-	}
-	if (!next->pid)
-		return 0;
-	t = bpf_task_storage_get(&prof_threads, next, 0, 0);
-	if (!t || !t->t_off)
-		return 0;
 	now = bpf_ktime_get_ns();
+	if (prev->pid && sc_traced(prev->tgid)) {
+		tid = prev->pid;
+		bpf_map_update_elem(&prof_off, &tid, &now, BPF_ANY);
+	}
+	tid = next->pid;
+	if (!tid)
+		return 0;
+	t_off = bpf_map_lookup_elem(&prof_off, &tid);
+	if (!t_off)
+		return 0;
 	sc_hdr_fill(&e.hdr, SC_EV_OFFCPU, sizeof(e), (__u64)next->tgid << 32 | next->pid, now);
-	e.t_off = t->t_off;
-	t->t_off = 0;
+	e.t_off = *t_off;
+	bpf_map_delete_elem(&prof_off, &tid);
 	sc_emit(e);
 	return 0;
 }

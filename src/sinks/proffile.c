@@ -635,10 +635,11 @@ static int write_callgrind(FILE *f, const struct profile *p, const char *path)
 	cg__write_funcs(&c);
 	if (profile__other_samples(p)) {
 		fprintf(f, "fl=(%u) [other]\nfn=(%u) [other]\n", c.nfiles + 1, nf + 1);
-		cg__self(&c, 0, profile__other_samples(p));
+		/* line 1, not 0: callgrind_annotate trips on a file whose only line is 0 */
+		cg__self(&c, 1, profile__other_samples(p));
 	}
 	if (off_us)
-		fprintf(f, "fl=(%u) [off-CPU]\nfn=(%u) [off-CPU]\n0 %llu\n", c.nfiles + 2, nf + 2,
+		fprintf(f, "fl=(%u) [off-CPU]\nfn=(%u) [off-CPU]\n1 %llu\n", c.nfiles + 2, nf + 2,
 			(unsigned long long)off_us);
 	fprintf(f, "\ntotals: %llu\n", (unsigned long long)(us_of(c.cum, profile__hz(p)) + off_us));
 cleanup:

@@ -224,7 +224,7 @@ static void test_callgrind_exact(void **state)
 		 "fl=(2) /srv/app/wsgi.py\nfn=(3) main\n"
 		 "cfl=(3)\ncfn=(2) view\ncalls=6 20\n10 6006\n"
 		 "fl=(1)\nfn=(4) helper\n7 1001\n"
-		 "fl=(5) [off-CPU]\nfn=(6) [off-CPU]\n0 5000\n"
+		 "fl=(5) [off-CPU]\nfn=(6) [off-CPU]\n1 5000\n"
 		 "\ntotals: 11006\n",
 		 views);
 	assert_string_equal(text, want);
@@ -396,7 +396,7 @@ static void test_callgrind_other_native(void **state)
 	file = write_file(p, PROF_CALLGRIND, "/other\n/");
 	text = slurp(file);
 	assert_non_null(strstr(text, "cmd: /other_/\n"));
-	assert_non_null(strstr(text, "fl=(2) [other]\nfn=(2) [other]\n0 1000\n"));
+	assert_non_null(strstr(text, "fl=(2) [other]\nfn=(2) [other]\n1 1000\n"));
 	assert_non_null(strstr(text, "\ntotals: 5001000\n"));
 	free(text);
 	if (!access(CALLGRIND_ANNOTATE, X_OK)) {
