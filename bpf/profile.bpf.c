@@ -4,11 +4,14 @@
 #include "common.bpf.h"
 #include "pystack.bpf.h"
 
-/* when a traced thread left the CPU, by tid. A hash, not task storage: task storage
- * may refuse a lookup in the scheduler hook when the CPU is already inside another
- * program using it, and every interval must be counted. */
+#define PF_EXITING 0x00000004
+
+/* when a traced thread left the CPU, by tid. A plain hash: task storage may refuse a
+ * lookup in the scheduler hook when the CPU is already inside another program using it,
+ * and an LRU hash may evict a fresh entry early; every interval must be counted. A
+ * thread leaves its entry only while it runs, and an exiting one never adds one. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -42,7 +45,7 @@ int BPF_PROG(profile_switch, bool preempt, struct task_struct *prev, struct task
 	/* a thread leaving the CPU starts off-CPU time, blocked or preempted alike: what
 	 * the request waited on, a socket or a CPU, so that on + off adds up to its time */
 	now = bpf_ktime_get_ns();
-	if (prev->pid && sc_traced(prev->tgid)) {
+	if (prev->pid && !(prev->flags & PF_EXITING) && sc_traced(prev->tgid)) {
 		tid = prev->pid;
 		bpf_map_update_elem(&prof_off, &tid, &now, BPF_ANY);
 	}

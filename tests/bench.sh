@@ -145,18 +145,22 @@ wrk_rps() {
 	awk '/^Requests\/sec:/{print $2}' "$tmp/wrk.out" >>"$1"
 }
 
-# scooby-bpf on the gunicorn master (and so its workers) while wrk runs
+# scooby-bpf on the gunicorn master (and so its workers) while wrk runs; appends its CPU
+# during the run (% of one core) to $1.cpu and the events it lost to $1.lost
 wrk_with_scooby() { # result-file scooby-bpf options...
-	local out=$1 pid
+	local out=$1 pid cpu0 cpu1
 	shift
 	: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
 	"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
 	pid=$!
 	wait_line "$tmp/wsc.log" "scooby-bpf: attached"
+	cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
 	wrk_rps "$out" "$WRK_SECONDS"
+	cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
 	kill -INT $pid
 	wait $pid || true
-	tail -n 1 "$tmp/wsc.log" >>"$tmp/wrk_exit_lines"
+	echo $(((cpu1 - cpu0) * 100 / $(getconf CLK_TCK) / WRK_SECONDS)) >>"$out.cpu"
+	sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
 }
 
 wrk_rps /dev/null 3 # warm-up: imports, caches, the SQLite file
@@ -167,15 +171,20 @@ for ((c = 0; c < WRK_CYCLES; c++)); do
 done
 
 runs() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
+total() { awk '{t += $1} END {print t + 0}' "$1"; }
 awk -v n="$(median "$tmp/wrk_none")" -v s="$(median "$tmp/wrk_core")" \
 	-v p="$(median "$tmp/wrk_prof")" -v k="$WRK_CYCLES" -v d="$WRK_SECONDS" \
 	-v c="$WRK_CONNS" -v rn="$(runs "$tmp/wrk_none")" -v rs="$(runs "$tmp/wrk_core")" \
-	-v rp="$(runs "$tmp/wrk_prof")" 'BEGIN {
+	-v rp="$(runs "$tmp/wrk_prof")" -v cs="$(median "$tmp/wrk_core.cpu")" \
+	-v cp="$(median "$tmp/wrk_prof.cpu")" -v ls="$(total "$tmp/wrk_core.lost")" \
+	-v lp="$(total "$tmp/wrk_prof.lost")" 'BEGIN {
 	printf "wrk on the Django app, /items/ (gunicorn -w 2 sync, SQLite; %d connections; %d x %d s, median):\n", c, k, d
 	printf "  no scooby-bpf                    %8.1f requests/s           runs: %s\n", n, rn
 	printf "  scooby-bpf                       %8.1f requests/s  (%+.1f%%)  runs: %s\n", s, (s - n) * 100 / n, rs
 	printf "  scooby-bpf --profile (999 Hz)    %8.1f requests/s  (%+.1f%%)  runs: %s\n", p, (p - n) * 100 / n, rp
 	printf "  --profile loss vs none           %8.1f %%  (target < 3)\n", (n - p) * 100 / n
+	printf "  scooby-bpf CPU                   %8d %% of one core, %d events lost\n", cs, ls
+	printf "  scooby-bpf --profile CPU         %8d %% of one core, %d events lost\n", cp, lp
 }'
 
 # --- flood: probed calls per second handled, and scooby-bpf's own CPU per 10k queries/s ---
