@@ -261,7 +261,7 @@ static bool same_code(struct pyproc *p, uint64_t addr, const struct pycode *c)
 	       n == c->name_ptr;
 }
 
-const struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns)
+struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns)
 {
 	struct pycode *c = hashmap__get(p->codes, addr), *fresh;
 
@@ -284,9 +284,10 @@ const struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_
 	return fresh;
 }
 
-int pyproc__line(struct pyproc *p, const struct pycode *c, uint64_t code_addr, uint64_t instr)
+int pyproc__line(struct pyproc *p, struct pycode *c, uint64_t code_addr, uint64_t instr)
 {
 	long lasti;
+	unsigned i;
 	int line;
 
 	if (p->l.minor >= 11) {
@@ -301,8 +302,15 @@ int pyproc__line(struct pyproc *p, const struct pycode *c, uint64_t code_addr, u
 		if (p->l.minor == 10)
 			lasti *= 2;
 	}
+	for (i = 0; i < 4; i++)
+		if (c->cache_lasti[i] == lasti + 1)
+			return c->cache_line[i];
 	line = pyline_addr2line(p->l.minor, c->linetable, c->linetable_len, c->firstlineno, lasti);
-	return line > 0 ? line : 0;
+	line = line > 0 ? line : 0;
+	i = c->cache_next++ & 3;
+	c->cache_lasti[i] = lasti + 1; /* 0 means an empty slot */
+	c->cache_line[i] = line;
+	return line;
 }
 
 /* Looks "__name__" up in a module's globals dict (3.8-3.10 layout); NULL if absent. */

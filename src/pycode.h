@@ -17,6 +17,10 @@ struct pycode {
 	uint64_t filename_ptr, name_ptr; /* to notice the address now holds another code */
 	uint64_t checked_ns; /* when the identity was last confirmed */
 	bool shim; /* not user code: 3.13's __init__ cleanup frame (no file) */
+	/* the last lines looked up: a query's call sites repeat, the table need not be decoded */
+	long cache_lasti[4]; /* lasti + 1; 0: an empty slot */
+	int cache_line[4];
+	unsigned cache_next;
 };
 
 struct pyproc;
@@ -27,9 +31,9 @@ void pyproc__free(struct pyproc *p);
 const struct py_layout *pyproc__layout(const struct pyproc *p);
 
 /* Returns the (cached) code object at addr, or NULL when it cannot be read as one. */
-const struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns);
+struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns);
 /* Returns the line of the instruction a frame was executing; 0 when unknown. */
-int pyproc__line(struct pyproc *p, const struct pycode *c, uint64_t code_addr, uint64_t instr);
+int pyproc__line(struct pyproc *p, struct pycode *c, uint64_t code_addr, uint64_t instr);
 /* Returns "module.function" (malloc'd) for a frame's context (3.11+: the function
  * object, older: the globals dict, with function the code's name), or NULL. */
 char *pyproc__view_name(struct pyproc *p, uint64_t ctx, const char *function);

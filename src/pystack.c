@@ -416,7 +416,7 @@ static int view_frame(const struct stack *s)
 /* Resolves the frames of a capture into s; returns false on ENOMEM. */
 static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *s, uint64_t now)
 {
-	const struct pycode *c;
+	struct pycode *c;
 	struct frame *f;
 	uint32_t i;
 	int v;

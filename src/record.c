@@ -184,6 +184,15 @@ static double unix_ms(uint64_t mono_ns)
 	return round(mono_to_unix_ns(mono_ns) / 1e3) / 1e3;
 }
 
+/* True when s is ASCII: valid UTF-8 that needs no repaired copy (most names and SQL). */
+static bool plain_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 /* Adds a string member made valid UTF-8 (or JSON null for NULL); false on ENOMEM. */
 static bool add_str(cJSON *obj, const char *name, const char *s)
 {
@@ -192,6 +201,8 @@ static bool add_str(cJSON *obj, const char *name, const char *s)
 
 	if (!s)
 		return cJSON_AddNullToObject(obj, name) != NULL;
+	if (plain_ascii(s)) /* cJSON escapes control bytes itself */
+		return cJSON_AddStringToObject(obj, name, s) != NULL;
 	clean = utf8_sanitize(s, strlen(s));
 	if (!clean)
 		return false;
