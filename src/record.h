@@ -90,6 +90,9 @@ double record__total_db_ms(const struct record *r);
 void clock_ref__init(void);
 int64_t mono_to_unix_ns(uint64_t mono_ns);
 uint64_t mono_now_ns(void);
+/* Sets *ts to ms milliseconds from now on CLOCK_MONOTONIC (a pthread_cond_timedwait deadline). */
+struct timespec;
+void mono_after_ms(struct timespec *ts, long ms);
 /* Writes "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" for a unix ns time into buf (>= 32 bytes). */
 void iso8601_utc(int64_t unix_ns, char *buf, size_t len);
 

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "record.h"
 #include "serve/live.h"
 #include "serve/summary.h"
 
@@ -44,17 +45,6 @@ struct live_client {
 	char *pending; /* bytes taken from the ring not yet handed out */
 	size_t pending_len, pending_off;
 };
-
-static void timespec_after_ms(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 static bool live__stopping(struct live *l)
 {
@@ -117,7 +107,7 @@ static void live__nap(struct live *l, long ms)
 {
 	struct timespec deadline;
 
-	timespec_after_ms(&deadline, ms);
+	mono_after_ms(&deadline, ms);
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop && pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT)
 		;
@@ -389,7 +379,7 @@ ssize_t live_client__read(struct live_client *c, char *buf, size_t max)
 
 	if (c->pending_off == c->pending_len) {
 		c->pending_off = c->pending_len = 0;
-		timespec_after_ms(&deadline, LIVE_KEEPALIVE_MS);
+		mono_after_ms(&deadline, LIVE_KEEPALIVE_MS);
 		pthread_mutex_lock(&l->lock);
 		while (!l->stop && c->hello_sent && c->seq == l->next_seq &&
 		       pthread_cond_timedwait(&l->cond, &l->lock, &deadline) != ETIMEDOUT)

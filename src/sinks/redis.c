@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "record.h"
 #include "redis_conn.h"
 #include "sinks/redis.h"
 
@@ -78,17 +79,6 @@ struct redis_sink {
 	unsigned backoff_ms;
 };
 
-static void timespec_after_ms(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static bool sink__stopping(struct redis_sink *s)
 {
 	bool stop;
@@ -104,7 +94,7 @@ static void sink__backoff(struct redis_sink *s)
 {
 	struct timespec deadline;
 
-	timespec_after_ms(&deadline, s->backoff_ms);
+	mono_after_ms(&deadline, s->backoff_ms);
 	pthread_mutex_lock(&s->lock);
 	/* publishes signal wake too: only stop or the deadline end the wait */
 	while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &deadline) != ETIMEDOUT)
@@ -131,9 +121,6 @@ static void sink__unreachable(struct redis_sink *s, const char *reason)
 			s->addr, reason, s->max_pending);
 	s->reachable = false;
 }
-
-
-
 
 /*
  * Connects, authenticates and selects the database per the URL, then PINGs
@@ -565,7 +552,7 @@ size_t redis_sink__flush(struct redis_sink *s, int timeout_ms)
 	if (!s)
 		return 0;
 	if (timeout_ms >= 0)
-		timespec_after_ms(&deadline, timeout_ms);
+		mono_after_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&s->lock);
 	while (s->count && !s->stop) {
 		if (timeout_ms < 0)

@@ -262,12 +262,13 @@ class Signals(E2ECase):
         self.assertEqual(sc.stop(), 0, sc.stderr())
 
     def test_nothing_left_attached_after_sigint(self):
-        uprobe_events_before = read_uprobe_events()
+        uprobe_events_before = harness.uprobe_events()
         sc = self.new_scooby()
         path, _, _ = self.get("/item/1/")
         self.records.by_path(path)
-        progs, links = bpf_fds(sc.pid)
-        perf = [e for e in bpftool_json("perf") if e.get("pid") == sc.pid]
+        objs = harness.bpf_objects(sc.pid)
+        progs, links = objs["progs"], objs["links"]
+        perf = [e for e in harness.bpftool_json("perf") if e.get("pid") == sc.pid]
         self.assertTrue(progs, "scooby-bpf (pid %d) holds no BPF program fds while attached"
                         % sc.pid)
         self.assertTrue(perf or links, "scooby-bpf (pid %d) has no perf-event or link attachments"
@@ -277,11 +278,11 @@ class Signals(E2ECase):
         # The kernel frees programs and links asynchronously (RCU, deferred
         # perf-event teardown) after the last fd closes: allow it a moment.
         def leftovers():
-            return ([(p["id"], p.get("name"), p.get("type")) for p in bpftool_json("prog", "show")
+            return ([(p["id"], p.get("name"), p.get("type")) for p in harness.bpftool_json("prog", "show")
                      if p["id"] in progs],
-                    [(l["id"], l.get("type")) for l in bpftool_json("link", "show")
+                    [(l["id"], l.get("type")) for l in harness.bpftool_json("link", "show")
                      if l["id"] in links],
-                    [e for e in bpftool_json("perf") if e.get("pid") == sc.pid])
+                    [e for e in harness.bpftool_json("perf") if e.get("pid") == sc.pid])
         deadline = time.monotonic() + 5
         left = leftovers()
         while any(left) and time.monotonic() < deadline:
@@ -290,7 +291,7 @@ class Signals(E2ECase):
         self.assertEqual(left[0], [], "programs of the dead scooby-bpf still loaded 5s later")
         self.assertEqual(left[1], [], "links of the dead scooby-bpf still there 5s later")
         self.assertEqual(left[2], [], "perf events of the dead scooby-bpf")
-        after = read_uprobe_events()
+        after = harness.uprobe_events()
         self.assertEqual([l for l in after if "scooby" in l.lower()], [])
         self.assertEqual(sorted(set(after) - set(uprobe_events_before)), [],
                          "uprobe_events gained entries")
@@ -325,45 +326,3 @@ class TargetExit(E2ECase):
                            "no message on stderr about the target exiting: %r" % sc.stderr())
         rec = self.records.by_path(path, timeout=2)
         self.assertEqual(texts(rec), [SQ_PRAGMA, SQ_GET], short(rec))
-
-
-# ---------------------------------------------------------------- BPF inspection
-
-def bpftool_json(*args):
-    r = subprocess.run(["bpftool", "-j"] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=30)
-    if r.returncode != 0:
-        raise AssertionError("bpftool %s failed: %s" % (" ".join(args), r.stderr.decode()))
-    out = r.stdout.decode().strip()
-    return json.loads(out) if out else []
-
-
-def bpf_fds(pid):
-    """(prog ids, link ids) of the BPF objects pid holds fds for (from fdinfo)."""
-    progs, links = set(), set()
-    base = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(base):
-        try:
-            with open(os.path.join(base, fd)) as f:
-                info = f.read()
-        except OSError:
-            continue
-        fields = dict(l.split(":", 1) for l in info.splitlines() if ":" in l)
-        if "link_id" in fields:
-            links.add(int(fields["link_id"]))
-        elif "prog_id" in fields:
-            progs.add(int(fields["prog_id"]))
-        if "link_id" in fields and "prog_id" in fields:
-            progs.add(int(fields["prog_id"]))
-    return progs, links
-
-
-def read_uprobe_events():
-    harness.ensure_tracefs()
-    for path in ("/sys/kernel/tracing/uprobe_events", "/sys/kernel/debug/tracing/uprobe_events"):
-        try:
-            with open(path) as f:
-                return [l for l in f.read().splitlines() if l.strip()]
-        except OSError:
-            continue
-    raise AssertionError("uprobe_events not readable (tracefs not mounted?)")
