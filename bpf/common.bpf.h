@@ -159,4 +159,55 @@ static __always_inline struct sc_lib_cfg *sc_lib(void *ctx)
 	return bpf_map_lookup_elem(&lib_cfg, &idx);
 }
 
+/* Per thread: how deep the thread is inside each client library's probed calls. Only
+ * the outermost call of a family makes an entry (ruling 1), and wire capture leaves
+ * alone a socket that a library writes to from inside a probed call (one call, one
+ * entry, whichever side sees it). */
+struct sc_thread {
+	__u32 depth[SC_CL_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sc_thread);
+} sc_threads SEC(".maps") __weak;
+
+/* Enters a probed call of client family cl. Returns the depth now (1: the outermost
+ * call), 0 when the thread's state cannot be had. */
+static __always_inline __u32 sc_client_enter(__u32 cl)
+{
+	struct sc_thread *t = bpf_task_storage_get(&sc_threads, bpf_get_current_task_btf(), 0,
+						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!t || cl >= SC_CL_MAX)
+		return 0;
+	return ++t->depth[cl];
+}
+
+/* Leaves a probed call of cl. Returns the depth left (0: the outermost call returned),
+ * or -1 when no call was entered (a uretprobe of a call made before attach). */
+static __always_inline int sc_client_exit(__u32 cl)
+{
+	struct sc_thread *t = bpf_task_storage_get(&sc_threads, bpf_get_current_task_btf(), 0, 0);
+
+	if (!t || cl >= SC_CL_MAX || t->depth[cl] == 0)
+		return -1;
+	return --t->depth[cl];
+}
+
+/* True when the thread is inside any probed client library call. */
+static __always_inline bool sc_in_client(void)
+{
+	struct sc_thread *t = bpf_task_storage_get(&sc_threads, bpf_get_current_task_btf(), 0, 0);
+	__u32 i, any = 0;
+
+	if (!t)
+		return false;
+	for (i = 0; i < SC_CL_MAX; i++)
+		any |= t->depth[i];
+	return any != 0;
+}
+
 #endif /* SCOOBY_COMMON_BPF_H */

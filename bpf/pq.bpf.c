@@ -8,10 +8,11 @@
 #define PGRES_FATAL_ERROR 7
 
 /* libpq calls itself (PQexec -> PQsendQuery + PQgetResult): only the outermost
- * call of a thread is reported, so one client call is one entry. */
+ * call of a thread is reported (sc_client_enter), so one client call is one entry.
+ * This is that call's entry point and connection. */
 struct pq_thread {
-	__u32 depth;
 	__u32 func;
+	__u32 pad;
 	__u64 conn;
 };
 
@@ -62,9 +63,11 @@ int BPF_KPROBE(pq_enter, void *conn, const char *arg2, const char *arg3)
 
 	if (!sc_traced(pid_tgid >> 32))
 		return 0;
+	if (sc_client_enter(SC_CL_PG) != 1)
+		return 0;
 	t = bpf_task_storage_get(&pq_threads, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t || ++t->depth != 1)
+	if (!t)
 		return 0;
 	t->func = func;
 	t->conn = (__u64)conn;
@@ -97,8 +100,10 @@ int BPF_KRETPROBE(pq_ret, long rc)
 	__u64 errmsg = 0;
 	__s32 status = -1;
 
+	if (sc_client_exit(SC_CL_PG) != 0)
+		return 0;
 	t = bpf_task_storage_get(&pq_threads, bpf_get_current_task_btf(), 0, 0);
-	if (!t || t->depth == 0 || --t->depth != 0)
+	if (!t)
 		return 0;
 	e = sc_scratch();
 	if (!e)

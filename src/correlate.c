@@ -137,13 +137,13 @@ static struct record *background(struct correlator *c, uint32_t pid)
 	return r;
 }
 
-bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid)
+bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db)
 {
 	struct record *r = hashmap__get(c->requests, tid);
 
 	if (!r || r->pid != pid)
 		r = hashmap__get(c->background, pid);
-	return !r || r->nqueries < RECORD_MAX_QUERIES;
+	return !r || record__keeps(r, db);
 }
 
 /* Masks what must not leave the process: credentials always, every literal with --redact. */
@@ -191,7 +191,7 @@ void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 			query__free_strings(q);
 			return;
 		}
-		if (!r->nqueries || q->start_ns < r->start_ns)
+		if (!record__nqueries_all(r) || q->start_ns < r->start_ns)
 			r->start_ns = q->start_ns;
 		if (q->end_ns > r->end_ns)
 			r->end_ns = q->end_ns;
@@ -248,6 +248,20 @@ void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64
 		profile__add_offcpu(r->profile, to - from);
 }
 
+void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l)
+{
+	struct record *r = hashmap__get(c->requests, l->tid);
+
+	/* only a request's writes: the server's own logging between requests is not ours */
+	if (!r || r->pid != pid) {
+		free(l->s);
+		stack__clear(&l->stack);
+		return;
+	}
+	decide_view(r, &l->stack);
+	record__add_log(r, l);
+}
+
 void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
 			       const char *msg)
 {
@@ -280,7 +294,7 @@ static int sweep_background(uint64_t key, void *val, void *ctx)
 	struct correlator *c = ctx;
 	struct record *r = val;
 
-	if (!r->nqueries && !r->profile) {
+	if (!record__nqueries_all(r) && !r->profile) {
 		record__free(r);
 		return 1;
 	}

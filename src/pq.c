@@ -180,7 +180,7 @@ static void finish(struct pq_tracker *t, struct pq_call *c, uint64_t end, bool o
 	q.busy_ns = q.end_ns - q.start_ns;
 	q.error = c->error;
 	c->sql = c->error = NULL;
-	if (t->ps && correlator__keeps(t->corr, c->pid, c->tid))
+	if (t->ps && correlator__keeps(t->corr, c->pid, c->tid, DB_POSTGRESQL))
 		pystack__take(t->ps, c->pid, c->tid, c->start, &q.stack);
 	else if (t->ps)
 		pystack__drop(t->ps, c->tid, c->start);

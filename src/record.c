@@ -124,12 +124,49 @@ bool frame__is_app(const struct frame *f)
 	return !in_stdlib(f->filename);
 }
 
+int stack__copy(struct stack *dst, const struct stack *src)
+{
+	*dst = *src;
+	dst->frames = NULL;
+	dst->view = NULL;
+	if (src->nframes) {
+		dst->frames = malloc(src->nframes * sizeof(*dst->frames));
+		if (!dst->frames)
+			goto nomem;
+		memcpy(dst->frames, src->frames, src->nframes * sizeof(*dst->frames));
+	}
+	if (src->view && !(dst->view = strdup(src->view)))
+		goto nomem;
+	return 0;
+nomem:
+	stack__clear(dst);
+	return -ENOMEM;
+}
+
 void query__free_strings(struct query *q)
 {
+	uint32_t i;
+
 	free(q->sql);
 	free(q->error);
-	q->sql = q->error = NULL;
+	free(q->command);
+	free(q->key);
+	for (i = 0; i < q->nargs; i++)
+		free(q->args[i]);
+	free(q->args);
+	q->sql = q->error = q->command = q->key = NULL;
+	q->args = NULL;
+	q->nargs = 0;
 	stack__clear(&q->stack);
+}
+
+static void query_list__free(struct query_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		query__free_strings(&l->q[i]);
+	free(l->q);
 }
 
 void record__free(struct record *r)
@@ -141,6 +178,13 @@ void record__free(struct record *r)
 	for (i = 0; i < r->nqueries; i++)
 		query__free_strings(&r->queries[i]);
 	free(r->queries);
+	query_list__free(&r->redis);
+	query_list__free(&r->memcache);
+	for (i = 0; i < r->nlogs; i++) {
+		free(r->logs[i].s);
+		stack__clear(&r->logs[i].stack);
+	}
+	free(r->logs);
 	free(r->path);
 	free(r->host);
 	free(r->request_id);
@@ -149,29 +193,96 @@ void record__free(struct record *r)
 	free(r);
 }
 
-int record__add_query(struct record *r, struct query *q)
+/* Appends q to a list (array, count, capacity, omitted count and time); see record__add_query. */
+static int list__add(struct query **arr, size_t *n, size_t *cap, size_t *omitted,
+		     uint64_t *omitted_ns, struct query *q)
 {
 	struct query *nq;
-	size_t cap;
+	size_t ncap;
 
-	if (r->nqueries >= RECORD_MAX_QUERIES) {
-		r->omitted++;
-		r->omitted_ns += q->busy_ns;
+	if (*n >= RECORD_MAX_QUERIES) {
+		(*omitted)++;
+		*omitted_ns += q->busy_ns;
 		query__free_strings(q);
 		return 0;
 	}
-	if (r->nqueries == r->cap) {
-		cap = r->cap ? r->cap * 2 : 8;
-		nq = realloc(r->queries, cap * sizeof(*nq));
+	if (*n == *cap) {
+		ncap = *cap ? *cap * 2 : 8;
+		nq = realloc(*arr, ncap * sizeof(*nq));
 		if (!nq) {
 			query__free_strings(q);
 			return -ENOMEM;
 		}
-		r->queries = nq;
-		r->cap = cap;
+		*arr = nq;
+		*cap = ncap;
 	}
-	r->queries[r->nqueries++] = *q;
+	(*arr)[(*n)++] = *q;
 	return 0;
+}
+
+static struct query_list *kv_list(struct record *r, enum db_kind db)
+{
+	return db == DB_REDIS ? &r->redis : &r->memcache;
+}
+
+int record__add_query(struct record *r, struct query *q)
+{
+	struct query_list *l;
+
+	if (db__is_sql(q->db))
+		return list__add(&r->queries, &r->nqueries, &r->cap, &r->omitted, &r->omitted_ns,
+				 q);
+	l = kv_list(r, q->db);
+	return list__add(&l->q, &l->n, &l->cap, &l->omitted, &l->omitted_ns, q);
+}
+
+bool record__keeps(const struct record *r, enum db_kind db)
+{
+	if (db__is_sql(db))
+		return r->nqueries < RECORD_MAX_QUERIES;
+	return kv_list((struct record *)r, db)->n < RECORD_MAX_QUERIES;
+}
+
+size_t record__nqueries_all(const struct record *r)
+{
+	return r->nqueries + r->omitted + r->redis.n + r->redis.omitted + r->memcache.n +
+	       r->memcache.omitted;
+}
+
+int record__add_log(struct record *r, struct log_entry *l)
+{
+	struct log_entry *nl;
+	size_t cap;
+
+	if (r->nlogs >= RECORD_MAX_LOGS) {
+		r->logs_omitted++;
+		goto drop;
+	}
+	if (r->nlogs == r->logs_cap) {
+		cap = r->logs_cap ? r->logs_cap * 2 : 8;
+		nl = realloc(r->logs, cap * sizeof(*nl));
+		if (!nl)
+			goto drop;
+		r->logs = nl;
+		r->logs_cap = cap;
+	}
+	r->logs[r->nlogs++] = *l;
+	return 0;
+drop:
+	free(l->s);
+	l->s = NULL;
+	stack__clear(&l->stack);
+	return r->nlogs >= RECORD_MAX_LOGS ? 0 : -ENOMEM;
+}
+
+double query_list__total_ms(const struct query_list *l)
+{
+	uint64_t ns = l->omitted_ns;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		ns += l->q[i].busy_ns;
+	return ns / 1e6;
 }
 
 double record__total_db_ms(const struct record *r)
@@ -222,6 +333,23 @@ static bool add_str(cJSON *obj, const char *name, const char *s)
 	return ok;
 }
 
+/* Appends a string (made valid UTF-8) to an array; false on ENOMEM. */
+static bool add_str_item(cJSON *arr, const char *s)
+{
+	char *clean = plain_ascii(s) ? NULL : utf8_sanitize(s, strlen(s));
+	cJSON *item;
+
+	if (!plain_ascii(s) && !clean)
+		return false;
+	item = cJSON_CreateString(clean ? clean : s);
+	free(clean);
+	if (!item || !cJSON_AddItemToArray(arr, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
+}
+
 static bool add_iso(cJSON *obj, const char *name, uint64_t mono_ns)
 {
 	char buf[40];
@@ -232,7 +360,18 @@ static bool add_iso(cJSON *obj, const char *name, uint64_t mono_ns)
 
 static const char *db_name(enum db_kind db)
 {
-	return db == DB_POSTGRESQL ? "postgresql" : "sqlite";
+	static const char *const names[] = {
+		[DB_SQLITE] = "sqlite", [DB_POSTGRESQL] = "postgresql", [DB_MYSQL] = "mysql",
+		[DB_REDIS] = "redis",	[DB_MEMCACHE] = "memcached",
+	};
+
+	return db >= DB_SQLITE && db <= DB_MEMCACHE ? names[db] : "unknown";
+}
+
+/* Milliseconds from the record's start to t (negative before it). */
+static double offset_ms(const struct record *r, uint64_t t)
+{
+	return t >= r->start_ns ? ms(t - r->start_ns) : -ms(r->start_ns - t);
 }
 
 /* Builds the request object; returns false on ENOMEM. */
@@ -294,24 +433,105 @@ static bool add_stack(cJSON *q, const struct stack *s)
 	       cJSON_AddBoolToObject(q, "stack_partial", s->partial);
 }
 
-static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
+/* Adds a new object to arr; NULL on ENOMEM. */
+static cJSON *add_object(cJSON *arr)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !cJSON_AddItemToArray(arr, o)) {
 		cJSON_Delete(o);
-		return false;
+		return NULL;
 	}
-	return add_str(o, "db", db_name(q->db)) && add_str(o, "query", q->sql ? q->sql : "") &&
-	       add_iso(o, "start", q->start_ns) && add_iso(o, "end", q->end_ns) &&
-	       cJSON_AddNumberToObject(o, "start_offset_ms",
-				       q->start_ns >= r->start_ns ?
-					       ms(q->start_ns - r->start_ns) :
-					       -ms(r->start_ns - q->start_ns)) &&
+	return o;
+}
+
+/* The members every store's entry has: timing, error, origin, stack. False on ENOMEM. */
+static bool add_query_common(cJSON *o, const struct record *r, const struct query *q)
+{
+	return add_iso(o, "start", q->start_ns) && add_iso(o, "end", q->end_ns) &&
+	       cJSON_AddNumberToObject(o, "start_offset_ms", offset_ms(r, q->start_ns)) &&
 	       cJSON_AddNumberToObject(o, "time_taken", ms(q->busy_ns)) &&
 	       add_str(o, "error", q->error) &&
 	       cJSON_AddBoolToObject(o, "truncated", q->truncated) &&
-	       cJSON_AddNumberToObject(o, "tid", q->tid) && add_stack(o, &q->stack);
+	       cJSON_AddNumberToObject(o, "tid", q->tid) &&
+	       add_str(o, "via", q->wire ? "wire" : "library") && add_stack(o, &q->stack);
+}
+
+static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
+{
+	cJSON *o = add_object(arr);
+
+	return o && add_str(o, "db", db_name(q->db)) && add_str(o, "query", q->sql ? q->sql : "") &&
+	       add_query_common(o, r, q);
+}
+
+/* A Redis command: command, key, args, and the common members. */
+static bool add_redis(cJSON *arr, const struct record *r, const struct query *q)
+{
+	cJSON *o = add_object(arr), *args;
+	uint32_t i;
+
+	if (!o || !add_str(o, "command", q->command) || !add_str(o, "key", q->key) ||
+	    !(args = cJSON_AddArrayToObject(o, "args")))
+		return false;
+	for (i = 0; i < q->nargs; i++)
+		if (!add_str_item(args, q->args[i]))
+			return false;
+	return cJSON_AddBoolToObject(o, "args_truncated", q->args_truncated) &&
+	       add_str(o, "query", q->sql ? q->sql : "") && add_query_common(o, r, q);
+}
+
+/* A memcached command in Scooby's Memcache form: func_name and arg. */
+static bool add_memcache(cJSON *arr, const struct record *r, const struct query *q)
+{
+	cJSON *o = add_object(arr);
+
+	return o && add_str(o, "func_name", q->command) && add_str(o, "arg", q->key) &&
+	       add_str(o, "query", q->sql ? q->sql : "") && add_query_common(o, r, q);
+}
+
+/* Adds plugins_data.<name> for a key-value store list; false on ENOMEM. */
+static bool add_kv_plugin(cJSON *plugins, const char *name, const struct record *r,
+			  const struct query_list *l,
+			  bool (*add)(cJSON *, const struct record *, const struct query *))
+{
+	cJSON *p = cJSON_AddObjectToObject(plugins, name), *arr;
+	size_t i;
+
+	if (!p || !cJSON_AddNumberToObject(p, "count", l->n + l->omitted) ||
+	    !cJSON_AddNumberToObject(p, "omitted", l->omitted) ||
+	    !cJSON_AddNumberToObject(p, "total_time", round(query_list__total_ms(l) * 1e3) / 1e3) ||
+	    !(arr = cJSON_AddArrayToObject(p, "queries")))
+		return false;
+	for (i = 0; i < l->n; i++)
+		if (!add(arr, r, &l->q[i]))
+			return false;
+	return true;
+}
+
+/* plugins_data.CustomLog: the request thread's stdout/stderr writes; false on ENOMEM. */
+static bool add_logs(cJSON *plugins, const struct record *r)
+{
+	cJSON *p = cJSON_AddObjectToObject(plugins, "CustomLog"), *arr, *o;
+	const struct log_entry *l;
+	size_t i;
+
+	if (!p || !cJSON_AddNumberToObject(p, "count", r->nlogs + r->logs_omitted) ||
+	    !cJSON_AddNumberToObject(p, "omitted", r->logs_omitted) ||
+	    !(arr = cJSON_AddArrayToObject(p, "logs")))
+		return false;
+	for (i = 0; i < r->nlogs; i++) {
+		l = &r->logs[i];
+		o = add_object(arr);
+		if (!o || !add_str(o, "s", l->s) ||
+		    !add_str(o, "stream", l->fd == 1 ? "stdout" : "stderr") ||
+		    !add_iso(o, "time", l->ts) ||
+		    !cJSON_AddNumberToObject(o, "start_offset_ms", offset_ms(r, l->ts)) ||
+		    !cJSON_AddBoolToObject(o, "truncated", l->truncated) ||
+		    !cJSON_AddNumberToObject(o, "tid", l->tid) || !add_stack(o, &l->stack))
+			return false;
+	}
+	return true;
 }
 
 /* Builds plugins_data: ViewName, ProcessTime and SQL; returns false on ENOMEM. */
@@ -345,6 +565,10 @@ static bool add_plugins(cJSON *root, const struct record *r, cJSON **groups)
 		cJSON_AddItemToObject(sql, "groups", *groups);
 		*groups = NULL;
 	}
+	if (!add_kv_plugin(plugins, "Redis", r, &r->redis, add_redis) ||
+	    !add_kv_plugin(plugins, "Memcache", r, &r->memcache, add_memcache) ||
+	    !add_logs(plugins, r))
+		return false;
 	if (r->profile) {
 		cJSON *prof = profile__to_json(r->profile, (r->end_ns - r->start_ns) / 1e6);
 

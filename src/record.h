@@ -6,7 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum db_kind { DB_SQLITE = 1, DB_POSTGRESQL };
+/* The data store a query went to. SQL stores go to plugins_data.SQL, Redis to
+ * plugins_data.Redis, memcached to plugins_data.Memcache. */
+enum db_kind { DB_SQLITE = 1, DB_POSTGRESQL, DB_MYSQL, DB_REDIS, DB_MEMCACHE };
+
+/* True for the stores whose queries are SQL (plugins_data.SQL). */
+static inline bool db__is_sql(enum db_kind db)
+{
+	return db == DB_SQLITE || db == DB_POSTGRESQL || db == DB_MYSQL;
+}
 
 /* One stack frame, innermost first in a stack. Python frames have filename/lineno/function;
  * native frames module/symbol/offset. */
@@ -34,15 +42,45 @@ struct stack {
  * interpreter's standard library nor under site-packages/dist-packages (ruling 7). */
 bool frame__is_app(const struct frame *f);
 
+/* Redis arguments kept per command, and bytes kept per argument. */
+#define QUERY_MAX_ARGS 16
+#define QUERY_ARG_MAX 64
+
 struct query {
 	enum db_kind db;
-	char *sql; /* as the client library received it; raw bytes, NUL-terminated */
+	/* SQL: as the client library received it (raw bytes, NUL-terminated). Redis and
+	 * memcached: the command as one line ("GET user:1"), for grouping and display */
+	char *sql;
 	bool truncated; /* the text was cut at --max-query */
+	bool wire; /* seen on the connection's bytes, not by a client library probe */
+	char *command; /* Redis: the command, upper-case ("GET"); memcached: the operation ("get") */
+	char *key; /* Redis: the first key; memcached: the key(s), space-separated; NULL if none */
+	char **args; /* Redis: the arguments after the key, each cut at QUERY_ARG_MAX bytes */
+	uint32_t nargs;
+	bool args_truncated; /* more than QUERY_MAX_ARGS arguments, or one was cut */
 	uint64_t start_ns, end_ns; /* CLOCK_MONOTONIC span of the execution */
 	uint64_t busy_ns; /* time inside the client library: time_taken */
 	char *error; /* NULL on success */
 	uint32_t tid;
 	struct stack stack; /* empty when none was captured */
+};
+
+/* Queries of a key-value store (Redis, memcached): kept apart from SQL. */
+struct query_list {
+	struct query *q;
+	size_t n, cap;
+	size_t omitted; /* past RECORD_MAX_QUERIES: counted, not kept */
+	uint64_t omitted_ns;
+};
+
+/* What the request's thread wrote to its stdout or stderr (plugins_data.CustomLog). */
+struct log_entry {
+	char *s; /* the bytes written (cut at SC_LOG_CAP), raw, NUL-terminated */
+	bool truncated;
+	uint64_t ts;
+	uint32_t tid;
+	int fd; /* 1 or 2 */
+	struct stack stack;
 };
 
 struct record {
@@ -57,10 +95,13 @@ struct record {
 	char comm[16];
 	char *host;
 	char *request_id;
-	struct query *queries;
+	struct query *queries; /* SQL stores only (db__is_sql) */
 	size_t nqueries, cap;
 	size_t omitted; /* queries past RECORD_MAX_QUERIES: counted, not kept */
 	uint64_t omitted_ns; /* their summed time_taken */
+	struct query_list redis, memcache;
+	struct log_entry *logs;
+	size_t nlogs, logs_cap, logs_omitted;
 	uint64_t lost_events;
 	char *view_name; /* ViewName.view_name: "module.function", NULL when not known */
 	int n_plus_one; /* groups flagged N+1, for the terminal line */
@@ -68,15 +109,23 @@ struct record {
 	bool view_decided; /* the first stack of the request was seen (ruling 6) */
 };
 
-/* Queries kept per record; a loop of a million queries must not hold a million entries. */
+/* Queries kept per record and store family; a loop of a million queries must not hold a
+ * million entries. Likewise log writes. */
 #define RECORD_MAX_QUERIES 1000
+#define RECORD_MAX_LOGS 200
 
 /* Returns a new record with a fresh random uuid, or NULL on ENOMEM. */
 struct record *record__new(void);
 void record__free(struct record *r);
-/* Appends q, taking its strings; past RECORD_MAX_QUERIES only counts it. On failure frees
- * the strings and returns -ENOMEM. */
+/* Appends q to the list of its store family, taking its strings; past RECORD_MAX_QUERIES
+ * only counts it. On failure frees the strings and returns -ENOMEM. */
 int record__add_query(struct record *r, struct query *q);
+/* True when a query to db would be kept with its details (its list is not full). */
+bool record__keeps(const struct record *r, enum db_kind db);
+/* Appends a log write, taking its string and stack; past RECORD_MAX_LOGS only counts it. */
+int record__add_log(struct record *r, struct log_entry *l);
+/* Queries of every store, kept or omitted. */
+size_t record__nqueries_all(const struct record *r);
 /* Frees the query's strings and stack (the struct itself is the caller's). */
 void query__free_strings(struct query *q);
 void stack__clear(struct stack *s);
@@ -84,7 +133,12 @@ void stack__clear(struct stack *s);
  * groups (may be NULL) becomes SQL.groups and is taken in every case. */
 struct cJSON;
 char *record__to_json(const struct record *r, struct cJSON *groups);
+/* Summed time_taken of the SQL queries (kept and omitted), in ms. */
 double record__total_db_ms(const struct record *r);
+/* Likewise for a key-value list. */
+double query_list__total_ms(const struct query_list *l);
+/* Copies a stack (frames are interned: the array is copied, not the strings); -ENOMEM. */
+int stack__copy(struct stack *dst, const struct stack *src);
 
 /* CLOCK_MONOTONIC ns -> unix ns; clock_ref__init must run once at start. */
 void clock_ref__init(void);

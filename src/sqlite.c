@@ -101,7 +101,7 @@ static bool take_stack(struct sqlite_tracker *t, uint32_t pid, uint32_t tid, uin
 {
 	if (!t->ps)
 		return false;
-	if (correlator__keeps(t->corr, pid, tid))
+	if (correlator__keeps(t->corr, pid, tid, DB_SQLITE))
 		return pystack__take(t->ps, pid, tid, key_ts, out);
 	pystack__drop(t->ps, tid, key_ts);
 	return true;

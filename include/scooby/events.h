@@ -33,6 +33,13 @@ enum sc_event_kind {
 	SC_EV_PYSAMPLE = 14, /* --profile: a CPU sample's Python stack (sc_pystack_event) */
 	SC_EV_NATSAMPLE = 15, /* --profile: a CPU sample's native stack (sc_natstack_event) */
 	SC_EV_OFFCPU = 16, /* --profile: a traced thread ran again after sleeping */
+	SC_EV_CALL = 17, /* outermost call of a client library (MySQL, hiredis, libmemcached) */
+	SC_EV_CALL_TEXT = 18, /* text produced inside that call (hiredis's formatted command) */
+	SC_EV_CALL_RET = 19, /* that outermost call returned */
+	SC_EV_WIRE_OUT = 20, /* bytes a traced thread sent to a data store (wire capture) */
+	SC_EV_WIRE_IN = 21, /* the first bytes of the store's reply after a send */
+	SC_EV_WIRE_CLOSE = 22, /* a data store connection was closed (sc_small_event: fd) */
+	SC_EV_LOG = 23, /* a request's thread wrote to its stdout or stderr (sc_wire_event) */
 };
 
 struct sc_hdr {
@@ -131,6 +138,61 @@ struct sc_pq_ret_event {
 	char err[SC_PQ_ERR_CAP];
 };
 
+/* Data store families, for library calls (sc_call_event.client) and connections
+ * (sc_wire_event.proto). */
+enum sc_client {
+	SC_CL_NONE = 0,
+	SC_CL_PG = 1, /* PostgreSQL frontend/backend protocol v3 */
+	SC_CL_MYSQL = 2, /* MySQL/MariaDB client/server protocol */
+	SC_CL_REDIS = 3, /* RESP */
+	SC_CL_MEMCACHE = 4, /* memcached text protocol */
+	SC_CL_MAX = 8,
+};
+
+/* SC_EV_CALL / SC_EV_CALL_TEXT: handle is the library's connection or statement object
+ * (MYSQL *, MYSQL_STMT *, redisContext *, memcached_st *); func is the probe's entry
+ * point (the uprobe cookie's high half); text is SQL, a RESP command, or key bytes. */
+struct sc_call_event {
+	struct sc_hdr hdr;
+	__u64 handle;
+	__u32 client; /* enum sc_client */
+	__u32 func;
+	__u64 arg; /* a per-function value: a length, a key count, a statement id */
+	__u32 full_len; /* text length in the target, may exceed len */
+	__u32 len; /* bytes in text[] */
+	char text[SC_SQL_CAP];
+};
+
+/* SC_EV_CALL_RET: rc is the function's return value (a status code, or a pointer);
+ * err is an error text the probe could read (a reply's message), err_len 0 when none. */
+#define SC_CALL_ERR_CAP 256
+struct sc_call_ret_event {
+	struct sc_hdr hdr;
+	__u64 handle;
+	__u32 client;
+	__u32 func;
+	__s64 rc;
+	__s64 status; /* a status the probe read besides rc (libmemcached's *error), or -1 */
+	__u32 err_len;
+	__u32 pad;
+	char err[SC_CALL_ERR_CAP];
+};
+
+/* SC_EV_WIRE_OUT / SC_EV_WIRE_IN / SC_EV_LOG: bytes moved on fd by one syscall. For
+ * WIRE_OUT, t_start is the syscall's entry (when the request bytes left); ts its return. */
+#define SC_WIRE_IN_CAP 512 /* reply head bytes copied */
+#define SC_LOG_CAP 1024 /* bytes of one stdout/stderr write copied */
+struct sc_wire_event {
+	struct sc_hdr hdr;
+	__u64 t_start;
+	__u64 len; /* bytes the syscall moved */
+	__u32 fd;
+	__u32 proto; /* enum sc_client; for SC_EV_LOG: 0 */
+	__u32 port; /* the peer's TCP port, 0 for a unix socket */
+	__u32 cap_len; /* bytes in data[] */
+	char data[SC_SQL_CAP];
+};
+
 /* Per attached library: what the probes need to read the library's structs. */
 struct sc_lib_cfg {
 	__u32 sqlite_zsql_off; /* offsetof(Vdbe, zSql), 0 if unknown */
@@ -139,6 +201,12 @@ struct sc_lib_cfg {
 	__u16 sqlite_state_off; /* offsetof(Vdbe, eVdbeState), 0 if unknown (< 3.40) */
 	__u8 sqlite_run_state; /* its value while a statement runs */
 	__u8 pad;
+	__u16 reply_type_off; /* hiredis: offsetof(redisReply, type) */
+	__u16 reply_str_off; /* hiredis: offsetof(redisReply, str) */
+	__u16 reply_len_off; /* hiredis: offsetof(redisReply, len) */
+	__u16 ctx_errstr_off; /* hiredis: offsetof(redisContext, errstr) */
+	__u32 mysql_err_off; /* MySQL: offsetof(MYSQL, net.last_error), 0 if unknown */
+	__u32 pad2;
 };
 
 /* SC_EV_PYSTACK: the calling thread's Python frames, innermost first. key_ts is the
