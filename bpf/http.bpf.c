@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Socket syscall tracepoints: HTTP request heads read, response bytes written, sockets closed. */
+/* Socket syscall tracepoints: HTTP request heads read, response bytes written, sockets closed;
+ * and through wire.bpf.h, data store traffic and a request's stdout/stderr writes. */
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include "sqlite.bpf.h"
-
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
+#include "wire.bpf.h"
 
 enum http_sys {
 	SYS_READ = 1,
@@ -26,11 +25,7 @@ struct http_thread {
 	__u32 req_fd1; /* socket of the request in flight on this thread + 1, 0 when none */
 	__u32 pad;
 	__u64 resp_bytes; /* response bytes written so far */
-};
-
-struct fd_key {
-	__u32 tgid;
-	__u32 fd;
+	__u64 t_enter; /* when the syscall in flight was entered */
 };
 
 struct {
@@ -71,20 +66,26 @@ static __always_inline int read_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovc
 	return 0;
 }
 
-/* Remembers a write's arguments, only for the socket of the thread's request. */
+/* Remembers a write's arguments: the request's socket, a data store's, stdout/stderr. */
 static __always_inline int write_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovcnt)
 {
 	struct http_thread *t;
 
 	if (!sc_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	t = http_thread(false);
-	if (!t || t->req_fd1 != fd + 1)
+	t = http_thread(wire_enabled != 0);
+	if (!t)
 		return 0;
+	if (t->req_fd1 != fd + 1) {
+		/* stdout/stderr only count inside a request; other fds may be a store's */
+		if (fd <= 2 ? !t->req_fd1 || !logs_enabled : !wire_enabled)
+			return 0;
+	}
 	t->sys = sys;
 	t->fd = fd;
 	t->buf = buf;
 	t->iovcnt = iovcnt;
+	t->t_enter = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -117,24 +118,6 @@ static __always_inline __u64 first_buf(struct http_thread *t, __u64 *len)
 	return (__u64)iov.iov_base;
 }
 
-/* Returns true when fd of the current task is a socket. */
-static __always_inline bool is_socket(__u32 fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct file **fds, *f = NULL;
-	unsigned int max;
-	umode_t mode;
-
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (fd >= max)
-		return false;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return false;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK;
-}
-
 /* True when the 8 bytes start like an HTTP/1.x request line. */
 static __always_inline bool looks_like_request(const char *p)
 {
@@ -148,7 +131,9 @@ static __always_inline bool looks_like_request(const char *p)
 	case 'H':
 		return p[1] == 'E' && p[2] == 'A' && p[3] == 'D' && p[4] == ' ';
 	case 'D':
-		return p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E';
+		/* the space too: memcached answers a delete with "DELETED" */
+		return p[1] == 'E' && p[2] == 'L' && p[3] == 'E' && p[4] == 'T' && p[5] == 'E' &&
+		       p[6] == ' ';
 	case 'O':
 		return p[1] == 'P' && p[2] == 'T' && p[3] == 'I' && p[4] == 'O' && p[5] == 'N';
 	case 'C':
@@ -202,12 +187,16 @@ static __always_inline int read_exit(long ret)
 
 	if (!t || !t->sys)
 		return 0;
-	if (ret < 8 || t->sys > SYS_RECVMSG)
+	if (ret <= 0 || t->sys > SYS_RECVMSG)
 		goto out;
 	buf = first_buf(t, &len);
 	if (!buf || len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf) ||
-	    !looks_like_request(head) || !is_socket(t->fd))
+	    !looks_like_request(head) || !is_socket(t->fd)) {
+		/* not a request: maybe a data store's reply */
+		if (buf && t->fd + 1 != t->req_fd1)
+			wire_in(t->fd, buf, len, ret);
 		goto out;
+	}
 	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true);
 	t->req_fd1 = t->fd + 1;
 	t->resp_bytes = 0;
@@ -219,17 +208,24 @@ out:
 	return 0;
 }
 
-static __always_inline int write_exit(long ret)
+static __always_inline int write_exit(void *ctx, long ret)
 {
 	struct http_thread *t = http_thread(false);
 	__u64 len = ret, buf = 0;
 
 	if (!t || !t->sys)
 		return 0;
-	if (ret <= 0 || t->sys < SYS_WRITE || t->fd + 1 != t->req_fd1)
+	if (ret <= 0 || t->sys < SYS_WRITE)
 		goto out;
 	if (t->sys != SYS_SENDFILE)
 		buf = first_buf(t, &len);
+	if (t->fd + 1 != t->req_fd1) {
+		if (t->fd <= 2)
+			log_out(ctx, t->fd, buf, len, ret, t->t_enter);
+		else
+			wire_out(ctx, t->fd, buf, len, ret, t->t_enter);
+		goto out;
+	}
 	/* the response has begun: what the request's queries left open ends here */
 	if (t->resp_bytes == 0)
 		sq_flush_thread(bpf_get_current_pid_tgid());
@@ -322,31 +318,31 @@ int http_sendfile(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_write")
 int http_write_ret(struct trace_event_raw_sys_exit *ctx)
 {
-	return write_exit(ctx->ret);
+	return write_exit(ctx, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_sendto")
 int http_sendto_ret(struct trace_event_raw_sys_exit *ctx)
 {
-	return write_exit(ctx->ret);
+	return write_exit(ctx, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_writev")
 int http_writev_ret(struct trace_event_raw_sys_exit *ctx)
 {
-	return write_exit(ctx->ret);
+	return write_exit(ctx, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_sendmsg")
 int http_sendmsg_ret(struct trace_event_raw_sys_exit *ctx)
 {
-	return write_exit(ctx->ret);
+	return write_exit(ctx, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_exit_sendfile64")
 int http_sendfile_ret(struct trace_event_raw_sys_exit *ctx)
 {
-	return write_exit(ctx->ret);
+	return write_exit(ctx, ctx->ret);
 }
 
 SEC("tp/syscalls/sys_enter_close")
@@ -357,7 +353,10 @@ int http_close(struct trace_event_raw_sys_enter *ctx)
 	struct sc_small_event e = {};
 	struct http_thread *t;
 
-	if (!sc_traced(key.tgid) || bpf_map_delete_elem(&http_fds, &key))
+	if (!sc_traced(key.tgid))
+		return 0;
+	wire_close(pid_tgid, key.fd);
+	if (bpf_map_delete_elem(&http_fds, &key))
 		return 0;
 	t = http_thread(false);
 	if (t && t->req_fd1 == key.fd + 1)

@@ -31,7 +31,7 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 	if (cfg)
 		py_walk(cfg, pid_tgid, 0, SC_EV_PYSAMPLE);
 	else
-		nat_capture(ctx, pid_tgid, 0, SC_EV_NATSAMPLE);
+		nat_capture(ctx, pid_tgid, 0, SC_EV_NATSAMPLE, false);
 	return 0;
 }
 

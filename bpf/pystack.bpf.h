@@ -184,8 +184,9 @@ static __always_inline bool py_frame_from_bulk(struct py_frame_walk *w, struct s
 			return false;
 		*skip = (__u8)(owner >> ((w->owner & 7) * 8)) == (__u8)w->cstack;
 	}
-	if (!py_bulk_u64(b, off + w->code, &f->code) || !py_bulk_u64(b, off + w->instr, &f->instr) ||
-	    !py_bulk_u64(b, off + w->ctx, &f->ctx) || !py_bulk_u64(b, off + w->back, &w->frame))
+	if (!py_bulk_u64(b, off + w->code, &f->code) ||
+	    !py_bulk_u64(b, off + w->instr, &f->instr) || !py_bulk_u64(b, off + w->ctx, &f->ctx) ||
+	    !py_bulk_u64(b, off + w->back, &w->frame))
 		return false;
 	return true;
 }
@@ -235,8 +236,10 @@ static long py_frame_step(__u32 i, void *p)
 }
 
 /* Sends the calling thread's native user stack (frame pointers), keyed by key_ts, as a
- * record of kind (SC_EV_NATSTACK at a probed function's entry, or SC_EV_NATSAMPLE). */
-static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts, __u32 kind)
+ * record of kind (SC_EV_NATSTACK at a probed function's entry, or SC_EV_NATSAMPLE).
+ * at_entry: ctx is a uprobe's pt_regs at a function's first instruction. */
+static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts, __u32 kind,
+					bool at_entry)
 {
 	struct sc_natstack_event *e = sc_scratch();
 	struct pt_regs *regs = ctx;
@@ -244,7 +247,7 @@ static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts,
 
 	if (!e)
 		return;
-	if (kind == SC_EV_NATSAMPLE) {
+	if (!at_entry) {
 		n = bpf_get_stack(ctx, e->ips, sizeof(e->ips), BPF_F_USER_STACK);
 		goto out;
 	}
@@ -335,8 +338,9 @@ static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid,
 }
 
 /* Takes the stacks of a query starting now: Python's where the process runs a CPython we
- * know, native ones otherwise (and also, with --native-stacks). */
-static __always_inline void py_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
+ * know, native ones otherwise (and also, with --native-stacks). at_entry: ctx is a
+ * uprobe's at a function's entry (else a tracepoint's, inside a syscall). */
+static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_ts, bool at_entry)
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct sc_py_cfg *cfg;
@@ -347,7 +351,13 @@ static __always_inline void py_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
 	if (cfg)
 		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK);
 	if (!cfg || native_stacks)
-		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK);
+		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK, at_entry);
+}
+
+/* py_capture_at from a uprobe at a client library function's entry. */
+static __always_inline void py_capture(void *ctx, __u64 pid_tgid, __u64 key_ts)
+{
+	py_capture_at(ctx, pid_tgid, key_ts, true);
 }
 
 #endif /* SCOOBY_PYSTACK_BPF_H */

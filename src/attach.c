@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include "scooby.skel.h"
 #include "attach.h"
+#include "elfsym.h"
 #include "hashmap.h"
 #include "procmaps.h"
 #include "targets.h"
@@ -213,6 +214,35 @@ static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t er
 	return attached ? 0 : (snprintf(err, errlen, "no CPU to sample on"), -1);
 }
 
+/* Fills the port -> protocol map the wire capture reads: the stores' well-known ports, then
+ * --port-proto (which may override them). Returns 0, or -1 with err set. */
+static int set_wire_ports(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
+{
+	static const struct port_proto known[] = {
+		{ 5432, SC_CL_PG },
+		{ 3306, SC_CL_MYSQL },
+		{ 6379, SC_CL_REDIS },
+		{ 11211, SC_CL_MEMCACHE },
+	};
+	const int n = sizeof(known) / sizeof(known[0]);
+	const struct port_proto *pp;
+	__u32 port, proto;
+	int i;
+
+	for (i = 0; i < n + o->nport_protos; i++) {
+		pp = i < n ? &known[i] : &o->port_protos[i - n];
+		port = pp->port;
+		proto = pp->proto;
+		if (bpf_map__update_elem(a->skel->maps.wire_ports, &port, sizeof(port), &proto,
+					 sizeof(proto), BPF_ANY)) {
+			snprintf(err, errlen, "cannot set the data store ports: %s",
+				 strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t errlen)
 {
 	struct attacher *a;
@@ -243,6 +273,8 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	a->skel->rodata->stack_depth = o->stack_depth;
 	a->skel->rodata->py_stacks = o->stack_depth > 0;
 	a->skel->rodata->native_stacks = o->native_stacks;
+	a->skel->rodata->wire_enabled = !o->no_wire;
+	a->skel->rodata->logs_enabled = !o->no_logs;
 	/* the profiler's programs (a sched_switch hook among them) load only when asked */
 	bpf_program__set_autoload(a->skel->progs.profile_sample, o->profile_hz > 0);
 	bpf_program__set_autoload(a->skel->progs.profile_switch, o->profile_hz > 0);
@@ -252,7 +284,7 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 			 o->verbose ? "" : "; run with -v to see the verifier's log");
 		goto fail;
 	}
-	if (attach_tracepoints(a, err, errlen))
+	if (set_wire_ports(a, o, err, errlen) || attach_tracepoints(a, err, errlen))
 		goto fail;
 	if (o->profile_hz && attach_sampling(a, o->profile_hz, err, errlen))
 		goto fail;
@@ -406,6 +438,27 @@ static uint64_t file_key(const struct procmaps_entry *e)
 	return ((uint64_t)e->dev_major << 56) ^ ((uint64_t)e->dev_minor << 40) ^ e->inode;
 }
 
+/* libbpf 1.1 refuses a name exported under two symbol versions (libmariadb's mysql_*
+ * are mysql_x@libmariadbclient_18 and mysql_x@@libmysqlclient_18, one address) as
+ * ambiguous: attach at the offset our own lookup finds. NULL with errno on failure. */
+static struct bpf_link *attach_uprobe_at_offset(struct bpf_program *prog, const char *path,
+						struct bpf_uprobe_opts *uo)
+{
+	const char *sym = uo->func_name;
+	unsigned long long off;
+	struct bpf_link *link;
+	int err = elfsym_func_offset(path, sym, &off);
+
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	uo->func_name = NULL;
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, uo);
+	uo->func_name = sym;
+	return link;
+}
+
 /* Puts every probe of target on the library file; returns 0 or -errno. */
 static int attach_lib(struct attacher *a, struct lib *l)
 {
@@ -439,6 +492,8 @@ static int attach_lib(struct attacher *a, struct lib *l)
 		/* every process: a fork of the target must be covered from its first call,
 		 * so the filter is the tracked-tgid map, not the uprobe's pid */
 		link = bpf_program__attach_uprobe_opts(prog, -1, l->path, 0, &uo);
+		if (!link && errno == LIBBPF_ERRNO__FORMAT)
+			link = attach_uprobe_at_offset(prog, l->path, &uo);
 		if (!link) {
 			if (p->optional)
 				continue;

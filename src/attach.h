@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "cli.h"
 
 struct scooby_bpf;
 struct attacher;
@@ -15,6 +16,9 @@ struct attach_opts {
 	unsigned stack_depth; /* 0: no stacks */
 	bool native_stacks;
 	unsigned profile_hz; /* --profile: CPU samples per second per CPU, 0: off */
+	bool no_wire, no_logs; /* --no-wire, --no-logs */
+	const struct port_proto *port_protos; /* --port-proto */
+	int nport_protos;
 	bool verbose;
 };
 

@@ -10,12 +10,14 @@
 #include <linux/types.h>
 #include "cli.h"
 #include "scooby/events.h"
+#include "wire_proto.h"
 
 static const char usage[] =
 	"Usage: scooby-bpf [-p PID] [options]\n"
 	"\n"
 	"Attach to a running web application and record, for every HTTP request it serves,\n"
-	"the SQL queries it ran (SQLite, PostgreSQL/libpq) with their timings, published as\n"
+	"the queries it ran (SQLite, PostgreSQL, MySQL/MariaDB, Redis, memcached) with their\n"
+	"timings and stacks, and what it logged, published as\n"
 	"JSON to Redis under a random uuid. No restart, no code change: uprobes and syscall\n"
 	"tracepoints only. Without -p, every process on the machine is traced.\n"
 	"\n"
@@ -48,6 +50,13 @@ static const char usage[] =
 	"      --prof-format F      callgrind (default; kcachegrind, callgrind_annotate)\n"
 	"                           or folded (flamegraph.pl, speedscope)\n"
 	"      --prof-min-ms N      no file for requests faster than N ms\n"
+	"      --port-proto PORT=PROTO  read connections to TCP PORT as PROTO: postgresql,\n"
+	"                           mysql, redis or memcached (repeatable; 5432, 3306,\n"
+	"                           6379 and 11211 are known, other ports are recognized\n"
+	"                           by their first bytes)\n"
+	"      --no-wire            no capture from data store connections' bytes (client\n"
+	"                           library probes only)\n"
+	"      --no-logs            no capture of what requests write to stdout/stderr\n"
 	"      --request-timeout S  publish a request still open after S seconds as\n"
 	"                           incomplete (default 60)\n"
 	"  -q, --quiet              no line per request on stdout\n"
@@ -131,7 +140,10 @@ enum {
 	OPT_PROF_PATH,
 	OPT_PROF_FILE,
 	OPT_PROF_FORMAT,
-	OPT_PROF_MIN
+	OPT_PROF_MIN,
+	OPT_PORT_PROTO,
+	OPT_NO_WIRE,
+	OPT_NO_LOGS,
 };
 
 static const struct option longopts[] = {
@@ -152,11 +164,39 @@ static const struct option longopts[] = {
 	{ "prof-file", required_argument, NULL, OPT_PROF_FILE },
 	{ "prof-format", required_argument, NULL, OPT_PROF_FORMAT },
 	{ "prof-min-ms", required_argument, NULL, OPT_PROF_MIN },
+	{ "port-proto", required_argument, NULL, OPT_PORT_PROTO },
+	{ "no-wire", no_argument, NULL, OPT_NO_WIRE },
+	{ "no-logs", no_argument, NULL, OPT_NO_LOGS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
 };
+
+/* Parses PORT=PROTO into the next --port-proto slot. Returns NULL, or what a valid value
+ * looks like when arg is not one. */
+static const char *parse_port_proto(const char *arg, struct cli_opts *o)
+{
+	const char *eq = strchr(arg, '=');
+	unsigned proto;
+	char port[16];
+	long v;
+
+	if (o->nport_protos >= CLI_MAX_PORT_PROTOS)
+		return "at most 32 of them";
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(port))
+		return "PORT=PROTO, e.g. 6380=redis";
+	memcpy(port, arg, eq - arg);
+	port[eq - arg] = 0;
+	if (!parse_long(port, 1, 65535, &v))
+		return "a TCP port 1 to 65535 before '='";
+	proto = wire_proto_parse(eq + 1);
+	if (proto == SC_CL_NONE)
+		return "postgresql, mysql, redis or memcached after '='";
+	o->port_protos[o->nport_protos].port = v;
+	o->port_protos[o->nport_protos++].proto = proto;
+	return NULL;
+}
 
 /* Applies option c with its value arg. Returns CLI_RUN, or CLI_EXIT_OK after --help, or
  * CLI_EXIT_ERROR after a one-line message. */
@@ -232,6 +272,19 @@ static enum cli_result cli_apply(int c, const char *arg, struct cli_opts *o)
 	case OPT_RTO:
 		if (!parse_seconds(arg, &o->request_timeout))
 			return bad("--request-timeout", arg, "seconds, more than 0");
+		break;
+	case OPT_PORT_PROTO: {
+		const char *want = parse_port_proto(arg, o);
+
+		if (want)
+			return bad("--port-proto", arg, want);
+		break;
+	}
+	case OPT_NO_WIRE:
+		o->no_wire = true;
+		break;
+	case OPT_NO_LOGS:
+		o->no_logs = true;
 		break;
 	case 'q':
 		o->quiet = true;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define CLI_MAX_PORT_PROTOS 32
+
 struct cli_opts {
 	pid_t pid; /* 0: system-wide */
 	const char *redis_url; /* NULL: the default, redis://127.0.0.1:6379 */
@@ -25,6 +27,13 @@ struct cli_opts {
 	bool prof_folded; /* --prof-format folded (else callgrind) */
 	double prof_min_ms; /* --prof-min-ms: no file for faster requests */
 	double request_timeout; /* seconds */
+	bool no_wire; /* --no-wire: no data store capture from socket bytes */
+	bool no_logs; /* --no-logs: no stdout/stderr capture */
+	struct port_proto {
+		unsigned port;
+		unsigned proto; /* enum sc_client */
+	} port_protos[CLI_MAX_PORT_PROTOS]; /* --port-proto PORT=PROTO, in the order given */
+	int nport_protos;
 	bool verbose;
 	bool quiet; /* no terminal lines */
 };

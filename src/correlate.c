@@ -146,12 +146,47 @@ bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, enum db
 	return !r || record__keeps(r, db);
 }
 
+/* --redact for a Redis command: its values become "?" (the command and key stay), in args
+ * and in the command line. */
+static void scrub_redis(struct query *q)
+{
+	char *line = NULL;
+	size_t len;
+	FILE *f;
+	uint32_t i;
+
+	for (i = 0; i < q->nargs; i++) {
+		free(q->args[i]);
+		q->args[i] = strdup("?");
+	}
+	f = open_memstream(&line, &len);
+	if (!f)
+		return;
+	fprintf(f, "%s", q->command ? q->command : "?");
+	if (q->key)
+		fprintf(f, " %s", q->key);
+	for (i = 0; i < q->nargs; i++)
+		fputs(" ?", f);
+	if (fclose(f) == 0) {
+		free(q->sql);
+		q->sql = line;
+	} else {
+		free(line);
+	}
+}
+
 /* Masks what must not leave the process: credentials always, every literal with --redact. */
 static void scrub(struct correlator *c, struct query *q)
 {
 	size_t len, cap;
 	char *clean;
 
+	if (q->db == DB_REDIS || q->db == DB_MEMCACHE) {
+		/* credentials are masked by the RESP parser; only values are left to hide */
+		if (c->opts.redact && q->db == DB_REDIS)
+			scrub_redis(q);
+		return;
+	}
 	if (!q->sql)
 		return;
 	len = strlen(q->sql);

@@ -96,15 +96,46 @@ cleanup:
 	return err;
 }
 
-long x86_first_rdi_load_disp(const unsigned char *code, size_t len)
+int elfsym_func_offset(const char *path, const char *name, unsigned long long *off)
+{
+	GElf_Addr value = 0;
+	Elf *elf = NULL;
+	int fd, err = -ENOENT;
+	long o;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	if (!find_symbol(elf, name, true, &value))
+		goto cleanup;
+	o = vaddr_to_offset(elf, value);
+	if (o < 0) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	*off = o;
+	err = 0;
+cleanup:
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+/* The displacement of the first `opcode disp(%rdi), %reg` (ModRM rm=111, mod 01 or 10). */
+static long first_rdi_disp(const unsigned char *code, size_t len, unsigned char opcode)
 {
 	size_t i;
 	unsigned char modrm;
 
-	/* mov r/m -> reg is opcode 8b, optionally after a REX.W (48) prefix; ModRM
-	 * with rm=111 (rdi) and mod 01 (disp8) or 10 (disp32) */
 	for (i = 0; i + 2 < len; i++) {
-		if (code[i] != 0x8b)
+		if (code[i] != opcode)
 			continue;
 		/* a REX prefix with its B bit set makes rm=111 mean r15, not rdi */
 		if (i > 0 && (code[i - 1] & 0xf0) == 0x40 && (code[i - 1] & 1))
@@ -119,6 +150,18 @@ long x86_first_rdi_load_disp(const unsigned char *code, size_t len)
 				      (unsigned long)code[i + 5] << 24);
 	}
 	return -1;
+}
+
+long x86_first_rdi_load_disp(const unsigned char *code, size_t len)
+{
+	/* mov r/m -> reg is opcode 8b, optionally after a REX.W (48) prefix */
+	return first_rdi_disp(code, len, 0x8b);
+}
+
+long x86_first_rdi_lea_disp(const unsigned char *code, size_t len)
+{
+	/* lea m -> reg is opcode 8d (after REX.W for a 64-bit register) */
+	return first_rdi_disp(code, len, 0x8d);
 }
 
 int elfsym_find(const char *path, const char *name, unsigned long long *value,

@@ -8,6 +8,11 @@
  * Returns the count copied, or -ENOENT when the symbol is absent, -errno on I/O errors. */
 int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len);
 
+/* Finds the file offset of function name in the ELF file at path (the first symbol of that
+ * name: versioned duplicates such as libmariadb's mysql_* share one address), for a uprobe
+ * libbpf's own lookup refuses as ambiguous. Returns 0, -ENOENT when absent, -errno. */
+int elfsym_func_offset(const char *path, const char *name, unsigned long long *off);
+
 /* Looks up symbol name (any type) in the ELF file at path: *value gets its st_value and
  * *exec_delta the p_vaddr - p_offset of the executable PT_LOAD, so that a mapping of that
  * segment at start with file offset off puts the symbol at value + start - (off + delta).
@@ -18,6 +23,11 @@ int elfsym_find(const char *path, const char *name, unsigned long long *value,
 /* Finds the displacement of the first load "mov disp(%rdi), %reg" in x86-64 code: the field
  * offset a one-line accessor (`return p->field;`) reads. Returns it, or -1 when none. */
 long x86_first_rdi_load_disp(const unsigned char *code, size_t len);
+
+/* Finds the displacement of the first "lea disp(%rdi), %reg": the field offset an accessor
+ * returning the address of an embedded array (`return p->field;` for char field[N]) computes.
+ * Returns it, or -1 when none. */
+long x86_first_rdi_lea_disp(const unsigned char *code, size_t len);
 
 /* Finds the first "cmpb $imm, disp(%rdi)" in x86-64 code: the field and value a one-line
  * predicate (`return p->state == RUN;`) tests. Returns 0 with *disp and *imm, or -1. */

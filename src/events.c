@@ -19,6 +19,11 @@ static size_t min_size(__u32 kind)
 		return offsetof(struct sc_pq_call_event, text);
 	case SC_EV_PQ_RET:
 		return sizeof(struct sc_pq_ret_event);
+	case SC_EV_CALL:
+	case SC_EV_CALL_TEXT:
+		return offsetof(struct sc_call_event, text);
+	case SC_EV_CALL_RET:
+		return offsetof(struct sc_call_ret_event, err);
 	case SC_EV_PYSTACK:
 	case SC_EV_PYSAMPLE:
 		return offsetof(struct sc_pystack_event, frames);
@@ -26,6 +31,12 @@ static size_t min_size(__u32 kind)
 		return offsetof(struct sc_natstack_event, ips);
 	case SC_EV_OFFCPU:
 		return sizeof(struct sc_offcpu_event);
+	case SC_EV_WIRE_OUT:
+	case SC_EV_WIRE_IN:
+	case SC_EV_LOG:
+		return offsetof(struct sc_wire_event, data);
+	case SC_EV_WIRE_CLOSE:
+		return sizeof(struct sc_small_event);
 	case SC_EV_NATSTACK:
 		return offsetof(struct sc_natstack_event, ips);
 	case SC_EV_HTTP_CLOSE:
@@ -55,6 +66,26 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 		return e->len < SC_SQL_CAP &&
 		       offsetof(struct sc_sql_text_event, text) + e->len <= size;
 	}
+	case SC_EV_WIRE_OUT:
+	case SC_EV_WIRE_IN:
+	case SC_EV_LOG: {
+		const struct sc_wire_event *e = (const void *)h;
+
+		return e->cap_len <= SC_SQL_CAP &&
+		       offsetof(struct sc_wire_event, data) + e->cap_len <= size;
+	}
+	case SC_EV_CALL:
+	case SC_EV_CALL_TEXT: {
+		const struct sc_call_event *e = (const void *)h;
+
+		return e->len < SC_SQL_CAP && offsetof(struct sc_call_event, text) + e->len <= size;
+	}
+	case SC_EV_CALL_RET: {
+		const struct sc_call_ret_event *e = (const void *)h;
+
+		return e->err_len < SC_CALL_ERR_CAP &&
+		       offsetof(struct sc_call_ret_event, err) + e->err_len <= size;
+	}
 	case SC_EV_PQ_CALL: {
 		const struct sc_pq_call_event *e = (const void *)h;
 
@@ -79,6 +110,38 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 	}
 	}
 	return true;
+}
+
+/* SC_EV_CALL / SC_EV_CALL_TEXT: to the tracker of the call's client family. */
+static void call_event(struct event_router *r, const struct sc_call_event *e)
+{
+	switch (e->client) {
+	case SC_CL_MYSQL:
+		mysql_tracker__call(r->mysql, e);
+		break;
+	case SC_CL_REDIS:
+		hiredis_tracker__call(r->hiredis, e);
+		break;
+	case SC_CL_MEMCACHE:
+		memcached_tracker__call(r->memcached, e);
+		break;
+	}
+}
+
+/* SC_EV_CALL_RET: likewise. */
+static void call_ret_event(struct event_router *r, const struct sc_call_ret_event *e)
+{
+	switch (e->client) {
+	case SC_CL_MYSQL:
+		mysql_tracker__ret(r->mysql, e);
+		break;
+	case SC_CL_REDIS:
+		hiredis_tracker__ret(r->hiredis, e);
+		break;
+	case SC_CL_MEMCACHE:
+		memcached_tracker__ret(r->memcached, e);
+		break;
+	}
 }
 
 int events__handle(void *ctx, void *data, size_t size)
@@ -120,6 +183,13 @@ int events__handle(void *ctx, void *data, size_t size)
 	case SC_EV_PQ_RET:
 		pq_tracker__ret(r->pq, data);
 		break;
+	case SC_EV_CALL:
+	case SC_EV_CALL_TEXT:
+		call_event(r, data);
+		break;
+	case SC_EV_CALL_RET:
+		call_ret_event(r, data);
+		break;
 	case SC_EV_PROC_FORK:
 		attacher__track(r->att, s->arg);
 		pystack__inherit(r->py, h->pid, s->arg);
@@ -144,6 +214,18 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_PROC_EXIT:
 		r->exits_seen = true;
+		break;
+	case SC_EV_WIRE_OUT:
+		wire_tracker__out(r->wire, data);
+		break;
+	case SC_EV_WIRE_IN:
+		wire_tracker__in(r->wire, data);
+		break;
+	case SC_EV_WIRE_CLOSE:
+		wire_tracker__close(r->wire, h->pid, s->arg, h->ts);
+		break;
+	case SC_EV_LOG:
+		wire_tracker__log(r->wire, data);
 		break;
 	}
 	return 0;

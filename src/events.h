@@ -5,10 +5,14 @@
 #include <stddef.h>
 #include "attach.h"
 #include "correlate.h"
+#include "hiredis.h"
 #include "http.h"
+#include "memcached.h"
+#include "mysql.h"
 #include "pq.h"
 #include "pystack.h"
 #include "sqlite.h"
+#include "wire.h"
 
 struct event_router {
 	struct attacher *att;
@@ -16,6 +20,10 @@ struct event_router {
 	struct http_tracker *http;
 	struct sqlite_tracker *sqlite;
 	struct pq_tracker *pq;
+	struct mysql_tracker *mysql;
+	struct hiredis_tracker *hiredis;
+	struct memcached_tracker *memcached;
+	struct wire_tracker *wire;
 	struct pystack *py;
 	unsigned long long nevents;
 	unsigned long long malformed; /* records shorter than their kind needs */

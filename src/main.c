@@ -89,6 +89,11 @@ static void proc_gone(pid_t pid, void *ctx)
 {
 	struct event_router *r = ctx;
 
+	/* commands still waiting for a reply go into the records before they are published */
+	wire_tracker__proc_gone(r->wire, pid, mono_now_ns());
+	memcached_tracker__proc_gone(r->memcached, pid);
+	mysql_tracker__proc_gone(r->mysql, pid);
+	hiredis_tracker__proc_gone(r->hiredis, pid);
 	correlator__proc_gone(r->corr, pid, mono_now_ns());
 	http_tracker__proc_gone(r->http, pid);
 	sqlite_tracker__proc_gone(r->sqlite, pid);
@@ -205,6 +210,10 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		.stack_depth = o->stack_depth,
 		.native_stacks = o->native_stacks,
 		.profile_hz = o->profile_hz,
+		.no_wire = o->no_wire,
+		.no_logs = o->no_logs,
+		.port_protos = o->port_protos,
+		.nport_protos = o->nport_protos,
 		.verbose = o->verbose,
 	};
 	char msg[512];
@@ -223,8 +232,14 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		r->http = http_tracker__new(r->corr);
 		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
 		r->pq = pq_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+		r->mysql = mysql_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+		r->hiredis =
+			hiredis_tracker__new(r->corr, o->stack_depth ? r->py : NULL, o->max_query);
+		r->memcached = memcached_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+		r->wire = wire_tracker__new(r->corr, o->stack_depth ? r->py : NULL, o->max_query);
 	}
-	if (!r->corr || !r->py || !r->http || !r->sqlite || !r->pq) {
+	if (!r->corr || !r->py || !r->http || !r->sqlite || !r->pq || !r->wire || !r->mysql ||
+	    !r->hiredis || !r->memcached) {
 		fprintf(stderr, "scooby-bpf: out of memory\n");
 		return -1;
 	}
@@ -239,12 +254,18 @@ static unsigned long long router_close(struct event_router *r, unsigned long lon
 	unsigned long long lost = r->att ? attacher__counter(r->att, SC_CNT_LOST) : 0;
 
 	*queries = r->att ? attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_SQL_EXEC) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_PQ_RET) :
+				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_PQ_RET) +
+				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_CALL_RET) +
+				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_WIRE_OUT) :
 			    0;
 	attacher__free(r->att);
 	r->att = NULL;
 	if (r->corr)
 		correlator__set_lost(r->corr, lost);
+	wire_tracker__free(r->wire); /* its waiting commands go into records first */
+	memcached_tracker__free(r->memcached); /* likewise its multi-gets still fetching */
+	mysql_tracker__free(r->mysql);
+	hiredis_tracker__free(r->hiredis);
 	correlator__free(r->corr);
 	http_tracker__free(r->http);
 	sqlite_tracker__free(r->sqlite);

@@ -80,10 +80,128 @@ static int pq_configure(const char *path, struct sc_lib_cfg *cfg)
 	return accessor_offset(path, "PQresultErrorMessage", &cfg->pq_errmsg_off);
 }
 
+/* An outermost-call entry probe and the family's return probe on the same symbol. */
+#define CALL_PROBES(sym, enter, ret, func) \
+	{ sym, enter, false, func },       \
+	{                                  \
+		sym, ret, true, func       \
+	}
+
+static const struct probe_spec mysql_probes[] = {
+	CALL_PROBES("mysql_real_query", "mysql_text_enter", "mysql_ret", SC_MY_REAL_QUERY),
+	CALL_PROBES("mysql_send_query", "mysql_text_enter", "mysql_ret", SC_MY_SEND_QUERY),
+	CALL_PROBES("mysql_read_query_result", "mysql_handle_enter", "mysql_ret",
+		    SC_MY_READ_RESULT),
+	CALL_PROBES("mysql_stmt_prepare", "mysql_text_enter", "mysql_ret", SC_MY_STMT_PREPARE),
+	CALL_PROBES("mysql_stmt_execute", "mysql_handle_enter", "mysql_ret", SC_MY_STMT_EXECUTE),
+	{ "mysql_stmt_close", "mysql_stmt_close_enter", false, SC_MY_STMT_CLOSE },
+};
+
+/* Reads the offset of the embedded array an accessor returns the address of
+ * (`return p->field;` for a char field[N]: an lea). */
+static int accessor_lea_offset(const char *path, const char *func, __u32 *off)
+{
+	unsigned char code[48];
+	int n = elfsym_func_bytes(path, func, code, sizeof(code));
+	long disp;
+
+	if (n < 0)
+		return n;
+	disp = x86_first_rdi_lea_disp(code, n);
+	if (disp <= 0 || disp > 65536)
+		return -ENOENT;
+	*off = disp;
+	return 0;
+}
+
+/* mysql_error() is `return mysql->net.last_error` and mysql_errno() `return
+ * mysql->net.last_errno`, likewise mysql_stmt_error()/mysql_stmt_errno() for a statement:
+ * their code gives the offsets for this very build (libmariadb or libmysqlclient). Each
+ * one missing only costs the message or the code of an error. */
+static int mysql_configure(const char *path, struct sc_lib_cfg *cfg)
+{
+	int err = accessor_lea_offset(path, "mysql_error", &cfg->mysql_err_off);
+
+	if (accessor_offset(path, "mysql_errno", &cfg->mysql_errno_off))
+		err = -ENOENT;
+	if (accessor_lea_offset(path, "mysql_stmt_error", &cfg->mysql_stmt_err_off))
+		err = -ENOENT;
+	if (accessor_offset(path, "mysql_stmt_errno", &cfg->mysql_stmt_errno_off))
+		err = -ENOENT;
+	return err;
+}
+
+static const struct probe_spec hiredis_probes[] = {
+	CALL_PROBES("redisCommand", "hiredis_enter", "hiredis_ret", SC_RD_COMMAND),
+	CALL_PROBES("redisvCommand", "hiredis_enter", "hiredis_ret", SC_RD_COMMAND),
+	CALL_PROBES("redisCommandArgv", "hiredis_enter", "hiredis_ret", SC_RD_COMMAND),
+	CALL_PROBES("redisAppendCommand", "hiredis_enter", "hiredis_ret", SC_RD_APPEND),
+	CALL_PROBES("redisvAppendCommand", "hiredis_enter", "hiredis_ret", SC_RD_APPEND),
+	CALL_PROBES("redisAppendCommandArgv", "hiredis_enter", "hiredis_ret", SC_RD_APPEND),
+	CALL_PROBES("redisAppendFormattedCommand", "hiredis_enter", "hiredis_ret", SC_RD_APPEND),
+	CALL_PROBES("redisGetReply", "hiredis_enter", "hiredis_ret", SC_RD_GET_REPLY),
+	{ "__redisAppendCommand", "hiredis_text", false, SC_RD_TEXT },
+};
+
+/* struct redisReply and redisContext are public but changed at 1.0: redisReply gained
+ * `double dval` before len (len 16 -> 24, str 24 -> 32) and redisContext a leading funcs
+ * pointer (errstr 4 -> 12). The soname tells which: libhiredis.so.0.x or .so.1.x. */
+static int hiredis_configure(const char *path, struct sc_lib_cfg *cfg)
+{
+	const char *base = strrchr(path, '/');
+	const char *ver;
+
+	base = base ? base + 1 : path;
+	ver = base + strlen("libhiredis.so");
+	cfg->reply_type_off = 0;
+	if (ver[0] == '.' && ver[1] == '0' && (ver[2] == '.' || ver[2] == 0)) {
+		cfg->reply_len_off = 16;
+		cfg->reply_str_off = 24;
+		cfg->ctx_errstr_off = 4;
+	} else {
+		cfg->reply_len_off = 24;
+		cfg->reply_str_off = 32;
+		cfg->ctx_errstr_off = 12;
+	}
+	return 0;
+}
+
+static const struct probe_spec memcached_probes[] = {
+	CALL_PROBES("memcached_get", "mc_key_enter", "mc_ret", SC_MC_GET),
+	CALL_PROBES("memcached_mget", "mc_mget_enter", "mc_ret", SC_MC_MGET),
+	CALL_PROBES("memcached_fetch_result", "mc_fetch_enter", "mc_ret", SC_MC_FETCH),
+	CALL_PROBES("memcached_set", "mc_key_enter", "mc_ret", SC_MC_SET),
+	CALL_PROBES("memcached_add", "mc_key_enter", "mc_ret", SC_MC_ADD),
+	CALL_PROBES("memcached_replace", "mc_key_enter", "mc_ret", SC_MC_REPLACE),
+	CALL_PROBES("memcached_append", "mc_key_enter", "mc_ret", SC_MC_APPEND),
+	CALL_PROBES("memcached_prepend", "mc_key_enter", "mc_ret", SC_MC_PREPEND),
+	CALL_PROBES("memcached_cas", "mc_key_enter", "mc_ret", SC_MC_CAS),
+	CALL_PROBES("memcached_delete", "mc_key_enter", "mc_ret", SC_MC_DELETE),
+	CALL_PROBES("memcached_increment", "mc_key_enter", "mc_ret", SC_MC_INCR),
+	CALL_PROBES("memcached_decrement", "mc_key_enter", "mc_ret", SC_MC_DECR),
+	{ "memcached_touch", "mc_key_enter", false, SC_MC_TOUCH, true },
+	{ "memcached_touch", "mc_ret", true, SC_MC_TOUCH, true },
+};
+
+/* libmemcached's arguments carry everything the probes read: no offsets. */
+static int memcached_configure(const char *path, struct sc_lib_cfg *cfg)
+{
+	return 0;
+}
+
+#define TARGET(name, prefix, probes, configure)                                     \
+	{                                                                           \
+		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), configure \
+	}
+
 static const struct target_lib targets[] = {
 	{ "libsqlite3", "libsqlite3.so", sqlite_probes,
 	  sizeof(sqlite_probes) / sizeof(sqlite_probes[0]), sqlite_configure },
 	{ "libpq", "libpq.so", pq_probes, sizeof(pq_probes) / sizeof(pq_probes[0]), pq_configure },
+	TARGET("libmariadb", "libmariadb.so", mysql_probes, mysql_configure),
+	TARGET("libmysqlclient", "libmysqlclient.so", mysql_probes, mysql_configure),
+	TARGET("libhiredis", "libhiredis.so", hiredis_probes, hiredis_configure),
+	TARGET("libmemcached", "libmemcached.so", memcached_probes, memcached_configure),
 };
 
 const struct target_lib *targets__match(const char *path)

@@ -6,8 +6,13 @@
 # bpftrace uprobe+uretprobe pair on sqlite3_step (the floor a user reaches by hand).
 # Cycles interleave the configurations so that a noisy neighbour hits them all alike;
 # each figure is the median over every round of every cycle.
+# Then the same for wire capture: a redis-py GET loop with no tracer, scooby-bpf without and
+# with stacks, and a bare bpftrace pair on the syscalls a GET makes (see that section).
 # Then the throughput of the Django test app under wrk with no scooby-bpf, with scooby-bpf, and
-# with scooby-bpf --profile at 999 Hz, side by side (see that section).
+# with scooby-bpf --profile at 999 Hz, side by side (see that section); then a flood.
+#
+# BENCH_ONLY=redis (or any comma-separated list of sqlite, redis, wrk, flood) runs only those
+# sections; all of them by default.
 set -euo pipefail
 BIN=${1:?usage: bench.sh path/to/scooby-bpf}
 PY=/usr/bin/python3
@@ -19,24 +24,25 @@ tmp=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-mkfifo "$tmp/in"
-$PY "$(dirname "$0")/bench/sqlite_loop.py" "$N" 30 <"$tmp/in" >"$tmp/out" &
-LOOP=$!
-exec 3>"$tmp/in"
-until grep -q ready "$tmp/out"; do sleep 0.05; done
+section() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 
-# appends ROUNDS ns/query figures to file $1
+# the loop measure() drives: its output file and the fd of its input fifo
+loop_out=$tmp/out
+loop_fd=3
+
+# appends ROUNDS figures (the loop's output lines) to file $1
 measure() {
 	local i before
 	for ((i = 0; i < ROUNDS; i++)); do
-		before=$(wc -l <"$tmp/out")
-		echo go >&3
-		until [ "$(wc -l <"$tmp/out")" -gt "$before" ]; do sleep 0.02; done
-		tail -n 1 "$tmp/out" >>"$1"
+		before=$(wc -l <"$loop_out")
+		echo go >&"$loop_fd"
+		until [ "$(wc -l <"$loop_out")" -gt "$before" ]; do sleep 0.02; done
+		tail -n 1 "$loop_out" >>"$1"
 	done
 }
 
-median() { sort -g "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# the median of column $2 (default 1) of file $1
+median() { awk -v c="${2:-1}" '{print $c}' "$1" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 wait_line() { # file pattern
 	local t=0
@@ -66,46 +72,131 @@ with_tracer() { # result-file ready-pattern command...
 	wait $pid || true
 }
 
-measure /dev/null # warm-up: the first round pays for caches and page faults
-for ((c = 0; c < CYCLES; c++)); do
-	measure "$tmp/base"
-	start_ns=$(date +%s%N)
-	with_tracer "$tmp/core" "scooby-bpf: attached" \
-		"$BIN" -p "$LOOP" -q --stack-depth 0 --redis unix://"$tmp"/none.sock
-	echo $((($(date +%s%N) - start_ns) / 1000000)) >>"$tmp/attach_ms"
-	with_tracer "$tmp/stacks" "scooby-bpf: attached" \
-		"$BIN" -p "$LOOP" -q --stack-depth 30 --redis unix://"$tmp"/none.sock
-	with_tracer "$tmp/pair" "Attaching" \
-		bpftrace -e "uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }"
-done
+# --- sqlite query loop: scooby-bpf vs a bare uprobe pair ---
+if section sqlite; then
+	mkfifo "$tmp/in"
+	$PY "$(dirname "$0")/bench/sqlite_loop.py" "$N" 30 <"$tmp/in" >"$tmp/out" &
+	LOOP=$!
+	exec 3>"$tmp/in"
+	until grep -q ready "$tmp/out"; do sleep 0.05; done
+	measure /dev/null # warm-up: the first round pays for caches and page faults
+	for ((c = 0; c < CYCLES; c++)); do
+		measure "$tmp/base"
+		start_ns=$(date +%s%N)
+		with_tracer "$tmp/core" "scooby-bpf: attached" \
+			"$BIN" -p "$LOOP" -q --stack-depth 0 --redis unix://"$tmp"/none.sock
+		echo $((($(date +%s%N) - start_ns) / 1000000)) >>"$tmp/attach_ms"
+		with_tracer "$tmp/stacks" "scooby-bpf: attached" \
+			"$BIN" -p "$LOOP" -q --stack-depth 30 --redis unix://"$tmp"/none.sock
+		with_tracer "$tmp/pair" "Attaching" \
+			bpftrace -e "uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }"
+	done
 
-# the attach line's own latency, measured alone (the figure above includes a whole run)
-attach=()
-for ((c = 0; c < 5; c++)); do
-	: >"$tmp/a.log" # not the last run's line (see with_tracer)
-	start_ns=$(date +%s%N)
-	"$BIN" -p "$LOOP" -q --redis unix://"$tmp"/none.sock >"$tmp/a.log" 2>&1 &
-	pid=$!
-	wait_line "$tmp/a.log" "scooby-bpf: attached"
-	attach+=($((($(date +%s%N) - start_ns) / 1000000)))
-	kill -INT $pid
-	wait $pid || true
-done
-printf '%s\n' "${attach[@]}" >"$tmp/attach_only"
+	# the attach line's own latency, measured alone (the figure above includes a whole run)
+	attach=()
+	for ((c = 0; c < 5; c++)); do
+		: >"$tmp/a.log" # not the last run's line (see with_tracer)
+		start_ns=$(date +%s%N)
+		"$BIN" -p "$LOOP" -q --redis unix://"$tmp"/none.sock >"$tmp/a.log" 2>&1 &
+		pid=$!
+		wait_line "$tmp/a.log" "scooby-bpf: attached"
+		attach+=($((($(date +%s%N) - start_ns) / 1000000)))
+		kill -INT $pid
+		wait $pid || true
+	done
+	printf '%s\n' "${attach[@]}" >"$tmp/attach_only"
 
-awk -v b="$(median "$tmp/base")" -v s="$(median "$tmp/core")" -v st="$(median "$tmp/stacks")" \
-	-v p="$(median "$tmp/pair")" -v a="$(median "$tmp/attach_only")" \
-	-v r="$(sort -g "$tmp/rss" | tail -n 1)" -v n="$N" -v k="$((ROUNDS * CYCLES))" 'BEGIN {
-	printf "sqlite query loop, 30 Python frames deep (%d queries x %d rounds, median):\n", n, k
-	printf "  no probes              %8.0f ns/query\n", b
-	printf "  scooby-bpf, core       %8.0f ns/query  (+%.0f ns)\n", s, s - b
-	printf "  scooby-bpf, 30 frames  %8.0f ns/query  (+%.0f ns)\n", st, st - b
-	printf "  bpftrace step pair     %8.0f ns/query  (+%.0f ns)\n", p, p - b
-	printf "  ratio core/pair        %8.2f  (target <= 1.5)\n", (s - b) / (p - b)
-	printf "  stacks add             %8.2f us/query over core (target <= 1)\n", (st - s) / 1000
-	printf "start to attached line   %8d ms  (target < 300)\n", a
-	printf "scooby-bpf peak RSS      %8.1f MiB (with stacks)\n", r / 1024
-}'
+	awk -v b="$(median "$tmp/base")" -v s="$(median "$tmp/core")" -v st="$(median "$tmp/stacks")" \
+		-v p="$(median "$tmp/pair")" -v a="$(median "$tmp/attach_only")" \
+		-v r="$(sort -g "$tmp/rss" | tail -n 1)" -v n="$N" -v k="$((ROUNDS * CYCLES))" 'BEGIN {
+		printf "sqlite query loop, 30 Python frames deep (%d queries x %d rounds, median):\n", n, k
+		printf "  no probes              %8.0f ns/query\n", b
+		printf "  scooby-bpf, core       %8.0f ns/query  (+%.0f ns)\n", s, s - b
+		printf "  scooby-bpf, 30 frames  %8.0f ns/query  (+%.0f ns)\n", st, st - b
+		printf "  bpftrace step pair     %8.0f ns/query  (+%.0f ns)\n", p, p - b
+		printf "  ratio core/pair        %8.2f  (target <= 1.5)\n", (s - b) / (p - b)
+		printf "  stacks add             %8.2f us/query over core (target <= 1)\n", (st - s) / 1000
+		printf "start to attached line   %8d ms  (target < 300)\n", a
+		printf "scooby-bpf peak RSS      %8.1f MiB (with stacks)\n", r / 1024
+	}'
+	exec 3>&-
+	wait $LOOP || true
+fi
+
+# --- redis-py GET loop: wire capture vs a bare syscall tracepoint pair ---
+# One Python process (tests/bench/redis_loop.py) runs GETs of one key with redis-py 30 frames
+# deep, against a redis-server of its own on loopback (not its descendant, so not traced). A
+# GET is one sendto and two recvfrom (strace -c: a non-blocking one that finds nothing, redis-py
+# checking the pooled connection, then the reply), and no other traced syscall. Each cycle
+# measures, in turn: no tracer; scooby-bpf without stacks (wire capture: the send's bytes and
+# the reply's head copied out); scooby-bpf with stacks (default depth); and bpftrace with
+# do-nothing programs on the enter and exit tracepoints of sendto and recvfrom for the loop's
+# PID (the floor: the same syscalls traced, nothing done). Interleaved like the sqlite loop
+# over REDIS_CYCLES cycles, medians over every round.
+# The added cost (1-5 us) is small beside a GET (~30 us) and this VM's noise (its CPUs run
+# Python up to 1.5x slower from one second to the next), so: the loop and its server share one
+# CPU (BENCH_REDIS_CPU, empty: not pinned; across the 2 CPUs of a VM each round trip pays two
+# cross-CPU wake-ups, ~100 us that vary by more than the tracing adds); rounds are short and
+# many; and each round is scaled by the loop's speed measured in that round (a pure-Python
+# calibration between chunks of GETs, which no syscall tracer slows) to the median speed of
+# all rounds. Beside wall-clock, the loop thread's own CPU time per GET: BPF programs on its
+# syscalls run on its time, the server and the neighbours do not (wall-clock also has the cost
+# scooby-bpf's read/write tracepoints add to the server's syscalls).
+if section redis; then
+	RN=${BENCH_REDIS_GETS:-5000}
+	REDIS_CYCLES=${BENCH_REDIS_CYCLES:-10}
+	RCPU=${BENCH_REDIS_CPU-$(($(nproc) - 1))}
+	pin=()
+	[ -z "$RCPU" ] || pin=(taskset -c "$RCPU")
+	mkfifo "$tmp/rin"
+	mkdir "$tmp/redis-loop"
+	"${pin[@]}" $PY "$(dirname "$0")/bench/redis_loop.py" "$RN" 30 "$tmp/redis-loop" \
+		<"$tmp/rin" >"$tmp/rout" &
+	RLOOP=$!
+	exec 4>"$tmp/rin"
+	wait_line "$tmp/rout" ready
+	loop_out=$tmp/rout loop_fd=4
+	pair=""
+	for sc in sendto recvfrom; do
+		pair+="tracepoint:syscalls:sys_enter_$sc /pid == $RLOOP/ { } "
+		pair+="tracepoint:syscalls:sys_exit_$sc /pid == $RLOOP/ { } "
+	done
+	measure /dev/null # warm-up
+	for ((c = 0; c < REDIS_CYCLES; c++)); do
+		measure "$tmp/r_base"
+		with_tracer "$tmp/r_wire" "scooby-bpf: attached" "$BIN" -p "$RLOOP" -q --stack-depth 0 \
+			--redis unix://"$tmp"/none.sock --json "$tmp/r_wire.json"
+		with_tracer "$tmp/r_stacks" "scooby-bpf: attached" "$BIN" -p "$RLOOP" -q \
+			--redis unix://"$tmp"/none.sock --json "$tmp/r_stacks.json"
+		with_tracer "$tmp/r_pair" "Attaching" bpftrace -e "$pair"
+	done
+	exec 4>&-
+	wait $RLOOP || true
+
+	# each round at the median speed: wall and CPU ns/GET times median/its calibration
+	cat "$tmp"/r_base "$tmp"/r_wire "$tmp"/r_stacks "$tmp"/r_pair >"$tmp/r_all"
+	ref=$(median "$tmp/r_all" 3)
+	for f in base wire stacks pair; do
+		awk -v r="$ref" '{print $1 * r / $3, $2 * r / $3}' "$tmp/r_$f" >"$tmp/rn_$f"
+	done
+	awk -v b="$(median "$tmp/rn_base")" -v w="$(median "$tmp/rn_wire")" \
+		-v s="$(median "$tmp/rn_stacks")" -v p="$(median "$tmp/rn_pair")" \
+		-v cb="$(median "$tmp/rn_base" 2)" -v cw="$(median "$tmp/rn_wire" 2)" \
+		-v cs="$(median "$tmp/rn_stacks" 2)" -v cp="$(median "$tmp/rn_pair" 2)" \
+		-v n="$RN" -v k="$((ROUNDS * REDIS_CYCLES))" -v cpu="${RCPU:-any}" 'function ratio(x, y) {
+		return y > 0 ? sprintf("%8.2f", x / y) : "     n/a"
+	}
+	BEGIN {
+		printf "redis-py GET loop, 30 Python frames deep (%d GETs x %d rounds, median; on CPU %s):\n", n, k, cpu
+		printf "                         wall ns/GET           loop CPU ns/GET\n"
+		printf "  no tracer              %8.0f              %8.0f\n", b, cb
+		printf "  scooby-bpf, wire       %8.0f  (+%5.0f)    %8.0f  (+%5.0f)\n", w, w - b, cw, cw - cb
+		printf "  scooby-bpf, stacks     %8.0f  (+%5.0f)    %8.0f  (+%5.0f)\n", s, s - b, cs, cs - cb
+		printf "  bpftrace syscall pair  %8.0f  (+%5.0f)    %8.0f  (+%5.0f)\n", p, p - b, cp, cp - cb
+		printf "  ratio wire/pair        %s              %s  (target <= 1.5)\n", ratio(w - b, p - b), ratio(cw - cb, cp - cb)
+		printf "  ratio stacks/pair      %s              %s  (target <= 1.5)\n", ratio(s - b, p - b), ratio(cs - cb, cp - cb)
+	}'
+fi
 
 # --- throughput of a real app under wrk: no scooby-bpf, scooby-bpf, scooby-bpf --profile ---
 # The Django test app (tests/apps/djapp on SQLite; /items/ runs 4 queries) under gunicorn with
@@ -113,108 +204,112 @@ awk -v b="$(median "$tmp/base")" -v s="$(median "$tmp/core")" -v st="$(median "$
 # redis-server on a unix socket. Each cycle runs wrk for WRK_SECONDS in every configuration
 # in turn (interleaved, so that a noisy neighbour hits them all alike) after a short warm-up;
 # each figure is the median over the cycles, the loss is against no scooby-bpf.
-WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
-WRK_CYCLES=${BENCH_WRK_CYCLES:-3}
-WRK_CONNS=${BENCH_WRK_CONNECTIONS:-4}
-DJAPP=$(cd "$(dirname "$0")/apps/djapp" && pwd)
-export DJANGO_SETTINGS_MODULE=djapp.settings SCOOBY_DB=sqlite \
-	SCOOBY_SQLITE_PATH="$tmp/bench.sqlite3" PYTHONDONTWRITEBYTECODE=1
-(cd "$DJAPP" && $PY manage.py migrate -v 0 && $PY manage.py seed 5) >"$tmp/django.log" 2>&1 ||
-	{ cat "$tmp/django.log"; exit 1; }
-redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
-	--appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-gunicorn -w 2 -k sync -b "127.0.0.1:$port" --chdir "$DJAPP" --timeout 60 \
-	djapp.wsgi:application >"$tmp/gunicorn.log" 2>&1 &
-GUNICORN=$!
-url="http://127.0.0.1:$port/items/"
-t=0
-until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url"; do
-	sleep 0.1
-	t=$((t + 1))
-	[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/redis.log"; exit 1; }
-done
+if section wrk; then
+	WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+	WRK_CYCLES=${BENCH_WRK_CYCLES:-3}
+	WRK_CONNS=${BENCH_WRK_CONNECTIONS:-4}
+	DJAPP=$(cd "$(dirname "$0")/apps/djapp" && pwd)
+	export DJANGO_SETTINGS_MODULE=djapp.settings SCOOBY_DB=sqlite \
+		SCOOBY_SQLITE_PATH="$tmp/bench.sqlite3" PYTHONDONTWRITEBYTECODE=1
+	(cd "$DJAPP" && $PY manage.py migrate -v 0 && $PY manage.py seed 5) >"$tmp/django.log" 2>&1 ||
+		{ cat "$tmp/django.log"; exit 1; }
+	redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
+		--appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+	port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	gunicorn -w 2 -k sync -b "127.0.0.1:$port" --chdir "$DJAPP" --timeout 60 \
+		djapp.wsgi:application >"$tmp/gunicorn.log" 2>&1 &
+	GUNICORN=$!
+	url="http://127.0.0.1:$port/items/"
+	t=0
+	until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url"; do
+		sleep 0.1
+		t=$((t + 1))
+		[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/redis.log"; exit 1; }
+	done
 
-# appends wrk's requests/s for $2 seconds to file $1 (a run with errors or non-2xx answers
-# is said, and still counted)
-wrk_rps() {
-	wrk -t 2 -c "$WRK_CONNS" -d "$2s" --timeout 10s "$url" >"$tmp/wrk.out" 2>&1
-	if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk.out"; then
-		echo "bench: wrk: $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.out" | tr -s ' ')" >&2
-	fi
-	awk '/^Requests\/sec:/{print $2}' "$tmp/wrk.out" >>"$1"
-}
+	# appends wrk's requests/s for $2 seconds to file $1 (a run with errors or non-2xx answers
+	# is said, and still counted)
+	wrk_rps() {
+		wrk -t 2 -c "$WRK_CONNS" -d "$2s" --timeout 10s "$url" >"$tmp/wrk.out" 2>&1
+		if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk.out"; then
+			echo "bench: wrk: $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.out" | tr -s ' ')" >&2
+		fi
+		awk '/^Requests\/sec:/{print $2}' "$tmp/wrk.out" >>"$1"
+	}
 
-# scooby-bpf on the gunicorn master (and so its workers) while wrk runs; appends its CPU
-# during the run (% of one core) to $1.cpu and the events it lost to $1.lost
-wrk_with_scooby() { # result-file scooby-bpf options...
-	local out=$1 pid cpu0 cpu1
-	shift
-	: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
-	"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
-	pid=$!
-	wait_line "$tmp/wsc.log" "scooby-bpf: attached"
-	cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
-	wrk_rps "$out" "$WRK_SECONDS"
-	cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
-	kill -INT $pid
-	wait $pid || true
-	echo $(((cpu1 - cpu0) * 100 / $(getconf CLK_TCK) / WRK_SECONDS)) >>"$out.cpu"
-	sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
-}
+	# scooby-bpf on the gunicorn master (and so its workers) while wrk runs; appends its CPU
+	# during the run (% of one core) to $1.cpu and the events it lost to $1.lost
+	wrk_with_scooby() { # result-file scooby-bpf options...
+		local out=$1 pid cpu0 cpu1
+		shift
+		: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
+		"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
+		pid=$!
+		wait_line "$tmp/wsc.log" "scooby-bpf: attached"
+		cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+		wrk_rps "$out" "$WRK_SECONDS"
+		cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+		kill -INT $pid
+		wait $pid || true
+		echo $(((cpu1 - cpu0) * 100 / $(getconf CLK_TCK) / WRK_SECONDS)) >>"$out.cpu"
+		sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
+	}
 
-wrk_rps /dev/null 3 # warm-up: imports, caches, the SQLite file
-for ((c = 0; c < WRK_CYCLES; c++)); do
-	wrk_rps "$tmp/wrk_none" "$WRK_SECONDS"
-	wrk_with_scooby "$tmp/wrk_core"
-	wrk_with_scooby "$tmp/wrk_prof" --profile=999
-done
+	wrk_rps /dev/null 3 # warm-up: imports, caches, the SQLite file
+	for ((c = 0; c < WRK_CYCLES; c++)); do
+		wrk_rps "$tmp/wrk_none" "$WRK_SECONDS"
+		wrk_with_scooby "$tmp/wrk_core"
+		wrk_with_scooby "$tmp/wrk_prof" --profile=999
+	done
 
-runs() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
-total() { awk '{t += $1} END {print t + 0}' "$1"; }
-awk -v n="$(median "$tmp/wrk_none")" -v s="$(median "$tmp/wrk_core")" \
-	-v p="$(median "$tmp/wrk_prof")" -v k="$WRK_CYCLES" -v d="$WRK_SECONDS" \
-	-v c="$WRK_CONNS" -v rn="$(runs "$tmp/wrk_none")" -v rs="$(runs "$tmp/wrk_core")" \
-	-v rp="$(runs "$tmp/wrk_prof")" -v cs="$(median "$tmp/wrk_core.cpu")" \
-	-v cp="$(median "$tmp/wrk_prof.cpu")" -v ls="$(total "$tmp/wrk_core.lost")" \
-	-v lp="$(total "$tmp/wrk_prof.lost")" 'BEGIN {
-	printf "wrk on the Django app, /items/ (gunicorn -w 2 sync, SQLite; %d connections; %d x %d s, median):\n", c, k, d
-	printf "  no scooby-bpf                    %8.1f requests/s           runs: %s\n", n, rn
-	printf "  scooby-bpf                       %8.1f requests/s  (%+.1f%%)  runs: %s\n", s, (s - n) * 100 / n, rs
-	printf "  scooby-bpf --profile (999 Hz)    %8.1f requests/s  (%+.1f%%)  runs: %s\n", p, (p - n) * 100 / n, rp
-	printf "  --profile loss vs none           %8.1f %%  (target < 3)\n", (n - p) * 100 / n
-	printf "  scooby-bpf CPU                   %8d %% of one core, %d events lost\n", cs, ls
-	printf "  scooby-bpf --profile CPU         %8d %% of one core, %d events lost\n", cp, lp
-}'
+	runs() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
+	total() { awk '{t += $1} END {print t + 0}' "$1"; }
+	awk -v n="$(median "$tmp/wrk_none")" -v s="$(median "$tmp/wrk_core")" \
+		-v p="$(median "$tmp/wrk_prof")" -v k="$WRK_CYCLES" -v d="$WRK_SECONDS" \
+		-v c="$WRK_CONNS" -v rn="$(runs "$tmp/wrk_none")" -v rs="$(runs "$tmp/wrk_core")" \
+		-v rp="$(runs "$tmp/wrk_prof")" -v cs="$(median "$tmp/wrk_core.cpu")" \
+		-v cp="$(median "$tmp/wrk_prof.cpu")" -v ls="$(total "$tmp/wrk_core.lost")" \
+		-v lp="$(total "$tmp/wrk_prof.lost")" 'BEGIN {
+		printf "wrk on the Django app, /items/ (gunicorn -w 2 sync, SQLite; %d connections; %d x %d s, median):\n", c, k, d
+		printf "  no scooby-bpf                    %8.1f requests/s           runs: %s\n", n, rn
+		printf "  scooby-bpf                       %8.1f requests/s  (%+.1f%%)  runs: %s\n", s, (s - n) * 100 / n, rs
+		printf "  scooby-bpf --profile (999 Hz)    %8.1f requests/s  (%+.1f%%)  runs: %s\n", p, (p - n) * 100 / n, rp
+		printf "  --profile loss vs none           %8.1f %%  (target < 3)\n", (n - p) * 100 / n
+		printf "  scooby-bpf CPU                   %8d %% of one core, %d events lost\n", cs, ls
+		printf "  scooby-bpf --profile CPU         %8d %% of one core, %d events lost\n", cp, lp
+	}'
+fi
 
 # --- flood: probed calls per second handled, and scooby-bpf's own CPU per 10k queries/s ---
-gcc -O2 -pthread "$(dirname "$0")/apps/flood.c" -lsqlite3 -o "$tmp/flood"
-"$tmp/flood" 5 2 >"$tmp/flood.out" 2>&1 &
-FLOOD=$!
-until grep -q ready "$tmp/flood.out"; do sleep 0.05; done
-"$BIN" -p "$FLOOD" -q --redis unix://"$tmp"/none.sock 2>"$tmp/fl.err" &
-FSB=$!
-wait_line "$tmp/fl.err" "scooby-bpf: attached"
-cpu0=$(awk '{print $14 + $15}' /proc/$FSB/stat)
-t0=$(date +%s%N)
-kill -USR1 $FLOOD
-until grep -q "marker 1" "$tmp/flood.out"; do sleep 0.05; done
-t1=$(date +%s%N)
-cpu1=$(awk '{print $14 + $15}' /proc/$FSB/stat)
-kill -INT $FSB
-wait $FSB || true
-kill -USR1 $FLOOD 2>/dev/null || true
-wait $FLOOD || true
-execs=$(awk '/^executions/{print $2}' "$tmp/flood.out")
-lost=$(sed -n 's/.* \([0-9]*\) events lost (\([0-9]*\) query ends).*/\1 \2/p' "$tmp/fl.err")
-awk -v e="$execs" -v l="$lost" -v c=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
-	-v ns=$((t1 - t0)) 'BEGIN {
-	split(l, lo, " ")
-	wall = ns / 1e9 - 1.5 # the flood ran 5 s; 1.5 s more until its marker
-	qps = e / 5
-	printf "flood, C program, 2 threads, 5 s (SQLite executions, 2 probed steps each):\n"
-	printf "  probed calls handled     %8.0f /s  (target 1M/s with 0 lost)\n", 2 * e / 5
-	printf "  events lost              %8d  (%d of them query ends)\n", lo[1], lo[2]
-	printf "  scooby-bpf CPU           %8.1f %% of one core over %.1f s, %.2f %% per 10k queries/s (target < 5)\n",
-		100 * c / hz / (ns / 1e9), ns / 1e9, 100 * c / hz / (ns / 1e9) / (qps / 10000)
-}'
+if section flood; then
+	gcc -O2 -pthread "$(dirname "$0")/apps/flood.c" -lsqlite3 -o "$tmp/flood"
+	"$tmp/flood" 5 2 >"$tmp/flood.out" 2>&1 &
+	FLOOD=$!
+	until grep -q ready "$tmp/flood.out"; do sleep 0.05; done
+	"$BIN" -p "$FLOOD" -q --redis unix://"$tmp"/none.sock 2>"$tmp/fl.err" &
+	FSB=$!
+	wait_line "$tmp/fl.err" "scooby-bpf: attached"
+	cpu0=$(awk '{print $14 + $15}' /proc/$FSB/stat)
+	t0=$(date +%s%N)
+	kill -USR1 $FLOOD
+	until grep -q "marker 1" "$tmp/flood.out"; do sleep 0.05; done
+	t1=$(date +%s%N)
+	cpu1=$(awk '{print $14 + $15}' /proc/$FSB/stat)
+	kill -INT $FSB
+	wait $FSB || true
+	kill -USR1 $FLOOD 2>/dev/null || true
+	wait $FLOOD || true
+	execs=$(awk '/^executions/{print $2}' "$tmp/flood.out")
+	lost=$(sed -n 's/.* \([0-9]*\) events lost (\([0-9]*\) query ends).*/\1 \2/p' "$tmp/fl.err")
+	awk -v e="$execs" -v l="$lost" -v c=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" \
+		-v ns=$((t1 - t0)) 'BEGIN {
+		split(l, lo, " ")
+		wall = ns / 1e9 - 1.5 # the flood ran 5 s; 1.5 s more until its marker
+		qps = e / 5
+		printf "flood, C program, 2 threads, 5 s (SQLite executions, 2 probed steps each):\n"
+		printf "  probed calls handled     %8.0f /s  (target 1M/s with 0 lost)\n", 2 * e / 5
+		printf "  events lost              %8d  (%d of them query ends)\n", lo[1], lo[2]
+		printf "  scooby-bpf CPU           %8.1f %% of one core over %.1f s, %.2f %% per 10k queries/s (target < 5)\n",
+			100 * c / hz / (ns / 1e9), ns / 1e9, 100 * c / hz / (ns / 1e9) / (qps / 10000)
+	}'
+fi

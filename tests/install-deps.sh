@@ -10,7 +10,12 @@ PKGS=(
 	redis-server postgresql python3-django python3-psycopg2 python3-redis
 	gunicorn sqlite3 libsqlite3-dev libpq-dev bpftrace curl libpython3.11-dev libclang-rt-14-dev
 	libmicrohttpd-dev chromium xxd wrk valgrind
+	mariadb-server python3-mysqldb python3-pymysql python3-pylibmc python3-pymemcache python3-pg8000
+	memcached libmemcached-dev libmariadb-dev
 )
+
+# Servers whose packages start a system service; the tests run their own instances.
+SERVICES=(mariadb memcached)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
@@ -29,7 +34,34 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	echo "install-deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	$SUDO apt-get update -q
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	# policy-rc.d 101 keeps the packages' init scripts from starting their services
+	policy=/usr/sbin/policy-rc.d
+	made_policy=
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 755 "$policy"
+		made_policy=1
+	fi
+	rc=0
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing[@]}" || rc=$?
+	if [ -n "$made_policy" ]; then
+		$SUDO rm -f "$policy"
+	fi
+	[ "$rc" -eq 0 ] || exit "$rc"
+fi
+
+# Where systemd runs, a service the packages started or enabled anyway is stopped and
+# disabled (the tests start mariadbd and memcached themselves, on ports of their own).
+if [ -d /run/systemd/system ]; then
+	for s in "${SERVICES[@]}"; do
+		if systemctl is-active --quiet "$s" 2>/dev/null; then
+			$SUDO systemctl stop "$s" || true
+		fi
+		if systemctl is-enabled --quiet "$s" 2>/dev/null; then
+			$SUDO systemctl disable --quiet "$s" || true
+		fi
+	done
 fi
 
 # The postgresql package may start a cluster of its own; the tests run their own

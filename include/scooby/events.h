@@ -149,6 +149,38 @@ enum sc_client {
 	SC_CL_MAX = 8,
 };
 
+/* Entry points of the generic call events, in sc_call_event.func (the cookie's high half). */
+enum sc_mysql_func {
+	SC_MY_REAL_QUERY = 1, /* mysql_real_query(MYSQL *, const char *, unsigned long) */
+	SC_MY_SEND_QUERY, /* mysql_send_query: same arguments; ended by ... */
+	SC_MY_READ_RESULT, /* ... mysql_read_query_result(MYSQL *) */
+	SC_MY_STMT_PREPARE, /* mysql_stmt_prepare(MYSQL_STMT *, const char *, unsigned long) */
+	SC_MY_STMT_EXECUTE, /* mysql_stmt_execute(MYSQL_STMT *) */
+	SC_MY_STMT_CLOSE, /* mysql_stmt_close(MYSQL_STMT *): entry only, not a query */
+};
+enum sc_redis_func {
+	SC_RD_COMMAND = 1, /* redisCommand, redisvCommand, redisCommandArgv: append + reply */
+	SC_RD_APPEND, /* redis*AppendCommand*: queue a command on the context */
+	SC_RD_GET_REPLY, /* redisGetReply(redisContext *, void **): the oldest one's reply */
+	SC_RD_TEXT, /* __redisAppendCommand(c, cmd, len): SC_EV_CALL_TEXT with the RESP bytes */
+};
+enum sc_mc_func {
+	SC_MC_GET = 1, /* memcached_get: status in its 6th argument (memcached_return_t *) */
+	SC_MC_MGET, /* memcached_mget(memc, keys, key_lengths, n): text = keys, arg = n */
+	SC_MC_FETCH, /* memcached_fetch_result(memc, result, error *): part of the mget */
+	SC_MC_SET,
+	SC_MC_ADD,
+	SC_MC_REPLACE,
+	SC_MC_APPEND,
+	SC_MC_PREPEND,
+	SC_MC_CAS,
+	SC_MC_DELETE,
+	SC_MC_INCR,
+	SC_MC_DECR,
+	SC_MC_TOUCH,
+	SC_MC_NFUNCS,
+};
+
 /* SC_EV_CALL / SC_EV_CALL_TEXT: handle is the library's connection or statement object
  * (MYSQL *, MYSQL_STMT *, redisContext *, memcached_st *); func is the probe's entry
  * point (the uprobe cookie's high half); text is SQL, a RESP command, or key bytes. */
@@ -206,7 +238,9 @@ struct sc_lib_cfg {
 	__u16 reply_len_off; /* hiredis: offsetof(redisReply, len) */
 	__u16 ctx_errstr_off; /* hiredis: offsetof(redisContext, errstr) */
 	__u32 mysql_err_off; /* MySQL: offsetof(MYSQL, net.last_error), 0 if unknown */
-	__u32 pad2;
+	__u32 mysql_errno_off; /* MySQL: offsetof(MYSQL, net.last_errno), 0 if unknown */
+	__u32 mysql_stmt_err_off; /* MySQL: offsetof(MYSQL_STMT, last_error), 0 if unknown */
+	__u32 mysql_stmt_errno_off; /* MySQL: offsetof(MYSQL_STMT, last_errno), 0 if unknown */
 };
 
 /* SC_EV_PYSTACK: the calling thread's Python frames, innermost first. key_ts is the

@@ -493,6 +493,154 @@ class Postgres:
                 pass
 
 
+# ---------------------------------------------------------------- MariaDB, memcached (issue 4)
+
+MARIADBD = "/usr/sbin/mariadbd"
+MARIADB_INSTALL_DB = "/usr/bin/mariadb-install-db"
+MARIADB = "/usr/bin/mariadb"
+MEMCACHED = "/usr/bin/memcached"
+
+
+class MariaDB:
+    """A throwaway mariadbd on 127.0.0.1:<free port> and a unix socket, data in tmp.
+    root (socket only, no password) sets it up; the apps use the user `scooby`
+    (password `scooby-pw`) on the database `scooby`."""
+
+    user = "scooby"
+    password = "scooby-pw"
+    database = "scooby"
+
+    def __init__(self, tmp):
+        self.port = free_port()
+        self.base = os.path.join(tmp, "mariadb-%d" % self.port)
+        self.data = os.path.join(self.base, "data")
+        self.socket = os.path.join(self.base, "mysqld.sock")
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.base)
+        r = subprocess.run([MARIADB_INSTALL_DB, "--no-defaults", "--datadir=" + self.data,
+                            "--user=root", "--auth-root-authentication-method=normal",
+                            "--skip-test-db"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120, cwd=self.base)
+        if r.returncode != 0:
+            raise AssertionError("mariadb-install-db failed (rc %d):\n%s"
+                                 % (r.returncode, r.stdout.decode(errors="replace")))
+        argv = [MARIADBD, "--no-defaults", "--datadir=" + self.data, "--socket=" + self.socket,
+                "--port=%d" % self.port, "--bind-address=127.0.0.1", "--user=root",
+                "--pid-file=" + os.path.join(self.base, "mariadbd.pid"),
+                "--log-error=" + os.path.join(self.base, "mariadbd.err"),
+                "--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=16M",
+                "--innodb-log-file-size=8M", "--innodb-flush-log-at-trx-commit=0"]
+        self.proc = Proc("mariadbd-%d" % self.port, argv, self.base)
+
+        def up():
+            if not self.proc.alive():
+                raise AssertionError("mariadbd exited (rc %s):\n%s\n%s" % (
+                    self.proc.poll(), self.proc.output()[-2000:],
+                    _read(os.path.join(self.base, "mariadbd.err"))[-3000:]))
+            if not os.path.exists(self.socket):
+                return False
+            r = subprocess.run(self._client() + ["-e", "SELECT 1"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            return r.returncode == 0
+        wait_for(up, 60, "mariadbd on port %d" % self.port, interval=0.1)
+        self.sql("CREATE DATABASE %s; CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; "
+                 "GRANT ALL ON %s.* TO '%s'@'%%'"
+                 % (self.database, self.user, self.password, self.database, self.user))
+        return self
+
+    def _client(self):
+        return [MARIADB, "--no-defaults", "-S", self.socket, "-u", "root", "--batch",
+                "--skip-column-names"]
+
+    def sql(self, text, db=None):
+        """Runs SQL as root over the socket; returns what the client printed."""
+        argv = self._client() + ["-e", text] + ([db] if db else [])
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("mariadb -e %r failed (rc %d):\n%s"
+                                 % (text, r.returncode, r.stdout.decode(errors="replace")))
+        return r.stdout.decode(errors="replace")
+
+    def env(self):
+        """What tests/apps/storeapp.py reads to reach this server (over TCP)."""
+        return {"SCOOBY_MYSQL_HOST": "127.0.0.1", "SCOOBY_MYSQL_PORT": str(self.port),
+                "SCOOBY_MYSQL_USER": self.user, "SCOOBY_MYSQL_PASSWORD": self.password,
+                "SCOOBY_MYSQL_DB": self.database}
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 20)
+
+
+class Memcached:
+    """memcached on 127.0.0.1:<free port>, TCP only (no UDP)."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        argv = [MEMCACHED, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "16"]
+        if os.geteuid() == 0:
+            argv += ["-u", "root"]  # memcached refuses to run as root without it
+        self.proc = Proc("memcached-%d" % self.port, argv, self.tmp)
+
+        def up():
+            if not self.proc.alive():
+                raise AssertionError("memcached exited:\n" + self.proc.output())
+            try:
+                return b"VERSION" in self.command(b"version\r\n")
+            except OSError:
+                return False
+        wait_for(up, 15, "memcached on port %d" % self.port)
+        return self
+
+    def command(self, data, timeout=5):
+        """Sends raw text-protocol bytes and returns the first reply chunk."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            return s.recv(65536)
+
+    def env(self):
+        return {"SCOOBY_MEMCACHED_PORT": str(self.port)}
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 5)
+
+
+def redis_env(srv):
+    """What tests/apps/storeapp.py reads to reach a RedisServer started with tcp_port."""
+    return {"SCOOBY_REDIS_PORT": str(srv.tcp_port)}
+
+
+STOREAPP_MODULE = "storeapp:application"
+HIREDIS_CLIENT = os.path.join(APPS, "hiredis_client.c")
+
+
+def hiredis_client_start(tmp, redis_port, port=None):
+    """Builds tests/apps/hiredis_client.c (frame pointers, as cclient) into tmp and runs it
+    on 127.0.0.1:<port> against the Redis on redis_port: (Proc, port, exe path)."""
+    exe = os.path.join(tmp, "hiredis_client")
+    if not os.path.exists(exe):
+        r = subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-Wall",
+                            HIREDIS_CLIENT, "-lhiredis", "-o", exe], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        if r.returncode != 0:
+            raise AssertionError("building hiredis_client failed:\n" + r.stdout.decode(errors="replace"))
+    port = port or free_port()
+    proc = Proc("hiredis_client-%d" % port, [exe, str(port), str(redis_port)], tmp)
+    wait_for(lambda: "ready" in proc.output() or not proc.alive(), 15, "hiredis_client ready")
+    if not proc.alive():
+        raise AssertionError("hiredis_client exited:\n" + proc.output())
+    wait_http(port, "/noquery", proc)
+    return proc, port, exe
+
+
 # ---------------------------------------------------------------- apps
 
 def django_env(db_env):
@@ -770,7 +918,7 @@ def check_record(tc, rec, max_query=None):
         for key in ("db", "query", "start", "end", "start_offset_ms", "time_taken", "error",
                     "truncated", "stack"):
             tc.assertIn(key, q, qmsg)
-        tc.assertIn(q["db"], ("sqlite", "postgresql"), qmsg)
+        tc.assertIn(q["db"], ("sqlite", "postgresql", "mysql"), qmsg)
         tc.assertIsInstance(q["query"], str, qmsg)
         tc.assertTrue(is_number(q["start_offset_ms"]), "%s is not a number: %s" % (q["start_offset_ms"], qmsg))
         tc.assertTrue(is_number(q["time_taken"]), "%s is not a number: %s" % (q["time_taken"], qmsg))
@@ -782,12 +930,12 @@ def check_record(tc, rec, max_query=None):
             tc.assertLessEqual(len(q["query"].encode()), max_query, qmsg)
         qs_ms, qe_ms = iso_ms(q["start"]), iso_ms(q["end"])
         tc.assertLessEqual(qs_ms, qe_ms, qmsg)
-        if q["db"] == "postgresql":
+        if q["db"] == "postgresql" and q.get("via", "library") == "library":
             # libpq: time_taken is the span from the call to the end (docs/FORMAT.md)
             tc.assertAlmostEqual(qe_ms - qs_ms, q["time_taken"], delta=1.0, msg=qmsg)
         else:
-            # SQLite: time_taken is the time inside the library (prepare + steps),
-            # never more than the start..end span (docs/FORMAT.md)
+            # SQLite, MySQL: time_taken is the time inside the library (prepare + steps;
+            # send + read), never more than the start..end span (docs/FORMAT.md)
             tc.assertLessEqual(q["time_taken"], qe_ms - qs_ms + 0.002, qmsg)
         if req["method"] != "background":
             tc.assertGreaterEqual(q["start_offset_ms"], 0.0, qmsg)
@@ -825,6 +973,31 @@ class E2ECase(unittest.TestCase):
         cls.redis = srv
         cls.records = Records(srv.client())
         cls.addClassCleanup(cls.records.close)
+        return srv
+
+    @classmethod
+    def start_mariadb(cls):
+        srv = MariaDB(cls.tmp)
+        cls.addClassCleanup(srv.stop)
+        srv.start()
+        cls.mariadb = srv
+        return srv
+
+    @classmethod
+    def start_memcached(cls):
+        srv = Memcached(cls.tmp)
+        cls.addClassCleanup(srv.stop)
+        srv.start()
+        cls.memcached = srv
+        return srv
+
+    @classmethod
+    def start_store_redis(cls):
+        """A second redis-server, on TCP, for the app to use (records stay on start_redis's)."""
+        srv = RedisServer(cls.tmp, tcp_port=free_port())
+        cls.addClassCleanup(srv.stop)
+        srv.start()
+        cls.store_redis = srv
         return srv
 
     @classmethod

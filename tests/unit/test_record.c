@@ -160,6 +160,99 @@ static void test_query_limit_counts_the_rest(void **state)
 	record__free(r);
 }
 
+/* A Redis command with its args as the RESP parser would give them. */
+static void add_redis(struct record *r, const char *cmd, const char *key, const char *arg,
+		      uint64_t start, const char *err)
+{
+	struct query q = { .db = DB_REDIS, .tid = 43, .wire = true };
+
+	q.command = strdup(cmd);
+	q.key = key ? strdup(key) : NULL;
+	if (arg) {
+		q.args = calloc(1, sizeof(*q.args));
+		q.args[0] = strdup(arg);
+		q.nargs = 1;
+	}
+	assert_true(asprintf(&q.sql, "%s%s%s%s%s", cmd, key ? " " : "", key ? key : "",
+			     arg ? " " : "", arg ? arg : "") > 0);
+	q.start_ns = start;
+	q.end_ns = start + 2000;
+	q.busy_ns = 2000;
+	q.error = err ? strdup(err) : NULL;
+	assert_int_equal(record__add_query(r, &q), 0);
+}
+
+static void test_stores_and_logs(void **state)
+{
+	struct record *r = sample();
+	struct query q = { .db = DB_MEMCACHE, .tid = 43 };
+	struct log_entry l = { .ts = 1001000000ULL, .tid = 43, .fd = 2 };
+	cJSON *j, *e;
+
+	add(r, "SELECT 1", 1000500000ULL, 1000, NULL);
+	add_redis(r, "SET", "user:1", "\xff\xfe", 1000600000ULL, NULL);
+	add_redis(r, "INCR", "user:1", NULL, 1000700000ULL,
+		  "ERR value is not an integer or out of range");
+	q.command = strdup("get");
+	q.key = strdup("a b");
+	q.sql = strdup("get a b");
+	q.start_ns = 1000800000ULL;
+	q.end_ns = q.start_ns + 3000;
+	q.busy_ns = 3000;
+	assert_int_equal(record__add_query(r, &q), 0);
+	l.s = strdup("WARNING:storeapp:hello 1");
+	assert_int_equal(record__add_log(r, &l), 0);
+	assert_int_equal(record__nqueries_all(r), 4);
+	j = to_json(r);
+	assert_int_equal(get(j, "plugins_data.SQL.count")->valueint, 1);
+	assert_int_equal(get(j, "plugins_data.Redis.count")->valueint, 2);
+	assert_close(get(j, "plugins_data.Redis.total_time")->valuedouble, 0.004, 1e-9);
+	e = cJSON_GetArrayItem(get(j, "plugins_data.Redis.queries"), 0);
+	assert_string_equal(get(e, "command")->valuestring, "SET");
+	assert_string_equal(get(e, "key")->valuestring, "user:1");
+	assert_string_equal(cJSON_GetArrayItem(get(e, "args"), 0)->valuestring,
+			    "\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(get(e, "via")->valuestring, "wire");
+	assert_true(cJSON_IsNull(get(e, "error")));
+	assert_close(get(e, "start_offset_ms")->valuedouble, 0.6, 1e-9);
+	e = cJSON_GetArrayItem(get(j, "plugins_data.Redis.queries"), 1);
+	assert_string_equal(get(e, "error")->valuestring,
+			    "ERR value is not an integer or out of range");
+	assert_int_equal(cJSON_GetArraySize(get(e, "args")), 0);
+	e = cJSON_GetArrayItem(get(j, "plugins_data.Memcache.queries"), 0);
+	assert_string_equal(get(e, "func_name")->valuestring, "get");
+	assert_string_equal(get(e, "arg")->valuestring, "a b");
+	assert_string_equal(get(e, "via")->valuestring, "library");
+	assert_close(get(e, "time_taken")->valuedouble, 0.003, 1e-9);
+	assert_int_equal(get(j, "plugins_data.CustomLog.count")->valueint, 1);
+	e = cJSON_GetArrayItem(get(j, "plugins_data.CustomLog.logs"), 0);
+	assert_string_equal(get(e, "s")->valuestring, "WARNING:storeapp:hello 1");
+	assert_string_equal(get(e, "stream")->valuestring, "stderr");
+	assert_close(get(e, "start_offset_ms")->valuedouble, 1.0, 1e-9);
+	cJSON_Delete(j);
+	record__free(r);
+}
+
+static void test_log_limit_counts_the_rest(void **state)
+{
+	struct record *r = sample();
+	struct log_entry l = { .ts = 1001000000ULL, .tid = 43, .fd = 1 };
+	cJSON *j;
+	int i;
+
+	for (i = 0; i < RECORD_MAX_LOGS + 3; i++) {
+		l.s = strdup("line");
+		assert_int_equal(record__add_log(r, &l), 0);
+	}
+	j = to_json(r);
+	assert_int_equal(get(j, "plugins_data.CustomLog.count")->valueint, RECORD_MAX_LOGS + 3);
+	assert_int_equal(get(j, "plugins_data.CustomLog.omitted")->valueint, 3);
+	assert_int_equal(cJSON_GetArraySize(get(j, "plugins_data.CustomLog.logs")),
+			 RECORD_MAX_LOGS);
+	cJSON_Delete(j);
+	record__free(r);
+}
+
 static void test_background_and_frames(void **state)
 {
 	struct record *r = record__new();
@@ -230,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_any_bytes_become_valid_json),
 		cmocka_unit_test(test_query_limit_counts_the_rest),
 		cmocka_unit_test(test_background_and_frames),
+		cmocka_unit_test(test_stores_and_logs),
+		cmocka_unit_test(test_log_limit_counts_the_rest),
 		cmocka_unit_test(test_app_frames),
 	};
 

@@ -1,0 +1,333 @@
+/* Wire capture: bytes a traced thread exchanges with a data store, and its stdout/stderr writes. */
+#ifndef SCOOBY_WIRE_BPF_H
+#define SCOOBY_WIRE_BPF_H
+
+#include "vmlinux.h"
+#include "common.bpf.h"
+#include <bpf/bpf_endian.h>
+#include "pystack.bpf.h"
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define AF_UNIX 1
+
+const volatile __u32 wire_enabled __weak = 1; /* --no-wire clears it */
+const volatile __u32 logs_enabled __weak = 1; /* --no-logs clears it */
+
+struct fd_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* What is known of one file descriptor of a traced process, learned at its first write. */
+enum wire_fd_kind {
+	WFD_OTHER = 1, /* not a socket (a file, a pipe): never looked at again */
+	WFD_SOCKET = 2,
+};
+struct wire_fd {
+	__u8 kind; /* enum wire_fd_kind */
+	__u8 proto; /* enum sc_client; SC_CL_NONE until the port or the bytes tell */
+	__u8 lib; /* a client library writes here from inside a probed call: its probes report */
+	__u8 awaiting; /* a send went out and its reply's first bytes were not seen yet */
+	__u32 port; /* the peer's TCP port; 0 for a unix socket */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, struct wire_fd);
+} wire_fds SEC(".maps") __weak;
+
+/* well-known and --port-proto ports: TCP port -> enum sc_client */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} wire_ports SEC(".maps") __weak;
+
+/* Returns the struct file of the current task's fd, or NULL. */
+static __always_inline struct file *wire_fd_file(__u32 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *f = NULL;
+	unsigned int max;
+
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+/* Returns true when fd of the current task is a socket. */
+static __always_inline bool is_socket(__u32 fd)
+{
+	struct file *f = wire_fd_file(fd);
+
+	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFSOCK;
+}
+
+/* Learns what fd is: a socket or not, its peer's port, and the protocol the port names. */
+static __always_inline void wire_fd_learn(__u32 fd, struct wire_fd *w)
+{
+	struct file *f = wire_fd_file(fd);
+	struct socket *sock;
+	__u32 port, *proto;
+	__u16 family;
+
+	w->kind = WFD_OTHER;
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	w->kind = WFD_SOCKET;
+	sock = BPF_CORE_READ(f, private_data);
+	family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	if (family == AF_UNIX)
+		return;
+	port = bpf_ntohs(BPF_CORE_READ(sock, sk, __sk_common.skc_dport));
+	w->port = port;
+	proto = bpf_map_lookup_elem(&wire_ports, &port);
+	if (proto)
+		w->proto = *proto;
+}
+
+static __always_inline __u32 be32(const __u8 *p)
+{
+	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
+}
+
+/* True when p (8 bytes) starts with the memcached verb v followed by ' ' or '\r'. */
+static __always_inline bool mc_verb(const __u8 *p, const char *v, int n)
+{
+	int i;
+
+	for (i = 0; i < n && i < 7; i++)
+		if (p[i] != v[i])
+			return false;
+	return p[n & 7] == ' ' || p[n & 7] == '\r';
+}
+
+/*
+ * Returns the protocol whose client messages the 8 bytes p of a send of len bytes start
+ * like, SC_CL_NONE otherwise. The same test as wire_guess() in src/wire_proto.c (see
+ * there): RESP arrays, PostgreSQL typed messages and startup packets, MySQL commands
+ * (sequence 0), memcached verbs. HTTP request lines match none of them.
+ */
+static __always_inline __u32 wire_guess8(const __u8 *p, __u64 len)
+{
+	__u32 n = be32(p + 1), mlen;
+
+	if (p[0] == '*' && p[1] >= '0' && p[1] <= '9')
+		return SC_CL_REDIS;
+	switch (p[0]) {
+	case 'Q':
+	case 'P':
+	case 'B':
+	case 'E':
+	case 'D':
+	case 'S':
+	case 'C':
+	case 'H':
+	case 'F':
+	case 'X':
+	case 'd':
+	case 'c':
+	case 'f':
+		if (n >= 4 && n < (1u << 30))
+			return SC_CL_PG;
+	}
+	n = be32(p);
+	if ((n == 8 && be32(p + 4) == 80877103) || (be32(p + 4) == 196608 && n < 10000))
+		return SC_CL_PG;
+	mlen = p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16;
+	if (mlen >= 1 && p[3] == 0) {
+		switch (p[4]) {
+		case 0x01:
+		case 0x02:
+		case 0x03:
+		case 0x0e:
+		case 0x16:
+		case 0x17:
+		case 0x18:
+		case 0x19:
+		case 0x1a:
+		case 0x1f:
+			return SC_CL_MYSQL;
+		}
+	}
+	switch (p[0]) {
+	case 'g':
+		if (mc_verb(p, "get", 3) || mc_verb(p, "gets", 4) || mc_verb(p, "gat", 3) ||
+		    mc_verb(p, "gats", 4))
+			return SC_CL_MEMCACHE;
+		break;
+	case 's':
+		if (mc_verb(p, "set", 3) || mc_verb(p, "stats", 5))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'a':
+		if (mc_verb(p, "add", 3) || mc_verb(p, "append", 6))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'r':
+		if (mc_verb(p, "replace", 7))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'p':
+		if (mc_verb(p, "prepend", 7))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'c':
+		if (mc_verb(p, "cas", 3))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'd':
+		if (mc_verb(p, "delete", 6) || mc_verb(p, "decr", 4))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'i':
+		if (mc_verb(p, "incr", 4))
+			return SC_CL_MEMCACHE;
+		break;
+	case 't':
+		if (mc_verb(p, "touch", 5))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'f':
+		if (p[1] == 'l' && p[2] == 'u' && p[3] == 's' && p[4] == 'h' && p[5] == '_' &&
+		    p[6] == 'a' && p[7] == 'l')
+			return SC_CL_MEMCACHE;
+		break;
+	case 'v':
+		if (mc_verb(p, "version", 7))
+			return SC_CL_MEMCACHE;
+		break;
+	case 'm':
+		if ((p[1] == 'g' || p[1] == 's' || p[1] == 'd' || p[1] == 'a' || p[1] == 'n' ||
+		     p[1] == 'e') &&
+		    (p[2] == ' ' || p[2] == '\r'))
+			return SC_CL_MEMCACHE;
+		break;
+	}
+	return SC_CL_NONE;
+}
+
+/* Copies up to cap bytes of buf (avail readable) into a record of kind and sends it. */
+static __always_inline void wire_send(__u32 kind, __u64 pid_tgid, __u32 fd, __u32 proto, __u32 port,
+				      __u64 t_start, __u64 buf, __u64 avail, __u64 moved, __u64 cap)
+{
+	struct sc_wire_event *e = sc_scratch();
+	__u64 n = avail < cap ? avail : cap;
+
+	if (!e)
+		return;
+	e->t_start = t_start;
+	e->len = moved;
+	e->fd = fd;
+	e->proto = proto;
+	e->port = port;
+	e->cap_len = 0;
+	if (n > SC_SQL_CAP)
+		n = SC_SQL_CAP;
+	if (buf && n && bpf_probe_read_user(e->data, n & (SC_SQL_CAP * 2 - 1), (void *)buf) == 0)
+		e->cap_len = n;
+	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
+	e->hdr.size = offsetof(struct sc_wire_event, data) + (e->cap_len & (SC_SQL_CAP * 2 - 1));
+	sc_output(e, e->hdr.size);
+}
+
+/* A traced thread wrote moved bytes (buf: the first avail of them) to fd, entering the
+ * syscall at t_start: a command to a data store is sent with the thread's stack. */
+static __always_inline void wire_out(void *ctx, __u32 fd, __u64 buf, __u64 avail, __u64 moved,
+				     __u64 t_start)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct wire_fd *w, fresh = {};
+	__u8 head[8] = {};
+
+	if (!wire_enabled)
+		return;
+	w = bpf_map_lookup_elem(&wire_fds, &key);
+	if (!w) {
+		wire_fd_learn(fd, &fresh);
+		bpf_map_update_elem(&wire_fds, &key, &fresh, BPF_NOEXIST);
+		w = bpf_map_lookup_elem(&wire_fds, &key);
+		if (!w)
+			return;
+	}
+	if (w->kind != WFD_SOCKET || w->lib)
+		return;
+	if (sc_in_client()) {
+		w->lib = 1; /* a library's socket: its probes see each call whole */
+		return;
+	}
+	if (!buf || avail < 1)
+		return;
+	if (!w->proto) {
+		if (avail < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf))
+			return;
+		w->proto = wire_guess8(head, avail);
+		if (!w->proto)
+			return;
+	}
+	w->awaiting = 1;
+	/* the stack first: userspace has it when the send's record arrives */
+	py_capture_at(ctx, pid_tgid, t_start, false);
+	wire_send(SC_EV_WIRE_OUT, pid_tgid, fd, w->proto, w->port, t_start, buf, avail, moved,
+		  max_query + 64);
+}
+
+/* A traced thread read moved bytes from fd: the first bytes of a reply are sent. */
+static __always_inline void wire_in(__u32 fd, __u64 buf, __u64 avail, __u64 moved)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct wire_fd *w;
+
+	if (!wire_enabled)
+		return;
+	w = bpf_map_lookup_elem(&wire_fds, &key);
+	if (!w || !w->awaiting || w->lib)
+		return;
+	w->awaiting = 0;
+	wire_send(SC_EV_WIRE_IN, pid_tgid, fd, w->proto, w->port, 0, buf, avail, moved,
+		  SC_WIRE_IN_CAP);
+}
+
+/* fd is being closed: forgets it, and tells userspace when it was a data store's. */
+static __always_inline void wire_close(__u64 pid_tgid, __u32 fd)
+{
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct sc_small_event e = {};
+	struct wire_fd *w;
+	bool store;
+
+	w = bpf_map_lookup_elem(&wire_fds, &key);
+	if (!w)
+		return;
+	store = w->proto && !w->lib;
+	bpf_map_delete_elem(&wire_fds, &key);
+	if (!store)
+		return;
+	sc_hdr_fill(&e.hdr, SC_EV_WIRE_CLOSE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
+	e.arg = fd;
+	sc_emit(e);
+}
+
+/* A request's thread wrote to its stdout or stderr: the bytes go out with its stack. */
+static __always_inline void log_out(void *ctx, __u32 fd, __u64 buf, __u64 avail, __u64 moved,
+				    __u64 t_start)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!logs_enabled || !buf)
+		return;
+	py_capture_at(ctx, pid_tgid, t_start, false);
+	wire_send(SC_EV_LOG, pid_tgid, fd, 0, 0, t_start, buf, avail, moved, SC_LOG_CAP);
+}
+
+#endif /* SCOOBY_WIRE_BPF_H */
