@@ -161,6 +161,7 @@ $(BUILD)/fuzz/fuzz_redact: src/fingerprint.c
 $(BUILD)/fuzz/fuzz_record: src/record.c src/utf8.c src/groups.c src/fingerprint.c src/profile.c
 $(BUILD)/fuzz/fuzz_redis_url: src/redis_url.c
 $(BUILD)/fuzz/fuzz_utf8: src/utf8.c
+$(BUILD)/fuzz/fuzz_wire: src/wire_proto.c src/wire_pg.c src/wire_mysql.c src/wire_redis.c src/wire_memcache.c src/utf8.c
 FUZZ_LIBS_elfsym = $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 FUZZ_LIBS_record = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
 

@@ -286,7 +286,7 @@ int wire_memcache__client(struct wire_conn *c, const uint8_t *buf, size_t cap, s
 
 	if (c->skip_line) {
 		c->skip_line = false;
-		nl = memchr(buf, '\n', cap);
+		nl = cap ? memchr(buf, '\n', cap) : NULL;
 		if (!nl) {
 			c->skip_line = cap == full;
 			return 0;

@@ -51,7 +51,7 @@ struct pg_cur {
  * (w->lost tells whether bytes were left unseen), -1 on a header no client sends. */
 static int pg_next(struct pg_walk *w, struct pg_msg *m)
 {
-	const uint8_t *b = w->buf + w->pos;
+	const uint8_t *b;
 	size_t left, hdr;
 	uint32_t len, code;
 
@@ -59,6 +59,7 @@ static int pg_next(struct pg_walk *w, struct pg_msg *m)
 		w->lost = w->pos < w->full;
 		return 0;
 	}
+	b = w->buf + w->pos;
 	left = w->cap - w->pos;
 	if (!b[0]) {
 		if (left < 8) {

@@ -246,7 +246,8 @@ int wire_conn__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
 			return 0;
 		}
 	}
-	buf += start;
+	if (start)
+		buf += start;
 	cap -= start;
 	full -= start;
 	switch (c->proto) {

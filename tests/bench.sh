@@ -163,6 +163,8 @@ if section redis; then
 	done
 	measure /dev/null # warm-up
 	for ((c = 0; c < REDIS_CYCLES; c++)); do
+		# programs someone else attached to these syscalls slow every configuration alike
+		bpftool perf show 2>/dev/null | grep -cE 'sys_(enter|exit)_(sendto|recvfrom)$' >>"$tmp/r_foreign" || true
 		measure "$tmp/r_base"
 		with_tracer "$tmp/r_wire" "scooby-bpf: attached" "$BIN" -p "$RLOOP" -q --stack-depth 0 \
 			--redis unix://"$tmp"/none.sock --json "$tmp/r_wire.json"
@@ -183,7 +185,8 @@ if section redis; then
 		-v s="$(median "$tmp/rn_stacks")" -v p="$(median "$tmp/rn_pair")" \
 		-v cb="$(median "$tmp/rn_base" 2)" -v cw="$(median "$tmp/rn_wire" 2)" \
 		-v cs="$(median "$tmp/rn_stacks" 2)" -v cp="$(median "$tmp/rn_pair" 2)" \
-		-v n="$RN" -v k="$((ROUNDS * REDIS_CYCLES))" -v cpu="${RCPU:-any}" 'function ratio(x, y) {
+		-v n="$RN" -v k="$((ROUNDS * REDIS_CYCLES))" -v cpu="${RCPU:-any}" \
+		-v fo="$(sort -g "$tmp/r_foreign" | tail -n 1)" 'function ratio(x, y) {
 		return y > 0 ? sprintf("%8.2f", x / y) : "     n/a"
 	}
 	BEGIN {
@@ -195,6 +198,8 @@ if section redis; then
 		printf "  bpftrace syscall pair  %8.0f  (+%5.0f)    %8.0f  (+%5.0f)\n", p, p - b, cp, cp - cb
 		printf "  ratio wire/pair        %s              %s  (target <= 1.5)\n", ratio(w - b, p - b), ratio(cw - cb, cp - cb)
 		printf "  ratio stacks/pair      %s              %s  (target <= 1.5)\n", ratio(s - b, p - b), ratio(cs - cb, cp - cb)
+		if (fo > 0)
+			printf "  warning: %d BPF programs of other tracers were on sendto/recvfrom: figures skewed\n", fo
 	}'
 fi
 

@@ -1266,6 +1266,29 @@ static void test_names(void **state)
 	wire_cmd__clear(NULL);
 }
 
+/* Sends and replies of which nothing was captured. */
+static void test_uncaptured(void **state)
+{
+	struct wire_cmd *cmds = NULL;
+	char *errs[2] = { NULL };
+	size_t n = 0;
+	uint32_t p;
+
+	for (p = SC_CL_PG; p <= SC_CL_MEMCACHE; p++) {
+		struct wire_conn *c = wire_conn__new(p, 100);
+
+		assert_non_null(c);
+		assert_int_equal(wire_conn__client(c, NULL, 0, 100, &cmds, &n), 0);
+		assert_int_equal(wire_conn__client(c, NULL, 0, 0, &cmds, &n), 0);
+		assert_int_equal(wire_conn__server(c, NULL, 0, 2, errs), 0);
+		assert_null(errs[0]);
+		assert_null(errs[1]);
+		wire_conn__free(c);
+	}
+	assert_int_equal(n, 0);
+	assert_null(cmds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1298,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_memcache_garbage),
 		cmocka_unit_test(test_guess),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_uncaptured),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
