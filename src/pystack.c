@@ -392,7 +392,9 @@ static bool resolve_native(struct symbolizer *syms, const struct native_pending 
 
 /* Finds the frame the framework dispatched the request to (ruling 6): the callee of
  * Django's BaseHandler._get_response or Flask's dispatch_request; otherwise the
- * outermost application frame. Returns its index, or -1. */
+ * outermost application function (a plain WSGI app's callable). A module's top level
+ * (the server's launcher script, /usr/bin/gunicorn) is never a view. Returns its index,
+ * or -1. */
 static int view_frame(const struct stack *s)
 {
 	const struct frame *f;
@@ -407,7 +409,7 @@ static int view_frame(const struct stack *s)
 			      (strstr(f->function, "dispatch_request") &&
 			       strstr(f->filename, "flask/app.py"))))
 			return i - 1;
-		if (frame__is_app(f))
+		if (frame__is_app(f) && strcmp(f->function, "<module>") != 0)
 			outer_app = i;
 	}
 	return outer_app;

@@ -58,12 +58,17 @@ wait_line() { # file pattern
 # the last run's message, and a SIGINT sent before the tracer installs its handler is lost
 # (a background job of a non-interactive shell starts with SIGINT ignored).
 with_tracer() { # result-file ready-pattern command...
-	local out=$1 pat=$2 pid
+	local out=$1 pat=$2 pid t=0
 	shift 2
 	: >"$tmp/tracer.log"
 	"$@" >"$tmp/tracer.log" 2>&1 &
 	pid=$!
 	wait_line "$tmp/tracer.log" "$pat"
+	# bpftrace says "Attaching" before it attaches: wait (up to 5 s) for its tracer_links links
+	while [ -n "${tracer_links:-}" ] && [ $((t++)) -lt 500 ] &&
+		[ "$(bpftool perf show 2>/dev/null | grep -c "^pid $pid ")" -lt "$tracer_links" ]; do
+		sleep 0.01
+	done
 	measure "$out"
 	if [ "$out" = "$tmp/stacks" ]; then
 		awk '/VmHWM/{print $2}' /proc/$pid/status >>"$tmp/rss"
@@ -170,7 +175,7 @@ if section redis; then
 			--redis unix://"$tmp"/none.sock --json "$tmp/r_wire.json"
 		with_tracer "$tmp/r_stacks" "scooby-bpf: attached" "$BIN" -p "$RLOOP" -q \
 			--redis unix://"$tmp"/none.sock --json "$tmp/r_stacks.json"
-		with_tracer "$tmp/r_pair" "Attaching" bpftrace -e "$pair"
+		tracer_links=4 with_tracer "$tmp/r_pair" "Attaching" bpftrace -e "$pair"
 	done
 	exec 4>&-
 	wait $RLOOP || true

@@ -104,6 +104,8 @@ class WireStores(E2ECase):
         app_frame(self, qs[0], "redispy", rec)
         app_frame(self, qs[7], "redispy", rec)
         self.assertEqual(queries(rec), [], short(rec))
+        # a plain WSGI app: the view is its callable (not gunicorn's launcher script)
+        self.assertEqual(rec["plugins_data"]["ViewName"]["view_name"], "storeapp.application")
 
     def test_pymemcache_operations(self):
         rec = self.store_record("/pymemcache/")
