@@ -31,6 +31,8 @@ Endpoints (each answers 200 with a short text; a failing statement is caught):
   /pg8000/       pg8000 (pure Python, extended protocol over the unix socket): pg8000_statements()
                  with the request's query string in a comment, so that each request prepares
                  anew (pg8000 caches prepared statements per connection)
+  /redis-inline/ a raw socket sends Redis's inline form (REDIS_INLINE), which no first-bytes
+                 check recognizes: seen only with --port-proto PORT=redis
   /log/          LOG_MESSAGE through logging to stderr, PRINT_LINE to stdout
   /hiredis/      nothing here (the hiredis scenario is tests/apps/hiredis_client.c)
 """
@@ -57,6 +59,7 @@ REDIS_FAIL = ("INCR", REDIS_KEY)
 REDIS_FAIL_ERROR = "value is not an integer or out of range"
 REDIS_PIPELINE = [("SET", "sc:p1", "1"), ("INCR", "sc:p1"), ("GET", "sc:p1"),
                   ("LPUSH", "sc:l", "a"), ("LLEN", "sc:l")]
+REDIS_INLINE = b"PING hello\r\n"
 REDIS_COMMANDS = [REDIS_SET, REDIS_GET, REDIS_FAIL] + REDIS_PIPELINE
 
 # memcached: (Scooby's func_name, key(s)). The counter is created when a connection opens
@@ -258,6 +261,15 @@ def redispy():
     return out
 
 
+def redis_inline():
+    import socket
+    s = _conn("redis_raw", lambda: socket.create_connection(
+        (os.environ.get("SCOOBY_REDIS_HOST", "127.0.0.1"),
+         int(os.environ.get("SCOOBY_REDIS_PORT", "6379"))), timeout=10))
+    s.sendall(REDIS_INLINE)  # redis:inline
+    return [s.recv(64)]
+
+
 def _mc_address():
     return (os.environ.get("SCOOBY_MEMCACHED_HOST", "127.0.0.1"),
             int(os.environ.get("SCOOBY_MEMCACHED_PORT", "11211")))
@@ -376,6 +388,7 @@ ROUTES = {
     "/pymemcache/": pymemcache_,
     "/psycopg2/": psycopg2_,
     "/pg8000/": pg8000_,
+    "/redis-inline/": redis_inline,
     "/log/": log,
     "/hiredis/": lambda: "the hiredis scenario runs in hiredis_client.c",
 }

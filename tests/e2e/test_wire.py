@@ -64,10 +64,11 @@ class WireStores(E2ECase):
         cls.gun = cls.start_gunicorn(harness.STOREAPP_MODULE, APPS, env, workers=1)
         cls.port = cls.gun.port
         for path in ("/pymysql/", "/redispy/", "/pymemcache/", "/psycopg2/", "/pg8000/",
-                     "/log/"):
+                     "/redis-inline/", "/log/"):
             status, body = harness.http_request(cls.port, path)[:2]
             assert status == 200, (path, status, body)
-        cls.attach(cls.gun.pid)
+        # the Redis here is on a free port: named so that its inline commands are read too
+        cls.attach(cls.gun.pid, args=("--port-proto", "%d=redis" % store_redis.tcp_port))
 
     def store_record(self, path):
         p, status, body = self.get(path)
@@ -132,6 +133,13 @@ class WireStores(E2ECase):
         self.assertEqual({q["via"] for q in qs}, {"wire"}, short(rec))
         self.assertEqual([q["error"] for q in qs][-1], S.PG8000_FAIL_ERROR, short(rec))
         self.assertEqual([q["error"] for q in qs][:-1], [None] * (len(qs) - 1), short(rec))
+
+    def test_port_proto_reads_what_bytes_cannot_tell(self):
+        rec = self.store_record("/redis-inline/")
+        qs = redis_q(rec)
+        self.assertEqual([(q["command"], q["key"], q["args"], q["error"]) for q in qs],
+                         [("PING", None, ["hello"], None)], short(rec))
+        app_frame(self, qs[0], "redis_inline", rec)
 
     def test_logs_of_the_request(self):
         rec = self.store_record("/log/")
