@@ -40,7 +40,8 @@ static int find_symbol(Elf *elf, const char *name, bool funcs_only, GElf_Addr *v
 	GElf_Shdr sh;
 
 	while ((scn = elf_nextscn(elf, scn)))
-		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) &&
+		if (gelf_getshdr(scn, &sh) &&
+		    (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) &&
 		    find_in_symtab(elf, scn, &sh, name, value, funcs_only))
 			return 1;
 	return 0;

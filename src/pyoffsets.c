@@ -39,8 +39,10 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40, .tstate_datastack_chunk = -1,
-	  .tstate_datastack_top = -1, .stackchunk_data = -1,
+	  .dict_values = 40,
+	  .tstate_datastack_chunk = -1,
+	  .tstate_datastack_top = -1,
+	  .stackchunk_data = -1,
 	  .owner_cstack = -1 },
 	{ .minor = 9,
 	  .runtime_interp_head = 32,
@@ -73,8 +75,10 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40, .tstate_datastack_chunk = -1,
-	  .tstate_datastack_top = -1, .stackchunk_data = -1,
+	  .dict_values = 40,
+	  .tstate_datastack_chunk = -1,
+	  .tstate_datastack_top = -1,
+	  .stackchunk_data = -1,
 	  .owner_cstack = -1 },
 	{ .minor = 10,
 	  .runtime_interp_head = 32,
@@ -107,8 +111,10 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40, .tstate_datastack_chunk = -1,
-	  .tstate_datastack_top = -1, .stackchunk_data = -1,
+	  .dict_values = 40,
+	  .tstate_datastack_chunk = -1,
+	  .tstate_datastack_top = -1,
+	  .stackchunk_data = -1,
 	  .owner_cstack = -1 },
 	{ .minor = 11,
 	  .runtime_interp_head = 40,
@@ -141,8 +147,10 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40, .tstate_datastack_chunk = 296,
-	  .tstate_datastack_top = 304, .stackchunk_data = 24,
+	  .dict_values = 40,
+	  .tstate_datastack_chunk = 296,
+	  .tstate_datastack_top = 304,
+	  .stackchunk_data = 24,
 	  .owner_cstack = -1 },
 	{ .minor = 12,
 	  .runtime_interp_head = 40,
@@ -175,8 +183,10 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40, .tstate_datastack_chunk = 232,
-	  .tstate_datastack_top = 240, .stackchunk_data = 24,
+	  .dict_values = 40,
+	  .tstate_datastack_chunk = 232,
+	  .tstate_datastack_top = 240,
+	  .stackchunk_data = 24,
 	  .owner_cstack = 3 },
 	{ .minor = 13,
 	  .runtime_interp_head = 632,
@@ -209,8 +219,10 @@ static const struct py_layout layouts[] = {
 	  .bytes_size = 16,
 	  .bytes_data = 32,
 	  .dict_keys = 32,
-	  .dict_values = 40, .tstate_datastack_chunk = 232,
-	  .tstate_datastack_top = 240, .stackchunk_data = 24,
+	  .dict_values = 40,
+	  .tstate_datastack_chunk = 232,
+	  .tstate_datastack_top = 240,
+	  .stackchunk_data = 24,
 	  .owner_cstack = 3 },
 };
 
@@ -226,25 +238,25 @@ const struct py_layout *py_layout__get(int minor)
 
 int py_layout__format(const struct py_layout *l, char *buf, size_t len)
 {
-	return snprintf(buf, len,
-			"3.%d runtime_interp_head=%d interp_tstate_head=%d interp_next=%d "
-			"tstate_next=%d tstate_thread_id=%d tstate_native_thread_id=%d "
-			"tstate_frame=%d cframe_current_frame=%d frame_back=%d frame_code=%d "
-			"frame_instr=%d frame_func=%d frame_owner=%d frame_globals=%d "
-			"code_adaptive=%d code_qualname=%d code_linetable=%d func_module=%d "
-			"func_name=%d func_qualname=%d code_filename=%d code_name=%d "
-			"code_firstlineno=%d unicode_state=%d unicode_length=%d "
-			"unicode_ascii_data=%d unicode_compact_data=%d bytes_size=%d bytes_data=%d "
-			"dict_keys=%d dict_values=%d tstate_datastack_chunk=%d tstate_datastack_top=%d "
-			"stackchunk_data=%d",
-			l->minor, l->runtime_interp_head, l->interp_tstate_head, l->interp_next,
-			l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id,
-			l->tstate_frame, l->cframe_current_frame, l->frame_back, l->frame_code,
-			l->frame_instr, l->frame_func, l->frame_owner, l->frame_globals,
-			l->code_adaptive, l->code_qualname, l->code_linetable, l->func_module,
-			l->func_name, l->func_qualname, l->code_filename, l->code_name,
-			l->code_firstlineno, l->unicode_state, l->unicode_length,
-			l->unicode_ascii_data, l->unicode_compact_data, l->bytes_size,
-			l->bytes_data, l->dict_keys, l->dict_values, l->tstate_datastack_chunk,
-			l->tstate_datastack_top, l->stackchunk_data);
+	return snprintf(
+		buf, len,
+		"3.%d runtime_interp_head=%d interp_tstate_head=%d interp_next=%d "
+		"tstate_next=%d tstate_thread_id=%d tstate_native_thread_id=%d "
+		"tstate_frame=%d cframe_current_frame=%d frame_back=%d frame_code=%d "
+		"frame_instr=%d frame_func=%d frame_owner=%d frame_globals=%d "
+		"code_adaptive=%d code_qualname=%d code_linetable=%d func_module=%d "
+		"func_name=%d func_qualname=%d code_filename=%d code_name=%d "
+		"code_firstlineno=%d unicode_state=%d unicode_length=%d "
+		"unicode_ascii_data=%d unicode_compact_data=%d bytes_size=%d bytes_data=%d "
+		"dict_keys=%d dict_values=%d tstate_datastack_chunk=%d tstate_datastack_top=%d "
+		"stackchunk_data=%d",
+		l->minor, l->runtime_interp_head, l->interp_tstate_head, l->interp_next,
+		l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id, l->tstate_frame,
+		l->cframe_current_frame, l->frame_back, l->frame_code, l->frame_instr,
+		l->frame_func, l->frame_owner, l->frame_globals, l->code_adaptive, l->code_qualname,
+		l->code_linetable, l->func_module, l->func_name, l->func_qualname, l->code_filename,
+		l->code_name, l->code_firstlineno, l->unicode_state, l->unicode_length,
+		l->unicode_ascii_data, l->unicode_compact_data, l->bytes_size, l->bytes_data,
+		l->dict_keys, l->dict_values, l->tstate_datastack_chunk, l->tstate_datastack_top,
+		l->stackchunk_data);
 }

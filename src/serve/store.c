@@ -57,8 +57,6 @@ void store__free(struct store *s)
 	free(s);
 }
 
-
-
 redisContext *store__connect(struct store *s, int timeout_ms, char *reason, size_t len)
 {
 	return redis_conn__open(&s->url, s->password, timeout_ms, reason, len);

@@ -55,7 +55,8 @@ static void test_installed_headers(void **state)
 	}
 	if (glob("/root/.pyenv/versions/3.*/include/python3.*", 0, NULL, &g) == 0) {
 		for (i = 0; i < g.gl_pathc; i++) {
-			if (strstr(g.gl_pathv[i], "/python3.6") || strstr(g.gl_pathv[i], "/python3.7"))
+			if (strstr(g.gl_pathv[i], "/python3.6") ||
+			    strstr(g.gl_pathv[i], "/python3.7"))
 				continue; /* older than we support */
 			check_dir(g.gl_pathv[i]);
 			n++;
