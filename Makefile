@@ -84,6 +84,7 @@ e2e: $(BUILD)/scooby-bpf
 	$(Q)SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) $(PYTHON) -m unittest discover -v -s tests/e2e -p 'test_*.py'
 
 test: deps
+	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
