@@ -190,13 +190,14 @@ static __always_inline int read_exit(long ret)
 	if (ret <= 0 || t->sys > SYS_RECVMSG)
 		goto out;
 	buf = first_buf(t, &len);
-	if (!buf || len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf) ||
-	    !looks_like_request(head) || !is_socket(t->fd)) {
-		/* not a request: maybe a data store's reply */
-		if (buf && t->fd + 1 != t->req_fd1)
-			wire_in(t->fd, buf, len, ret);
+	if (!buf)
 		goto out;
-	}
+	/* a data store's reply (whatever its bytes look like: a value may read "GET /") */
+	if (t->fd + 1 != t->req_fd1 && wire_in(t->fd, buf, len, ret))
+		goto out;
+	if (len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf) ||
+	    !looks_like_request(head) || !is_socket(t->fd))
+		goto out;
 	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true);
 	t->req_fd1 = t->fd + 1;
 	t->resp_bytes = 0;

@@ -281,21 +281,26 @@ static __always_inline void wire_out(void *ctx, __u32 fd, __u64 buf, __u64 avail
 		  max_query + 64);
 }
 
-/* A traced thread read moved bytes from fd: the first bytes of a reply are sent. */
-static __always_inline void wire_in(__u32 fd, __u64 buf, __u64 avail, __u64 moved)
+/* A traced thread read moved bytes from fd. Returns true when fd is a data store's
+ * connection (its bytes are a reply, never a request); the first bytes of a reply after
+ * a send are sent on. */
+static __always_inline bool wire_in(__u32 fd, __u64 buf, __u64 avail, __u64 moved)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 	struct wire_fd *w;
 
 	if (!wire_enabled)
-		return;
+		return false;
 	w = bpf_map_lookup_elem(&wire_fds, &key);
-	if (!w || !w->awaiting || w->lib)
-		return;
+	if (!w || !w->proto)
+		return false;
+	if (!w->awaiting || w->lib)
+		return true;
 	w->awaiting = 0;
 	wire_send(SC_EV_WIRE_IN, pid_tgid, fd, w->proto, w->port, 0, buf, avail, moved,
 		  SC_WIRE_IN_CAP);
+	return true;
 }
 
 /* fd is being closed: forgets it, and tells userspace when it was a data store's. */
