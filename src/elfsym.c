@@ -64,39 +64,6 @@ static long vaddr_to_offset(Elf *elf, GElf_Addr addr)
 	return -1;
 }
 
-int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len)
-{
-	GElf_Addr value = 0;
-	Elf *elf = NULL;
-	int fd, err = -ENOENT;
-	long off;
-	ssize_t n;
-
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
-		err = -EINVAL;
-		goto cleanup;
-	}
-	if (!find_symbol(elf, name, true, &value))
-		goto cleanup;
-	off = vaddr_to_offset(elf, value);
-	if (off < 0) {
-		err = -EINVAL;
-		goto cleanup;
-	}
-	n = pread(fd, buf, len, off);
-	err = n < 0 ? -errno : (int)n;
-cleanup:
-	elf_end(elf);
-	close(fd);
-	return err;
-}
-
 int elfsym_func_offset(const char *path, const char *name, unsigned long long *off)
 {
 	GElf_Addr value = 0;
@@ -125,6 +92,23 @@ int elfsym_func_offset(const char *path, const char *name, unsigned long long *o
 	err = 0;
 cleanup:
 	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, size_t len)
+{
+	unsigned long long off;
+	int fd, err = elfsym_func_offset(path, name, &off);
+	ssize_t n;
+
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, len, off);
+	err = n < 0 ? -errno : (int)n;
 	close(fd);
 	return err;
 }

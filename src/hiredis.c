@@ -84,20 +84,6 @@ void hiredis_tracker__call(struct hiredis_tracker *t, const struct sc_call_event
 		libcalls__enter(t->calls, e);
 }
 
-/* Moves a parsed command into a query (its strings are taken). */
-static void query_from_cmd(struct query *q, struct wire_cmd *cmd)
-{
-	q->db = DB_REDIS;
-	q->sql = cmd->sql;
-	q->truncated = cmd->truncated;
-	q->command = cmd->command;
-	q->key = cmd->key;
-	q->args = cmd->args;
-	q->nargs = cmd->nargs;
-	q->args_truncated = cmd->args_truncated;
-	memset(cmd, 0, sizeof(*cmd));
-}
-
 /* Parses the call's RESP text into queries (timing and stack of the call; the stack goes
  * to the first, a copy to the others). Returns how many, 0 when none (*out is NULL). */
 static size_t parse_call(struct hiredis_tracker *t, const struct libcall *c,
@@ -116,7 +102,7 @@ static size_t parse_call(struct hiredis_tracker *t, const struct libcall *c,
 	if (!ncmds || !(qs = calloc(ncmds, sizeof(*qs))))
 		goto cleanup;
 	for (i = 0; i < ncmds; i++) {
-		query_from_cmd(&qs[i], &cmds[i]);
+		wire_cmd__to_query(&cmds[i], &qs[i]);
 		libcall__timing(&qs[i], c, e);
 		if (i > 0)
 			qs[i].busy_ns = 0; /* the call's time is counted once, on the first */

@@ -130,18 +130,10 @@ static struct conn *conn_get(struct wire_tracker *t, const struct sc_wire_event 
 static void cmd_to_query(struct wire_cmd *cmd, struct query *q, uint32_t tid, uint64_t start)
 {
 	memset(q, 0, sizeof(*q));
-	q->db = cmd->db ? cmd->db : DB_MEMCACHE;
-	q->sql = cmd->sql;
-	q->truncated = cmd->truncated;
+	wire_cmd__to_query(cmd, q);
 	q->wire = true;
-	q->command = cmd->command;
-	q->key = cmd->key;
-	q->args = cmd->args;
-	q->nargs = cmd->nargs;
-	q->args_truncated = cmd->args_truncated;
 	q->tid = tid;
 	q->start_ns = start;
-	memset(cmd, 0, sizeof(*cmd));
 }
 
 /* Queues q on c (taking it); a full queue publishes its oldest first. -ENOMEM. */

@@ -22,6 +22,19 @@ void wire_cmd__clear(struct wire_cmd *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void wire_cmd__to_query(struct wire_cmd *cmd, struct query *q)
+{
+	q->db = cmd->db;
+	q->sql = cmd->sql;
+	q->truncated = cmd->truncated;
+	q->command = cmd->command;
+	q->key = cmd->key;
+	q->args = cmd->args;
+	q->nargs = cmd->nargs;
+	q->args_truncated = cmd->args_truncated;
+	memset(cmd, 0, sizeof(*cmd));
+}
+
 char *wire__text(const void *s, size_t len, size_t max, bool *cut)
 {
 	size_t n = len, i;

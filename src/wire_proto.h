@@ -40,6 +40,8 @@ struct wire_cmd {
 };
 
 void wire_cmd__clear(struct wire_cmd *c);
+/* Moves a command's strings into q (db, text, command, key, args); cmd is left empty. */
+void wire_cmd__to_query(struct wire_cmd *cmd, struct query *q);
 
 struct wire_conn;
 
