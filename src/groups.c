@@ -1,4 +1,5 @@
 /* Similar-query groups of a record (plugins_data.SQL.groups) and the N+1 patterns among them. */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,9 +23,10 @@ const struct frame *stack__call_site(const struct stack *s)
 	return NULL;
 }
 
-/* Per-query facts, indexed like r->queries. */
+/* Per-query facts, indexed like the list's queries. */
 struct grouping {
-	const struct record *r;
+	const struct query *qs;
+	size_t n;
 	char **fp; /* fingerprints */
 	const struct frame **site; /* call sites, NULL when none */
 	size_t *group; /* the group number of each query */
@@ -93,13 +95,12 @@ static const char *query__sql(const struct query *q)
 
 static bool eq_fingerprint(const struct grouping *g, size_t a, size_t b)
 {
-	return g->r->queries[a].db == g->r->queries[b].db && !strcmp(g->fp[a], g->fp[b]);
+	return g->qs[a].db == g->qs[b].db && !strcmp(g->fp[a], g->fp[b]);
 }
 
 static bool eq_text(const struct grouping *g, size_t a, size_t b)
 {
-	return g->group[a] == g->group[b] &&
-	       !strcmp(query__sql(&g->r->queries[a]), query__sql(&g->r->queries[b]));
+	return g->group[a] == g->group[b] && !strcmp(query__sql(&g->qs[a]), query__sql(&g->qs[b]));
 }
 
 static bool eq_site(const struct grouping *g, size_t a, size_t b)
@@ -108,20 +109,53 @@ static bool eq_site(const struct grouping *g, size_t a, size_t b)
 	       !strcmp(g->site[a]->filename, g->site[b]->filename);
 }
 
+/*
+ * Writes the fingerprint of a Redis or memcached command into out (cap >= 2 * len + 16
+ * of its text): the command, its key with every run of digits as ?, and one ? per
+ * argument ("GET user:?", "SET session:? ?"), so that a loop over ids is one group.
+ */
+static void kv_fingerprint(const struct query *q, char *out, size_t cap)
+{
+	const char *k = q->key ? q->key : "";
+	size_t n = 0;
+	uint32_t i;
+
+	n += snprintf(out, cap, "%s", q->command ? q->command : "?");
+	if (*k && n + 1 < cap)
+		out[n++] = ' ';
+	for (; *k && n + 2 < cap; k++) {
+		if (*k >= '0' && *k <= '9') {
+			while (k[1] >= '0' && k[1] <= '9')
+				k++;
+			out[n++] = '?';
+		} else {
+			out[n++] = *k;
+		}
+	}
+	for (i = 0; i < q->nargs && n + 3 < cap; i++) {
+		out[n++] = ' ';
+		out[n++] = '?';
+	}
+	out[n < cap ? n : cap - 1] = 0;
+}
+
 /* Fills fp and site for every query. Returns 0, or -1 on ENOMEM. */
 static int grouping__fingerprints(struct grouping *g)
 {
 	const struct query *q;
 	size_t i, len;
 
-	for (i = 0; i < g->r->nqueries; i++) {
-		q = &g->r->queries[i];
+	for (i = 0; i < g->n; i++) {
+		q = &g->qs[i];
 		len = strlen(query__sql(q));
 		/* the bound sql_fingerprint promises: never cut, so distinct shapes stay apart */
 		g->fp[i] = malloc(2 * len + 16);
 		if (!g->fp[i])
 			return -1;
-		sql_fingerprint(query__sql(q), len, g->fp[i], 2 * len + 16);
+		if (db__is_sql(q->db))
+			sql_fingerprint(query__sql(q), len, g->fp[i], 2 * len + 16);
+		else
+			kv_fingerprint(q, g->fp[i], 2 * len + 16);
 		g->site[i] = stack__call_site(&q->stack);
 	}
 	return 0;
@@ -134,10 +168,10 @@ static int grouping__assign(struct grouping *g)
 	size_t i, rep;
 	uint64_t h;
 
-	if (qtable__init(&t, g->r->nqueries))
+	if (qtable__init(&t, g->n))
 		return -1;
-	for (i = 0; i < g->r->nqueries; i++) {
-		h = hash__str(0xcbf29ce484222325ULL ^ g->r->queries[i].db, g->fp[i]);
+	for (i = 0; i < g->n; i++) {
+		h = hash__str(0xcbf29ce484222325ULL ^ g->qs[i].db, g->fp[i]);
 		rep = qtable__find_or_add(&t, h, i, eq_fingerprint, g);
 		g->next[i] = SIZE_MAX;
 		if (rep == i) {
@@ -167,10 +201,10 @@ static int grouping__count(struct grouping *g, size_t *dups)
 	int err = -1;
 
 	sites.slots = NULL;
-	if (qtable__init(&text, g->r->nqueries) || qtable__init(&sites, g->r->nqueries))
+	if (qtable__init(&text, g->n) || qtable__init(&sites, g->n))
 		goto out;
-	for (i = 0; i < g->r->nqueries; i++) {
-		h = hash__str(0xcbf29ce484222325ULL ^ g->group[i], query__sql(&g->r->queries[i]));
+	for (i = 0; i < g->n; i++) {
+		h = hash__str(0xcbf29ce484222325ULL ^ g->group[i], query__sql(&g->qs[i]));
 		if (qtable__find_or_add(&text, h, i, eq_text, g) != i)
 			dups[g->group[i]]++;
 		if (!g->site[i])
@@ -231,7 +265,7 @@ static bool json__append_num(cJSON *arr, double v)
 /* Builds group gi's object into arr; returns false on ENOMEM. */
 static bool grouping__emit(const struct grouping *g, size_t gi, size_t dups, cJSON *arr)
 {
-	const struct query *qs = g->r->queries;
+	const struct query *qs = g->qs;
 	cJSON *o = cJSON_CreateObject(), *sites, *idx;
 	size_t i, count = 0;
 	uint64_t ns = 0;
@@ -251,7 +285,7 @@ static bool grouping__emit(const struct grouping *g, size_t gi, size_t dups, cJS
 	}
 	i = g->first[gi];
 	if (!json__add_str(o, "fingerprint", g->fp[i]) ||
-	    !json__add_str(o, "db", qs[i].db == DB_POSTGRESQL ? "postgresql" : "sqlite") ||
+	    !json__add_str(o, "db", db__name(qs[i].db)) ||
 	    !cJSON_AddNumberToObject(o, "count", count) ||
 	    !cJSON_AddNumberToObject(o, "total_time", round(ns / 1e3) / 1e3))
 		return false;
@@ -283,10 +317,10 @@ static bool grouping__emit(const struct grouping *g, size_t gi, size_t dups, cJS
 	return true;
 }
 
-cJSON *groups__build(const struct record *r)
+cJSON *groups__build_list(const struct query *qs, size_t n)
 {
-	struct grouping g = { .r = r };
-	size_t n = r->nqueries, i, *dups = NULL;
+	struct grouping g = { .qs = qs, .n = n };
+	size_t i, *dups = NULL;
 	cJSON *arr = cJSON_CreateArray();
 
 	if (!arr)
@@ -323,6 +357,25 @@ out:
 	free(g.last);
 	free(dups);
 	return arr;
+}
+
+cJSON *groups__build(const struct record *r)
+{
+	return groups__build_list(r->queries, r->nqueries);
+}
+
+int groups__build_all(const struct record *r, struct record_groups *g)
+{
+	g->sql = groups__build(r);
+	g->redis = groups__build_list(r->redis.q, r->redis.n);
+	g->memcache = groups__build_list(r->memcache.q, r->memcache.n);
+	if (g->sql && g->redis && g->memcache)
+		return 0;
+	cJSON_Delete(g->sql);
+	cJSON_Delete(g->redis);
+	cJSON_Delete(g->memcache);
+	memset(g, 0, sizeof(*g));
+	return -ENOMEM;
 }
 
 int groups__n_plus_one(const cJSON *groups)

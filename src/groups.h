@@ -14,7 +14,7 @@
  * or NULL on ENOMEM. Queries group by (db, fingerprint): every db of the
  * record in one array, groups in the order of their first query. Each group:
  *   "fingerprint": sql_fingerprint of the text (valid UTF-8),
- *   "db":          "sqlite" or "postgresql",
+ *   "db":          db__name() of the store ("sqlite", "mysql", "redis"...),
  *   "count":       its queries,
  *   "total_time":  their summed time_taken, ms rounded to the microsecond,
  *   "call_sites":  distinct "filename:lineno" of each query's call site
@@ -27,6 +27,12 @@
  *   "queries":     their indexes into SQL.queries.
  */
 cJSON *groups__build(const struct record *r);
+/* The same over any list of queries: Redis and memcached commands group by
+ * "COMMAND key-with-digits-as-? ?..." ("GET user:?"), SQL by sql_fingerprint. */
+cJSON *groups__build_list(const struct query *qs, size_t n);
+/* Builds the groups of each store family of r into g (see record.h). Returns 0, or
+ * -ENOMEM with g emptied. */
+int groups__build_all(const struct record *r, struct record_groups *g);
 
 /* Returns how many groups have n_plus_one set (for the terminal line); 0 for NULL. */
 int groups__n_plus_one(const cJSON *groups);

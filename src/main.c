@@ -63,11 +63,13 @@ static void write_profile(struct sinks *s, const struct record *r)
 static void publish(struct record *r, void *ctx)
 {
 	struct sinks *s = ctx;
-	cJSON *groups = groups__build(r);
+	struct record_groups groups = {};
 	char *json;
 
-	r->n_plus_one = groups__n_plus_one(groups);
-	json = record__to_json(r, groups);
+	groups__build_all(r, &groups); /* on ENOMEM the record goes out without groups */
+	r->n_plus_one = groups__n_plus_one(groups.sql) + groups__n_plus_one(groups.redis) +
+			groups__n_plus_one(groups.memcache);
+	json = record__to_json(r, &groups);
 
 	if (s->prof.dir && r->profile && !r->background)
 		write_profile(s, r);

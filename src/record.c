@@ -358,7 +358,7 @@ static bool add_iso(cJSON *obj, const char *name, uint64_t mono_ns)
 	return cJSON_AddStringToObject(obj, name, buf) != NULL;
 }
 
-static const char *db_name(enum db_kind db)
+const char *db__name(enum db_kind db)
 {
 	static const char *const names[] = {
 		[DB_SQLITE] = "sqlite", [DB_POSTGRESQL] = "postgresql", [DB_MYSQL] = "mysql",
@@ -461,8 +461,8 @@ static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
 {
 	cJSON *o = add_object(arr);
 
-	return o && add_str(o, "db", db_name(q->db)) && add_str(o, "query", q->sql ? q->sql : "") &&
-	       add_query_common(o, r, q);
+	return o && add_str(o, "db", db__name(q->db)) &&
+	       add_str(o, "query", q->sql ? q->sql : "") && add_query_common(o, r, q);
 }
 
 /* A Redis command: command, key, args, and the common members. */
@@ -492,7 +492,7 @@ static bool add_memcache(cJSON *arr, const struct record *r, const struct query 
 
 /* Adds plugins_data.<name> for a key-value store list; false on ENOMEM. */
 static bool add_kv_plugin(cJSON *plugins, const char *name, const struct record *r,
-			  const struct query_list *l,
+			  const struct query_list *l, cJSON **groups,
 			  bool (*add)(cJSON *, const struct record *, const struct query *))
 {
 	cJSON *p = cJSON_AddObjectToObject(plugins, name), *arr;
@@ -506,6 +506,10 @@ static bool add_kv_plugin(cJSON *plugins, const char *name, const struct record 
 	for (i = 0; i < l->n; i++)
 		if (!add(arr, r, &l->q[i]))
 			return false;
+	if (*groups) {
+		cJSON_AddItemToObject(p, "groups", *groups);
+		*groups = NULL;
+	}
 	return true;
 }
 
@@ -535,7 +539,7 @@ static bool add_logs(cJSON *plugins, const struct record *r)
 }
 
 /* Builds plugins_data: ViewName, ProcessTime and SQL; returns false on ENOMEM. */
-static bool add_plugins(cJSON *root, const struct record *r, cJSON **groups)
+static bool add_plugins(cJSON *root, const struct record *r, struct record_groups *groups)
 {
 	cJSON *plugins = cJSON_AddObjectToObject(root, "plugins_data");
 	cJSON *pt, *sql, *queries, *view;
@@ -561,12 +565,12 @@ static bool add_plugins(cJSON *root, const struct record *r, cJSON **groups)
 	for (i = 0; i < r->nqueries; i++)
 		if (!add_query(queries, r, &r->queries[i]))
 			return false;
-	if (*groups) {
-		cJSON_AddItemToObject(sql, "groups", *groups);
-		*groups = NULL;
+	if (groups->sql) {
+		cJSON_AddItemToObject(sql, "groups", groups->sql);
+		groups->sql = NULL;
 	}
-	if (!add_kv_plugin(plugins, "Redis", r, &r->redis, add_redis) ||
-	    !add_kv_plugin(plugins, "Memcache", r, &r->memcache, add_memcache) ||
+	if (!add_kv_plugin(plugins, "Redis", r, &r->redis, &groups->redis, add_redis) ||
+	    !add_kv_plugin(plugins, "Memcache", r, &r->memcache, &groups->memcache, add_memcache) ||
 	    !add_logs(plugins, r))
 		return false;
 	if (r->profile) {
@@ -579,8 +583,9 @@ static bool add_plugins(cJSON *root, const struct record *r, cJSON **groups)
 	return true;
 }
 
-char *record__to_json(const struct record *r, cJSON *groups)
+char *record__to_json(const struct record *r, struct record_groups *g)
 {
+	struct record_groups none = {}, *groups = g ? g : &none;
 	cJSON *root = cJSON_CreateObject();
 	char *out = NULL;
 
@@ -588,12 +593,15 @@ char *record__to_json(const struct record *r, cJSON *groups)
 		goto cleanup;
 	if (!cJSON_AddStringToObject(root, "uuid", r->uuid) ||
 	    !cJSON_AddNumberToObject(root, "version", 1) || !add_request(root, r) ||
-	    !add_plugins(root, r, &groups) ||
+	    !add_plugins(root, r, groups) ||
 	    !cJSON_AddNumberToObject(root, "lost_events", r->lost_events))
 		goto cleanup;
 	out = cJSON_PrintUnformatted(root);
 cleanup:
-	cJSON_Delete(groups);
+	cJSON_Delete(groups->sql);
+	cJSON_Delete(groups->redis);
+	cJSON_Delete(groups->memcache);
+	memset(groups, 0, sizeof(*groups));
 	cJSON_Delete(root);
 	return out;
 }

@@ -42,6 +42,9 @@ struct stack {
  * interpreter's standard library nor under site-packages/dist-packages (ruling 7). */
 bool frame__is_app(const struct frame *f);
 
+/* "sqlite", "postgresql", "mysql", "redis", "memcached": the record's name of a store. */
+const char *db__name(enum db_kind db);
+
 /* Redis arguments kept per command, and bytes kept per argument. */
 #define QUERY_MAX_ARGS 16
 #define QUERY_ARG_MAX 64
@@ -129,10 +132,15 @@ size_t record__nqueries_all(const struct record *r);
 /* Frees the query's strings and stack (the struct itself is the caller's). */
 void query__free_strings(struct query *q);
 void stack__clear(struct stack *s);
-/* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM.
- * groups (may be NULL) becomes SQL.groups and is taken in every case. */
+/* Similar-query groups per store family (groups.h), each a cJSON array or NULL. */
 struct cJSON;
-char *record__to_json(const struct record *r, struct cJSON *groups);
+struct record_groups {
+	struct cJSON *sql, *redis, *memcache;
+};
+/* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM.
+ * g (may be NULL) gives SQL.groups, Redis.groups and Memcache.groups; its arrays are
+ * taken in every case. */
+char *record__to_json(const struct record *r, struct record_groups *g);
 /* Summed time_taken of the SQL queries (kept and omitted), in ms. */
 double record__total_db_ms(const struct record *r);
 /* Likewise for a key-value list. */

@@ -94,6 +94,9 @@ class WireStores(E2ECase):
         want = [list(c) for c in S.REDIS_COMMANDS]
         self.assertEqual(got, want, short(rec))
         self.assertEqual(rec["plugins_data"]["Redis"]["count"], len(want), short(rec))
+        fps = [g["fingerprint"] for g in rec["plugins_data"]["Redis"]["groups"]]
+        self.assertEqual(fps, ["SET sc:k ?", "GET sc:k", "INCR sc:k", "SET sc:p? ?", "INCR sc:p?",
+                               "GET sc:p?", "LPUSH sc:l ?", "LLEN sc:l"], short(rec))
         errors = [q["error"] for q in qs]
         self.assertEqual(errors, [None, None, "ERR " + S.REDIS_FAIL_ERROR] + [None] * 5,
                          short(rec))

@@ -161,7 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const cJSON *req, *sql, *queries, *qo, *count;
 	struct record *r;
 	struct query q;
-	cJSON *root, *groups;
+	struct record_groups groups = {};
+	cJSON *root;
 	char *json, *method;
 	size_t i, nq;
 	uint8_t b;
@@ -198,7 +199,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < nq; i++) {
 		memset(&q, 0, sizeof(q));
 		b = fuzz_u8(&in);
-		q.db = b & 1 ? DB_POSTGRESQL : DB_SQLITE;
+		/* every store: SQL ones, and key-value commands with a key and an argument */
+		q.db = DB_SQLITE + (b & 1) + (b & 8 ? DB_REDIS - DB_SQLITE : 0);
+		if (q.db == DB_REDIS || q.db == DB_MEMCACHE) {
+			q.command = take_str(&in, true);
+			q.key = take_str(&in, true);
+			q.args = calloc(1, sizeof(*q.args));
+			if (q.args && (q.args[0] = take_str(&in, true)))
+				q.nargs = 1;
+		}
 		q.truncated = b & 2;
 		q.sql = take_str(&in, true);
 		q.error = take_str(&in, true);
@@ -214,9 +223,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_u8(&in) & 1)
 		samples = fill_profile(&in, r);
 
-	groups = groups__build(r);
-	FUZZ_CHECK(groups);
-	json = record__to_json(r, groups);
+	FUZZ_CHECK(groups__build_all(r, &groups) == 0);
+	json = record__to_json(r, &groups);
 	FUZZ_CHECK(json && fuzz_utf8_valid(json, strlen(json)));
 	root = cJSON_Parse(json);
 	FUZZ_CHECK(root);
@@ -236,6 +244,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(sql, "groups")));
 	queries = cJSON_GetObjectItemCaseSensitive(sql, "queries");
 	FUZZ_CHECK(cJSON_IsArray(queries) && (size_t)cJSON_GetArraySize(queries) == r->nqueries);
+	FUZZ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+			   cJSON_GetObjectItemCaseSensitive(
+				   cJSON_GetObjectItemCaseSensitive(root, "plugins_data"), "Redis"),
+			   "queries")) == (int)r->redis.n);
 	i = 0;
 	cJSON_ArrayForEach(qo, queries) {
 		check_str(qo, "query", r->queries[i].sql ? r->queries[i].sql : "");

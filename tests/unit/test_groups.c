@@ -401,6 +401,61 @@ static void test_call_site(void **state)
 	assert_null(stack__call_site(NULL));
 }
 
+/* A Redis command as the RESP parser gives it. */
+static void add_kv(struct record *r, const char *cmd, const char *key, const char *arg,
+		   const struct fspec *frames, size_t n)
+{
+	struct query q;
+
+	memset(&q, 0, sizeof(q));
+	q.db = DB_REDIS;
+	q.command = dup_or_null(cmd);
+	q.key = dup_or_null(key);
+	if (arg) {
+		q.args = calloc(1, sizeof(*q.args));
+		assert_non_null(q.args);
+		q.args[0] = dup_or_null(arg);
+		q.nargs = 1;
+	}
+	assert_true(asprintf(&q.sql, "%s %s%s%s", cmd, key, arg ? " " : "", arg ? arg : "") > 0);
+	q.busy_ns = 1000;
+	stack__fill(&q.stack, frames, n);
+	assert_int_equal(record__add_query(r, &q), 0);
+}
+
+/* A GET per id in a loop is one group ("GET user:?"), an N+1; SET keeps its arg shape. */
+static void test_redis_get_loop(void **state)
+{
+	static const struct fspec loop[] = { { "/srv/app/views.py", 7, "profile" } };
+	struct record *r = record__new();
+	cJSON *g;
+	char *got;
+
+	(void)state;
+	assert_non_null(r);
+	add_kv(r, "GET", "user:1", NULL, loop, 1);
+	add_kv(r, "GET", "user:22", NULL, loop, 1);
+	add_kv(r, "GET", "user:333", NULL, loop, 1);
+	add_kv(r, "SET", "user:1:seen", "1700000000", loop, 1);
+	add_kv(r, "GET", "user:22", NULL, loop, 1);
+	g = groups__build_list(r->redis.q, r->redis.n);
+	assert_non_null(g);
+	got = cJSON_PrintUnformatted(g);
+	assert_string_equal(got,
+			    "[{\"fingerprint\":\"GET user:?\",\"db\":\"redis\",\"count\":4,"
+			    "\"total_time\":0.004,\"call_sites\":[\"/srv/app/views.py:7\"],"
+			    "\"duplicates\":1,\"n_plus_one\":true,\"queries\":[0,1,2,4]},"
+			    "{\"fingerprint\":\"SET user:?:seen ?\",\"db\":\"redis\",\"count\":1,"
+			    "\"total_time\":0.001,\"call_sites\":[\"/srv/app/views.py:7\"],"
+			    "\"duplicates\":0,\"n_plus_one\":false,\"queries\":[3]}]");
+	assert_int_equal(groups__n_plus_one(g), 1);
+	free(got);
+	cJSON_Delete(g);
+	/* the SQL list of the same record is empty */
+	assert_int_equal(expect_groups(r, "[]"), 0);
+	record__free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_count_n_plus_one),
 		cmocka_unit_test(test_many_queries),
 		cmocka_unit_test(test_call_site),
+		cmocka_unit_test(test_redis_get_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
