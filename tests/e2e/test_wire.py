@@ -160,6 +160,29 @@ class WireStores(E2ECase):
         self.assertIn(" | redis 8 q ", line[0])
 
 
+class WireOff(E2ECase):
+    """--no-wire and --no-logs: the same app's Redis commands and log writes are not read."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("wireoff")
+        cls.start_redis()
+        store_redis = cls.start_store_redis()
+        cls.gun = cls.start_gunicorn(harness.STOREAPP_MODULE, APPS, harness.redis_env(store_redis),
+                                     workers=1)
+        cls.port = cls.gun.port
+        harness.http_request(cls.port, "/redispy/")
+        cls.attach(cls.gun.pid, args=("--no-wire", "--no-logs"))
+
+    def test_nothing_read_from_the_wire_or_the_logs(self):
+        for path in ("/redispy/", "/log/"):
+            p, status, body = self.get(path)
+            self.assertEqual(status, 200, body)
+            rec = self.record_for(p, 200)
+            self.assertEqual(rec["plugins_data"]["Redis"]["count"], 0, short(rec))
+            self.assertEqual(rec["plugins_data"]["CustomLog"]["count"], 0, short(rec))
+
+
 class WireOptions(unittest.TestCase):
     """Bad --port-proto values: one line naming the problem, exit 2 (usage), before any attach."""
 
