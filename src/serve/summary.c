@@ -98,44 +98,89 @@ static int summary__errors(const cJSON *queries)
 	return n;
 }
 
+/*
+ * A plugin's count: its own `count` (which includes the entries past the
+ * per-record limit), else the length of its list, as older records may lack
+ * the count; 0 when the plugin or both are absent.
+ */
+static double summary__count(const cJSON *plugin, const char *list)
+{
+	const cJSON *count = cJSON_GetObjectItemCaseSensitive(plugin, "count");
+
+	if (cJSON_IsNumber(count))
+		return count->valuedouble;
+	return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plugin, list));
+}
+
+/* A plugin's total_time, else the sum of its listed entries' time_taken. */
+static double summary__time(const cJSON *plugin)
+{
+	const cJSON *total = cJSON_GetObjectItemCaseSensitive(plugin, "total_time"), *q;
+	double sum = 0;
+
+	if (cJSON_IsNumber(total))
+		return total->valuedouble;
+	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(plugin, "queries"))
+		sum += summary__number(q, "time_taken");
+	return sum;
+}
+
+/*
+ * Adds one store's count, time and errors to the summary under the names
+ * given (SQL keeps its original query_count/db_time_ms/errors so that older
+ * pages and scripts still read it). False on ENOMEM.
+ */
+static bool summary__add_store(cJSON *s, const cJSON *plugin, const char *count_as,
+			       const char *time_as, const char *errors_as)
+{
+	const cJSON *queries = cJSON_GetObjectItemCaseSensitive(plugin, "queries");
+
+	return cJSON_AddNumberToObject(s, count_as, summary__count(plugin, "queries")) &&
+	       cJSON_AddNumberToObject(s, time_as, summary__time(plugin)) &&
+	       cJSON_AddNumberToObject(s, errors_as, summary__errors(queries));
+}
+
+/* The request's own fields: identity, line, status and timing. False on ENOMEM. */
+static bool summary__add_request(cJSON *s, const char *uuid, const cJSON *req)
+{
+	return cJSON_AddStringToObject(s, "uuid", uuid) &&
+	       summary__copy(s, "method", req, "method") && summary__copy(s, "path", req, "path") &&
+	       summary__copy(s, "status", req, "status") &&
+	       cJSON_AddNumberToObject(s, "duration_ms", summary__number(req, "duration_ms")) &&
+	       cJSON_AddNumberToObject(s, "start_unix_ms", summary__number(req, "start_unix_ms"));
+}
+
 cJSON *summary__new(const cJSON *rec)
 {
 	const cJSON *uuid = cJSON_GetObjectItemCaseSensitive(rec, "uuid");
 	const cJSON *req = cJSON_GetObjectItemCaseSensitive(rec, "request");
 	const cJSON *plugins = cJSON_GetObjectItemCaseSensitive(rec, "plugins_data");
 	const cJSON *sql = cJSON_GetObjectItemCaseSensitive(plugins, "SQL");
-	const cJSON *queries = cJSON_GetObjectItemCaseSensitive(sql, "queries");
-	const cJSON *count = cJSON_GetObjectItemCaseSensitive(sql, "count");
 	cJSON *s;
-	int err = -1;
 
 	if (!cJSON_IsString(uuid))
 		return NULL;
 	s = cJSON_CreateObject();
 	if (!s)
 		return NULL;
-	if (!cJSON_AddStringToObject(s, "uuid", uuid->valuestring) ||
-	    !summary__copy(s, "method", req, "method") || !summary__copy(s, "path", req, "path") ||
-	    !summary__copy(s, "status", req, "status") ||
-	    !cJSON_AddNumberToObject(s, "duration_ms", summary__number(req, "duration_ms")) ||
-	    !cJSON_AddNumberToObject(s, "start_unix_ms", summary__number(req, "start_unix_ms")) ||
-	    !cJSON_AddNumberToObject(s, "query_count",
-				     cJSON_IsNumber(count) ? count->valuedouble :
-							     cJSON_GetArraySize(queries)) ||
-	    !cJSON_AddNumberToObject(s, "db_time_ms", summary__number(sql, "total_time")) ||
-	    !cJSON_AddNumberToObject(s, "n_plus_one", summary__n_plus_one(sql)) ||
-	    !cJSON_AddNumberToObject(s, "errors", summary__errors(queries)) ||
-	    !cJSON_AddBoolToObject(
+	/* a record without Redis, Memcache or CustomLog (older versions) counts them as empty */
+	if (summary__add_request(s, uuid->valuestring, req) &&
+	    summary__add_store(s, sql, "query_count", "db_time_ms", "errors") &&
+	    cJSON_AddNumberToObject(s, "n_plus_one", summary__n_plus_one(sql)) &&
+	    summary__add_store(s, cJSON_GetObjectItemCaseSensitive(plugins, "Redis"), "redis_count",
+			       "redis_time_ms", "redis_errors") &&
+	    summary__add_store(s, cJSON_GetObjectItemCaseSensitive(plugins, "Memcache"),
+			       "memcache_count", "memcache_time_ms", "memcache_errors") &&
+	    cJSON_AddNumberToObject(
+		    s, "log_count",
+		    summary__count(cJSON_GetObjectItemCaseSensitive(plugins, "CustomLog"),
+				   "logs")) &&
+	    cJSON_AddBoolToObject(
 		    s, "incomplete",
 		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "incomplete"))))
-		goto cleanup;
-	err = 0;
-cleanup:
-	if (err) {
-		cJSON_Delete(s);
-		return NULL;
-	}
-	return s;
+		return s;
+	cJSON_Delete(s);
+	return NULL;
 }
 
 bool summary__matches(const cJSON *sum, const struct summary_filter *f)
@@ -185,8 +230,8 @@ static cJSON *scooby_layout__query(const cJSON *q)
 {
 	static const char *const always[] = { "query", "start", "end", "time_taken" };
 	static const char *const when_present[] = {
-		"query_template", "params",	     "using",		"db",
-		"error",	  "start_offset_ms", "stack_truncated", "stack_partial",
+		"query_template",  "params",	      "using",	       "db", "via", "error",
+		"start_offset_ms", "stack_truncated", "stack_partial",
 	};
 	const cJSON *stack = cJSON_GetObjectItemCaseSensitive(q, "stack");
 	cJSON *out = cJSON_CreateObject(), *copy = NULL;
@@ -288,6 +333,12 @@ cJSON *scooby_layout__new(const cJSON *rec)
 	cJSON_ArrayForEach(p, plugins) {
 		if (!p->string || !strcmp(p->string, "ViewName"))
 			continue;
+		/*
+		 * Memcache (func_name, arg, time_taken, stack) and CustomLog
+		 * (logs[].s, stack) are recorded under Scooby's own names, and
+		 * Redis in the same form: their fields beyond Scooby's (via,
+		 * error...) are kept, as its panel ignores what it does not know.
+		 */
 		if (!strcmp(p->string, "SQL"))
 			item = scooby_layout__sql(p);
 		else

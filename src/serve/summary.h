@@ -26,9 +26,15 @@ int summary__n_plus_one(const cJSON *sql);
 
 /*
  * Builds the list item for a record: uuid, method, path, status,
- * duration_ms, start_unix_ms, query_count, db_time_ms, n_plus_one, errors,
- * incomplete. Missing fields come out null (numbers 0). Returns a new object
- * (cJSON_Delete it), or NULL when rec has no string uuid or on ENOMEM.
+ * duration_ms, start_unix_ms, query_count, db_time_ms, errors (SQL),
+ * n_plus_one, redis_count, redis_time_ms, redis_errors, memcache_count,
+ * memcache_time_ms, memcache_errors, log_count (CustomLog), incomplete.
+ * Counts are the plugin's `count` (omitted entries included), else its
+ * list's length; times its `total_time`, else the sum of the listed
+ * `time_taken`. Missing fields come out null (numbers 0): a record of an
+ * older version without Redis, Memcache or CustomLog has them at 0. Returns a
+ * new object (cJSON_Delete it), or NULL when rec has no string uuid or on
+ * ENOMEM.
  */
 cJSON *summary__new(const cJSON *rec);
 
@@ -45,9 +51,11 @@ int summary__parse_status_class(const char *s, int *out);
  * Builds Scooby's layout of a record: {"plugins_data": {...}} with
  * ViewName (null view_name when the record has none), ProcessTime, SQL whose
  * queries carry Scooby's names (query, query_template, params, using when
- * present, start, end, time_taken, stack) plus db and error, and every other
- * plugin copied as it is. Returns a new object, or NULL on a record without
- * plugins_data or on ENOMEM.
+ * present, start, end, time_taken, stack) plus db, via and error, and every other
+ * plugin copied as it is: Redis, Memcache (Scooby's func_name, arg,
+ * time_taken, stack) and CustomLog (Scooby's logs[].s, stack) in the record's
+ * form, ProcessTime, Profile. Returns a new object, or NULL on a record
+ * without plugins_data or on ENOMEM.
  */
 cJSON *scooby_layout__new(const cJSON *rec);
 

@@ -65,6 +65,48 @@ def make_record(path="/x/", status=200, start=None, duration=5.0, queries=(), gr
             "plugins_data": plugins, "lost_events": 0}
 
 
+def frame(filename, lineno, function):
+    return {"filename": filename, "lineno": lineno, "function": function}
+
+
+def kv_entry(start, off, took, error=None, via="wire", stack=()):
+    """The members every Redis/Memcache entry has (docs/FORMAT.md), after its own."""
+    return {"start": iso(start + off), "end": iso(start + off + took), "start_offset_ms": off,
+            "time_taken": took, "error": error, "truncated": False, "tid": 7, "via": via,
+            "stack": list(stack), "stack_truncated": False, "stack_partial": False}
+
+
+def store_plugins(start):
+    """Redis (an error, a 3-command pipeline), Memcache (an error) and CustomLog, as recorded."""
+    app = frame("/srv/shop/cart.py", 17, "add_item")
+    lib = frame("/usr/lib/python3/dist-packages/redis/client.py", 585, "Redis.execute_command")
+
+    def redis_cmd(command, key, args, off, took, error=None):
+        e = {"command": command, "key": key, "args": args, "args_truncated": False,
+             "query": " ".join([command] + ([key] if key is not None else []) + args)}
+        e.update(kv_entry(start, off, took, error, stack=[lib, app]))
+        return e
+
+    def mc(func, arg, off, took, error=None, via="library"):
+        e = {"func_name": func, "arg": arg, "query": func + " " + arg}
+        e.update(kv_entry(start, off, took, error, via, [app]))
+        return e
+
+    redis = [redis_cmd("GET", "cart:1", [], 0.5, 0.25),
+             redis_cmd("INCR", "cart:1", [], 1.0, 0.125,
+                       "ERR value is not an integer or out of range"),
+             redis_cmd("SET", "a", ["1"], 2.0, 0.5), redis_cmd("SET", "b", ["2"], 2.0, 0.5),
+             redis_cmd("PING", None, [], 2.0, 0.5)]
+    memcache = [mc("get", "user:7", 3.0, 0.25, via="wire"),
+                mc("set", "user:7", 3.5, 0.5, "SERVER_ERROR out of memory")]
+    logs = [{"s": "cart <b>updated</b>", "stream": "stderr", "time": iso(start + 4),
+             "start_offset_ms": 4.0, "truncated": False, "tid": 7, "stack": [app],
+             "stack_truncated": False, "stack_partial": False}]
+    return {"Redis": {"count": 6, "omitted": 1, "total_time": 2.375, "queries": redis},
+            "Memcache": {"count": 2, "omitted": 0, "total_time": 0.75, "queries": memcache},
+            "CustomLog": {"count": 1, "omitted": 0, "logs": logs}}
+
+
 def store(client, recs, publish=True, score=None):
     """Stores records as scooby-bpf does: one MULTI per record."""
     for rec in recs:
@@ -202,10 +244,29 @@ class ViewerAPI(ViewerCase):
         self.assertEqual(s, {"uuid": rec["uuid"], "method": "GET", "path": "/a/4", "status": 200,
                              "duration_ms": 4.5,
                              "query_count": 2, "db_time_ms": 0.5, "n_plus_one": 0, "errors": 1,
-                             "incomplete": False})
+                             "redis_count": 0, "redis_time_ms": 0, "redis_errors": 0,
+                             "memcache_count": 0, "memcache_time_ms": 0, "memcache_errors": 0,
+                             "log_count": 0, "incomplete": False})
         status, body = self.viewer.json("/api/requests?limit=2")
         self.assertEqual([s["path"] for s in body["items"]], ["/a/4", "/a/3"])
         self.assertIsNotNone(body["next_before"])
+
+    def test_summary_counts_redis_memcache_and_logs(self):
+        now = time.time() * 1000.0
+        rec = make_record(path="/cart/", start=now, queries=[
+            ("SELECT 1", 0.1, 0.25, {"db": "mysql", "via": "wire"})],
+            extra_plugins=store_plugins(now))
+        store(self.r, [rec])
+        status, body = self.viewer.json("/api/requests?path=%2Fcart%2F")
+        self.assertEqual(status, 200)
+        (s,) = body["items"]
+        s.pop("start_unix_ms")
+        self.assertEqual(s, {"uuid": rec["uuid"], "method": "GET", "path": "/cart/", "status": 200,
+                             "duration_ms": 5.0, "query_count": 1, "db_time_ms": 0.25,
+                             "n_plus_one": 0, "errors": 0,
+                             "redis_count": 6, "redis_time_ms": 2.375, "redis_errors": 1,
+                             "memcache_count": 2, "memcache_time_ms": 0.75, "memcache_errors": 1,
+                             "log_count": 1, "incomplete": False})
 
     def test_paging_returns_every_record_once_across_equal_timestamps(self):
         base = time.time() * 1000.0 - 10000
@@ -317,6 +378,50 @@ class ViewerAPI(ViewerCase):
         # read-only: Scooby's endpoint deleted the blob, this one does not
         self.assertIsNotNone(self.r.get("scooby:req:" + rec["uuid"]))
         self.assertEqual(self.viewer.json("/scooby/get-data/%s" % rec["uuid"])[0], 200)
+
+    def test_scooby_layout_passes_redis_memcache_and_customlog(self):
+        now = time.time() * 1000.0
+        rec = make_record(start=now, queries=[
+            ("SELECT 1", 0.1, 0.25, {"db": "mysql", "via": "wire"})],
+            extra_plugins=store_plugins(now))
+        store(self.r, [rec])
+        stored = self.r.get("scooby:req:" + rec["uuid"])
+        status, body = self.viewer.json("/scooby/get-data/%s/" % rec["uuid"])
+        self.assertEqual(status, 200)
+        pd = body["plugins_data"]
+        self.assertEqual(sorted(pd), ["CustomLog", "Memcache", "ProcessTime", "Redis", "SQL",
+                                      "ViewName"])
+        for name in ("Redis", "Memcache", "CustomLog"):
+            self.assertEqual(pd[name], rec["plugins_data"][name], name)
+        common = ["end", "error", "stack", "stack_partial", "stack_truncated", "start",
+                  "start_offset_ms", "tid", "time_taken", "truncated", "via"]
+        # Scooby's Memcache plugin: func_name, arg, start, end, time_taken, stack
+        m0, m1 = pd["Memcache"]["queries"]
+        self.assertEqual(sorted(m1), sorted(["func_name", "arg", "query"] + common))
+        self.assertEqual((m1["func_name"], m1["arg"], m1["time_taken"], m1["error"], m1["via"]),
+                         ("set", "user:7", 0.5, "SERVER_ERROR out of memory", "library"))
+        self.assertEqual(m0["stack"], [frame("/srv/shop/cart.py", 17, "add_item")])
+        self.assertEqual((pd["Memcache"]["count"], pd["Memcache"]["total_time"]), (2, 0.75))
+        # Scooby's CustomLog plugin: logs[].s and stack
+        (log,) = pd["CustomLog"]["logs"]
+        self.assertEqual(sorted(log), ["s", "stack", "stack_partial", "stack_truncated",
+                                       "start_offset_ms", "stream", "tid", "time", "truncated"])
+        self.assertEqual((log["s"], log["stream"]), ("cart <b>updated</b>", "stderr"))
+        self.assertEqual(pd["CustomLog"]["count"], 1)
+        # Redis in the record's form, the error and the pipeline included
+        r = pd["Redis"]["queries"]
+        self.assertEqual(sorted(r[1]), sorted(["command", "key", "args", "args_truncated",
+                                               "query"] + common))
+        self.assertEqual([q["query"] for q in r], ["GET cart:1", "INCR cart:1", "SET a 1",
+                                                   "SET b 2", "PING"])
+        self.assertEqual(r[1]["error"], "ERR value is not an integer or out of range")
+        self.assertIsNone(r[4]["key"])
+        self.assertEqual((pd["Redis"]["count"], pd["Redis"]["omitted"]), (6, 1))
+        (q,) = pd["SQL"]["queries"]
+        self.assertEqual((q["db"], q["via"]), ("mysql", "wire"))
+        # read-only: the stored record is untouched
+        self.assertEqual(self.r.get("scooby:req:" + rec["uuid"]), stored)
+        self.assertEqual(self.viewer.json("/api/requests/" + rec["uuid"]), (200, rec))
 
     def test_scooby_layout_keeps_a_view_name(self):
         rec = make_record(extra_plugins={"ViewName": {"view_name": "app.views.items", "args": [],

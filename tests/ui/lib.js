@@ -299,8 +299,42 @@ function makeRecord(opts) {
   };
 }
 
+// The members every Redis/Memcache entry ends with (docs/FORMAT.md, as src/record.c writes them).
+function entryCommon(start, e) {
+  return {
+    start: iso(start + e.offset), end: iso(start + e.offset + e.time), start_offset_ms: e.offset, time_taken: e.time,
+    error: e.error || null, truncated: false, tid: 42, via: e.via || 'wire', stack: e.stack || [],
+    stack_truncated: false, stack_partial: false,
+  };
+}
+
+// plugins_data.Redis.queries[i]: e = {command, key, args, offset, time, error, via, stack}.
+function redisEntry(start, e) {
+  const words = [e.command].concat(e.key === null ? [] : [e.key], e.args || []);
+  return Object.assign({ command: e.command, key: e.key, args: e.args || [], args_truncated: false,
+    query: words.join(' ') }, entryCommon(start, e));
+}
+
+// plugins_data.Memcache.queries[i]: e = {func_name, arg, offset, time, error, via, stack}.
+function memcacheEntry(start, e) {
+  return Object.assign({ func_name: e.func_name, arg: e.arg, query: e.func_name + ' ' + e.arg }, entryCommon(start, e));
+}
+
+// plugins_data.CustomLog.logs[i]: e = {s, stream, offset, stack}.
+function logEntry(start, e) {
+  return { s: e.s, stream: e.stream, time: iso(start + e.offset), start_offset_ms: e.offset, truncated: false, tid: 42,
+    stack: e.stack || [], stack_truncated: false, stack_partial: false };
+}
+
+// A key-value store's plugin (Redis, Memcache) over its entries, as a record has it.
+function kvPlugin(entries, omitted) {
+  const total = entries.reduce((a, q) => a + q.time_taken, 0);
+  return { count: entries.length + (omitted || 0), omitted: omitted || 0,
+    total_time: Math.round(total * 1000) / 1000, queries: entries };
+}
+
 module.exports = {
   REPO, DJAPP, OUT, SCOOBY_BPF, CHROMIUM, PYTHON, GUNICORN, REDIS_SERVER,
   log, missingPrerequisites, Proc, readText, sleep, waitFor, freePort, httpGet, rawRequest,
-  redis, publishRecords, uuid, nonce, mkTmp, makeRecord,
+  redis, publishRecords, uuid, nonce, mkTmp, makeRecord, redisEntry, memcacheEntry, logEntry, kvPlugin,
 };

@@ -256,6 +256,199 @@ function suite() {
     await page.click('text=← all requests');
   });
 
+  it('shows the Redis, Memcache and CustomLog sections of a record next to its MySQL queries', { timeout: T }, async () => {
+    const start = Date.now();
+    const app = { filename: '/srv/shop/cart.py', lineno: 17, function: 'add_item' };
+    const view = { filename: '/srv/shop/views.py', lineno: 88, function: 'cart_view' };
+    const redisLib = { filename: '/usr/lib/python3/dist-packages/redis/client.py', lineno: 585, function: 'Redis.execute_command' };
+    const mcLib = { filename: '/usr/lib/python3/dist-packages/pymemcache/client/base.py', lineno: 1212, function: 'Client._store_cmd' };
+    const logLib = { filename: '/usr/lib/python3.11/logging/__init__.py', lineno: 1113, function: 'StreamHandler.emit' };
+    const frame = (f) => 'File "' + f.filename + '", line ' + f.lineno + ', in ' + f.function;
+    const rStack = [redisLib, app, view];
+    const redisErr = 'ERR value is not an integer or out of range';
+    const mcErr = 'SERVER_ERROR out of memory storing object';
+    const hostileLog = 'WARNING cart 7: <script>alert(3)</script><img src=x onerror=alert(4)> & "done"';
+    // a 5-command pipeline, read from the wire: one send, so one start and one end for all five
+    const pipeline = [['SET', 'cart:7:a', ['1', 'EX', '60']], ['SET', 'greeting', ['hello world']], ['EXPIRE', 'cart:7', ['60']],
+      ['HSET', 'cart:h', ['f', 'v']], ['GET', 'cart:7', []]];
+    const redis = [
+      L.redisEntry(start, { command: 'GET', key: 'cart:7', offset: 1.5, time: 0.3, stack: rStack }),
+      L.redisEntry(start, { command: 'INCR', key: 'cart:count', offset: 2, time: 0.2, error: redisErr, stack: rStack }),
+    ].concat(pipeline.map((c) => L.redisEntry(start, { command: c[0], key: c[1], args: c[2], offset: 3, time: 0.4, stack: rStack })));
+    const memcache = [
+      L.memcacheEntry(start, { func_name: 'get', arg: 'user:7', offset: 6, time: 0.15, via: 'library', stack: [app] }),
+      L.memcacheEntry(start, { func_name: 'set', arg: 'user:7', offset: 6.5, time: 0.25, stack: [mcLib, app] }),
+      L.memcacheEntry(start, { func_name: 'get_multi', arg: 'a b c', offset: 7, time: 0.1, via: 'library', error: mcErr }),
+    ];
+    const logs = [
+      L.logEntry(start, { s: hostileLog, stream: 'stderr', offset: 4, stack: [logLib, app] }),
+      L.logEntry(start, { s: 'plain line', stream: 'stdout', offset: 8 }),
+      L.logEntry(start, { s: 'Traceback (most recent call last):\n  File "x.py", line 1', stream: 'stderr', offset: 10 }),
+    ];
+    const sqlStack = [{ filename: '/usr/lib/python3/dist-packages/pymysql/cursors.py', lineno: 153, function: 'Cursor.execute' }, view];
+    const rec = L.makeRecord({
+      start: start, path: '/cart/?t=' + L.nonce(), duration_ms: 20,
+      queries: [
+        { query: 'SELECT id, qty FROM cart WHERE user_id = 7', offset: 0.5, time: 0.8, stack: sqlStack,
+          extra: { db: 'mysql', via: 'wire', stack_truncated: false, stack_partial: false } },
+        { query: 'UPDATE cart SET qty = 2 WHERE id = 3', offset: 9, time: 1.2, stack: sqlStack,
+          extra: { db: 'mysql', via: 'wire', stack_truncated: false, stack_partial: false } },
+      ],
+      groups: [
+        { fingerprint: 'select id, qty from cart where user_id = ?', db: 'mysql', count: 1, total_time: 0.8,
+          call_sites: ['/srv/shop/views.py:88'], duplicates: 0, n_plus_one: false, queries: [0] },
+        { fingerprint: 'update cart set qty = ? where id = ?', db: 'mysql', count: 1, total_time: 1.2,
+          call_sites: ['/srv/shop/views.py:88'], duplicates: 0, n_plus_one: false, queries: [1] },
+      ],
+      plugins: {
+        ViewName: { view_name: 'shop.views.cart_view' },
+        Redis: L.kvPlugin(redis), Memcache: L.kvPlugin(memcache),
+        CustomLog: { count: logs.length, omitted: 0, logs: logs },
+      },
+    });
+    assert.equal(rec.plugins_data.Redis.total_time, 2.5);
+    assert.equal(rec.plugins_data.Memcache.total_time, 0.5);
+    await L.publishRecords(env.sock, [rec]);
+
+    // the list: Redis and Memcache counts (errors too) and times, and the log count, next to SQL's
+    const row = page.locator('#rows a.row', { has: page.locator('.c-path', { hasText: rec.request.path }) });
+    await row.waitFor({ timeout: 15000 });
+    const cells = await row.evaluate((r) => Array.from(r.children).map((c) => c.textContent));
+    assert.deepEqual(cells.slice(3), ['200', '20.0 ms', '2', '2.00 ms', '', '7 (1 err)', '2.50 ms', '3 (1 err)', '0.50 ms', '3']);
+    assert.deepEqual(await page.$$eval('.row.head span', (e) => e.map((x) => x.textContent)),
+      ['time', 'method', 'path', 'status', 'duration', 'queries', 'DB time', 'N+1', 'Redis', 'Redis time', 'Memcache', 'MC time', 'logs']);
+    await row.click();
+    await page.waitForSelector('#waterfall');
+    const meta = await page.$$eval('.req-meta > span', (e) => e.map((x) => x.textContent));
+    for (const m of ['queries 2', 'Redis 7 · 2.50 ms', 'Memcache 3 · 0.50 ms', 'logs 3']) assert.ok(meta.includes(m), JSON.stringify(meta));
+
+    // the timeline: every entry in its store's colour, in the order they started
+    assert.equal(await page.locator('#waterfall .wf-bar').count(), 12);
+    assert.equal(await page.locator('#waterfall .wf-bar.db-mysql').count(), 2);
+    assert.equal(await page.locator('#waterfall .wf-bar.db-redis').count(), 7);
+    assert.equal(await page.locator('#waterfall .wf-bar.db-memcache').count(), 3);
+    assert.equal(await page.locator('#waterfall .wf-bar.err').count(), 2);
+    assert.deepEqual(await page.locator('#waterfall .wf-legend .wf-key').allTextContents(), ['mysql 2', 'redis 7', 'memcache 3']);
+    const colours = await page.$$eval('#waterfall .wf-bar', (bars) => bars.map((b) => getComputedStyle(b).backgroundColor));
+    assert.equal(colours[1], 'rgb(210, 69, 59)', 'a Redis bar in --redis');
+    assert.equal(colours[9], 'rgb(138, 92, 214)', 'a memcached bar in --memcache');
+    assert.deepEqual(await page.locator('#waterfall .wf-label').allTextContents(), [
+      'mysql #1 SELECT id, qty FROM cart WHERE user_id = 7', 'redis #1 GET cart:7', 'redis #2 INCR cart:count',
+      'redis #3 SET cart:7:a 1 EX 60', 'redis #4 SET greeting hello world', 'redis #5 EXPIRE cart:7 60',
+      'redis #6 HSET cart:h f v', 'redis #7 GET cart:7', 'memcache #1 get user:7', 'memcache #2 set user:7',
+      'memcache #3 get_multi a b c', 'mysql #2 UPDATE cart SET qty = 2 WHERE id = 3']);
+
+    // the tabs: one per store with something in it
+    assert.deepEqual(await page.locator('.tabs .tab').allTextContents(), ['SQL (2)', 'Similar', 'Redis (7)', 'Memcache (3)', 'Log (3)']);
+    const cards = page.locator('.cards .q');
+    assert.equal(await cards.count(), 2);
+    assert.deepEqual(await cards.locator('.badge.db').allTextContents(), ['mysql', 'mysql']);
+    assert.deepEqual(await cards.locator('.badge.via').allTextContents(), ['via wire', 'via wire']);
+    await page.click('button[data-tab="groups"]');
+    assert.deepEqual(await page.locator('#groups tbody .badge.db').allTextContents(), ['mysql', 'mysql']);
+
+    // Redis: the commands with key and args, timing, the error in the SQL error style, the pipeline
+    await page.click('button[data-tab="redis"]');
+    assert.equal(await cards.count(), 7);
+    assert.deepEqual(await cards.locator('.q-text').allTextContents(), ['GET cart:7', 'INCR cart:count', 'SET cart:7:a 1 EX 60',
+      'SET greeting hello world', 'EXPIRE cart:7 60', 'HSET cart:h f v', 'GET cart:7']);
+    assert.deepEqual(await cards.locator('.r-cmd').allTextContents(), ['GET', 'INCR', 'SET', 'SET', 'EXPIRE', 'HSET', 'GET']);
+    assert.deepEqual(await cards.nth(3).locator('.r-arg').allTextContents(), ['hello world']);
+    assert.deepEqual(await cards.nth(2).locator('.r-arg').allTextContents(), ['1', 'EX', '60']);
+    assert.deepEqual(await cards.locator('.q-time').allTextContents(), ['0.30 ms', '0.20 ms'].concat(Array(5).fill('0.40 ms')));
+    assert.deepEqual(await cards.locator('.q-off').allTextContents(), ['at +1.50 ms', 'at +2.00 ms'].concat(Array(5).fill('at +3.00 ms')));
+    assert.deepEqual(await cards.locator('.badge.via').allTextContents(), Array(7).fill('via wire'));
+    assert.equal(await page.locator('.cards .q.err').count(), 1);
+    const redisError = page.locator('.cards .q.err .q-error');
+    assert.equal(await redisError.textContent(), redisErr);
+    assert.equal(await page.locator('.cards .q.err .badge.err').textContent(), 'error');
+    const errStyle = await redisError.evaluate((e) => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]);
+    assert.deepEqual(errStyle, ['rgb(198, 47, 59)', 'rgb(253, 232, 234)']);
+    // its stack: the application frames, then every frame with its file and line
+    const first = cards.nth(0);
+    assert.deepEqual(await first.locator('.stack li').allTextContents(), [frame(app), frame(view)]);
+    await first.locator('button.all-frames').click();
+    assert.deepEqual(await first.locator('.stack li').allTextContents(), rStack.map(frame));
+    assert.deepEqual(await first.locator('.stack li.lib').allTextContents(), [frame(redisLib)]);
+    await first.locator('button.copy-query').click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), 'GET cart:7');
+    await shot('redis');
+
+    // Memcache: func_name, arg, time, via, the error
+    await page.click('button[data-tab="memcache"]');
+    assert.equal(await cards.count(), 3);
+    assert.deepEqual(await cards.locator('.m-func').allTextContents(), ['get', 'set', 'get_multi']);
+    assert.deepEqual(await cards.locator('.m-arg').allTextContents(), ['user:7', 'user:7', 'a b c']);
+    assert.deepEqual(await cards.locator('.q-time').allTextContents(), ['0.15 ms', '0.25 ms', '0.10 ms']);
+    assert.deepEqual(await cards.locator('.badge.via').allTextContents(), ['via library', 'via wire', 'via library']);
+    assert.equal(await page.locator('.cards .q.err .q-error').textContent(), mcErr);
+    assert.deepEqual(await cards.nth(1).locator('.stack li').allTextContents(), [frame(app)]);
+    await shot('memcache');
+
+    // CustomLog: stream, offset, the text as text (the <script> is not run nor parsed), the stack
+    await page.click('button[data-tab="log"]');
+    const logCards = page.locator('.cards.logs .q');
+    assert.equal(await logCards.count(), 3);
+    assert.deepEqual(await logCards.locator('.log-text').allTextContents(), logs.map((l) => l.s));
+    assert.deepEqual(await logCards.locator('.badge.stream').allTextContents(), ['stderr', 'stdout', 'stderr']);
+    assert.deepEqual(await logCards.locator('.q-off').allTextContents(), ['at +4.00 ms', 'at +8.00 ms', 'at +10.0 ms']);
+    assert.equal(await logCards.nth(0).locator('.log-text').evaluate((e) => e.tagName + ' ' + e.children.length), 'PRE 0');
+    assert.equal(await page.locator('#request-view script, #request-view img').count(), 0);
+    assert.equal(await page.evaluate(() => document.scripts.length), 2);
+    assert.deepEqual(await logCards.nth(0).locator('.stack li').allTextContents(), [frame(app)]);
+    await logCards.nth(0).locator('button.all-frames').click();
+    assert.deepEqual(await logCards.nth(0).locator('.stack li').allTextContents(), [frame(logLib), frame(app)]);
+    await shot('log');
+
+    // a Redis bar of the timeline opens its card in the Redis tab
+    await page.locator('#waterfall .wf-row', { has: page.locator('.wf-label', { hasText: 'redis #2 INCR' }) }).click();
+    assert.equal(await page.locator('.tabs .tab.active').textContent(), 'Redis (7)');
+    assert.equal(await page.locator('.cards .q.flash .q-text').textContent(), 'INCR cart:count');
+    assert.deepEqual(await page.evaluate(() => window.__alerts), []);
+    assert.deepEqual(pageErrors, []);
+    await page.click('text=← all requests');
+  });
+
+  it('shows records of older versions (no Redis, Memcache, CustomLog) and hides empty sections', { timeout: T }, async () => {
+    await page.waitForSelector('#list-view:not([hidden])');
+    const start = Date.now();
+    const old = L.makeRecord({ start: start, path: '/old/?t=' + L.nonce(),
+      queries: [{ query: 'SELECT 1', offset: 0.2, time: 0.3 }] });
+    const empty = L.makeRecord({ start: start + 1, path: '/empty/?t=' + L.nonce(),
+      queries: [{ query: 'SELECT 2', offset: 0.2, time: 0.3, extra: { via: 'library' } }],
+      plugins: { Redis: L.kvPlugin([]), Memcache: L.kvPlugin([]), CustomLog: { count: 0, omitted: 0, logs: [] } } });
+    // a record from before logs had a stream, an offset or a count (Scooby's {s, stack} only)
+    const bare = L.makeRecord({ start: start + 2, path: '/bare/?t=' + L.nonce(),
+      plugins: { CustomLog: { logs: [{ s: 'old <b>line</b>', stack: [] }, 'a plain string'] } } });
+    await L.publishRecords(env.sock, [old, empty, bare]);
+    for (const rec of [old, empty, bare]) {
+      const row = page.locator('#rows a.row', { has: page.locator('.c-path', { hasText: rec.request.path }) });
+      await row.waitFor({ timeout: 15000 });
+      const cells = await row.evaluate((r) => Array.from(r.children).map((c) => c.textContent));
+      assert.deepEqual(cells.slice(5), rec === bare ? ['0', '0.00 ms', '', '', '', '', '', '2'] :
+        ['1', '0.30 ms', '', '', '', '', '', ''], rec.request.path);
+    }
+    const tabsOf = async (rec) => {
+      await page.evaluate((u) => { location.hash = '#/r/' + u; }, rec.uuid);
+      await page.waitForFunction((p) => {
+        const t = document.querySelector('#req-title .req-path');
+        return t && t.textContent === p && document.getElementById('waterfall');
+      }, rec.request.path, { timeout: 15000 });
+      return page.locator('.tabs .tab').allTextContents();
+    };
+    assert.deepEqual(await tabsOf(old), ['SQL (1)', 'Similar']);
+    assert.equal(await page.locator('.cards .q .badge.via').count(), 0);
+    assert.equal(await page.locator('#waterfall .wf-bar').count(), 1);
+    assert.deepEqual(await tabsOf(empty), ['SQL (1)', 'Similar']);
+    assert.deepEqual(await page.locator('.cards .q .badge.via').allTextContents(), ['via library']);
+    assert.deepEqual(await tabsOf(bare), ['SQL (0)', 'Similar', 'Log (2)']);
+    await page.click('button[data-tab="log"]');
+    assert.deepEqual(await page.locator('.cards.logs .log-text').allTextContents(), ['old <b>line</b>', 'a plain string']);
+    assert.equal(await page.locator('.cards.logs b').count(), 0);
+    assert.deepEqual(pageErrors, []);
+    await page.click('text=← all requests');
+  });
+
   it('filters by path, status class, duration and N+1, and sorts by duration', { timeout: T }, async () => {
     await page.waitForSelector('#list-view:not([hidden])');
     await setFilters({ path: 'nplus1' });

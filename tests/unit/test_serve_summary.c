@@ -25,6 +25,32 @@ static const char record[] =
 	"{\"db\":\"sqlite\",\"query\":\"SELECT 2\",\"time_taken\":0.05,\"error\":null,\"stack\":[]}"
 	"]},\"CustomLog\":{\"logs\":[]}},\"lost_events\":0}";
 
+/* A record of this version: Redis (one error, one omitted), Memcache and CustomLog. */
+static const char stores_record[] =
+	"{\"uuid\":\"0123456789abcdef0123456789abcdef\",\"request\":{\"method\":\"GET\","
+	"\"path\":\"/cart/\",\"status\":200,\"duration_ms\":9.5},"
+	"\"plugins_data\":{"
+	"\"SQL\":{\"count\":1,\"omitted\":0,\"total_time\":0.5,\"queries\":["
+	"{\"db\":\"mysql\",\"query\":\"SELECT 1\",\"time_taken\":0.5,\"error\":null,"
+	"\"via\":\"wire\",\"stack\":[]}],\"groups\":[]},"
+	"\"Redis\":{\"count\":4,\"omitted\":1,\"total_time\":1.25,\"queries\":["
+	"{\"command\":\"GET\",\"key\":\"cart:1\",\"args\":[],\"query\":\"GET cart:1\","
+	"\"time_taken\":0.25,\"error\":null,\"via\":\"wire\",\"stack\":[]},"
+	"{\"command\":\"INCR\",\"key\":\"cart:1\",\"args\":[],\"query\":\"INCR cart:1\","
+	"\"time_taken\":0.5,\"error\":\"ERR value is not an integer or out of range\","
+	"\"via\":\"wire\",\"stack\":[]},"
+	"{\"command\":\"PING\",\"key\":null,\"args\":[],\"query\":\"PING\",\"time_taken\":0.125,"
+	"\"error\":null,\"via\":\"library\",\"stack\":[]}]},"
+	"\"Memcache\":{\"count\":2,\"omitted\":0,\"total_time\":0.75,\"queries\":["
+	"{\"func_name\":\"get\",\"arg\":\"k1\",\"query\":\"get k1\",\"time_taken\":0.5,"
+	"\"error\":null,\"via\":\"wire\",\"stack\":[]},"
+	"{\"func_name\":\"set\",\"arg\":\"k2\",\"query\":\"set k2\",\"time_taken\":0.25,"
+	"\"error\":\"SERVER_ERROR out of memory\",\"via\":\"library\",\"stack\":[]}]},"
+	"\"CustomLog\":{\"count\":3,\"omitted\":0,\"logs\":["
+	"{\"s\":\"one\",\"stream\":\"stderr\",\"stack\":[]},{\"s\":\"two\",\"stream\":\"stdout\","
+	"\"stack\":[]},{\"s\":\"<script>\",\"stream\":\"stdout\",\"stack\":[]}]}},"
+	"\"lost_events\":0}";
+
 static cJSON *parse(const char *s)
 {
 	cJSON *j = cJSON_Parse(s);
@@ -61,6 +87,14 @@ static void test_summary(void **state)
 	assert_int_equal(cJSON_GetObjectItem(s, "n_plus_one")->valueint, 1);
 	assert_int_equal(cJSON_GetObjectItem(s, "errors")->valueint, 1);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(s, "incomplete")));
+	/* an older record: no Redis nor Memcache, CustomLog without a count */
+	assert_int_equal(cJSON_GetObjectItem(s, "redis_count")->valueint, 0);
+	assert_true(cJSON_GetObjectItem(s, "redis_time_ms")->valuedouble == 0);
+	assert_int_equal(cJSON_GetObjectItem(s, "redis_errors")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(s, "memcache_count")->valueint, 0);
+	assert_true(cJSON_GetObjectItem(s, "memcache_time_ms")->valuedouble == 0);
+	assert_int_equal(cJSON_GetObjectItem(s, "memcache_errors")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(s, "log_count")->valueint, 0);
 	cJSON_Delete(s);
 	cJSON_Delete(rec);
 
@@ -74,6 +108,69 @@ static void test_summary(void **state)
 	assert_non_null(s);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(s, "path")));
 	assert_int_equal(cJSON_GetObjectItem(s, "query_count")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(s, "redis_count")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(s, "log_count")->valueint, 0);
+	cJSON_Delete(s);
+	cJSON_Delete(rec);
+}
+
+/* The number at s.name; fails the test when it is not one. */
+static double num(const cJSON *s, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(s, name);
+
+	assert_true(cJSON_IsNumber(v));
+	return v->valuedouble;
+}
+
+static void test_summary_stores(void **state)
+{
+	cJSON *rec = parse(stores_record), *s = summary__new(rec);
+
+	assert_non_null(s);
+	assert_int_equal(cJSON_GetArraySize(s), 18);
+	assert_true(num(s, "query_count") == 1);
+	assert_true(num(s, "db_time_ms") == 0.5);
+	assert_true(num(s, "errors") == 0);
+	/* the record's count and total_time, the omitted command included */
+	assert_true(num(s, "redis_count") == 4);
+	assert_true(num(s, "redis_time_ms") == 1.25);
+	assert_true(num(s, "redis_errors") == 1);
+	assert_true(num(s, "memcache_count") == 2);
+	assert_true(num(s, "memcache_time_ms") == 0.75);
+	assert_true(num(s, "memcache_errors") == 1);
+	assert_true(num(s, "log_count") == 3);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(s, "incomplete")));
+	cJSON_Delete(s);
+	cJSON_Delete(rec);
+
+	/* without count or total_time: the listed entries, their time_taken summed */
+	rec = parse("{\"uuid\":\"x\",\"plugins_data\":{"
+		    "\"Redis\":{\"queries\":[{\"time_taken\":0.5,\"error\":\"ERR x\"},"
+		    "{\"time_taken\":0.25},{\"time_taken\":\"bad\"}]},"
+		    "\"Memcache\":{\"queries\":[{\"time_taken\":2}]},"
+		    "\"CustomLog\":{\"logs\":[\"a\",{\"s\":\"b\"}]}}}");
+	s = summary__new(rec);
+	assert_non_null(s);
+	assert_true(num(s, "redis_count") == 3);
+	assert_true(num(s, "redis_time_ms") == 0.75);
+	assert_true(num(s, "redis_errors") == 1);
+	assert_true(num(s, "memcache_count") == 1);
+	assert_true(num(s, "memcache_time_ms") == 2);
+	assert_true(num(s, "memcache_errors") == 0);
+	assert_true(num(s, "log_count") == 2);
+	cJSON_Delete(s);
+	cJSON_Delete(rec);
+
+	/* plugins of the wrong type count as empty */
+	rec = parse("{\"uuid\":\"x\",\"plugins_data\":{\"Redis\":7,\"Memcache\":null,"
+		    "\"CustomLog\":\"text\"}}");
+	s = summary__new(rec);
+	assert_non_null(s);
+	assert_true(num(s, "redis_count") == 0);
+	assert_true(num(s, "redis_time_ms") == 0);
+	assert_true(num(s, "memcache_count") == 0);
+	assert_true(num(s, "log_count") == 0);
 	cJSON_Delete(s);
 	cJSON_Delete(rec);
 }
@@ -140,7 +237,9 @@ static void test_filters(void **state)
 
 static void test_scooby_layout(void **state)
 {
+	static const char *const kept[] = { "Redis", "Memcache", "CustomLog" };
 	cJSON *rec = parse(record), *out = scooby_layout__new(rec), *pd, *q0, *q1;
+	size_t i;
 
 	assert_non_null(out);
 	assert_int_equal(cJSON_GetArraySize(out), 1);
@@ -158,7 +257,35 @@ static void test_scooby_layout(void **state)
 	/* absent in the record: null for Scooby's own names, left out for the optional ones */
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(q1, "start")));
 	assert_null(cJSON_GetObjectItem(q1, "params"));
+	assert_null(cJSON_GetObjectItem(q1, "via"));
 	assert_string_equal(cJSON_GetObjectItem(q1, "error")->valuestring, "boom");
+	cJSON_Delete(out);
+	cJSON_Delete(rec);
+
+	/* Redis, Memcache and CustomLog pass through in the record's form */
+	rec = parse(stores_record);
+	out = scooby_layout__new(rec);
+	assert_non_null(out);
+	pd = cJSON_GetObjectItem(out, "plugins_data");
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		assert_true(cJSON_Compare(
+			cJSON_GetObjectItem(pd, kept[i]),
+			cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "plugins_data"), kept[i]),
+			true));
+	q0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(pd, "Memcache"), "queries"),
+				1);
+	assert_string_equal(cJSON_GetObjectItem(q0, "func_name")->valuestring, "set");
+	assert_string_equal(cJSON_GetObjectItem(q0, "arg")->valuestring, "k2");
+	assert_true(cJSON_GetObjectItem(q0, "time_taken")->valuedouble == 0.25);
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(q0, "stack")));
+	q1 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(pd, "CustomLog"), "logs"),
+				2);
+	assert_string_equal(cJSON_GetObjectItem(q1, "s")->valuestring, "<script>");
+	assert_true(cJSON_IsArray(cJSON_GetObjectItem(q1, "stack")));
+	/* the SQL query keeps its db and via beside Scooby's names */
+	q0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(pd, "SQL"), "queries"), 0);
+	assert_string_equal(cJSON_GetObjectItem(q0, "db")->valuestring, "mysql");
+	assert_string_equal(cJSON_GetObjectItem(q0, "via")->valuestring, "wire");
 	cJSON_Delete(out);
 	cJSON_Delete(rec);
 
@@ -171,9 +298,9 @@ static void test_scooby_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uuid),	      cmocka_unit_test(test_summary),
-		cmocka_unit_test(test_n_plus_one),    cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_scooby_layout),
+		cmocka_unit_test(test_uuid),	       cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_summary_stores), cmocka_unit_test(test_n_plus_one),
+		cmocka_unit_test(test_filters),	       cmocka_unit_test(test_scooby_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

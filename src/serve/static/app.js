@@ -239,11 +239,21 @@
   }
 
   function makeRow() {
-    const cells = ['c-time', 'c-method', 'c-path', 'c-status', 'c-dur', 'c-q', 'c-db', 'c-n1'].map(
+    const cells = ['c-time', 'c-method', 'c-path', 'c-status', 'c-dur', 'c-q', 'c-db', 'c-n1',
+      'c-rq', 'c-rt', 'c-mq', 'c-mt', 'c-log'].map(
       (c) => el('span', { cls: c }));
     const row = el('a', { cls: 'row' }, cells);
     row.cells = cells;
     return row;
+  }
+
+  // A store's count (with its errors) and time cells; empty when the request did not use it
+  // (or its summary comes from a viewer that did not count it).
+  function fillStore(countCell, timeCell, count, errors, time, what) {
+    const n = typeof count === 'number' ? count : 0;
+    countCell.textContent = n ? String(n) + (errors ? ' (' + errors + ' err)' : '') : '';
+    countCell.title = n ? n + ' ' + what + (errors ? ', ' + errors + ' failed' : '') : '';
+    timeCell.textContent = n ? fmtMs(time || 0) : '';
   }
 
   function fillRow(row, s) {
@@ -267,6 +277,10 @@
       c[7].appendChild(el('span', { cls: 'badge n1', text: s.n_plus_one > 1 ? 'N+1 ×' + s.n_plus_one : 'N+1',
         title: s.n_plus_one + ' group(s) of the same statement repeated' }));
     }
+    fillStore(c[8], c[9], s.redis_count, s.redis_errors, s.redis_time_ms, 'Redis command(s)');
+    fillStore(c[10], c[11], s.memcache_count, s.memcache_errors, s.memcache_time_ms, 'memcached call(s)');
+    c[12].textContent = s.log_count ? String(s.log_count) : '';
+    c[12].title = s.log_count ? s.log_count + ' write(s) to stdout/stderr' : '';
   }
 
   // Draws the rows in the scroll window only: thousands of requests cost a few dozen elements.

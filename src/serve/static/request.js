@@ -1,4 +1,4 @@
-// The viewer's request page: waterfall, SQL with stacks, similar-query groups, other stores, logs, profile.
+// The viewer's request page: waterfall, SQL, Redis and memcached with stacks, similar-query groups, logs, profile.
 // Record data is only ever put into the page as text (textContent / text nodes), never as HTML.
 'use strict';
 
@@ -52,19 +52,47 @@
     return Array.isArray(v) ? v : [];
   }
 
-  // Every timed entry of the record, SQL first: {kind, db, text, start, time, error, stack, ref}.
+  function obj(v) {
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  }
+
+  // A plugin's count (omitted entries included), else the length of its list: older records have no count.
+  function countOf(p, listName) {
+    p = obj(p);
+    return typeof p.count === 'number' ? p.count : arr(p[listName]).length;
+  }
+
+  // A plugin's total_time, else the sum of its listed entries' time_taken.
+  function timeOf(p) {
+    p = obj(p);
+    if (typeof p.total_time === 'number') return p.total_time;
+    return arr(p.queries).reduce((a, q) => a + (typeof obj(q).time_taken === 'number' ? q.time_taken : 0), 0);
+  }
+
+  // The command line of a Redis entry: its query, else command, key and args.
+  function redisText(q) {
+    if (typeof q.query === 'string' && q.query) return q.query;
+    return [q.command, q.key].concat(arr(q.args)).filter((x) => x != null).map(String).join(' ');
+  }
+
+  function memcacheText(q) {
+    if (typeof q.query === 'string' && q.query) return q.query;
+    return [q.func_name, q.arg].filter((x) => x != null).map(String).join(' ');
+  }
+
+  // Every timed entry of the record, SQL first: {kind, db, n, text, start, time, error, stack, q}.
   function entries(rec) {
-    const pd = rec.plugins_data || {};
+    const pd = obj(rec.plugins_data);
     const out = [];
-    arr(pd.SQL && pd.SQL.queries).forEach((q, i) => out.push({
-      kind: 'sql', db: q.db || 'sql', text: String(q.query == null ? '' : q.query), start: q.start_offset_ms,
-      time: q.time_taken, error: q.error, stack: arr(q.stack), q: q, i: i }));
-    arr(pd.Redis && pd.Redis.queries).forEach((q) => out.push({
-      kind: 'redis', db: 'redis', text: [q.command, q.key].filter((x) => x != null).join(' '),
-      start: q.start_offset_ms, time: q.time_taken, error: q.error, stack: arr(q.stack), q: q }));
-    arr(pd.Memcache && pd.Memcache.queries).forEach((q) => out.push({
-      kind: 'memcache', db: 'memcache', text: [q.func_name, q.arg].filter((x) => x != null).join(' '),
-      start: q.start_offset_ms, time: q.time_taken, error: q.error, stack: arr(q.stack), q: q }));
+    const add = (kind, list, fill) => arr(list).forEach((raw, i) => {
+      const q = obj(raw);
+      out.push(Object.assign({ kind: kind, db: kind, n: i + 1, start: q.start_offset_ms, time: q.time_taken,
+        error: q.error, stack: arr(q.stack), q: q, i: i }, fill(q)));
+    });
+    add('sql', obj(pd.SQL).queries, (q) => ({ db: typeof q.db === 'string' && q.db ? q.db : 'sql',
+      text: String(q.query == null ? '' : q.query) }));
+    add('redis', obj(pd.Redis).queries, (q) => ({ text: redisText(q) }));
+    add('memcache', obj(pd.Memcache).queries, (q) => ({ text: memcacheText(q) }));
     return out;
   }
 
@@ -72,15 +100,19 @@
 
   function header(rec, uuid) {
     const req = rec.request || {};
-    const pd = rec.plugins_data || {};
-    const sql = pd.SQL || {};
+    const pd = obj(rec.plugins_data);
+    const sql = obj(pd.SQL);
     const view = pd.ViewName && pd.ViewName.view_name;
+    const store = (p) => countOf(p, 'queries') ? countOf(p, 'queries') + ' · ' + S.fmtMs(timeOf(p)) : null;
     const path = req.path == null ? '(' + (req.method || 'no path') + ')' : String(req.path);
     const meta = [
       ['status', req.status == null ? 'no response' : String(req.status)],
       ['duration', S.fmtMs(req.duration_ms)],
       ['queries', String(sql.count || 0) + (sql.omitted ? ' (' + sql.omitted + ' not listed)' : '')],
       ['DB time', S.fmtMs(sql.total_time || 0)],
+      ['Redis', store(pd.Redis)],
+      ['Memcache', store(pd.Memcache)],
+      ['logs', countOf(pd.CustomLog, 'logs') ? String(countOf(pd.CustomLog, 'logs')) : null],
       ['started', typeof req.start_unix_ms === 'number' ? new Date(req.start_unix_ms).toISOString() : ''],
       ['view', view || null],
       ['host', req.host],
@@ -108,8 +140,25 @@
 
   // ------------------------------------------------------------------ waterfall
 
-  function waterfall(rec, all, onPick) {
-    const req = rec.request || {};
+  // Entries in the order they started (SQL, Redis and memcached interleaved); those without a start go last.
+  function byStart(a, b) {
+    const x = typeof a.start === 'number' ? a.start : Infinity;
+    const y = typeof b.start === 'number' ? b.start : Infinity;
+    return x === y ? 0 : x < y ? -1 : 1;
+  }
+
+  // One swatch per store in the timeline, in its colour, with its count.
+  function legend(all) {
+    const counts = new Map();
+    for (const e of all) counts.set(e.db, (counts.get(e.db) || 0) + 1);
+    return el('div', { cls: 'wf-legend' }, Array.from(counts).map((c) => el('span', { cls: 'wf-key', attrs: { 'data-db': c[0] } }, [
+      el('i', { cls: 'wf-swatch ' + storeClass(c[0]) }), c[0] + ' ' + c[1],
+    ])));
+  }
+
+  function waterfall(rec, entriesList, onPick) {
+    const req = obj(rec.request);
+    const all = entriesList.slice().sort(byStart);
     let span = typeof req.duration_ms === 'number' ? req.duration_ms : 0;
     for (const e of all) {
       if (typeof e.start === 'number' && typeof e.time === 'number') span = Math.max(span, e.start + e.time);
@@ -121,22 +170,25 @@
       return t;
     }));
     const body = el('div', { cls: 'wf-body' });
-    all.forEach((e, i) => {
+    all.forEach((e) => {
       const bar = el('div', { cls: 'wf-bar ' + storeClass(e.db) + (e.time > slowMs() ? ' slow' : '') + (e.error ? ' err' : '') });
       const start = typeof e.start === 'number' ? e.start : 0;
+      // labels number each entry as its own tab does: "redis #2" is the second card of the Redis tab
+      const label = e.db + ' #' + e.n + ' ' + e.text.slice(0, 200);
       bar.style.left = Math.min(100, (start / span) * 100) + '%';
       bar.style.width = Math.max(0, ((typeof e.time === 'number' ? e.time : 0) / span) * 100) + '%';
-      bar.title = '#' + (i + 1) + ' ' + e.db + ' · ' + S.fmtMs(e.time) + ' at +' + S.fmtMs(start) + '\n' + e.text.slice(0, 500);
-      const row = el('div', { cls: 'wf-row', on: { click: () => onPick(e) } }, [
-        el('span', { cls: 'wf-label', text: '#' + (i + 1) + ' ' + e.text.slice(0, 200), title: e.text.slice(0, 500) }),
+      bar.title = e.db + ' #' + e.n + ' · ' + S.fmtMs(e.time) + ' at +' + S.fmtMs(start) +
+        (e.error ? ' · error: ' + String(e.error).slice(0, 200) : '') + '\n' + e.text.slice(0, 500);
+      const row = el('div', { cls: 'wf-row', attrs: { 'data-kind': e.kind }, on: { click: () => onPick(e) } }, [
+        el('span', { cls: 'wf-label', text: label, title: e.text.slice(0, 500) }),
         el('div', { cls: 'wf-track' }, [bar]),
       ]);
       body.appendChild(row);
     });
-    return el('div', { cls: 'waterfall', attrs: { id: 'waterfall' } }, [axis, body]);
+    return el('div', { cls: 'waterfall', attrs: { id: 'waterfall' } }, [legend(all), axis, body]);
   }
 
-  // ------------------------------------------------------------------ SQL tab
+  // ------------------------------------------------------------------ SQL, Redis and Memcache tabs
 
   function stackBlock(stack, q) {
     if (!stack.length) return null;
@@ -166,6 +218,43 @@
     return box;
   }
 
+  // "via wire" (read from the connection's bytes) or "via library" (a client library probe), when the record says.
+  function viaBadge(q) {
+    if (typeof q.via !== 'string' || !q.via) return null;
+    return el('span', { cls: 'badge via via-' + (q.via === 'wire' ? 'wire' : 'library'), text: 'via ' + q.via,
+      title: q.via === 'wire' ? "read from the connection's bytes" : 'seen by a client library probe' });
+  }
+
+  // A Redis command as command, key and args, each its own span so that an argument's spaces stay visible.
+  function redisLine(e) {
+    const q = e.q;
+    if (q.command == null) return el('pre', { cls: 'q-text', text: e.text });
+    const parts = [el('span', { cls: 'r-cmd', text: String(q.command) })];
+    if (q.key != null) parts.push(' ', el('span', { cls: 'r-key', text: String(q.key) }));
+    for (const a of arr(q.args)) parts.push(' ', el('span', { cls: 'r-arg', text: a == null ? '' : String(a) }));
+    return el('pre', { cls: 'q-text' }, parts);
+  }
+
+  function memcacheLine(e) {
+    const q = e.q;
+    if (q.func_name == null) return el('pre', { cls: 'q-text', text: e.text });
+    return el('pre', { cls: 'q-text' }, [el('span', { cls: 'm-func', text: String(q.func_name) }),
+      q.arg != null ? ' ' : null, q.arg != null ? el('span', { cls: 'm-arg', text: String(q.arg) }) : null]);
+  }
+
+  // What an entry says beyond its text: SQL's Scooby extras, a Redis command's cut arguments.
+  function extraLine(e) {
+    const q = e.q;
+    const extra = [];
+    if (e.kind === 'sql') {
+      if (q.query_template != null && q.query_template !== q.query) extra.push('template: ' + q.query_template);
+      if (q.params != null) extra.push('params: ' + JSON.stringify(q.params));
+      if (q.using != null) extra.push('using: ' + q.using);
+    }
+    if (e.kind === 'redis' && q.args_truncated) extra.push('arguments cut (at most 16, 64 bytes each)');
+    return extra.length ? el('div', { cls: 'q-extra mono', text: extra.join('  ·  ') }) : null;
+  }
+
   function queryCard(e, n) {
     const q = e.q || {};
     const slow = e.time > slowMs();
@@ -174,6 +263,7 @@
     const head = el('div', { cls: 'q-head' }, [
       el('span', { cls: 'q-n', text: '#' + n }),
       el('span', { cls: 'badge db ' + storeClass(e.db), text: e.db }),
+      viaBadge(q),
       el('span', { cls: 'q-time', text: S.fmtMs(e.time) }),
       typeof e.start === 'number' ? el('span', { cls: 'q-off', text: 'at +' + S.fmtMs(e.start) }) : null,
       slow ? el('span', { cls: 'badge slow', text: 'slow > ' + slowMs() + ' ms' }) : null,
@@ -187,14 +277,12 @@
       copyS.addEventListener('click', () => S.copyText(stackText(e.stack), copyS));
       head.appendChild(copyS);
     }
-    const extra = [];
-    if (q.query_template != null && q.query_template !== q.query) extra.push('template: ' + q.query_template);
-    if (q.params != null) extra.push('params: ' + JSON.stringify(q.params));
-    if (q.using != null) extra.push('using: ' + q.using);
-    const card = el('div', { cls: 'q' + (slow ? ' slow' : '') + (e.error ? ' err' : ''), attrs: { 'data-n': String(n) } }, [
+    const line = e.kind === 'redis' ? redisLine(e) : e.kind === 'memcache' ? memcacheLine(e) :
+      el('pre', { cls: 'q-text', text: e.text });
+    const card = el('div', { cls: 'q q-' + e.kind + (slow ? ' slow' : '') + (e.error ? ' err' : ''), attrs: { 'data-n': String(n) } }, [
       head,
-      el('pre', { cls: 'q-text', text: e.text }),
-      extra.length ? el('div', { cls: 'q-extra mono', text: extra.join('  ·  ') }) : null,
+      line,
+      extraLine(e),
       e.error ? el('div', { cls: 'q-error', text: String(e.error) }) : null,
       stackBlock(e.stack, q),
     ]);
@@ -202,8 +290,9 @@
     return card;
   }
 
-  // Query cards of list; only (a Set of indices into list, or null) narrows them to a group.
-  function entriesPanel(list, emptyText, only) {
+  // Query cards of list; only (a Set of indices into list, or null) narrows them to a group;
+  // omitted: entries the record counted past its limit, not listed.
+  function entriesPanel(list, emptyText, only, omitted) {
     const panel = el('div', { cls: 'panel' });
     let subset = only || null;
     const sortSel = el('select', { attrs: { 'aria-label': 'order' } }, [
@@ -234,6 +323,7 @@
     reset.addEventListener('click', () => { subset = null; reset.hidden = true; draw(FIRST_RENDER); });
     panel.appendChild(el('div', { cls: 'panel-tools' }, [
       sortSel, el('label', {}, [slowOnly, ' slow only (> ' + slowMs() + ' ms)']), reset,
+      omitted > 0 ? el('span', { cls: 'omitted', text: omitted + ' more not listed (past the per-record limit)' }) : null,
     ]));
     panel.appendChild(cards);
     draw(FIRST_RENDER);
@@ -249,7 +339,7 @@
     for (const e of list) {
       let g = by.get(e.text);
       if (!g) {
-        g = { fingerprint: e.text, count: 0, total_time: 0, sites: new Set(), keys: new Set(), duplicates: 0, queries: [] };
+        g = { fingerprint: e.text, db: e.db, count: 0, total_time: 0, sites: new Set(), keys: new Set(), duplicates: 0, queries: [] };
         by.set(e.text, g);
       }
       g.count++;
@@ -262,7 +352,7 @@
       g.keys.add(key);
     }
     return Array.from(by.values()).map((g) => ({
-      fingerprint: g.fingerprint, count: g.count, total_time: g.total_time,
+      fingerprint: g.fingerprint, db: g.db, count: g.count, total_time: g.total_time,
       call_sites: Array.from(g.sites), duplicates: g.duplicates, n_plus_one: g.count >= 3, queries: g.queries,
     }));
   }
@@ -275,7 +365,8 @@
     const rows = groups.map((g) => el('tr', { cls: 'group' + (g.n_plus_one ? ' n1' : '') }, [
       el('td', { cls: 'num g-count', text: String(g.count) }),
       el('td', { cls: 'num', text: S.fmtMs(g.total_time) }),
-      el('td', {}, [el('pre', { cls: 'g-text', text: String(g.fingerprint == null ? '' : g.fingerprint) })]),
+      el('td', {}, [typeof g.db === 'string' && g.db ? el('span', { cls: 'badge db ' + storeClass(g.db), text: g.db }) : null,
+        el('pre', { cls: 'g-text', text: String(g.fingerprint == null ? '' : g.fingerprint) })]),
       el('td', {}, [el('ul', {}, arr(g.call_sites).map((c) => el('li', { cls: 'mono', text: String(c) })))]),
       el('td', { cls: 'num', text: g.duplicates ? String(g.duplicates) : '' }),
       el('td', {}, [g.n_plus_one ? el('span', { cls: 'badge n1', text: 'N+1' }) : null]),
@@ -295,12 +386,36 @@
 
   // ------------------------------------------------------------------ logs and profile
 
-  function logPanel(logs) {
-    return el('div', { cls: 'panel' }, logs.map((l, i) => el('div', { cls: 'q' }, [
-      el('div', { cls: 'q-head' }, [el('span', { cls: 'q-n', text: '#' + (i + 1) })]),
-      el('pre', { text: typeof l === 'string' ? l : String(l && l.s != null ? l.s : JSON.stringify(l)) }),
-      stackBlock(arr(l && l.stack), l),
-    ])));
+  // One write to stdout/stderr: stream, offset and the text, preformatted (as text: a log line is never markup).
+  // Older records have plain strings or {s, stack} only.
+  function logCard(l, i) {
+    const o = obj(l);
+    const text = typeof l === 'string' ? l : o.s != null ? String(o.s) : JSON.stringify(l);
+    const stack = arr(o.stack);
+    const stream = typeof o.stream === 'string' ? o.stream : null;
+    const head = el('div', { cls: 'q-head' }, [
+      el('span', { cls: 'q-n', text: '#' + (i + 1) }),
+      stream ? el('span', { cls: 'badge stream stream-' + (stream === 'stderr' ? 'stderr' : 'stdout'), text: stream }) : null,
+      typeof o.start_offset_ms === 'number' ? el('span', { cls: 'q-off', text: 'at +' + S.fmtMs(o.start_offset_ms) }) : null,
+      o.truncated ? el('span', { cls: 'badge', text: 'truncated' }) : null,
+      el('span', { cls: 'spring' }),
+    ]);
+    if (stack.length) {
+      const copyS = el('button', { cls: 'copy-stack', text: 'copy stack', attrs: { type: 'button' } });
+      copyS.addEventListener('click', () => S.copyText(stackText(stack), copyS));
+      head.appendChild(copyS);
+    }
+    return el('div', { cls: 'q log', attrs: { 'data-n': String(i + 1) } }, [
+      head, el('pre', { cls: 'log-text', text: text }), stackBlock(stack, o),
+    ]);
+  }
+
+  function logPanel(logs, omitted) {
+    const panel = el('div', { cls: 'panel' });
+    if (omitted > 0) panel.appendChild(el('div', { cls: 'panel-tools' }, [
+      el('span', { cls: 'omitted', text: omitted + ' more not listed (past the per-record limit)' })]));
+    panel.appendChild(el('div', { cls: 'cards logs' }, logs.map(logCard)));
+    return panel;
   }
 
   // Folded stacks ("a;b;c N" lines, {stack: count}, or [{stack, count}]) as {frames, count}.
@@ -388,35 +503,48 @@
     return { node: el('div', {}, [bar, holder]), pick: pick };
   }
 
+  // The tab of a key-value store, when the record counted any of its commands (older records: its list's length).
+  function storeTab(defs, panels, kind, label, plugin, list, emptyText) {
+    const p = obj(plugin);
+    if (!(countOf(p, 'queries') > 0)) return;
+    const omitted = typeof p.omitted === 'number' ? p.omitted : 0;
+    defs.push({ id: kind, label: label + ' (' + list.length + ')', panel: () => {
+      panels[kind] = entriesPanel(list, emptyText, null, omitted);
+      return panels[kind];
+    } });
+  }
+
   function render(root, rec, uuid) {
-    const pd = rec.plugins_data || {};
+    const pd = obj(rec.plugins_data);
     const all = entries(rec);
     const sqlList = all.filter((e) => e.kind === 'sql');
     const defs = [];
-    let sqlPanel = null, sqlOnly = null;
+    const panels = {}; // kind -> the panel its tab drew last
+    let sqlOnly = null;
     defs.push({ id: 'sql', label: 'SQL (' + sqlList.length + ')', panel: () => {
-      sqlPanel = entriesPanel(sqlList, 'No SQL query in this request.', sqlOnly);
+      panels.sql = entriesPanel(sqlList, 'No SQL query in this request.', sqlOnly, obj(pd.SQL).omitted);
       sqlOnly = null;
-      return sqlPanel;
+      return panels.sql;
     } });
     defs.push({ id: 'groups', label: 'Similar', panel: () => groupsPanel(rec, sqlList, (only) => {
       sqlOnly = only;
       t.pick(0);
     }) });
-    const redis = all.filter((e) => e.kind === 'redis');
-    if (pd.Redis) defs.push({ id: 'redis', label: 'Redis (' + redis.length + ')', panel: () => entriesPanel(redis, 'No Redis command.') });
-    const mc = all.filter((e) => e.kind === 'memcache');
-    if (pd.Memcache) defs.push({ id: 'memcache', label: 'Memcache (' + mc.length + ')', panel: () => entriesPanel(mc, 'No memcached call.') });
-    const logs = arr(pd.CustomLog && pd.CustomLog.logs);
-    if (pd.CustomLog) defs.push({ id: 'log', label: 'Log (' + logs.length + ')', panel: () => logPanel(logs) });
+    storeTab(defs, panels, 'redis', 'Redis', pd.Redis, all.filter((e) => e.kind === 'redis'), 'No Redis command listed.');
+    storeTab(defs, panels, 'memcache', 'Memcache', pd.Memcache, all.filter((e) => e.kind === 'memcache'), 'No memcached call listed.');
+    const logs = arr(obj(pd.CustomLog).logs);
+    if (countOf(pd.CustomLog, 'logs') > 0) {
+      defs.push({ id: 'log', label: 'Log (' + logs.length + ')', panel: () => logPanel(logs, obj(pd.CustomLog).omitted) });
+    }
     if (pd.Profile && typeof pd.Profile === 'object') defs.push({ id: 'profile', label: 'Profile', panel: () => profilePanel(pd.Profile) });
     const t = tabs(defs);
     const pickEntry = (e) => {
-      const idx = defs.findIndex((d) => d.id === (e.kind === 'sql' ? 'sql' : e.kind));
+      const idx = defs.findIndex((d) => d.id === e.kind);
       if (idx < 0) return;
       t.pick(idx);
-      if (e.kind === 'sql' && sqlPanel && !e.card) sqlPanel.showAll();
-      if (e.card) {
+      // past the first cards drawn, or drawn by an earlier visit of the tab: draw them all
+      if (panels[e.kind] && !(e.card && e.card.isConnected)) panels[e.kind].showAll();
+      if (e.card && e.card.isConnected) {
         e.card.scrollIntoView({ block: 'center' });
         e.card.classList.add('flash');
         setTimeout(() => e.card && e.card.classList.remove('flash'), 1200);
