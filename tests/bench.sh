@@ -136,8 +136,9 @@ fi
 # measures, in turn: no tracer; scooby-bpf without stacks (wire capture: the send's bytes and
 # the reply's head copied out); scooby-bpf with stacks (default depth); and bpftrace with
 # do-nothing programs on the enter and exit tracepoints of sendto and recvfrom for the loop's
-# PID (the floor: the same syscalls traced, nothing done). Interleaved like the sqlite loop
-# over REDIS_CYCLES cycles, medians over every round.
+# PID (the floor: the same syscalls traced, nothing done). Interleaved like the sqlite loop,
+# BENCH_REDIS_CYCLES cycles of BENCH_REDIS_ROUNDS rounds of BENCH_REDIS_GETS GETs; medians
+# over every round.
 # The added cost (1-5 us) is small beside a GET (~30 us) and this VM's noise (its CPUs run
 # Python up to 1.5x slower from one second to the next), so: the loop and its server share one
 # CPU (BENCH_REDIS_CPU, empty: not pinned; across the 2 CPUs of a VM each round trip pays two
@@ -150,6 +151,7 @@ fi
 if section redis; then
 	RN=${BENCH_REDIS_GETS:-5000}
 	REDIS_CYCLES=${BENCH_REDIS_CYCLES:-10}
+	sql_rounds=$ROUNDS ROUNDS=${BENCH_REDIS_ROUNDS:-5} # measure() does ROUNDS
 	RCPU=${BENCH_REDIS_CPU-$(($(nproc) - 1))}
 	pin=()
 	[ -z "$RCPU" ] || pin=(taskset -c "$RCPU")
@@ -179,6 +181,7 @@ if section redis; then
 	done
 	exec 4>&-
 	wait $RLOOP || true
+	loop_out=$tmp/out loop_fd=3 ROUNDS=$sql_rounds
 
 	# each round at the median speed: wall and CPU ns/GET times median/its calibration
 	cat "$tmp"/r_base "$tmp"/r_wire "$tmp"/r_stacks "$tmp"/r_pair >"$tmp/r_all"
@@ -190,7 +193,7 @@ if section redis; then
 		-v s="$(median "$tmp/rn_stacks")" -v p="$(median "$tmp/rn_pair")" \
 		-v cb="$(median "$tmp/rn_base" 2)" -v cw="$(median "$tmp/rn_wire" 2)" \
 		-v cs="$(median "$tmp/rn_stacks" 2)" -v cp="$(median "$tmp/rn_pair" 2)" \
-		-v n="$RN" -v k="$((ROUNDS * REDIS_CYCLES))" -v cpu="${RCPU:-any}" \
+		-v n="$RN" -v k="$(wc -l <"$tmp/r_base")" -v cpu="${RCPU:-any}" \
 		-v fo="$(sort -g "$tmp/r_foreign" | tail -n 1)" 'function ratio(x, y) {
 		return y > 0 ? sprintf("%8.2f", x / y) : "     n/a"
 	}
