@@ -103,12 +103,10 @@ __u64 last_wakeup __weak = 0;
 /* Sends size bytes of a scratch-built record; counts it lost when the ring is full.
  * The reader is not woken per record (a wakeup costs the traced thread microseconds):
  * it drains the ring on a short timer, and is woken early only when the ring fills up. */
-static __always_inline void sc_output(void *rec, __u64 size)
+static __always_inline __u64 sc_wakeup_flags(void)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP, now;
 
-	if (size > SC_SCRATCH_SIZE)
-		size = SC_SCRATCH_SIZE;
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > SC_RING_SIZE / 4) {
 		now = bpf_ktime_get_ns();
 		if (now - last_wakeup > SC_WAKEUP_GAP_NS) {
@@ -116,11 +114,23 @@ static __always_inline void sc_output(void *rec, __u64 size)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, size, flags)) {
-		sc_count(SC_CNT_LOST);
-		/* per kind too: a test (or a user) can tell lost queries from lost stacks */
-		sc_count(SC_CNT_LOST_KIND + (((struct sc_hdr *)rec)->kind & 31));
-	}
+	return flags;
+}
+
+/* Counts a record of kind that the full ring could not take. */
+static __always_inline void sc_count_lost(__u32 kind)
+{
+	sc_count(SC_CNT_LOST);
+	/* per kind too: a test (or a user) can tell lost queries from lost stacks */
+	sc_count(SC_CNT_LOST_KIND + (kind & 31));
+}
+
+static __always_inline void sc_output(void *rec, __u64 size)
+{
+	if (size > SC_SCRATCH_SIZE)
+		size = SC_SCRATCH_SIZE;
+	if (bpf_ringbuf_output(&events, rec, size, sc_wakeup_flags()))
+		sc_count_lost(((struct sc_hdr *)rec)->kind);
 }
 
 /* Copies the NUL-terminated text at src, at most cap bytes of it, into dst (SC_SQL_CAP
@@ -159,12 +169,24 @@ static __always_inline struct sc_lib_cfg *sc_lib(void *ctx)
 	return bpf_map_lookup_elem(&lib_cfg, &idx);
 }
 
-/* Per thread: how deep the thread is inside each client library's probed calls. Only
- * the outermost call of a family makes an entry (ruling 1), and wire capture leaves
- * alone a socket that a library writes to from inside a probed call (one call, one
- * entry, whichever side sees it). */
+/*
+ * Per thread, one task storage value for everything the programs keep about a thread, so
+ * that a syscall or a probe looks it up once:
+ * - how deep the thread is inside each client library's probed calls: only the outermost
+ *   call of a family makes an entry (ruling 1), and wire capture leaves alone a socket
+ *   that a library writes to from inside a probed call (one call, one entry);
+ * - the socket syscall in flight and the request the thread serves (bpf/http.bpf.c).
+ * Only threads of traced processes get one: its presence is the cheap "traced" test.
+ */
 struct sc_thread {
 	__u32 depth[SC_CL_MAX];
+	__u32 sys; /* enum http_sys of the syscall in flight, 0 when none */
+	__u32 fd;
+	__u64 buf; /* buffer, or iovec array */
+	__u64 iovcnt;
+	__u32 req_fd1; /* socket of the request in flight on this thread + 1, 0 when none */
+	__u32 pad;
+	__u64 resp_bytes; /* response bytes written so far */
 };
 
 struct {
@@ -174,12 +196,24 @@ struct {
 	__type(value, struct sc_thread);
 } sc_threads SEC(".maps") __weak;
 
+/* Returns the calling thread's state when its process is traced (created on first use
+ * when create), else NULL. A thread that has state is traced: the map lookup of the
+ * tgid is made only for a thread seen for the first time. */
+static __always_inline struct sc_thread *sc_thread_get(bool create)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct sc_thread *t = bpf_task_storage_get(&sc_threads, task, 0, 0);
+
+	if (t || !create || !sc_traced(bpf_get_current_pid_tgid() >> 32))
+		return t;
+	return bpf_task_storage_get(&sc_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
 /* Enters a probed call of client family cl. Returns the depth now (1: the outermost
  * call), 0 when the thread's state cannot be had. */
 static __always_inline __u32 sc_client_enter(__u32 cl)
 {
-	struct sc_thread *t = bpf_task_storage_get(&sc_threads, bpf_get_current_task_btf(), 0,
-						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct sc_thread *t = sc_thread_get(true);
 
 	if (!t || cl >= SC_CL_MAX)
 		return 0;
@@ -197,14 +231,11 @@ static __always_inline int sc_client_exit(__u32 cl)
 	return --t->depth[cl];
 }
 
-/* True when the thread is inside any probed client library call. */
-static __always_inline bool sc_in_client(void)
+/* True when the thread t is inside any probed client library call. */
+static __always_inline bool sc_in_client(const struct sc_thread *t)
 {
-	struct sc_thread *t = bpf_task_storage_get(&sc_threads, bpf_get_current_task_btf(), 0, 0);
 	__u32 i, any = 0;
 
-	if (!t)
-		return false;
 	for (i = 0; i < SC_CL_MAX; i++)
 		any |= t->depth[i];
 	return any != 0;

@@ -16,25 +16,6 @@ enum http_sys {
 	SYS_SENDFILE
 };
 
-/* per thread: the syscall in flight, and the request socket it serves */
-struct http_thread {
-	__u32 sys; /* enum http_sys of the syscall in flight, 0 when none */
-	__u32 fd;
-	__u64 buf; /* buffer, or iovec array */
-	__u64 iovcnt;
-	__u32 req_fd1; /* socket of the request in flight on this thread + 1, 0 when none */
-	__u32 pad;
-	__u64 resp_bytes; /* response bytes written so far */
-	__u64 t_enter; /* when the syscall in flight was entered */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct http_thread);
-} http_threads SEC(".maps");
-
 /* sockets that carried a request, so their close is reported */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -43,20 +24,11 @@ struct {
 	__type(value, __u32);
 } http_fds SEC(".maps");
 
-static __always_inline struct http_thread *http_thread(bool create)
-{
-	return bpf_task_storage_get(&http_threads, bpf_get_current_task_btf(), 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-}
-
 /* Remembers a read's arguments; any traced thread may be about to read a request. */
 static __always_inline int read_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovcnt)
 {
-	struct http_thread *t;
+	struct sc_thread *t = sc_thread_get(true);
 
-	if (!sc_traced(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	t = http_thread(true);
 	if (!t)
 		return 0;
 	t->sys = sys;
@@ -69,11 +41,8 @@ static __always_inline int read_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovc
 /* Remembers a write's arguments: the request's socket, a data store's, stdout/stderr. */
 static __always_inline int write_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovcnt)
 {
-	struct http_thread *t;
+	struct sc_thread *t = sc_thread_get(wire_enabled != 0);
 
-	if (!sc_traced(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	t = http_thread(wire_enabled != 0);
 	if (!t)
 		return 0;
 	if (t->req_fd1 != fd + 1) {
@@ -85,12 +54,11 @@ static __always_inline int write_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iov
 	t->fd = fd;
 	t->buf = buf;
 	t->iovcnt = iovcnt;
-	t->t_enter = bpf_ktime_get_ns();
 	return 0;
 }
 
 /* Returns the first buffer and its length of the syscall in flight. */
-static __always_inline __u64 first_buf(struct http_thread *t, __u64 *len)
+static __always_inline __u64 first_buf(struct sc_thread *t, __u64 *len)
 {
 	struct iovec iov = {};
 	struct user_msghdr msg = {};
@@ -145,7 +113,7 @@ static __always_inline bool looks_like_request(const char *p)
 }
 
 /* Copies the head (or the tail) of buf into a record and sends it. */
-static __always_inline void send_data(__u32 kind, struct http_thread *t, __u64 buf, __u64 avail,
+static __always_inline void send_data(__u32 kind, struct sc_thread *t, __u64 buf, __u64 avail,
 				      __u64 moved, bool head)
 {
 	struct sc_http_event *e = sc_scratch();
@@ -179,7 +147,7 @@ static __always_inline void send_data(__u32 kind, struct http_thread *t, __u64 b
 
 static __always_inline int read_exit(long ret)
 {
-	struct http_thread *t = http_thread(false);
+	struct sc_thread *t = sc_thread_get(false);
 	__u64 len = ret, buf;
 	char head[8] = {};
 	struct fd_key key;
@@ -211,7 +179,7 @@ out:
 
 static __always_inline int write_exit(void *ctx, long ret)
 {
-	struct http_thread *t = http_thread(false);
+	struct sc_thread *t = sc_thread_get(false);
 	__u64 len = ret, buf = 0;
 
 	if (!t || !t->sys)
@@ -222,9 +190,9 @@ static __always_inline int write_exit(void *ctx, long ret)
 		buf = first_buf(t, &len);
 	if (t->fd + 1 != t->req_fd1) {
 		if (t->fd <= 2)
-			log_out(ctx, t->fd, buf, len, ret, t->t_enter);
+			log_out(ctx, t->fd, buf, len, ret);
 		else
-			wire_out(ctx, t->fd, buf, len, ret, t->t_enter);
+			wire_out(ctx, t, buf, len, ret);
 		goto out;
 	}
 	/* the response has begun: what the request's queries left open ends here */
@@ -352,14 +320,14 @@ int http_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[0] };
 	struct sc_small_event e = {};
-	struct http_thread *t;
+	struct sc_thread *t;
 
 	if (!sc_traced(key.tgid))
 		return 0;
 	wire_close(pid_tgid, key.fd);
 	if (bpf_map_delete_elem(&http_fds, &key))
 		return 0;
-	t = http_thread(false);
+	t = sc_thread_get(false);
 	if (t && t->req_fd1 == key.fd + 1)
 		t->req_fd1 = 0;
 	sc_hdr_fill(&e.hdr, SC_EV_HTTP_CLOSE, sizeof(e), pid_tgid, bpf_ktime_get_ns());

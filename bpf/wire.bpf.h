@@ -215,16 +215,51 @@ static __always_inline __u32 wire_guess8(const __u8 *p, __u64 len)
 	return SC_CL_NONE;
 }
 
-/* Copies up to cap bytes of buf (avail readable) into a record of kind and sends it. */
-static __always_inline void wire_send(__u32 kind, __u64 pid_tgid, __u32 fd, __u32 proto, __u32 port,
-				      __u64 t_start, __u64 buf, __u64 avail, __u64 moved, __u64 cap)
-{
-	struct sc_wire_event *e = sc_scratch();
-	__u64 n = avail < cap ? avail : cap;
+/* Most commands and reply heads are short: they are read straight into a ring buffer slot
+ * of this many data bytes (no scratch copy); longer ones go through the scratch record. */
+#define WIRE_SMALL 256
 
+/* wire_send for n <= WIRE_SMALL bytes of buf. */
+static __always_inline void wire_send_small(__u32 kind, __u64 pid_tgid, __u32 fd, __u32 proto,
+					    __u32 port, __u64 now, __u64 buf, __u64 n, __u64 moved)
+{
+	const __u64 size = offsetof(struct sc_wire_event, data) + WIRE_SMALL;
+	struct sc_wire_event *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e) {
+		sc_count_lost(kind);
+		return;
+	}
+	e->t_start = now;
+	e->len = moved;
+	e->fd = fd;
+	e->proto = proto;
+	e->port = port;
+	e->cap_len = 0;
+	if (n > WIRE_SMALL)
+		n = WIRE_SMALL;
+	if (buf && n && bpf_probe_read_user(e->data, n, (void *)buf) == 0)
+		e->cap_len = n;
+	sc_hdr_fill(&e->hdr, kind, size, pid_tgid, now);
+	bpf_ringbuf_submit(e, sc_wakeup_flags());
+}
+
+/* Copies up to cap bytes of buf (avail readable) into a record of kind and sends it,
+ * stamped now (hdr.ts and t_start alike). */
+static __always_inline void wire_send(__u32 kind, __u64 pid_tgid, __u32 fd, __u32 proto, __u32 port,
+				      __u64 now, __u64 buf, __u64 avail, __u64 moved, __u64 cap)
+{
+	__u64 n = avail < cap ? avail : cap;
+	struct sc_wire_event *e;
+
+	if (n <= WIRE_SMALL) {
+		wire_send_small(kind, pid_tgid, fd, proto, port, now, buf, n, moved);
+		return;
+	}
+	e = sc_scratch();
 	if (!e)
 		return;
-	e->t_start = t_start;
+	e->t_start = now;
 	e->len = moved;
 	e->fd = fd;
 	e->proto = proto;
@@ -234,19 +269,21 @@ static __always_inline void wire_send(__u32 kind, __u64 pid_tgid, __u32 fd, __u3
 		n = SC_SQL_CAP;
 	if (buf && n && bpf_probe_read_user(e->data, n & (SC_SQL_CAP * 2 - 1), (void *)buf) == 0)
 		e->cap_len = n;
-	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
+	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, now);
 	e->hdr.size = offsetof(struct sc_wire_event, data) + (e->cap_len & (SC_SQL_CAP * 2 - 1));
 	sc_output(e, e->hdr.size);
 }
 
-/* A traced thread wrote moved bytes (buf: the first avail of them) to fd, entering the
- * syscall at t_start: a command to a data store is sent with the thread's stack. */
-static __always_inline void wire_out(void *ctx, __u32 fd, __u64 buf, __u64 avail, __u64 moved,
-				     __u64 t_start)
+/* Thread t wrote moved bytes (buf: the first avail of them) to its fd t->fd: a command to
+ * a data store is sent with the thread's stack. Its start is the send's return, when the
+ * bytes have left (on loopback, have arrived). */
+static __always_inline void wire_out(void *ctx, struct sc_thread *t, __u64 buf, __u64 avail,
+				     __u64 moved)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = t->fd };
 	struct wire_fd *w, fresh = {};
+	__u32 fd = t->fd;
 	__u8 head[8] = {};
 
 	if (!wire_enabled)
@@ -261,7 +298,7 @@ static __always_inline void wire_out(void *ctx, __u32 fd, __u64 buf, __u64 avail
 	}
 	if (w->kind != WFD_SOCKET || w->lib)
 		return;
-	if (sc_in_client()) {
+	if (sc_in_client(t)) {
 		w->lib = 1; /* a library's socket: its probes see each call whole */
 		return;
 	}
@@ -275,9 +312,10 @@ static __always_inline void wire_out(void *ctx, __u32 fd, __u64 buf, __u64 avail
 			return;
 	}
 	w->awaiting = 1;
+	now = bpf_ktime_get_ns();
 	/* the stack first: userspace has it when the send's record arrives */
-	py_capture_at(ctx, pid_tgid, t_start, false);
-	wire_send(SC_EV_WIRE_OUT, pid_tgid, fd, w->proto, w->port, t_start, buf, avail, moved,
+	py_capture_at(ctx, pid_tgid, now, false);
+	wire_send(SC_EV_WIRE_OUT, pid_tgid, fd, w->proto, w->port, now, buf, avail, moved,
 		  max_query + 64);
 }
 
@@ -298,8 +336,8 @@ static __always_inline bool wire_in(__u32 fd, __u64 buf, __u64 avail, __u64 move
 	if (!w->awaiting || w->lib)
 		return true;
 	w->awaiting = 0;
-	wire_send(SC_EV_WIRE_IN, pid_tgid, fd, w->proto, w->port, 0, buf, avail, moved,
-		  SC_WIRE_IN_CAP);
+	wire_send(SC_EV_WIRE_IN, pid_tgid, fd, w->proto, w->port, bpf_ktime_get_ns(), buf, avail,
+		  moved, SC_WIRE_IN_CAP);
 	return true;
 }
 
@@ -324,15 +362,15 @@ static __always_inline void wire_close(__u64 pid_tgid, __u32 fd)
 }
 
 /* A request's thread wrote to its stdout or stderr: the bytes go out with its stack. */
-static __always_inline void log_out(void *ctx, __u32 fd, __u64 buf, __u64 avail, __u64 moved,
-				    __u64 t_start)
+static __always_inline void log_out(void *ctx, __u32 fd, __u64 buf, __u64 avail, __u64 moved)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now;
 
 	if (!logs_enabled || !buf)
 		return;
-	py_capture_at(ctx, pid_tgid, t_start, false);
-	wire_send(SC_EV_LOG, pid_tgid, fd, 0, 0, t_start, buf, avail, moved, SC_LOG_CAP);
+	now = bpf_ktime_get_ns();
+	py_capture_at(ctx, pid_tgid, now, false);
+	wire_send(SC_EV_LOG, pid_tgid, fd, 0, 0, now, buf, avail, moved, SC_LOG_CAP);
 }
 
 #endif /* SCOOBY_WIRE_BPF_H */

@@ -211,7 +211,8 @@ struct sc_call_ret_event {
 };
 
 /* SC_EV_WIRE_OUT / SC_EV_WIRE_IN / SC_EV_LOG: bytes moved on fd by one syscall. For
- * WIRE_OUT, t_start is the syscall's entry (when the request bytes left); ts its return. */
+ * WIRE_OUT and LOG, t_start is the key of the stack taken with it (the syscall's return,
+ * as ts: when the request bytes had left). */
 #define SC_WIRE_IN_CAP 512 /* reply head bytes copied */
 #define SC_LOG_CAP 1024 /* bytes of one stdout/stderr write copied */
 struct sc_wire_event {
