@@ -110,6 +110,66 @@ static __always_inline bool mc_verb(const __u8 *p, const char *v, int n)
 	return p[n & 7] == ' ' || p[n & 7] == '\r';
 }
 
+/* True when the 8 bytes p start with a memcached text or meta command verb. */
+static __always_inline bool mc_guess8(const __u8 *p)
+{
+	switch (p[0]) {
+	case 'g':
+		if (mc_verb(p, "get", 3) || mc_verb(p, "gets", 4) || mc_verb(p, "gat", 3) ||
+		    mc_verb(p, "gats", 4))
+			return true;
+		break;
+	case 's':
+		if (mc_verb(p, "set", 3) || mc_verb(p, "stats", 5))
+			return true;
+		break;
+	case 'a':
+		if (mc_verb(p, "add", 3) || mc_verb(p, "append", 6))
+			return true;
+		break;
+	case 'r':
+		if (mc_verb(p, "replace", 7))
+			return true;
+		break;
+	case 'p':
+		if (mc_verb(p, "prepend", 7))
+			return true;
+		break;
+	case 'c':
+		if (mc_verb(p, "cas", 3))
+			return true;
+		break;
+	case 'd':
+		if (mc_verb(p, "delete", 6) || mc_verb(p, "decr", 4))
+			return true;
+		break;
+	case 'i':
+		if (mc_verb(p, "incr", 4))
+			return true;
+		break;
+	case 't':
+		if (mc_verb(p, "touch", 5))
+			return true;
+		break;
+	case 'f':
+		if (p[1] == 'l' && p[2] == 'u' && p[3] == 's' && p[4] == 'h' && p[5] == '_' &&
+		    p[6] == 'a' && p[7] == 'l')
+			return true;
+		break;
+	case 'v':
+		if (mc_verb(p, "version", 7))
+			return true;
+		break;
+	case 'm':
+		if ((p[1] == 'g' || p[1] == 's' || p[1] == 'd' || p[1] == 'a' || p[1] == 'n' ||
+		     p[1] == 'e') &&
+		    (p[2] == ' ' || p[2] == '\r'))
+			return true;
+		break;
+	}
+	return false;
+}
+
 /*
  * Returns the protocol whose client messages the 8 bytes p of a send of len bytes start
  * like, SC_CL_NONE otherwise. The same test as wire_guess() in src/wire_proto.c (see
@@ -158,61 +218,7 @@ static __always_inline __u32 wire_guess8(const __u8 *p, __u64 len)
 			return SC_CL_MYSQL;
 		}
 	}
-	switch (p[0]) {
-	case 'g':
-		if (mc_verb(p, "get", 3) || mc_verb(p, "gets", 4) || mc_verb(p, "gat", 3) ||
-		    mc_verb(p, "gats", 4))
-			return SC_CL_MEMCACHE;
-		break;
-	case 's':
-		if (mc_verb(p, "set", 3) || mc_verb(p, "stats", 5))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'a':
-		if (mc_verb(p, "add", 3) || mc_verb(p, "append", 6))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'r':
-		if (mc_verb(p, "replace", 7))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'p':
-		if (mc_verb(p, "prepend", 7))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'c':
-		if (mc_verb(p, "cas", 3))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'd':
-		if (mc_verb(p, "delete", 6) || mc_verb(p, "decr", 4))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'i':
-		if (mc_verb(p, "incr", 4))
-			return SC_CL_MEMCACHE;
-		break;
-	case 't':
-		if (mc_verb(p, "touch", 5))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'f':
-		if (p[1] == 'l' && p[2] == 'u' && p[3] == 's' && p[4] == 'h' && p[5] == '_' &&
-		    p[6] == 'a' && p[7] == 'l')
-			return SC_CL_MEMCACHE;
-		break;
-	case 'v':
-		if (mc_verb(p, "version", 7))
-			return SC_CL_MEMCACHE;
-		break;
-	case 'm':
-		if ((p[1] == 'g' || p[1] == 's' || p[1] == 'd' || p[1] == 'a' || p[1] == 'n' ||
-		     p[1] == 'e') &&
-		    (p[2] == ' ' || p[2] == '\r'))
-			return SC_CL_MEMCACHE;
-		break;
-	}
-	return SC_CL_NONE;
+	return mc_guess8(p) ? SC_CL_MEMCACHE : SC_CL_NONE;
 }
 
 /* Most commands and reply heads are short: they are read straight into a ring buffer slot
