@@ -206,7 +206,8 @@ static int mc_emit(struct wire_conn *c, const struct mc_line *l, struct wire_cmd
 	d->db = DB_MEMCACHE;
 	d->no_reply = l->quiet;
 	d->truncated = l->cut;
-	d->command = strdup(v->name);
+	/* a get of several keys is Scooby's (and libmemcached's mget's) get_multi */
+	d->command = strdup(strcmp(v->name, "get") == 0 && l->ntok > 1 ? "get_multi" : v->name);
 	d->sql = wire__text(l->s, l->len, c->max_text, &d->truncated);
 	if (v->key >= 0 && l->ntok > (size_t)v->key) {
 		k0 = l->tok[v->key];

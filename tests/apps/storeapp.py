@@ -68,9 +68,10 @@ MC_KEY = "sc:mk"
 MC_MISSING = "sc:missing"
 MC_COUNTER = "sc:n"
 MC_MULTI = ["sc:m1", "sc:m2", "sc:m3"]
-# what pymemcache sends: the text protocol's verbs ("get" with the 3 keys for get_many)
+# what pymemcache sends: the text protocol's verbs, a get of several keys (its get_many)
+# named get_multi as libmemcached's mget is
 MC_WIRE_OPS = [("set", MC_KEY), ("get", MC_KEY), ("get", MC_MISSING), ("delete", MC_KEY),
-               ("incr", MC_COUNTER), ("get", " ".join(MC_MULTI))]
+               ("incr", MC_COUNTER), ("get_multi", " ".join(MC_MULTI))]
 MC_OPS = [("set", MC_KEY), ("get", MC_KEY), ("get", MC_MISSING), ("delete", MC_KEY),
           ("incr", MC_COUNTER), ("get_multi", " ".join(MC_MULTI))]
 

@@ -1102,6 +1102,8 @@ static void test_memcache_pymemcache(void **state)
 	assert_string_equal(t.cmds[0].key, "k1");
 	assert_string_equal(t.cmds[0].sql, "set k1 0 0 5");
 	assert_int_equal(t.cmds[0].db, DB_MEMCACHE);
+	assert_string_equal(t.cmds[1].command, "get");
+	assert_string_equal(t.cmds[2].command, "get_multi");
 	assert_string_equal(t.cmds[2].key, "k1 k2");
 	assert_string_equal(t.cmds[2].sql, "get k1 k2");
 	assert_string_equal(t.cmds[3].command, "delete");
