@@ -187,6 +187,10 @@ struct sc_thread {
 	__u32 req_fd1; /* socket of the request in flight on this thread + 1, 0 when none */
 	__u32 pad;
 	__u64 resp_bytes; /* response bytes written so far */
+	__u32 await_fd1; /* data store socket + 1 whose reply's first bytes the thread awaits */
+	__u32 await_proto; /* its enum sc_client */
+	__u32 await_port;
+	__u32 pad2;
 };
 
 struct {

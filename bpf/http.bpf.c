@@ -160,11 +160,12 @@ static __always_inline int read_exit(long ret)
 	buf = first_buf(t, &len);
 	if (!buf)
 		goto out;
-	/* a data store's reply (whatever its bytes look like: a value may read "GET /") */
-	if (t->fd + 1 != t->req_fd1 && wire_in(t->fd, buf, len, ret))
+	if (t->await_fd1 == t->fd + 1) {
+		wire_in(t, buf, len, ret); /* the first bytes of a data store's reply */
 		goto out;
+	}
 	if (len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf) ||
-	    !looks_like_request(head) || !is_socket(t->fd))
+	    !looks_like_request(head) || !is_socket(t->fd) || wire_is_store(t->fd))
 		goto out;
 	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true);
 	t->req_fd1 = t->fd + 1;
@@ -322,12 +323,16 @@ int http_close(struct trace_event_raw_sys_enter *ctx)
 	struct sc_small_event e = {};
 	struct sc_thread *t;
 
-	if (!sc_traced(key.tgid))
+	t = sc_thread_get(false);
+	/* any thread of a traced process may close a socket, one with no state too */
+	if (!t && !sc_traced(key.tgid))
 		return 0;
+	/* a reply still awaited on it will not come: the fd number may next be anything */
+	if (t && t->await_fd1 == key.fd + 1)
+		t->await_fd1 = 0;
 	wire_close(pid_tgid, key.fd);
 	if (bpf_map_delete_elem(&http_fds, &key))
 		return 0;
-	t = sc_thread_get(false);
 	if (t && t->req_fd1 == key.fd + 1)
 		t->req_fd1 = 0;
 	sc_hdr_fill(&e.hdr, SC_EV_HTTP_CLOSE, sizeof(e), pid_tgid, bpf_ktime_get_ns());

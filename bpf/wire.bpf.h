@@ -28,7 +28,7 @@ struct wire_fd {
 	__u8 kind; /* enum wire_fd_kind */
 	__u8 proto; /* enum sc_client; SC_CL_NONE until the port or the bytes tell */
 	__u8 lib; /* a client library writes here from inside a probed call: its probes report */
-	__u8 awaiting; /* a send went out and its reply's first bytes were not seen yet */
+	__u8 pad;
 	__u32 port; /* the peer's TCP port; 0 for a unix socket */
 };
 
@@ -317,7 +317,11 @@ static __always_inline void wire_out(void *ctx, struct sc_thread *t, __u64 buf, 
 		if (!w->proto)
 			return;
 	}
-	w->awaiting = 1;
+	/* the reply is awaited by this thread (a pool lends a connection to one thread at a
+	 * time): its read finds that out without a map lookup */
+	t->await_fd1 = fd + 1;
+	t->await_proto = w->proto;
+	t->await_port = w->port;
 	now = bpf_ktime_get_ns();
 	/* the stack first: userspace has it when the send's record arrives */
 	py_capture_at(ctx, pid_tgid, now, false);
@@ -325,26 +329,23 @@ static __always_inline void wire_out(void *ctx, struct sc_thread *t, __u64 buf, 
 		  max_query + 64);
 }
 
-/* A traced thread read moved bytes from fd. Returns true when fd is a data store's
- * connection (its bytes are a reply, never a request); the first bytes of a reply after
- * a send are sent on. */
-static __always_inline bool wire_in(__u32 fd, __u64 buf, __u64 avail, __u64 moved)
+/* Thread t read moved bytes (buf: the first avail of them) from the data store socket
+ * whose reply it awaited: the reply's first bytes are sent on. */
+static __always_inline void wire_in(struct sc_thread *t, __u64 buf, __u64 avail, __u64 moved)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = fd };
-	struct wire_fd *w;
+	t->await_fd1 = 0;
+	wire_send(SC_EV_WIRE_IN, bpf_get_current_pid_tgid(), t->fd, t->await_proto, t->await_port,
+		  bpf_ktime_get_ns(), buf, avail, moved, SC_WIRE_IN_CAP);
+}
 
-	if (!wire_enabled)
-		return false;
-	w = bpf_map_lookup_elem(&wire_fds, &key);
-	if (!w || !w->proto)
-		return false;
-	if (!w->awaiting || w->lib)
-		return true;
-	w->awaiting = 0;
-	wire_send(SC_EV_WIRE_IN, pid_tgid, fd, w->proto, w->port, bpf_ktime_get_ns(), buf, avail,
-		  moved, SC_WIRE_IN_CAP);
-	return true;
+/* True when fd is a data store's connection (captured or a client library's): its bytes
+ * are replies, never a request, whatever they look like ("GET /" in a value). */
+static __always_inline bool wire_is_store(__u32 fd)
+{
+	struct fd_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd };
+	struct wire_fd *w = bpf_map_lookup_elem(&wire_fds, &key);
+
+	return w && w->kind == WFD_SOCKET && (w->proto || w->lib);
 }
 
 /* fd is being closed: forgets it, and tells userspace when it was a data store's. */
