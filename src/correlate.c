@@ -157,7 +157,7 @@ static void scrub_redis(struct query *q)
 
 	for (i = 0; i < q->nargs; i++) {
 		free(q->args[i]);
-		q->args[i] = strdup("?");
+		q->args[i] = strdup("?"); /* NULL on ENOMEM: shown as null, never the value */
 	}
 	f = open_memstream(&line, &len);
 	if (!f)

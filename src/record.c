@@ -336,6 +336,15 @@ static bool add_str(cJSON *obj, const char *name, const char *s)
 /* Appends a string (made valid UTF-8) to an array; false on ENOMEM. */
 static bool add_str_item(cJSON *arr, const char *s)
 {
+	if (!s) {
+		cJSON *null = cJSON_CreateNull();
+
+		if (!null || !cJSON_AddItemToArray(arr, null)) {
+			cJSON_Delete(null);
+			return false;
+		}
+		return true;
+	}
 	char *clean = plain_ascii(s) ? NULL : utf8_sanitize(s, strlen(s));
 	cJSON *item;
 

@@ -183,6 +183,32 @@ class WireOff(E2ECase):
             self.assertEqual(rec["plugins_data"]["CustomLog"]["count"], 0, short(rec))
 
 
+class WireRedact(E2ECase):
+    """--redact: a Redis command keeps its name and key, its values become ?."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("wireredact")
+        cls.start_redis()
+        store_redis = cls.start_store_redis()
+        cls.gun = cls.start_gunicorn(harness.STOREAPP_MODULE, APPS, harness.redis_env(store_redis),
+                                     workers=1)
+        cls.port = cls.gun.port
+        harness.http_request(cls.port, "/redispy/")
+        cls.attach(cls.gun.pid, args=("--redact",))
+
+    def test_values_become_question_marks(self):
+        p, status, body = self.get("/redispy/")
+        self.assertEqual(status, 200, body)
+        rec = self.record_for(p, 200)
+        qs = redis_q(rec)
+        self.assertEqual([(q["command"], q["key"], q["args"]) for q in qs[:2]],
+                         [("SET", "sc:k", ["?"]), ("GET", "sc:k", [])], short(rec))
+        self.assertEqual([q["query"] for q in qs[:2]], ["SET sc:k ?", "GET sc:k"], short(rec))
+        # no value anywhere: every argument of every command (the pipeline's too) is ?
+        self.assertEqual({a for q in qs for a in q["args"]}, {"?"}, short(rec))
+
+
 class WireOptions(unittest.TestCase):
     """Bad --port-proto values: one line naming the problem, exit 2 (usage), before any attach."""
 
