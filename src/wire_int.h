@@ -60,7 +60,7 @@ struct wire_conn {
 	bool skip_line; /* memcached: the next send starts inside a command line */
 	/* commands awaiting their reply, oldest first */
 	struct wire_pend *pend;
-	size_t npend;
+	size_t npend, pend_cap; /* grown as needed up to WIRE_PEND_MAX */
 	/* PostgreSQL */
 	uint32_t batch; /* Sync batches and simple queries seen */
 	uint32_t empty_z; /* command-less batches closed in this send, before the next command */

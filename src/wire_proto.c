@@ -97,14 +97,18 @@ void wire__cmds_drop(struct wire_cmd *cmds, size_t *ncmds, size_t n0)
 struct wire_pend *wire__pend_push(struct wire_conn *c, uint8_t kind, char *sql)
 {
 	struct wire_pend *p;
-	size_t half = WIRE_PEND_MAX / 2;
+	size_t half = WIRE_PEND_MAX / 2, cap;
 
-	if (!c->pend) {
-		c->pend = calloc(WIRE_PEND_MAX, sizeof(*c->pend));
-		if (!c->pend) {
+	/* most connections wait for one reply at a time: grow, do not start at the bound */
+	if (c->npend == c->pend_cap && c->pend_cap < WIRE_PEND_MAX) {
+		cap = c->pend_cap ? c->pend_cap * 2 : 8;
+		p = realloc(c->pend, cap * sizeof(*c->pend));
+		if (!p) {
 			free(sql);
 			return NULL;
 		}
+		c->pend = p;
+		c->pend_cap = cap;
 	}
 	if (c->npend == WIRE_PEND_MAX) {
 		/* replies are not being seen: the newest commands matter */
