@@ -225,6 +225,19 @@ static __always_inline __u32 wire_guess8(const __u8 *p, __u64 len)
  * of this many data bytes (no scratch copy); longer ones go through the scratch record. */
 #define WIRE_SMALL 256
 
+/* Fills a wire record's fixed part (cap_len 0: no data yet). */
+static __always_inline void wire_fill(struct sc_wire_event *e, __u32 kind, __u64 pid_tgid, __u32 fd,
+				      __u32 proto, __u32 port, __u64 now, __u64 moved, __u32 size)
+{
+	e->t_start = now;
+	e->len = moved;
+	e->fd = fd;
+	e->proto = proto;
+	e->port = port;
+	e->cap_len = 0;
+	sc_hdr_fill(&e->hdr, kind, size, pid_tgid, now);
+}
+
 /* wire_send for n <= WIRE_SMALL bytes of buf. */
 static __always_inline void wire_send_small(__u32 kind, __u64 pid_tgid, __u32 fd, __u32 proto,
 					    __u32 port, __u64 now, __u64 buf, __u64 n, __u64 moved)
@@ -236,17 +249,11 @@ static __always_inline void wire_send_small(__u32 kind, __u64 pid_tgid, __u32 fd
 		sc_count_lost(kind);
 		return;
 	}
-	e->t_start = now;
-	e->len = moved;
-	e->fd = fd;
-	e->proto = proto;
-	e->port = port;
-	e->cap_len = 0;
+	wire_fill(e, kind, pid_tgid, fd, proto, port, now, moved, size);
 	if (n > WIRE_SMALL)
 		n = WIRE_SMALL;
 	if (buf && n && bpf_probe_read_user(e->data, n, (void *)buf) == 0)
 		e->cap_len = n;
-	sc_hdr_fill(&e->hdr, kind, size, pid_tgid, now);
 	bpf_ringbuf_submit(e, sc_wakeup_flags());
 }
 
@@ -265,17 +272,11 @@ static __always_inline void wire_send(__u32 kind, __u64 pid_tgid, __u32 fd, __u3
 	e = sc_scratch();
 	if (!e)
 		return;
-	e->t_start = now;
-	e->len = moved;
-	e->fd = fd;
-	e->proto = proto;
-	e->port = port;
-	e->cap_len = 0;
+	wire_fill(e, kind, pid_tgid, fd, proto, port, now, moved, 0);
 	if (n > SC_SQL_CAP)
 		n = SC_SQL_CAP;
 	if (buf && n && bpf_probe_read_user(e->data, n & (SC_SQL_CAP * 2 - 1), (void *)buf) == 0)
 		e->cap_len = n;
-	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, now);
 	e->hdr.size = offsetof(struct sc_wire_event, data) + (e->cap_len & (SC_SQL_CAP * 2 - 1));
 	sc_output(e, e->hdr.size);
 }
