@@ -63,12 +63,15 @@ static __always_inline struct file *wire_fd_file(__u32 fd)
 	return f;
 }
 
+static __always_inline bool file_is_socket(struct file *f)
+{
+	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFSOCK;
+}
+
 /* Returns true when fd of the current task is a socket. */
 static __always_inline bool is_socket(__u32 fd)
 {
-	struct file *f = wire_fd_file(fd);
-
-	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) == S_IFSOCK;
+	return file_is_socket(wire_fd_file(fd));
 }
 
 /* Learns what fd is: a socket or not, its peer's port, and the protocol the port names. */
@@ -80,7 +83,7 @@ static __always_inline void wire_fd_learn(__u32 fd, struct wire_fd *w)
 	__u16 family;
 
 	w->kind = WFD_OTHER;
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	if (!file_is_socket(f))
 		return;
 	w->kind = WFD_SOCKET;
 	sock = BPF_CORE_READ(f, private_data);
