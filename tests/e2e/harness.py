@@ -1040,6 +1040,16 @@ class E2ECase(unittest.TestCase):
         status, data, _ = http_request(port or self.port, sent, method, headers, body)
         return sent, status, data
 
+    def records_for_many(self, path, n=5, status=200):
+        """Sends n GETs of path (each tagged), asserts each answered status, and returns
+        their records in order."""
+        sent = []
+        for _ in range(n):
+            tagged_path, got, _ = self.get(path)
+            self.assertEqual(got, status)
+            sent.append(tagged_path)
+        return [self.record_for(p, status) for p in sent]
+
     def record_for(self, path, status=None, method="GET", max_query=None):
         rec = self.records.by_path(path)
         check_record(self, rec, max_query)

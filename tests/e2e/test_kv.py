@@ -139,13 +139,7 @@ class Hiredis(KVCase):
         self.assertEqual(redis_entries(rec), [], short(rec))
 
     def test_many_requests_exact_counts(self):
-        sent = []
-        for _ in range(5):
-            path, status, _ = self.get("/hiredis/")
-            self.assertEqual(status, 200)
-            sent.append(path)
-        for path in sent:
-            rec = self.record_for(path, 200)
+        for rec in self.records_for_many("/hiredis/"):
             self.assertEqual([e["command"] for e in redis_entries(rec)],
                              [c[0] for c in HIREDIS_COMMANDS], short(rec))
 
@@ -206,13 +200,7 @@ class Pylibmc(KVCase):
         self.assertEqual((frame["filename"], frame["lineno"]), (STOREAPP_PY, marker_line("mc:down")))
 
     def test_many_requests_exact_counts(self):
-        sent = []
-        for _ in range(5):
-            path, status, _ = self.get("/pylibmc/")
-            self.assertEqual(status, 200)
-            sent.append(path)
-        for path in sent:
-            rec = self.record_for(path, 200)
+        for rec in self.records_for_many("/pylibmc/"):
             self.assertEqual([e["func_name"] for e in memcache_entries(rec)],
                              [op[0] for op in storeapp.MC_OPS], short(rec))
 

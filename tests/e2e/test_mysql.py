@@ -95,13 +95,7 @@ class MySQLdbLibrary(E2ECase):
         self.assertQueries(rec, ["EXECUTE (statement prepared before attach)"], db="mysql")
 
     def test_no_double_reporting_over_many_requests(self):
-        sent = []
-        for _ in range(5):
-            path, status, _ = self.get("/mysqldb/")
-            self.assertEqual(status, 200)
-            sent.append(path)
-        for path in sent:
-            rec = self.record_for(path, 200)
+        for rec in self.records_for_many("/mysqldb/"):
             self.assertQueries(rec, storeapp.MYSQL_STATEMENTS, db="mysql", failing=(2,))
             self.assertEqual(rec["plugins_data"]["SQL"]["count"], 3, short(rec))
 
