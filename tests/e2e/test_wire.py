@@ -160,19 +160,28 @@ class WireStores(E2ECase):
         self.assertIn(" | redis 8 q ", line[0])
 
 
-class WireOff(E2ECase):
-    """--no-wire and --no-logs: the same app's Redis commands and log writes are not read."""
+class StoreappRedisCase(E2ECase):
+    """storeapp (1 sync worker) with a Redis only, its connection opened before scooby-bpf
+    attaches with SCOOBY_ARGS."""
+
+    SCOOBY_ARGS = ()
 
     @classmethod
     def setUpClass(cls):
-        cls.make_tmp("wireoff")
+        cls.make_tmp(cls.__name__.lower())
         cls.start_redis()
         store_redis = cls.start_store_redis()
         cls.gun = cls.start_gunicorn(harness.STOREAPP_MODULE, APPS, harness.redis_env(store_redis),
                                      workers=1)
         cls.port = cls.gun.port
         harness.http_request(cls.port, "/redispy/")
-        cls.attach(cls.gun.pid, args=("--no-wire", "--no-logs"))
+        cls.attach(cls.gun.pid, args=cls.SCOOBY_ARGS)
+
+
+class WireOff(StoreappRedisCase):
+    """--no-wire and --no-logs: the same app's Redis commands and log writes are not read."""
+
+    SCOOBY_ARGS = ("--no-wire", "--no-logs")
 
     def test_nothing_read_from_the_wire_or_the_logs(self):
         for path in ("/redispy/", "/log/"):
@@ -183,19 +192,10 @@ class WireOff(E2ECase):
             self.assertEqual(rec["plugins_data"]["CustomLog"]["count"], 0, short(rec))
 
 
-class WireRedact(E2ECase):
+class WireRedact(StoreappRedisCase):
     """--redact: a Redis command keeps its name and key, its values become ?."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.make_tmp("wireredact")
-        cls.start_redis()
-        store_redis = cls.start_store_redis()
-        cls.gun = cls.start_gunicorn(harness.STOREAPP_MODULE, APPS, harness.redis_env(store_redis),
-                                     workers=1)
-        cls.port = cls.gun.port
-        harness.http_request(cls.port, "/redispy/")
-        cls.attach(cls.gun.pid, args=("--redact",))
+    SCOOBY_ARGS = ("--redact",)
 
     def test_values_become_question_marks(self):
         p, status, body = self.get("/redispy/")
