@@ -21,6 +21,12 @@
 #include "procmaps.h"
 #include "targets.h"
 
+/* Library files scanned for probes (one per distinct file) */
+static struct hashmap_table library_files = HASHMAP_TABLE("library files", 64, 4096);
+
+/* Processes in the traced tree */
+static struct hashmap_table traced_pids = HASHMAP_TABLE("traced processes", 256, 16384);
+
 #ifndef TRACEFS_MAGIC
 #define TRACEFS_MAGIC 0x74726163
 #endif
@@ -260,8 +266,8 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	}
 	a->opts = *o;
 	a->self = getpid();
-	a->libs = hashmap__new();
-	a->pids = hashmap__new();
+	a->libs = hashmap__new_in(&library_files);
+	a->pids = hashmap__new_in(&traced_pids);
 	a->skel = scooby_bpf__open();
 	if (!a->libs || !a->pids || !a->skel) {
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));

@@ -8,6 +8,12 @@
 #include "profile.h"
 #include "hashmap.h"
 
+/* Requests begun and not yet ended, one per thread */
+static struct hashmap_table open_requests = HASHMAP_TABLE("open requests", 1024, 16384);
+
+/* Per-process records of work outside any request */
+static struct hashmap_table background_records = HASHMAP_TABLE("background records", 256, 16384);
+
 struct correlator {
 	struct correlator_opts opts;
 	record_fn emit;
@@ -27,8 +33,8 @@ struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn
 	c->opts = *o;
 	c->emit = fn;
 	c->ctx = ctx;
-	c->requests = hashmap__new();
-	c->background = hashmap__new();
+	c->requests = hashmap__new_in(&open_requests);
+	c->background = hashmap__new_in(&background_records);
 	if (!c->requests || !c->background) {
 		hashmap__free(c->requests, NULL);
 		hashmap__free(c->background, NULL);

@@ -13,7 +13,13 @@ struct hashmap {
 	struct entry **buckets;
 	size_t nbuckets; /* a power of two */
 	size_t size;
+	struct hashmap_table *table; /* NULL: not counted, no bound */
 };
+
+/* entries per bucket before the bucket array doubles */
+#define LOAD 2
+
+static struct hashmap_table *tables, **tables_tail = &tables;
 
 static size_t slot(const struct hashmap *m, uint64_t key)
 {
@@ -23,19 +29,58 @@ static size_t slot(const struct hashmap *m, uint64_t key)
 	return key & (m->nbuckets - 1);
 }
 
-struct hashmap *hashmap__new(void)
+/* Returns an empty map with buckets for `expect` entries (64 at least), or NULL on ENOMEM. */
+static struct hashmap *map_new(size_t expect)
 {
 	struct hashmap *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
 	m->nbuckets = 64;
+	while (m->nbuckets * LOAD < expect)
+		m->nbuckets *= 2;
 	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
 	if (!m->buckets) {
 		free(m);
 		return NULL;
 	}
 	return m;
+}
+
+struct hashmap *hashmap__new(void)
+{
+	return map_new(0);
+}
+
+struct hashmap *hashmap__new_in(struct hashmap_table *table)
+{
+	struct hashmap *m = map_new(table->expect);
+
+	if (!m)
+		return NULL;
+	m->table = table;
+	if (!table->registered) {
+		table->registered = 1;
+		*tables_tail = table;
+		tables_tail = &table->next;
+	}
+	return m;
+}
+
+void hashmap_tables__foreach(void (*fn)(const struct hashmap_table *t, void *ctx), void *ctx)
+{
+	struct hashmap_table *t;
+
+	for (t = tables; t; t = t->next)
+		fn(t, ctx);
+}
+
+/* Counts n entries leaving m. */
+static void count_out(struct hashmap *m, size_t n)
+{
+	m->size -= n;
+	if (m->table)
+		m->table->n -= n;
 }
 
 void hashmap__free(struct hashmap *m, void (*free_val)(void *))
@@ -53,6 +98,7 @@ void hashmap__free(struct hashmap *m, void (*free_val)(void *))
 			free(e);
 		}
 	}
+	count_out(m, m->size);
 	free(m->buckets);
 	free(m);
 }
@@ -105,6 +151,10 @@ int hashmap__set(struct hashmap *m, uint64_t key, void *val, void **old)
 			return 0;
 		}
 	}
+	if (m->table && m->table->n >= m->table->bound) {
+		m->table->refused++;
+		return -ENOSPC;
+	}
 	e = malloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -112,7 +162,9 @@ int hashmap__set(struct hashmap *m, uint64_t key, void *val, void **old)
 	e->val = val;
 	e->next = m->buckets[s];
 	m->buckets[s] = e;
-	if (++m->size > m->nbuckets * 2)
+	if (m->table && ++m->table->n > m->table->peak)
+		m->table->peak = m->table->n;
+	if (++m->size > m->nbuckets * LOAD)
 		grow(m);
 	return 0;
 }
@@ -127,7 +179,7 @@ void *hashmap__del(struct hashmap *m, uint64_t key)
 			*pp = e->next;
 			val = e->val;
 			free(e);
-			m->size--;
+			count_out(m, 1);
 			return val;
 		}
 	}
@@ -150,7 +202,7 @@ void hashmap__sweep(struct hashmap *m, int (*fn)(uint64_t key, void *val, void *
 			if (fn(e->key, e->val, ctx)) {
 				*pp = e->next;
 				free(e);
-				m->size--;
+				count_out(m, 1);
 			} else {
 				pp = &e->next;
 			}

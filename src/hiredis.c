@@ -6,6 +6,9 @@
 #include "libcall.h"
 #include "wire_proto.h"
 
+/* Per-context queues of commands waiting for replies */
+static struct hashmap_table hiredis_queues = HASHMAP_TABLE("hiredis reply queues", 256, 65536);
+
 /*
  * Every hiredis path formats its command as RESP and passes it to __redisAppendCommand,
  * whose bytes come as SC_EV_CALL_TEXT inside the outermost call; the wire parser turns
@@ -59,7 +62,7 @@ struct hiredis_tracker *hiredis_tracker__new(struct correlator *c, struct pystac
 	t->ps = ps;
 	t->max_text = max_text ? max_text : 4096;
 	t->calls = libcalls__new();
-	t->queues = hashmap__new();
+	t->queues = hashmap__new_in(&hiredis_queues);
 	if (!t->calls || !t->queues) {
 		hiredis_tracker__free(t);
 		return NULL;

@@ -5,6 +5,9 @@
 #include "hashmap.h"
 #include "intern.h"
 
+/* Names interned, for the life of the process */
+static struct hashmap_table interned = HASHMAP_TABLE("interned names", 4096, 1 << 20);
+
 struct istr {
 	struct istr *next; /* same hash */
 	char s[];
@@ -29,7 +32,7 @@ const char *intern(const char *s)
 
 	if (!s)
 		return NULL;
-	if (!strings && !(strings = hashmap__new()))
+	if (!strings && !(strings = hashmap__new_in(&interned)))
 		return NULL;
 	h = fnv1a(s);
 	head = hashmap__get(strings, h);

@@ -5,6 +5,9 @@
 #include "libcall.h"
 #include "utf8.h"
 
+/* Outermost client-library calls not yet returned, per thread */
+static struct hashmap_table calls_in_flight = HASHMAP_TABLE("client calls in flight", 1024, 65536);
+
 struct libcalls {
 	struct hashmap *by_tid; /* tid -> struct libcall */
 };
@@ -28,7 +31,7 @@ struct libcalls *libcalls__new(void)
 
 	if (!m)
 		return NULL;
-	m->by_tid = hashmap__new();
+	m->by_tid = hashmap__new_in(&calls_in_flight);
 	if (!m->by_tid) {
 		free(m);
 		return NULL;

@@ -6,6 +6,9 @@
 #include "libcall.h"
 #include "memcached.h"
 
+/* Memcached_mget calls waiting for their fetches */
+static struct hashmap_table memcached_mgets = HASHMAP_TABLE("memcached multi-gets", 256, 65536);
+
 /*
  * One outermost libmemcached call is one entry: func_name is the python-memcached style
  * name Scooby's Memcache plugin used ("get", "set", "incr", "get_multi"...), arg the key
@@ -140,7 +143,7 @@ struct memcached_tracker *memcached_tracker__new(struct correlator *c, struct py
 	t->corr = c;
 	t->ps = ps;
 	t->calls = libcalls__new();
-	t->mgets = hashmap__new();
+	t->mgets = hashmap__new_in(&memcached_mgets);
 	if (!t->calls || !t->mgets) {
 		memcached_tracker__free(t);
 		return NULL;

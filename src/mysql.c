@@ -6,16 +6,20 @@
 #include "libcall.h"
 #include "mysql.h"
 
+/* mysql_send_query calls waiting for their read */
+static struct hashmap_table mysql_sent = HASHMAP_TABLE("MySQL queries sent", 256, 65536);
+
+/* Prepared statements' SQL until mysql_stmt_close: a program that never closes its
+ * statements must not grow it forever (past it, new statements execute as "prepared before
+ * attach") */
+static struct hashmap_table mysql_stmts = HASHMAP_TABLE("MySQL statements", 1024, 65536);
+
 /*
  * One outermost mysql_real_query, mysql_stmt_prepare or mysql_stmt_execute is one query.
  * mysql_send_query and the mysql_read_query_result after it on the same connection are one
  * query too: its time_taken is the time inside both calls, its span from the send to the
  * read's return. A statement's SQL is remembered from its prepare until mysql_stmt_close.
  */
-
-/* Statements remembered at most: a program that never closes its statements must not grow
- * the map forever (past it, new statements execute as "prepared before attach"). */
-#define MY_STMTS_MAX 65536
 
 /* A query sent with mysql_send_query, waiting for its mysql_read_query_result. */
 struct my_sent {
@@ -57,8 +61,8 @@ struct mysql_tracker *mysql_tracker__new(struct correlator *c, struct pystack *p
 	t->corr = c;
 	t->ps = ps;
 	t->calls = libcalls__new();
-	t->sent = hashmap__new();
-	t->stmts = hashmap__new();
+	t->sent = hashmap__new_in(&mysql_sent);
+	t->stmts = hashmap__new_in(&mysql_stmts);
 	if (!t->calls || !t->sent || !t->stmts) {
 		mysql_tracker__free(t);
 		return NULL;
@@ -152,11 +156,6 @@ static void stmt_remember(struct mysql_tracker *t, const struct libcall *c, cons
 
 	if (!s)
 		return;
-	if (hashmap__size(t->stmts) >= MY_STMTS_MAX &&
-	    !hashmap__get(t->stmts, hashmap_key2(c->pid, c->handle))) {
-		free(s);
-		return;
-	}
 	s->pid = c->pid;
 	s->truncated = q->truncated;
 	memcpy(s->sql, q->sql, len);

@@ -6,6 +6,15 @@
 #include "pq.h"
 #include "utf8.h"
 
+/* Synchronous libpq calls not yet returned */
+static struct hashmap_table pq_sync = HASHMAP_TABLE("libpq calls in flight", 256, 65536);
+
+/* PQsendQuery calls waiting for their last PQgetResult */
+static struct hashmap_table pq_async = HASHMAP_TABLE("libpq async queries", 256, 65536);
+
+/* Prepared statement names to their SQL */
+static struct hashmap_table pq_names = HASHMAP_TABLE("libpq prepared names", 1024, 65536);
+
 /* A query in flight: per thread for synchronous calls, per connection for PQsend*. */
 struct pq_call {
 	uint32_t pid, tid;
@@ -52,9 +61,9 @@ struct pq_tracker *pq_tracker__new(struct correlator *c, struct pystack *ps)
 		return NULL;
 	t->corr = c;
 	t->ps = ps;
-	t->sync = hashmap__new();
-	t->async = hashmap__new();
-	t->names = hashmap__new();
+	t->sync = hashmap__new_in(&pq_sync);
+	t->async = hashmap__new_in(&pq_async);
+	t->names = hashmap__new_in(&pq_names);
 	if (!t->sync || !t->async || !t->names) {
 		pq_tracker__free(t);
 		return NULL;

@@ -9,6 +9,15 @@
 #include "pycode.h"
 #include "pyline.h"
 
+/* Code objects resolved, per process */
+static struct hashmap_table py_codes = HASHMAP_TABLE("Python code objects", 2048, 262144);
+
+/* Type objects checked by name */
+static struct hashmap_table py_types = HASHMAP_TABLE("Python types", 64, 4096);
+
+/* Globals dicts to their __name__ */
+static struct hashmap_table py_modules = HASHMAP_TABLE("Python module names", 256, 65536);
+
 #define STR_MAX_CHARS 4096 /* longer names are not names: refuse them */
 #define LINETABLE_MAX (1 << 20)
 #define DICT_MAX_ENTRIES 8192
@@ -56,9 +65,9 @@ struct pyproc *pyproc__new(pid_t pid, const struct py_layout *l)
 		return NULL;
 	p->pid = pid;
 	p->l = *l;
-	p->codes = hashmap__new();
-	p->types = hashmap__new();
-	p->modules = hashmap__new();
+	p->codes = hashmap__new_in(&py_codes);
+	p->types = hashmap__new_in(&py_types);
+	p->modules = hashmap__new_in(&py_modules);
 	if (!p->codes || !p->types || !p->modules) {
 		pyproc__free(p);
 		return NULL;

@@ -11,6 +11,15 @@
 #include "pystack.h"
 #include "symbolize.h"
 
+/* Processes whose interpreter layout is known */
+static struct hashmap_table py_procs = HASHMAP_TABLE("Python processes", 64, 16384);
+
+/* Stacks waiting for the entry they belong to */
+static struct hashmap_table py_pending = HASHMAP_TABLE("Python stacks waiting", 1024, 65536);
+
+/* Native stacks waiting for the entry they belong to */
+static struct hashmap_table native_pending = HASHMAP_TABLE("native stacks waiting", 1024, 65536);
+
 #define DEBUG_OFFSETS_WORDS 44 /* _Py_DebugOffsets of 3.13, up to code_object.co_code_adaptive */
 
 /* A traced process: its interpreter, or the fact that it has none we can walk. */
@@ -59,9 +68,9 @@ struct pystack *pystack__new(int py_procs_fd)
 	if (!ps)
 		return NULL;
 	ps->map_fd = py_procs_fd;
-	ps->procs = hashmap__new();
-	ps->pending = hashmap__new();
-	ps->native = hashmap__new();
+	ps->procs = hashmap__new_in(&py_procs);
+	ps->pending = hashmap__new_in(&py_pending);
+	ps->native = hashmap__new_in(&native_pending);
 	ps->syms = symbolizer__new();
 	if (!ps->procs || !ps->pending || !ps->native || !ps->syms) {
 		pystack__free(ps);

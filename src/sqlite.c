@@ -6,6 +6,9 @@
 #include "sqlite.h"
 #include "utf8.h"
 
+/* Prepared statements' SQL until sqlite3_finalize */
+static struct hashmap_table sqlite_stmts = HASHMAP_TABLE("SQLite statements", 1024, 262144);
+
 struct stmt_info {
 	uint32_t pid;
 	char *sql;
@@ -36,7 +39,7 @@ struct sqlite_tracker *sqlite_tracker__new(struct correlator *c, struct pystack 
 		return NULL;
 	t->corr = c;
 	t->ps = ps;
-	t->stmts = hashmap__new();
+	t->stmts = hashmap__new_in(&sqlite_stmts);
 	if (!t->stmts) {
 		free(t);
 		return NULL;

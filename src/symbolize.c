@@ -12,6 +12,12 @@
 #include "procmaps.h"
 #include "symbolize.h"
 
+/* Symbol tables read, one per file */
+static struct hashmap_table elf_files = HASHMAP_TABLE("ELF symbol tables", 64, 4096);
+
+/* Processes whose mappings are known */
+static struct hashmap_table native_procs = HASHMAP_TABLE("native processes", 64, 16384);
+
 #define MAX_SYMS (1 << 22)
 #define MAX_SEGS 16
 #define MAPS_RELOAD_NS 1000000000ULL /* an unknown address re-reads maps at most once a second */
@@ -72,8 +78,8 @@ struct symbolizer *symbolizer__new(void)
 
 	if (!s)
 		return NULL;
-	s->files = hashmap__new();
-	s->procs = hashmap__new();
+	s->files = hashmap__new_in(&elf_files);
+	s->procs = hashmap__new_in(&native_procs);
 	if (!s->files || !s->procs) {
 		symbolizer__free(s);
 		return NULL;

@@ -6,6 +6,9 @@
 #include "wire.h"
 #include "wire_proto.h"
 
+/* Connections whose protocol state is kept */
+static struct hashmap_table wire_conns = HASHMAP_TABLE("wire connections", 1024, 65536);
+
 /* One connection of a traced process to a data store. */
 struct conn {
 	uint32_t pid, fd;
@@ -71,7 +74,7 @@ struct wire_tracker *wire_tracker__new(struct correlator *c, struct pystack *ps,
 	t->corr = c;
 	t->ps = ps;
 	t->max_text = max_text;
-	t->conns = hashmap__new();
+	t->conns = hashmap__new_in(&wire_conns);
 	if (!t->conns) {
 		free(t);
 		return NULL;
