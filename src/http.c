@@ -5,12 +5,17 @@
 #include "http.h"
 #include "http_parse.h"
 
+/* Threads inside a request, with its head buffer */
+static struct hashmap_table request_threads = HASHMAP_TABLE("request threads", 1024, 65536);
+
+/* Sockets a request arrived on, to the thread serving it */
+static struct hashmap_table request_sockets = HASHMAP_TABLE("request sockets", 1024, 65536);
+
 /* A thread's request in flight, as seen on its socket. */
 struct http_thread {
 	uint32_t pid, tid, fd;
 	bool head_method; /* HEAD: the response has no body */
 	bool resp_parsed;
-	bool done;
 	int status;
 	uint64_t last_write; /* return of the latest response write */
 	uint64_t resp_bytes;
@@ -32,8 +37,8 @@ struct http_tracker *http_tracker__new(struct correlator *c)
 	if (!t)
 		return NULL;
 	t->corr = c;
-	t->threads = hashmap__new();
-	t->fds = hashmap__new();
+	t->threads = hashmap__new_in(&request_threads);
+	t->fds = hashmap__new_in(&request_sockets);
 	if (!t->threads || !t->fds) {
 		http_tracker__free(t);
 		return NULL;
@@ -50,19 +55,18 @@ void http_tracker__free(struct http_tracker *t)
 	free(t);
 }
 
-/* Ends the thread's request: at its last response byte when one was written. */
+/* Ends the thread's request, at its last response byte when one was written, and frees its
+ * entry: a server that runs each request on a new thread (runserver) must not leave one
+ * entry per request behind. */
 static void end_request(struct http_tracker *t, struct http_thread *h, uint64_t now, bool complete)
 {
-	bool incomplete = !complete;
+	bool incomplete = !complete || !h->resp_parsed;
 
-	if (h->done)
-		return;
-	h->done = true;
 	hashmap__del(t->fds, hashmap_key2(h->pid, h->fd));
-	if (!h->resp_parsed)
-		incomplete = true;
+	hashmap__del(t->threads, h->tid);
 	correlator__request_end(t->corr, h->tid, h->last_write ? h->last_write : now, h->status,
 				incomplete);
+	free(h);
 }
 
 void http_tracker__in(struct http_tracker *t, const struct sc_http_event *e)
@@ -74,15 +78,12 @@ void http_tracker__in(struct http_tracker *t, const struct sc_http_event *e)
 	if (http_parse_request(e->data, e->cap_len, &req))
 		return;
 	h = hashmap__get(t->threads, e->hdr.tid);
-	if (h) {
-		/* the next request line on the thread ends the one before */
+	if (h) /* the next request line on the thread ends the one before */
 		end_request(t, h, e->hdr.ts, h->resp_parsed && h->body.done);
-	} else {
-		h = malloc(sizeof(*h));
-		if (!h || hashmap__set(t->threads, e->hdr.tid, h, NULL)) {
-			free(h);
-			return;
-		}
+	h = malloc(sizeof(*h));
+	if (!h || hashmap__set(t->threads, e->hdr.tid, h, NULL)) {
+		free(h);
+		return;
 	}
 	memset(h, 0, offsetof(struct http_thread, head));
 	h->pid = e->hdr.pid;
@@ -124,7 +125,7 @@ void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e)
 	struct http_thread *h = hashmap__get(t->threads, e->hdr.tid);
 	size_t tail;
 
-	if (!h || h->done || h->pid != e->hdr.pid || h->fd != e->fd)
+	if (!h || h->pid != e->hdr.pid || h->fd != e->fd)
 		return;
 	h->last_write = e->hdr.ts;
 	h->resp_bytes += e->len;
@@ -152,7 +153,7 @@ void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint
 	if (!v)
 		return;
 	h = hashmap__get(t->threads, (uintptr_t)v - 1);
-	if (!h || h->done || h->fd != fd || h->pid != pid) {
+	if (!h || h->fd != fd || h->pid != pid) {
 		hashmap__del(t->fds, hashmap_key2(pid, fd));
 		return;
 	}
