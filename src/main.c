@@ -13,6 +13,7 @@
 #include "correlate.h"
 #include "events.h"
 #include "groups.h"
+#include "hashmap.h"
 #include "record.h"
 #include "redis_url.h"
 #include "serve/serve.h"
@@ -25,6 +26,7 @@
 #define LIB_SCAN_NS (250 * 1000000ULL) /* a dlopen()ed library is probed within this */
 #define SYSWIDE_SCAN_NS (1000 * 1000000ULL)
 #define FLUSH_TIMEOUT_MS 3000
+#define TABLES_LINE_MAX 4096
 
 static volatile sig_atomic_t exiting;
 
@@ -39,8 +41,26 @@ struct sinks {
 	struct jsonl_sink *jsonl;
 	struct proffile_opts prof; /* prof.dir NULL: no profile files */
 	bool quiet;
+	bool verbose;
 	unsigned long long records;
 };
+
+#ifdef SCOOBY_TEST_LEAK_BYTES
+/* A test build's deliberate leak of SCOOBY_TEST_LEAK_BYTES per record (make soak-leak-ci):
+ * proof that the soak's leak check fails on a real leak. Chained so that no tool mistakes
+ * it for unreachable memory it could report instead. */
+static void test_leak(void)
+{
+	static void *chain;
+	void **p = malloc(SCOOBY_TEST_LEAK_BYTES);
+
+	if (!p)
+		return;
+	memset(p, 0xa5, SCOOBY_TEST_LEAK_BYTES);
+	*p = chain;
+	chain = p;
+}
+#endif
 
 /* Writes the request's profile file; a failure is said, and the run goes on. */
 static void write_profile(struct sinks *s, const struct record *r)
@@ -66,6 +86,9 @@ static void publish(struct record *r, void *ctx)
 	struct record_groups groups = {};
 	char *json;
 
+#ifdef SCOOBY_TEST_LEAK_BYTES
+	test_leak();
+#endif
 	groups__build_all(r, &groups); /* on ENOMEM the record goes out without groups */
 	r->n_plus_one = groups__n_plus_one(groups.sql) + groups__n_plus_one(groups.redis) +
 			groups__n_plus_one(groups.memcache);
@@ -116,6 +139,7 @@ static int sinks_open(const struct cli_opts *o, struct sinks *s)
 	char err[256];
 
 	s->quiet = o->quiet || (o->json_path && strcmp(o->json_path, "-") == 0);
+	s->verbose = o->verbose;
 	if (redis_url_parse(o->redis_url ? o->redis_url : "redis://127.0.0.1:6379", &url, err,
 			    sizeof(err))) {
 		fprintf(stderr, "scooby-bpf: bad --redis URL: %s\n", err);
@@ -276,6 +300,44 @@ static unsigned long long router_close(struct event_router *r, unsigned long lon
 	return lost;
 }
 
+struct tables_line {
+	char buf[TABLES_LINE_MAX];
+	size_t len;
+};
+
+/* Warns of a table that refused entries at its bound (what it could not hold was not
+ * captured), and adds its peak against its bound to the -v line. */
+static void report_table(const struct hashmap_table *t, void *ctx)
+{
+	struct tables_line *l = ctx;
+	int n;
+
+	if (t->refused)
+		fprintf(stderr,
+			"scooby-bpf: warning: %s: %llu new entries refused at the bound of %zu\n",
+			t->name, (unsigned long long)t->refused, t->bound);
+	if (l->len >= sizeof(l->buf))
+		return;
+	n = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s %zu/%zu, ", t->name, t->peak,
+		     t->bound);
+	if (n > 0)
+		l->len += n;
+}
+
+/* Says how full every bounded table and the Redis queue ever got: always a warning for one
+ * that refused entries, the whole list with -v. */
+static void report_tables(const struct redis_sink_stats *st, bool verbose)
+{
+	struct tables_line l = {};
+
+	hashmap_tables__foreach(report_table, &l);
+	if (verbose)
+		fprintf(stderr,
+			"scooby-bpf: tables (peak/bound): %.*sRedis queue %zu/%zu records %zu/%zu bytes\n",
+			(int)l.len, l.buf, st->peak_pending, st->max_pending, st->peak_bytes,
+			st->max_bytes);
+}
+
 /* Flushes the sinks and says what became of the records. */
 static void sinks_close(struct sinks *s, bool report, unsigned long long lost,
 			unsigned long long lost_queries)
@@ -292,6 +354,8 @@ static void sinks_close(struct sinks *s, bool report, unsigned long long lost,
 		fprintf(stderr,
 			"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent, %llu events lost (%llu query ends)\n",
 			s->records, st.published, st.dropped, left, lost, lost_queries);
+	if (report)
+		report_tables(&st, s->verbose);
 	jsonl_sink__close(s->jsonl);
 }
 

@@ -66,6 +66,7 @@ struct redis_sink {
 	struct sink_rec *head, *tail;
 	size_t count;
 	size_t bytes; /* JSON bytes queued */
+	size_t peak_count, peak_bytes; /* the most ever queued at once */
 	unsigned long long next_seq;
 	unsigned long long published, dropped, reconnects;
 	bool connected;
@@ -532,9 +533,13 @@ int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_uni
 	else
 		s->head = r;
 	s->tail = r;
+	if (s->bytes > s->peak_bytes)
+		s->peak_bytes = s->bytes;
 	/* the thread waits for work only on an empty queue */
 	if (s->count++ == 0)
 		pthread_cond_signal(&s->wake);
+	if (s->count > s->peak_count)
+		s->peak_count = s->count;
 	pthread_mutex_unlock(&s->lock);
 	while (old) {
 		drop = old->next;
@@ -576,6 +581,10 @@ void redis_sink__stats(struct redis_sink *s, struct redis_sink_stats *st)
 	st->pending = s->count;
 	st->reconnects = s->reconnects;
 	st->connected = s->connected;
+	st->peak_pending = s->peak_count;
+	st->max_pending = s->max_pending;
+	st->peak_bytes = s->peak_bytes;
+	st->max_bytes = s->max_bytes;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -49,6 +49,8 @@ struct redis_sink_stats {
 	unsigned long long pending; /* records queued, in flight included */
 	unsigned long long reconnects; /* connections made after the first one */
 	int connected; /* the last connection attempt succeeded and has not failed since */
+	size_t peak_pending, max_pending; /* the most records ever queued at once, and the bound */
+	size_t peak_bytes, max_bytes; /* the same in bytes of JSON */
 };
 
 /* Fills *st with a consistent snapshot (zeros for a NULL sink). */
