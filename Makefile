@@ -213,14 +213,23 @@ unit-asan:
 
 # --- soak ---
 # `make soak`: SOAK_SECONDS of wrk load on the Django test app under gunicorn with
-# scooby-bpf attached; exact accounting and flat RSS, or a non-zero exit
-# (tests/soak/soak.py). `make soak-ci`: the same for 60 s.
+# scooby-bpf attached; exact accounting, bounded tables and no heap growth, or a non-zero
+# exit (tests/soak/soak.py). `make soak-ci`: the same for 60 s, then `soak-leak-ci`: a build
+# that leaks 1 KiB per record (-DSCOOBY_TEST_LEAK_BYTES, in $(BUILD)/leak), which the soak
+# must catch: the proof that its leak check can fail.
 SOAK_SECONDS ?= 600
 
-.PHONY: soak soak-ci
+.PHONY: soak soak-ci soak-leak-ci
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) $(PYTHON) tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 soak-ci: $(BUILD)/scooby-bpf
 	$(Q)SCOOBY_BPF=$(abspath $(BUILD)/scooby-bpf) $(PYTHON) tests/soak/soak.py --seconds 60
+	$(Q)$(MAKE) --no-print-directory soak-leak-ci
+
+soak-leak-ci:
+	$(Q)CFLAGS="-g -O2 -DSCOOBY_TEST_LEAK_BYTES=1024" \
+		$(MAKE) --no-print-directory BUILD=$(BUILD)/leak all
+	$(Q)SCOOBY_BPF=$(abspath $(BUILD)/leak/scooby-bpf) $(PYTHON) tests/soak/soak.py \
+		--seconds 30 --expect-leak

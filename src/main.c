@@ -1,6 +1,7 @@
 /* scooby-bpf: command line, wiring of the pipeline, signals and the event loop. */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +29,14 @@
 #define FLUSH_TIMEOUT_MS 3000
 #define TABLES_LINE_MAX 4096
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, status_asked;
 
 static void on_signal(int sig)
 {
-	exiting = 1;
+	if (sig == SIGUSR1)
+		status_asked = 1;
+	else
+		exiting = 1;
 }
 
 /* Where finished records go. */
@@ -177,9 +181,28 @@ static int sinks_open(const struct cli_opts *o, struct sinks *s)
 	return 0;
 }
 
-/* Runs the event loop until a signal, -d, or the target's end. Returns the exit code. */
-static int run(const struct cli_opts *o, struct attacher *att, struct event_router *router)
+/*
+ * SIGUSR1's answer, one line on stderr: the records so far and what became of them, and the
+ * heap scooby-bpf has in use (the bytes malloc handed out, which a leak grows and
+ * fragmentation does not) against what it holds from the system.
+ */
+static void print_status(const struct sinks *s, const struct event_router *r)
 {
+	struct redis_sink_stats st;
+	struct mallinfo2 mi = mallinfo2();
+
+	redis_sink__stats(s->redis, &st);
+	fprintf(stderr,
+		"scooby-bpf: status: %llu records, %llu published to Redis, %llu dropped, %llu queued, %llu events lost; heap %zu KiB in use, %zu KiB held\n",
+		s->records, st.published, st.dropped, st.pending,
+		attacher__counter(r->att, SC_CNT_LOST), (mi.uordblks + mi.hblkhd) / 1024,
+		(mi.arena + mi.hblkhd) / 1024);
+}
+
+/* Runs the event loop until a signal, -d, or the target's end. Returns the exit code. */
+static int run(const struct cli_opts *o, const struct sinks *sinks, struct event_router *router)
+{
+	struct attacher *att = router->att;
 	uint64_t start = mono_now_ns(), last_scan = start, now;
 	uint64_t scan_every = o->pid ? LIB_SCAN_NS : SYSWIDE_SCAN_NS;
 	struct ring_buffer *rb;
@@ -218,6 +241,10 @@ static int run(const struct cli_opts *o, struct attacher *att, struct event_rout
 		}
 		correlator__set_lost(router->corr, attacher__counter(att, SC_CNT_LOST));
 		correlator__tick(router->corr, now);
+		if (status_asked) {
+			status_asked = 0;
+			print_status(sinks, router);
+		}
 		if (o->duration && now - start >= o->duration * 1e9)
 			break;
 	}
@@ -350,12 +377,12 @@ static void sinks_close(struct sinks *s, bool report, unsigned long long lost,
 		redis_sink__stats(s->redis, &st);
 		redis_sink__free(s->redis);
 	}
+	if (report) /* the exit line stays the last line */
+		report_tables(&st, s->verbose);
 	if (report)
 		fprintf(stderr,
 			"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent, %llu events lost (%llu query ends)\n",
 			s->records, st.published, st.dropped, left, lost, lost_queries);
-	if (report)
-		report_tables(&st, s->verbose);
 	jsonl_sink__close(s->jsonl);
 }
 
@@ -400,9 +427,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	attacher__describe(router.att, msg, sizeof(msg));
 	fprintf(stderr, "scooby-bpf: attached %s\n", msg);
-	err = run(&o, router.att, &router);
+	err = run(&o, &sinks, &router);
 cleanup:
 	lost = router_close(&router, &lost_queries);
 	sinks_close(&sinks, err == 0, lost, lost_queries);

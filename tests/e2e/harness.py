@@ -1097,21 +1097,24 @@ def exit_summary(stderr):
     return dict(zip(EXIT_FIELDS, (int(g) for g in m.groups())))
 
 
-def proc_status_kb(pid, field):
-    """A kB field of /proc/PID/status (VmRSS, VmHWM, ...), or None once pid is gone."""
+def proc_status_fields(pid, names):
+    """The kB fields `names` of /proc/PID/status read at once, as a dict, or None once pid is
+    gone or one of them is missing."""
+    found = {}
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
+                name = line.split(":", 1)[0]
+                if name in names:
+                    found[name] = int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    return None
+    return found if len(found) == len(names) else None
 
 
 class MemSampler:
-    """Samples VmRSS and VmHWM (kB) of pid every `interval` seconds on a thread:
-    self.samples is a list of (seconds since start, rss_kb, hwm_kb)."""
+    """Samples VmRSS, VmHWM and RssAnon (kB) of pid every `interval` seconds on a thread:
+    self.samples is a list of (seconds since start, rss_kb, hwm_kb, anon_kb)."""
 
     def __init__(self, pid, interval=1.0):
         self.pid, self.interval = pid, interval
@@ -1126,10 +1129,10 @@ class MemSampler:
         return self
 
     def sample(self):
-        rss = proc_status_kb(self.pid, "VmRSS")
-        hwm = proc_status_kb(self.pid, "VmHWM")
-        if rss is not None and hwm is not None:
-            self.samples.append((time.monotonic() - self._t0, rss, hwm))
+        fields = proc_status_fields(self.pid, ("VmRSS", "VmHWM", "RssAnon"))
+        if fields is not None:
+            self.samples.append((time.monotonic() - self._t0, fields["VmRSS"],
+                                 fields["VmHWM"], fields["RssAnon"]))
 
     def _run(self):
         while not self._stop.is_set():

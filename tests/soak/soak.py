@@ -9,18 +9,32 @@ Pass/fail (ruling 12: exact accounting and bounded memory, never a rate):
   - Redis side: one PUBLISH on scooby:live per published record, and every one of them
     readable, none incomplete, none a background record, lost_events never above the
     exit line's count;
-  - scooby-bpf's RSS after warm-up (the first WARMUP_FRACTION of the run) grows by no
-    more than MAX_GROWTH over its value when the warm-up ends;
+  - no leak: every second the soak asks scooby-bpf for its status line (SIGUSR1), which
+    gives the heap it has in use: the bytes malloc handed out and not freed, which a leak
+    grows and heap fragmentation or a table's one-time growth does not (those move RSS, so
+    RSS is printed, not judged). After warm-up (the first WARMUP_FRACTION of the lines)
+    the samples fall into WINDOWS equal windows; it leaks when the floor (lowest sample,
+    when the Redis queue is emptiest) of every window stands more than STEP_KIB above the
+    one before. One step raises one floor, never all; a leak of a few bytes per request
+    raises them all. The fitted growth per 10k records is printed;
+  - bounded tables (scooby-bpf -v's exit report): none refused an entry, the Redis queue
+    and the open requests are listed, and the tables of work in flight (open requests,
+    request threads and sockets, client calls, stacks waiting) peaked at IN_FLIGHT_MAX at
+    most: they hold a request's state only while it runs;
   - scooby-bpf exits 0 within 30 s of SIGINT with its exit line last on stderr.
 Printed only: the rate achieved, wrk's figures, RSS samples, events lost.
 
-Usage: soak.py [--seconds 600] [--workers 2] [--connections 4]
+With --expect-leak (a build with -DSCOOBY_TEST_LEAK_BYTES, `make soak-leak-ci`) the run
+passes only when the leak check fails: the proof that it can.
+
+Usage: soak.py [--seconds 600] [--workers 2] [--connections 4] [--expect-leak]
 Exit status: 0 pass, 1 a check failed, 2 the run could not be set up.
 Environment: SCOOBY_BPF (default <repo>/build/scooby-bpf), SCOOBY_KEEP_TMP (keep logs).
 """
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +51,14 @@ import redis  # noqa: E402
 WRK = "/usr/bin/wrk"
 LUA = os.path.join(HERE, "soak.lua")
 WARMUP_FRACTION = 0.2
-MAX_GROWTH = 0.05
+WINDOWS = 4
+STEP_KIB = 64
+STATUS_RE = re.compile(r"^scooby-bpf: status: (\d+) records, .* heap (\d+) KiB in use, "
+                       r"(\d+) KiB held$", re.M)
+IN_FLIGHT = ("open requests", "request threads", "request sockets", "client calls in flight",
+             "Python stacks waiting", "native stacks waiting")
+IN_FLIGHT_MAX = 64
+TABLES_RE = re.compile(r"^scooby-bpf: tables \(peak/bound\): (.*)$", re.M)
 TTL = 120  # records only need to live until the fetcher below has read them
 KEEP = 1000
 PATHS = {"/items/": 200, "/item/3/": 200, "/nplus1/": 200, "/noquery/": 200, "/item/99/": 404}
@@ -148,6 +169,74 @@ class LiveReader:
         harness.close_client(self.getter)
 
 
+def floors(values, windows=WINDOWS):
+    """The lowest of each of `windows` equal runs of values."""
+    size = len(values) / float(windows)
+    return [min(values[int(i * size):int((i + 1) * size)]) for i in range(windows)]
+
+
+def judge_leak(points):
+    """Judges the (records, heap_in_use_kib) points after warm-up: (leaks, text), where
+    leaks is True when the floor of every one of WINDOWS windows stands more than STEP_KIB
+    above the one before (None: too few points), and text says the floors and the fitted
+    growth per 10k records."""
+    if len(points) < WINDOWS * 2:
+        return None, "too few status lines after warm-up (%d)" % len(points)
+    fl = floors([y for _, y in points])
+    rises = [b - a for a, b in zip(fl, fl[1:])]
+    n = float(len(points))
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
+    leaks = all(r > STEP_KIB for r in rises)
+    text = ("heap in use %s: floor per window after warm-up (KiB) %s; rises %s KiB (a leak "
+            "raises every one by more than %d); fitted %+.0f KiB per 10k records"
+            % ("grows" if leaks else "does not grow steadily", " -> ".join("%d" % f for f in fl),
+               ", ".join("%+d" % r for r in rises), STEP_KIB, slope * 10000))
+    return leaks, text
+
+
+class StatusPoller:
+    """Sends SIGUSR1 to pid every `interval` seconds on a thread: scooby-bpf answers with
+    its status line on stderr."""
+
+    def __init__(self, pid, interval):
+        self.pid, self.interval = pid, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                os.kill(self.pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                return
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
+def parse_tables(stderr):
+    """The -v exit report's tables: {name: (peak, bound)}, the Redis queue's records as
+    "Redis queue"; None when the line is missing."""
+    m = TABLES_RE.search(stderr)
+    if not m:
+        return None
+    tables = {}
+    for part in m.group(1).split(", "):
+        t = re.match(r"^(.*) (\d+)/(\d+)(?: records (\d+)/(\d+) bytes)?$", part)
+        if t:
+            tables[t.group(1)] = (int(t.group(2)), int(t.group(3)))
+    return tables
+
+
 def count_lines(path):
     try:
         with open(path, "rb") as f:
@@ -176,7 +265,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     ap.add_argument("--connections", type=int, default=4,
                     help="wrk threads, one connection each")
-    ap.add_argument("--sample-interval", type=float, default=2.0, help="RSS sampling period (s)")
+    ap.add_argument("--sample-interval", type=float, default=1.0, help="RSS sampling period (s)")
+    ap.add_argument("--expect-leak", action="store_true",
+                    help="pass only if the leak check fails (a leak-injected build)")
     args = ap.parse_args()
     if args.seconds < 10:
         ap.error("--seconds must be at least 10")
@@ -233,7 +324,7 @@ def run(args, tmp, cleanups):
     reader = LiveReader(srv)
     cleanups.append(reader.close)
     sc = harness.Scooby(tmp, gun.pid, srv.url, json_path=None,
-                        args=["-q", "--ttl", str(TTL), "--keep", str(KEEP)])
+                        args=["-q", "-v", "--ttl", str(TTL), "--keep", str(KEEP)])
     cleanups.append(lambda: sc.stop(signal.SIGKILL))
     sc.wait_attached()
     baseline = wait_stable(access_log, quiet=1.0)
@@ -245,6 +336,8 @@ def run(args, tmp, cleanups):
     # wrk is interrupted once they all had the time to. RSS is sampled over the load.
     mem = harness.MemSampler(sc.pid, interval=args.sample_interval).start()
     cleanups.append(mem.stop)
+    status = StatusPoller(sc.pid, args.sample_interval).start()
+    cleanups.append(status.stop)
     t0 = time.monotonic()
     deadline_unix = int(time.time()) + args.seconds
     wrk_out = os.path.join(tmp, "wrk.out")
@@ -264,7 +357,7 @@ def run(args, tmp, cleanups):
             break
         if time.monotonic() - last_report >= 60:
             last_report = time.monotonic()
-            s = mem.samples[-1] if mem.samples else (0, 0, 0)
+            s = mem.samples[-1] if mem.samples else (0, 0, 0, 0)
             say("  %4.0fs: %d served, %d records read back, RSS %.1f MiB"
                 % (time.monotonic() - t0, count_lines(access_log) - baseline, reader.read,
                    s[1] / 1024.0))
@@ -277,6 +370,7 @@ def run(args, tmp, cleanups):
         wrk_rc = wrk.wait(10)
     load_s = time.monotonic() - t0
     samples = mem.stop()
+    status.stop()
     served = wait_stable(access_log) - baseline
     wrk_text = harness._read(wrk_out)
     for line in wrk_text.splitlines():
@@ -332,24 +426,38 @@ def run(args, tmp, cleanups):
            summary["lost_query_ends"]))
 
     # --- memory
-    warm = args.seconds * WARMUP_FRACTION
-    post = [s for s in samples if s[0] >= warm]
-    if len(post) < 3:
-        check(False, "enough RSS samples after warm-up (%d)" % len(post))
+    if samples:
+        say("RSS (MiB): at the start of the load %.1f, last %.1f; RssAnon %.1f -> %.1f, floor "
+            "per window %s; VmHWM %.1f; %d samples every %.0f s (printed, not judged)"
+            % (samples[0][1] / 1024.0, samples[-1][1] / 1024.0, samples[0][3] / 1024.0,
+               samples[-1][3] / 1024.0,
+               " -> ".join("%.2f" % (f / 1024.0) for f in floors([s[3] for s in samples])),
+               mem.max_hwm_kb() / 1024.0, len(samples), args.sample_interval))
+    lines = [(int(m.group(1)), int(m.group(2))) for m in STATUS_RE.finditer(sc.stderr())]
+    post = lines[int(len(lines) * WARMUP_FRACTION):]
+    say("heap in use (records:KiB): " + " ".join(
+        "%d:%d" % p for p in lines[::max(1, len(lines) // 40)]))
+    leaks, text = judge_leak(post)
+    if args.expect_leak:
+        say("leak check (must fail on this build): %s: %s"
+            % ("FAIL" if leaks else "not caught", text))
+        check(leaks is True, "the leak-injected build fails the leak check")
     else:
-        base_kb = post[0][1]
-        peak_kb = max(s[1] for s in post)
-        last_kb = post[-1][1]
-        growth = (peak_kb - base_kb) / float(base_kb)
-        say("RSS (MiB): at the start of the load %.1f, end of warm-up (%.0f s) %.1f, peak "
-            "after it %.1f, last %.1f; VmHWM %.1f; %d samples every %.0f s"
-            % (samples[0][1] / 1024.0, warm, base_kb / 1024.0, peak_kb / 1024.0,
-               last_kb / 1024.0, mem.max_hwm_kb() / 1024.0, len(samples),
-               args.sample_interval))
-        say("RSS samples (s:MiB): " + " ".join("%.0f:%.1f" % (s[0], s[1] / 1024.0)
-                                               for s in samples[::max(1, len(samples) // 40)]))
-        check(growth <= MAX_GROWTH, "RSS after warm-up grew %.2f%% (limit %.0f%%)"
-              % (growth * 100, MAX_GROWTH * 100))
+        check(leaks is False, ("leak: " if leaks else "no leak: ") + text)
+
+    # --- bounded tables
+    stderr = sc.stderr()
+    refused = [l for l in stderr.splitlines() if "refused at the bound" in l]
+    check(not refused, "no table refused an entry (%s)" % refused[:3])
+    tables = parse_tables(stderr)
+    check(tables is not None and "open requests" in tables and "Redis queue" in tables,
+          "the exit report lists every bounded table with its peak (%s)"
+          % (TABLES_RE.search(stderr) or [stderr.splitlines()[-2:]])[0])
+    if tables:
+        busy = {n: p for n, (p, _) in tables.items() if n in IN_FLIGHT}
+        check(all(p <= IN_FLIGHT_MAX for p in busy.values()),
+              "the tables of work in flight peaked at %d entries at most: %s"
+              % (IN_FLIGHT_MAX, ", ".join("%s %d" % kv for kv in sorted(busy.items()))))
 
     if failures:
         say("FAILED: %d check(s):" % len(failures))
@@ -358,7 +466,9 @@ def run(args, tmp, cleanups):
         tail = sc.stderr().splitlines()[-10:]
         say("scooby-bpf stderr (last lines):\n    " + "\n    ".join(tail))
         return 1
-    say("PASSED (%d s, %d requests)" % (args.seconds, served))
+    say("PASSED (%d s, %d requests%s)" % (args.seconds, served,
+                                         ", the injected leak caught" if args.expect_leak
+                                         else ""))
     return 0
 
 
