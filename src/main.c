@@ -330,10 +330,11 @@ static unsigned long long router_close(struct event_router *r, unsigned long lon
 struct tables_line {
 	char buf[TABLES_LINE_MAX];
 	size_t len;
+	bool all; /* -v: unused tables too */
 };
 
 /* Warns of a table that refused entries at its bound (what it could not hold was not
- * captured), and adds its peak against its bound to the -v line. */
+ * captured), and adds its peak against its bound to the exit report. */
 static void report_table(const struct hashmap_table *t, void *ctx)
 {
 	struct tables_line *l = ctx;
@@ -343,7 +344,7 @@ static void report_table(const struct hashmap_table *t, void *ctx)
 		fprintf(stderr,
 			"scooby-bpf: warning: %s: %llu new entries refused at the bound of %zu\n",
 			t->name, (unsigned long long)t->refused, t->bound);
-	if (l->len >= sizeof(l->buf))
+	if (l->len >= sizeof(l->buf) || (!t->peak && !l->all))
 		return;
 	n = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s %zu/%zu, ", t->name, t->peak,
 		     t->bound);
@@ -351,18 +352,17 @@ static void report_table(const struct hashmap_table *t, void *ctx)
 		l->len += n;
 }
 
-/* Says how full every bounded table and the Redis queue ever got: always a warning for one
- * that refused entries, the whole list with -v. */
+/* Says how full each bounded table and the Redis queue ever got, the line before the exit
+ * line: the tables used (every one with -v), and a warning for one that refused entries. */
 static void report_tables(const struct redis_sink_stats *st, bool verbose)
 {
-	struct tables_line l = {};
+	struct tables_line l = { .all = verbose };
 
 	hashmap_tables__foreach(report_table, &l);
-	if (verbose)
-		fprintf(stderr,
-			"scooby-bpf: tables (peak/bound): %.*sRedis queue %zu/%zu records %zu/%zu bytes\n",
-			(int)l.len, l.buf, st->peak_pending, st->max_pending, st->peak_bytes,
-			st->max_bytes);
+	fprintf(stderr,
+		"scooby-bpf: tables (peak/bound): %.*sRedis queue %zu/%zu records %zu/%zu bytes\n",
+		(int)(l.len < sizeof(l.buf) ? l.len : sizeof(l.buf)), l.buf, st->peak_pending,
+		st->max_pending, st->peak_bytes, st->max_bytes);
 }
 
 /* Flushes the sinks and says what became of the records. */
