@@ -8,8 +8,9 @@
 # each figure is the median over every round of every cycle.
 # Then the same for wire capture: a redis-py GET loop with no tracer, scooby-bpf without and
 # with stacks, and a bare bpftrace pair on the syscalls a GET makes (see that section).
-# Then the throughput of the Django test app under wrk with no scooby-bpf, with scooby-bpf, and
-# with scooby-bpf --profile at 999 Hz, side by side (see that section); then a flood.
+# Then the throughput of the Django test app's N+1 page under wrk: bare, a bare bpftrace pair,
+# scooby-bpf, scooby-bpf --profile=999 and django-debug-toolbar in one table (see that section);
+# then a flood.
 #
 # BENCH_ONLY=redis (or any comma-separated list of sqlite, redis, wrk, flood) runs only those
 # sections; all of them by default.
@@ -211,85 +212,146 @@ if section redis; then
 	}'
 fi
 
-# --- throughput of a real app under wrk: no scooby-bpf, scooby-bpf, scooby-bpf --profile ---
-# The Django test app (tests/apps/djapp on SQLite; /items/ runs 4 queries) under gunicorn with
-# 2 sync workers, driven by wrk over HTTP/1.1 on 127.0.0.1; scooby-bpf publishes to a
-# redis-server on a unix socket. Each cycle runs wrk for WRK_SECONDS in every configuration
-# in turn (interleaved, so that a noisy neighbour hits them all alike) after a short warm-up;
-# each figure is the median over the cycles, the loss is against no scooby-bpf.
+# --- throughput of a real app under wrk: one table, every configuration on the same app ---
+# The Django test app's N+1 page (tests/apps/djapp, /nplus1/page/: 6 SQLite queries, an HTML
+# page) under gunicorn with 2 sync workers, driven by wrk (2 threads) over HTTP/1.1 on
+# 127.0.0.1. Each cycle runs wrk for WRK_SECONDS in every configuration in turn (interleaved,
+# so that a noisy neighbour hits them all alike), after a warm-up:
+#   bare                the app, nothing attached
+#   bpftrace step pair  a do-nothing uprobe+uretprobe pair on sqlite3_step (the floor)
+#   scooby-bpf          full capture, stacks at the default depth, publishing to a
+#                       redis-server on a unix socket
+#   --profile=999       the same, and a CPU profile per request at 999 Hz
+#   debug-toolbar       the same page on a second gunicorn of the same app with Debian's
+#                       django-debug-toolbar (djapp.settings_toolbar: default panels, SQL
+#                       included), which collects and injects itself on every request
+# Figures are medians over the cycles. loss: against bare; loss/pair: that loss over the bare
+# pair's; CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
+# served; peak RSS: scooby-bpf's VmHWM, the largest of its runs.
 if section wrk; then
 	WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
-	WRK_CYCLES=${BENCH_WRK_CYCLES:-3}
+	WRK_CYCLES=${BENCH_WRK_CYCLES:-5}
 	WRK_CONNS=${BENCH_WRK_CONNECTIONS:-4}
 	DJAPP=$(cd "$(dirname "$0")/apps/djapp" && pwd)
-	export DJANGO_SETTINGS_MODULE=djapp.settings SCOOBY_DB=sqlite \
-		SCOOBY_SQLITE_PATH="$tmp/bench.sqlite3" PYTHONDONTWRITEBYTECODE=1
-	(cd "$DJAPP" && $PY manage.py migrate -v 0 && $PY manage.py seed 5) >"$tmp/django.log" 2>&1 ||
+	page=/nplus1/page/
+	export SCOOBY_DB=sqlite SCOOBY_SQLITE_PATH="$tmp/bench.sqlite3" PYTHONDONTWRITEBYTECODE=1
+	(cd "$DJAPP" && DJANGO_SETTINGS_MODULE=djapp.settings $PY manage.py migrate -v 0 &&
+		DJANGO_SETTINGS_MODULE=djapp.settings $PY manage.py seed 5) >"$tmp/django.log" 2>&1 ||
 		{ cat "$tmp/django.log"; exit 1; }
 	redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
 		--appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-	port=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	gunicorn -w 2 -k sync -b "127.0.0.1:$port" --chdir "$DJAPP" --timeout 60 \
-		djapp.wsgi:application >"$tmp/gunicorn.log" 2>&1 &
+	free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+	port=$(free_port)
+	DJANGO_SETTINGS_MODULE=djapp.settings gunicorn -w 2 -k sync -b "127.0.0.1:$port" \
+		--chdir "$DJAPP" --timeout 60 djapp.wsgi:application >"$tmp/gunicorn.log" 2>&1 &
 	GUNICORN=$!
-	url="http://127.0.0.1:$port/items/"
+	tport=$(free_port)
+	DJANGO_SETTINGS_MODULE=djapp.settings_toolbar gunicorn -w 2 -k sync -b "127.0.0.1:$tport" \
+		--chdir "$DJAPP" --timeout 60 djapp.wsgi:application >"$tmp/gunicorn-tb.log" 2>&1 &
+	url="http://127.0.0.1:$port$page"
+	turl="http://127.0.0.1:$tport$page"
 	t=0
-	until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url"; do
+	until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url" && curl -sf -o /dev/null "$turl"; do
 		sleep 0.1
 		t=$((t + 1))
-		[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/redis.log"; exit 1; }
+		[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/gunicorn-tb.log" "$tmp/redis.log"; exit 1; }
 	done
+	# the toolbar must really be there: its markup injected into the page, its SQL panel on
+	curl -sf "$turl" >"$tmp/tb.html"
+	grep -q 'id="djDebug"' "$tmp/tb.html" && grep -q 'SQLPanel' "$tmp/tb.html" ||
+		{ echo "bench: django-debug-toolbar not injected into $turl" >&2; exit 1; }
 
-	# appends wrk's requests/s for $2 seconds to file $1 (a run with errors or non-2xx answers
-	# is said, and still counted)
+	# appends "requests/s requests" of wrk on url $2 for $3 seconds to file $1 (a run with
+	# errors or non-2xx answers is said, and still counted)
 	wrk_rps() {
-		wrk -t 2 -c "$WRK_CONNS" -d "$2s" --timeout 10s "$url" >"$tmp/wrk.out" 2>&1
+		wrk -t 2 -c "$WRK_CONNS" -d "$3s" --timeout 10s "$2" >"$tmp/wrk.out" 2>&1
 		if grep -qE 'Non-2xx|Socket errors' "$tmp/wrk.out"; then
 			echo "bench: wrk: $(grep -E 'Non-2xx|Socket errors' "$tmp/wrk.out" | tr -s ' ')" >&2
 		fi
-		awk '/^Requests\/sec:/{print $2}' "$tmp/wrk.out" >>"$1"
+		awk '/requests in/{n = $1} /^Requests\/sec:/{r = $2} END {print r, n}' "$tmp/wrk.out" >>"$1"
 	}
 
 	# scooby-bpf on the gunicorn master (and so its workers) while wrk runs; appends its CPU
-	# during the run (% of one core) to $1.cpu and the events it lost to $1.lost
+	# in us per request to $1.cpu, its peak RSS (KiB) to $1.rss, the events it lost to $1.lost
 	wrk_with_scooby() { # result-file scooby-bpf options...
-		local out=$1 pid cpu0 cpu1
+		local out=$1 pid cpu0 cpu1 reqs
 		shift
 		: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
 		"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
 		pid=$!
 		wait_line "$tmp/wsc.log" "scooby-bpf: attached"
 		cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
-		wrk_rps "$out" "$WRK_SECONDS"
+		wrk_rps "$out" "$url" "$WRK_SECONDS"
 		cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+		awk '/VmHWM/{print $2}' /proc/$pid/status >>"$out.rss"
 		kill -INT $pid
 		wait $pid || true
-		echo $(((cpu1 - cpu0) * 100 / $(getconf CLK_TCK) / WRK_SECONDS)) >>"$out.cpu"
+		reqs=$(tail -n 1 "$out" | awk '{print $2}')
+		awk -v c=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
+			'BEGIN {print (n > 0 ? c * 1e6 / hz / n : 0)}' >>"$out.cpu"
 		sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
 	}
 
-	wrk_rps /dev/null 3 # warm-up: imports, caches, the SQLite file
+	# the bare pair on sqlite3_step while wrk runs (bpftrace says "Attaching" before it
+	# attaches: wait, up to 5 s, for its two links)
+	wrk_with_pair() { # result-file
+		local pid t=0
+		: >"$tmp/pair.log"
+		bpftrace -e "uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }" \
+			>"$tmp/pair.log" 2>&1 &
+		pid=$!
+		wait_line "$tmp/pair.log" "Attaching"
+		while [ $((t++)) -lt 500 ] && [ "$(bpftool perf show 2>/dev/null | grep -c "^pid $pid ")" -lt 2 ]; do
+			sleep 0.01
+		done
+		wrk_rps "$1" "$url" "$WRK_SECONDS"
+		kill -INT $pid
+		wait $pid || true
+	}
+
+	wrk_rps /dev/null "$url" 3 # warm-up: imports, caches, the SQLite file
+	wrk_rps /dev/null "$turl" 3
 	for ((c = 0; c < WRK_CYCLES; c++)); do
-		wrk_rps "$tmp/wrk_none" "$WRK_SECONDS"
+		wrk_rps "$tmp/wrk_none" "$url" "$WRK_SECONDS"
+		wrk_with_pair "$tmp/wrk_pair"
 		wrk_with_scooby "$tmp/wrk_core"
 		wrk_with_scooby "$tmp/wrk_prof" --profile=999
+		wrk_rps "$tmp/wrk_tb" "$turl" "$WRK_SECONDS"
 	done
 
-	runs() { tr '\n' ' ' <"$1" | sed 's/ $//'; }
+	runs() { awk '{printf "%s%.0f", (NR > 1 ? " " : ""), $1}' "$1"; }
 	total() { awk '{t += $1} END {print t + 0}' "$1"; }
-	awk -v n="$(median "$tmp/wrk_none")" -v s="$(median "$tmp/wrk_core")" \
-		-v p="$(median "$tmp/wrk_prof")" -v k="$WRK_CYCLES" -v d="$WRK_SECONDS" \
-		-v c="$WRK_CONNS" -v rn="$(runs "$tmp/wrk_none")" -v rs="$(runs "$tmp/wrk_core")" \
-		-v rp="$(runs "$tmp/wrk_prof")" -v cs="$(median "$tmp/wrk_core.cpu")" \
-		-v cp="$(median "$tmp/wrk_prof.cpu")" -v ls="$(total "$tmp/wrk_core.lost")" \
-		-v lp="$(total "$tmp/wrk_prof.lost")" 'BEGIN {
-		printf "wrk on the Django app, /items/ (gunicorn -w 2 sync, SQLite; %d connections; %d x %d s, median):\n", c, k, d
-		printf "  no scooby-bpf                    %8.1f requests/s           runs: %s\n", n, rn
-		printf "  scooby-bpf                       %8.1f requests/s  (%+.1f%%)  runs: %s\n", s, (s - n) * 100 / n, rs
-		printf "  scooby-bpf --profile (999 Hz)    %8.1f requests/s  (%+.1f%%)  runs: %s\n", p, (p - n) * 100 / n, rp
-		printf "  --profile loss vs none           %8.1f %%  (target < 3)\n", (n - p) * 100 / n
-		printf "  scooby-bpf CPU                   %8d %% of one core, %d events lost\n", cs, ls
-		printf "  scooby-bpf --profile CPU         %8d %% of one core, %d events lost\n", cp, lp
+	peak() { sort -g "$1" | tail -n 1; }
+	awk -v n="$(median "$tmp/wrk_none")" -v p="$(median "$tmp/wrk_pair")" \
+		-v s="$(median "$tmp/wrk_core")" -v f="$(median "$tmp/wrk_prof")" \
+		-v tb="$(median "$tmp/wrk_tb")" -v cs="$(median "$tmp/wrk_core.cpu")" \
+		-v cf="$(median "$tmp/wrk_prof.cpu")" -v rs="$(peak "$tmp/wrk_core.rss")" \
+		-v rf="$(peak "$tmp/wrk_prof.rss")" -v ls="$(total "$tmp/wrk_core.lost")" \
+		-v lf="$(total "$tmp/wrk_prof.lost")" -v rn="$(runs "$tmp/wrk_none")" \
+		-v rp="$(runs "$tmp/wrk_pair")" -v rc="$(runs "$tmp/wrk_core")" \
+		-v rpf="$(runs "$tmp/wrk_prof")" -v rtb="$(runs "$tmp/wrk_tb")" -v k="$WRK_CYCLES" \
+		-v d="$WRK_SECONDS" -v c="$WRK_CONNS" -v pg="$page" 'function loss(x) {
+		return (n - x) * 100 / n
+	}
+	function ratio(x) {
+		return loss(p) > 0 ? sprintf("%9.2f", loss(x) / loss(p)) : "      n/a"
+	}
+	function row(name, x, cpu, rss, note) {
+		printf "  %-26s %8.1f %7.1f %% %s %10s %10s%s\n", name, x, loss(x), ratio(x), cpu, rss,
+		       note == "" ? "" : "  " note
+	}
+	BEGIN {
+		printf "wrk on the Django N+1 page, %s (6 SQLite queries, HTML; gunicorn -w 2 sync; %d connections;\n", pg, c
+		printf "%d interleaved cycles x %d s, median):\n", k, d
+		printf "  %-26s %8s %9s %9s %10s %10s\n", "", "req/s", "loss", "loss/pair", "CPU us/req", "peak RSS"
+		printf "  %-26s %8.1f %9s %9s %10s %10s\n", "bare", n, "-", "-", "-", "-"
+		row("bpftrace step pair", p, "-", "-", "")
+		row("scooby-bpf", s, sprintf("%.1f", cs), sprintf("%.1f MiB", rs / 1024),
+		    sprintf("(target: loss/pair <= 1.5; %d events lost)", ls))
+		row("scooby-bpf --profile=999", f, sprintf("%.1f", cf), sprintf("%.1f MiB", rf / 1024),
+		    sprintf("(target: loss < 3 %%; %d events lost)", lf))
+		row("django-debug-toolbar", tb, "-", "-", "")
+		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; --profile %s; toolbar %s\n", rn, rp, rc, rpf, rtb
 	}'
 fi
 

@@ -11,7 +11,7 @@ PKGS=(
 	gunicorn sqlite3 libsqlite3-dev libpq-dev bpftrace curl libpython3.11-dev libclang-rt-14-dev
 	libmicrohttpd-dev chromium xxd wrk valgrind
 	mariadb-server python3-mysqldb python3-pymysql python3-pylibmc python3-pymemcache python3-pg8000
-	memcached libmemcached-dev libmariadb-dev
+	memcached libmemcached-dev libmariadb-dev python3-django-debug-toolbar
 )
 
 # Servers whose packages start a system service; the tests run their own instances.

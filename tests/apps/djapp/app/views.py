@@ -8,6 +8,7 @@ import time
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.html import escape
 from django.views import View
 
 from app.models import Item
@@ -33,6 +34,17 @@ def nplus1(request):
     for it in Item.objects.order_by("id")[:5]:
         names.append(Item.objects.get(id=it.id).name)
     return JsonResponse({"names": names})
+
+
+def nplus1_page(request):
+    """The N+1 queries of nplus1 as an HTML page (make bench's page: django-debug-toolbar
+    injects itself into HTML responses only)."""
+    names = []
+    for it in Item.objects.order_by("id")[:5]:
+        names.append(Item.objects.get(id=it.id).name)
+    rows = "".join("<li>%s</li>" % escape(n) for n in names)
+    return HttpResponse("<!DOCTYPE html>\n<html><head><title>N+1</title></head>"
+                        "<body><ul>%s</ul></body></html>\n" % rows)
 
 
 def fail(request):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("items/", views.items),
     path("item/<int:item_id>/", views.item),
     path("nplus1/", views.nplus1),
+    path("nplus1/page/", views.nplus1_page),
     path("fail/", views.fail),
     path("noquery/", views.noquery),
     path("slow/", views.slow),
