@@ -445,7 +445,8 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 	}
 	v = view_frame(s);
 	if (v >= 0)
-		s->view = pyproc__view_name(proc, p->frames[v].ctx, s->frames[v].function);
+		s->view = pyproc__view_name(proc, p->frames[v].ctx, p->frames[v].code,
+					    s->frames[v].function, now);
 	return true;
 }
 

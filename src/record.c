@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <cjson/cJSON.h>
+#include "hashmap.h"
 #include "profile.h"
 #include "record.h"
 #include "utf8.h"
@@ -428,17 +429,119 @@ static bool add_frame(cJSON *arr, const struct frame *f)
 	       add_str(o, "function", f->function);
 }
 
-static bool add_stack(cJSON *q, const struct stack *s)
+/* Bound of the stack-JSON cache: distinct frame lists kept serialized. Past it the
+ * cache is emptied and refilled. Only the main thread builds records. */
+#define STACK_JSON_MAX 1024
+
+/* A frame list serialized once: its frames (to confirm a hash match) and its JSON array. */
+struct stack_json {
+	size_t nframes;
+	struct frame *frames;
+	char *json;
+};
+
+static struct hashmap *stack_jsons; /* frame-list hash -> struct stack_json */
+
+static void stack_json_free(void *v)
 {
-	cJSON *arr = cJSON_AddArrayToObject(q, "stack");
+	struct stack_json *sj = v;
+
+	if (!sj)
+		return;
+	free(sj->frames);
+	free(sj->json);
+	free(sj);
+}
+
+static int stack_json_drop(uint64_t key, void *val, void *ctx)
+{
+	stack_json_free(val);
+	return 1;
+}
+
+static bool frame_eq(const struct frame *a, const struct frame *b)
+{
+	/* strings are interned: the same text is the same pointer */
+	return a->filename == b->filename && a->lineno == b->lineno && a->function == b->function &&
+	       a->module == b->module && a->symbol == b->symbol && a->offset == b->offset &&
+	       a->native == b->native && a->unresolved == b->unresolved;
+}
+
+static uint64_t frames_hash(const struct frame *f, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ n;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h = (h ^ (uintptr_t)f[i].filename) * 0x100000001b3ULL;
+		h = (h ^ (uintptr_t)f[i].function) * 0x100000001b3ULL;
+		h = (h ^ (uint64_t)f[i].lineno) * 0x100000001b3ULL;
+		h = (h ^ (uintptr_t)f[i].symbol ^ f[i].offset) * 0x100000001b3ULL;
+		h = (h ^ (uintptr_t)f[i].module ^ f[i].native ^ (f[i].unresolved << 1)) *
+		    0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Serializes a frame list as a JSON array afresh; malloc'd, NULL on ENOMEM. */
+static char *frames_json(const struct frame *frames, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *out = NULL;
 	size_t i;
 
 	if (!arr)
-		return false;
-	for (i = 0; i < s->nframes; i++)
-		if (!add_frame(arr, &s->frames[i]))
-			return false;
-	return cJSON_AddBoolToObject(q, "stack_truncated", s->truncated) &&
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!add_frame(arr, &frames[i]))
+			goto cleanup;
+	out = cJSON_PrintUnformatted(arr);
+cleanup:
+	cJSON_Delete(arr);
+	return out;
+}
+
+/* Returns the JSON array of a stack's frames, serialized once per distinct frame list
+ * (owned by the cache, valid until the next call), or NULL on ENOMEM. */
+static const char *stack_json(const struct stack *s)
+{
+	uint64_t h = frames_hash(s->frames, s->nframes);
+	struct stack_json *sj;
+	size_t i;
+
+	if (!stack_jsons && !(stack_jsons = hashmap__new()))
+		return NULL;
+	sj = hashmap__get(stack_jsons, h);
+	if (sj && sj->nframes == s->nframes) {
+		for (i = 0; i < s->nframes && frame_eq(&sj->frames[i], &s->frames[i]); i++)
+			;
+		if (i == s->nframes)
+			return sj->json;
+	}
+	stack_json_free(hashmap__del(stack_jsons, h));
+	if (hashmap__size(stack_jsons) >= STACK_JSON_MAX)
+		hashmap__sweep(stack_jsons, stack_json_drop, NULL);
+	sj = calloc(1, sizeof(*sj));
+	if (!sj)
+		return NULL;
+	sj->nframes = s->nframes;
+	sj->frames = malloc((s->nframes ? s->nframes : 1) * sizeof(*sj->frames));
+	sj->json = frames_json(s->frames, s->nframes);
+	if (sj->frames)
+		memcpy(sj->frames, s->frames, s->nframes * sizeof(*sj->frames));
+	if (!sj->frames || !sj->json || hashmap__set(stack_jsons, h, sj, NULL)) {
+		stack_json_free(sj);
+		return NULL;
+	}
+	return sj->json;
+}
+
+static bool add_stack(cJSON *q, const struct stack *s)
+{
+	const char *json = stack_json(s);
+
+	return json && cJSON_AddRawToObject(q, "stack", json) &&
+	       cJSON_AddBoolToObject(q, "stack_truncated", s->truncated) &&
 	       cJSON_AddBoolToObject(q, "stack_partial", s->partial);
 }
 
