@@ -211,6 +211,12 @@ static size_t fmt_millis(char *out, double d)
 	return n;
 }
 
+void jsonw__str_as_is(struct jsonw *w, const char *s)
+{
+	value_start(w);
+	put_escaped(w, s, strlen(s));
+}
+
 void jsonw__num(struct jsonw *w, double d)
 {
 	char buf[64];

@@ -24,6 +24,8 @@ void jsonw__name(struct jsonw *w, const char *name);
 /* Values: a string (NULL: null) escaped as cJSON escapes, made valid UTF-8 first; a
  * number as cJSON prints a double; true/false; null; a JSON text written as it is. */
 void jsonw__str(struct jsonw *w, const char *s);
+/* A string's bytes escaped as they are, not made valid UTF-8 (as cJSON prints a string). */
+void jsonw__str_as_is(struct jsonw *w, const char *s);
 void jsonw__num(struct jsonw *w, double d);
 void jsonw__bool(struct jsonw *w, bool b);
 void jsonw__null(struct jsonw *w);

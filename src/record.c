@@ -49,13 +49,34 @@ void mono_after_ms(struct timespec *ts, long ms)
 
 void iso8601_utc(int64_t unix_ns, char *buf, size_t len)
 {
+	/* the date and time of day of the last second formatted, per thread: a record's
+	 * times fall in a few seconds, and gmtime_r and strftime cost more than the rest */
+	static __thread time_t cached_secs = -1;
+	static __thread char cached[32];
+	static __thread size_t cached_n;
 	time_t secs = unix_ns / 1000000000;
+	int us = (int)(unix_ns % 1000000000 / 1000), i;
 	struct tm tm;
-	size_t n;
 
-	gmtime_r(&secs, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06dZ", (int)(unix_ns % 1000000000 / 1000));
+	if (unix_ns < 0 || len < 32) { /* the plain way for the odd case */
+		size_t n;
+
+		gmtime_r(&secs, &tm);
+		n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf + n, len - n, ".%06dZ", us);
+		return;
+	}
+	if (secs != cached_secs) {
+		gmtime_r(&secs, &tm);
+		cached_n = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_secs = secs;
+	}
+	memcpy(buf, cached, cached_n);
+	buf[cached_n] = '.';
+	for (i = 6; i >= 1; i--, us /= 10)
+		buf[cached_n + i] = '0' + us % 10;
+	buf[cached_n + 7] = 'Z';
+	buf[cached_n + 8] = 0;
 }
 
 struct record *record__new(void)

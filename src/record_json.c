@@ -226,21 +226,40 @@ static void put_memcache(struct jsonw *w, const struct record *r, const struct q
 	put_query_common(w, r, q);
 }
 
-/* Writes a cJSON tree (groups, a profile) as its unformatted text; NULL writes nothing. */
+/* Writes a cJSON value as cJSON_PrintUnformatted would (jsonw prints numbers and strings
+ * as cJSON does), without cJSON's own growing print buffer. */
+static void put_value(struct jsonw *w, const cJSON *v)
+{
+	const cJSON *c;
+
+	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+		jsonw__open(w, cJSON_IsObject(v) ? '{' : '[');
+		for (c = v->child; c; c = c->next) {
+			if (cJSON_IsObject(v))
+				jsonw__name(w, c->string ? c->string : "");
+			put_value(w, c);
+		}
+		jsonw__close(w, cJSON_IsObject(v) ? '}' : ']');
+	} else if (cJSON_IsString(v)) {
+		jsonw__str_as_is(w, v->valuestring ? v->valuestring : "");
+	} else if (cJSON_IsNumber(v)) {
+		jsonw__num(w, v->valuedouble);
+	} else if (cJSON_IsBool(v)) {
+		jsonw__bool(w, cJSON_IsTrue(v));
+	} else if (cJSON_IsRaw(v) && v->valuestring) {
+		jsonw__raw(w, v->valuestring);
+	} else {
+		jsonw__null(w);
+	}
+}
+
+/* Writes a member holding a cJSON tree (groups, a profile); NULL writes nothing. */
 static void put_tree(struct jsonw *w, const char *name, const cJSON *tree)
 {
-	char *text;
-
 	if (!tree)
 		return;
-	text = cJSON_PrintUnformatted(tree);
-	if (!text) {
-		w->oom = true;
-		return;
-	}
 	jsonw__name(w, name);
-	jsonw__raw(w, text);
-	free(text);
+	put_value(w, tree);
 }
 
 /* One store family's object: count, omitted, total_time, queries, groups. */
