@@ -22,6 +22,20 @@ struct correlator {
 	struct hashmap *background; /* pid -> struct record of queries outside requests */
 	uint64_t last_background;
 	uint64_t lost;
+	struct hashmap *comms; /* pid -> struct comm_cached; at most COMMS_MAX */
+};
+
+/* Bound of the per-process name cache; past it the cache is emptied and refilled. */
+#define COMMS_MAX 4096
+
+/* Process names, re-read after a second: one per process seen */
+static struct hashmap_table comm_cache = HASHMAP_TABLE("process names", 64, COMMS_MAX);
+/* A cached name is read again after this long: a process may rename itself. */
+#define COMM_RECHECK_NS 1000000000ULL
+
+struct comm_cached {
+	uint64_t read_ns;
+	char comm[16];
 };
 
 struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn, void *ctx)
@@ -35,9 +49,11 @@ struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn
 	c->ctx = ctx;
 	c->requests = hashmap__new_in(&open_requests);
 	c->background = hashmap__new_in(&background_records);
-	if (!c->requests || !c->background) {
+	c->comms = hashmap__new_in(&comm_cache);
+	if (!c->requests || !c->background || !c->comms) {
 		hashmap__free(c->requests, NULL);
 		hashmap__free(c->background, NULL);
+		hashmap__free(c->comms, NULL);
 		free(c);
 		return NULL;
 	}
@@ -66,6 +82,37 @@ static void read_comm(uint32_t pid, char *buf, size_t len)
 	fclose(f);
 }
 
+static int drop_comm(uint64_t key, void *val, void *ctx)
+{
+	free(val);
+	return 1;
+}
+
+/* Copies the process name (cached per pid, re-read after COMM_RECHECK_NS) into buf. */
+static void cached_comm(struct correlator *c, uint32_t pid, uint64_t now, char *buf, size_t len)
+{
+	struct comm_cached *cc = hashmap__get(c->comms, pid);
+
+	if (cc && now - cc->read_ns < COMM_RECHECK_NS) {
+		snprintf(buf, len, "%s", cc->comm);
+		return;
+	}
+	read_comm(pid, buf, len);
+	if (!buf[0]) /* gone: nothing worth keeping */
+		return;
+	if (!cc) {
+		if (hashmap__size(c->comms) >= COMMS_MAX)
+			hashmap__sweep(c->comms, drop_comm, NULL);
+		cc = calloc(1, sizeof(*cc));
+		if (!cc || hashmap__set(c->comms, pid, cc, NULL)) {
+			free(cc);
+			return;
+		}
+	}
+	cc->read_ns = now;
+	snprintf(cc->comm, sizeof(cc->comm), "%s", buf);
+}
+
 int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts,
 			      const struct http_req_info *req)
 {
@@ -87,7 +134,7 @@ int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, 
 	r->pid = pid;
 	r->tid = tid;
 	r->start_ns = r->end_ns = ts;
-	read_comm(pid, r->comm, sizeof(r->comm));
+	cached_comm(c, pid, mono_now_ns(), r->comm, sizeof(r->comm));
 	err = hashmap__set(c->requests, tid, r, (void **)&old);
 	if (err)
 		goto cleanup;
@@ -135,7 +182,7 @@ static struct record *background(struct correlator *c, uint32_t pid)
 		return NULL;
 	r->background = true;
 	r->pid = pid;
-	read_comm(pid, r->comm, sizeof(r->comm));
+	cached_comm(c, pid, mono_now_ns(), r->comm, sizeof(r->comm));
 	if (hashmap__set(c->background, pid, r, NULL)) {
 		record__free(r);
 		return NULL;
@@ -389,6 +436,7 @@ void correlator__proc_gone(struct correlator *c, uint32_t pid, uint64_t now)
 
 	hashmap__sweep(c->requests, sweep_requests, &t);
 	hashmap__sweep(c->background, sweep_pid_background, &t);
+	free(hashmap__del(c->comms, pid));
 }
 
 void correlator__set_lost(struct correlator *c, uint64_t lost)
@@ -419,5 +467,6 @@ void correlator__free(struct correlator *c)
 	hashmap__sweep(c->background, sweep_background, c);
 	hashmap__free(c->requests, NULL);
 	hashmap__free(c->background, NULL);
+	hashmap__free(c->comms, free);
 	free(c);
 }

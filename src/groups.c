@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fingerprint.h"
+#include "hashmap.h"
 #include "groups.h"
 #include "utf8.h"
 
@@ -139,6 +140,69 @@ static void kv_fingerprint(const struct query *q, char *out, size_t cap)
 	out[n < cap ? n : cap - 1] = 0;
 }
 
+/* Bound of the SQL fingerprint cache (distinct texts), and of the texts it keeps: past
+ * either, a fingerprint is computed afresh. Full, the cache is emptied and refilled. Only
+ * the main thread builds groups. At most FP_CACHE_MAX * 3 * FP_CACHE_TEXT_MAX bytes. */
+#define FP_CACHE_MAX 1024
+#define FP_CACHE_TEXT_MAX 2048
+
+/* Fingerprints per distinct SQL text; emptied when full */
+static struct hashmap_table fp_texts = HASHMAP_TABLE("SQL fingerprints", 256, FP_CACHE_MAX);
+
+/* A SQL text and its fingerprint. */
+struct fp_cached {
+	char *sql;
+	char *fp;
+};
+
+static struct hashmap *fp_cache; /* text hash -> struct fp_cached */
+
+static int fp_cached_drop(uint64_t key, void *val, void *ctx)
+{
+	struct fp_cached *fc = val;
+
+	free(fc->sql);
+	free(fc->fp);
+	free(fc);
+	return 1;
+}
+
+/* Returns a malloc'd fingerprint of SQL text sql (len bytes), the cached one when this
+ * text was seen; NULL on ENOMEM. */
+static char *sql_fingerprint_cached(const char *sql, size_t len)
+{
+	uint64_t h = hash__bytes(0xcbf29ce484222325ULL, sql, len);
+	struct fp_cached *fc;
+	char *fp = malloc(2 * len + 16);
+
+	if (!fp)
+		return NULL;
+	if (len > FP_CACHE_TEXT_MAX || (!fp_cache && !(fp_cache = hashmap__new_in(&fp_texts)))) {
+		sql_fingerprint(sql, len, fp, 2 * len + 16);
+		return fp;
+	}
+	fc = hashmap__get(fp_cache, h);
+	if (fc && strcmp(fc->sql, sql) == 0) {
+		strcpy(fp, fc->fp);
+		return fp;
+	}
+	sql_fingerprint(sql, len, fp, 2 * len + 16);
+	if (fc) /* another text of the same hash: the newest wins */
+		fp_cached_drop(h, hashmap__del(fp_cache, h), NULL);
+	if (hashmap__size(fp_cache) >= FP_CACHE_MAX)
+		hashmap__sweep(fp_cache, fp_cached_drop, NULL);
+	fc = calloc(1, sizeof(*fc));
+	if (fc && (fc->sql = strdup(sql)) && (fc->fp = strdup(fp)) &&
+	    !hashmap__set(fp_cache, h, fc, NULL))
+		return fp;
+	if (fc) {
+		free(fc->sql);
+		free(fc->fp);
+	}
+	free(fc);
+	return fp;
+}
+
 /* Fills fp and site for every query. Returns 0, or -1 on ENOMEM. */
 static int grouping__fingerprints(struct grouping *g)
 {
@@ -148,14 +212,16 @@ static int grouping__fingerprints(struct grouping *g)
 	for (i = 0; i < g->n; i++) {
 		q = &g->qs[i];
 		len = strlen(query__sql(q));
-		/* the bound sql_fingerprint promises: never cut, so distinct shapes stay apart */
-		g->fp[i] = malloc(2 * len + 16);
+		if (db__is_sql(q->db)) {
+			g->fp[i] = sql_fingerprint_cached(query__sql(q), len);
+		} else {
+			/* the bound kv_fingerprint promises: never cut */
+			g->fp[i] = malloc(2 * len + 16);
+			if (g->fp[i])
+				kv_fingerprint(q, g->fp[i], 2 * len + 16);
+		}
 		if (!g->fp[i])
 			return -1;
-		if (db__is_sql(q->db))
-			sql_fingerprint(query__sql(q), len, g->fp[i], 2 * len + 16);
-		else
-			kv_fingerprint(q, g->fp[i], 2 * len + 16);
 		g->site[i] = stack__call_site(&q->stack);
 	}
 	return 0;

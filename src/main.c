@@ -26,6 +26,10 @@
 #define TICK_MS 50 /* the BPF side does not wake us per record: this is the drain period */
 #define LIB_SCAN_NS (250 * 1000000ULL) /* a dlopen()ed library is probed within this */
 #define SYSWIDE_SCAN_NS (1000 * 1000000ULL)
+/* After an exit event, every tick of this window looks for the dead (the exit tracepoint
+ * fires before /proc shows a zombie); otherwise they are looked for once a scan period,
+ * in case the event was lost. */
+#define REAP_WINDOW_NS (500 * 1000000ULL)
 #define FLUSH_TIMEOUT_MS 3000
 #define TABLES_LINE_MAX 4096
 
@@ -203,7 +207,7 @@ static void print_status(const struct sinks *s, const struct event_router *r)
 static int run(const struct cli_opts *o, const struct sinks *sinks, struct event_router *router)
 {
 	struct attacher *att = router->att;
-	uint64_t start = mono_now_ns(), last_scan = start, now;
+	uint64_t start = mono_now_ns(), last_scan = start, last_reap = start, reap_until = 0, now;
 	uint64_t scan_every = o->pid ? LIB_SCAN_NS : SYSWIDE_SCAN_NS;
 	struct ring_buffer *rb;
 	int err;
@@ -231,7 +235,12 @@ static int run(const struct cli_opts *o, const struct sinks *sinks, struct event
 			pystack__expire(router->py, now, 10 * 1000000000ULL);
 			last_scan = now;
 		}
-		if (o->pid) {
+		if (router->exits_seen) {
+			router->exits_seen = false;
+			reap_until = now + REAP_WINDOW_NS;
+		}
+		if (o->pid && (now < reap_until || now - last_reap >= scan_every)) {
+			last_reap = now;
 			attacher__reap(att, proc_gone, router);
 			if (attacher__all_gone(att)) {
 				ring_buffer__consume(rb);

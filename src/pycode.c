@@ -23,6 +23,12 @@ static struct hashmap_table py_modules = HASHMAP_TABLE("Python module names", 25
 #define DICT_MAX_ENTRIES 8192
 #define RECHECK_NS 1000000000ULL /* a cached code object's identity is re-read after 1 s */
 #define TP_NAME_OFF 24 /* PyTypeObject.tp_name, after ob_refcnt, ob_type, ob_size: all versions */
+/* Bound of the view-name cache: distinct (function, code) pairs a stack's view frame ran in.
+ * Past it the cache is emptied and refilled (a view is re-read at most once a RECHECK_NS). */
+#define VIEWS_MAX 4096
+
+/* View names per (function, code), per process: each process empties its own at VIEWS_MAX */
+static struct hashmap_table py_views = HASHMAP_TABLE("view names", 256, 16 * VIEWS_MAX);
 
 struct pyproc {
 	pid_t pid;
@@ -30,7 +36,23 @@ struct pyproc {
 	struct hashmap *codes; /* code address -> struct pycode */
 	struct hashmap *types; /* type address -> (char *) tp_name */
 	struct hashmap *modules; /* globals dict address -> (char *) __name__ (3.8-3.10) */
+	struct hashmap *views; /* (ctx, code) -> struct view_cached; at most VIEWS_MAX */
 };
+
+/* A view name read once: "module.qualname" (NULL: none), re-read after RECHECK_NS. */
+struct view_cached {
+	uint64_t ctx, code, checked_ns;
+	char *name;
+};
+
+static void view_cached_free(void *v)
+{
+	struct view_cached *vc = v;
+
+	if (vc)
+		free(vc->name);
+	free(vc);
+}
 
 bool target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
@@ -68,7 +90,8 @@ struct pyproc *pyproc__new(pid_t pid, const struct py_layout *l)
 	p->codes = hashmap__new_in(&py_codes);
 	p->types = hashmap__new_in(&py_types);
 	p->modules = hashmap__new_in(&py_modules);
-	if (!p->codes || !p->types || !p->modules) {
+	p->views = hashmap__new_in(&py_views);
+	if (!p->codes || !p->types || !p->modules || !p->views) {
 		pyproc__free(p);
 		return NULL;
 	}
@@ -82,6 +105,7 @@ void pyproc__free(struct pyproc *p)
 	hashmap__free(p->codes, pycode_free);
 	hashmap__free(p->types, free);
 	hashmap__free(p->modules, free);
+	hashmap__free(p->views, view_cached_free);
 	free(p);
 }
 
@@ -354,7 +378,8 @@ cleanup:
 	return name;
 }
 
-char *pyproc__view_name(struct pyproc *p, uint64_t ctx, const char *function)
+/* Reads a frame context's "module.function" afresh (malloc'd), or NULL. */
+static char *read_view_name(struct pyproc *p, uint64_t ctx, const char *function)
 {
 	char *module = NULL, *qualname = NULL, *out = NULL, *cached;
 	uint64_t mod_ptr, qn_ptr;
@@ -387,4 +412,43 @@ char *pyproc__view_name(struct pyproc *p, uint64_t ctx, const char *function)
 	free(module);
 	free(qualname);
 	return out;
+}
+
+/* Drops every entry: the simplest eviction for a table that only grows past its bound
+ * under churn of function objects. */
+static int drop_all(uint64_t key, void *val, void *ctx)
+{
+	view_cached_free(val);
+	return 1;
+}
+
+char *pyproc__view_name(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
+			uint64_t now_ns)
+{
+	uint64_t key = hashmap_key2((uint32_t)(code >> 4), ctx);
+	struct view_cached *vc = hashmap__get(p->views, key);
+
+	if (!ctx)
+		return NULL;
+	/* the same (function, code) pair names the same view; a freed and reused
+	 * function object is caught by the periodic re-read, as code objects are */
+	if (vc && vc->ctx == ctx && vc->code == code && now_ns - vc->checked_ns < RECHECK_NS)
+		return vc->name ? strdup(vc->name) : NULL;
+	view_cached_free(hashmap__del(p->views, key));
+	vc = calloc(1, sizeof(*vc));
+	if (!vc)
+		return read_view_name(p, ctx, function);
+	vc->ctx = ctx;
+	vc->code = code;
+	vc->checked_ns = now_ns;
+	vc->name = read_view_name(p, ctx, function);
+	if (hashmap__size(p->views) >= VIEWS_MAX)
+		hashmap__sweep(p->views, drop_all, NULL);
+	if (hashmap__set(p->views, key, vc, NULL)) {
+		char *name = vc->name;
+
+		free(vc);
+		return name;
+	}
+	return vc->name ? strdup(vc->name) : NULL;
 }

@@ -35,8 +35,10 @@ struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns);
 /* Returns the line of the instruction a frame was executing; 0 when unknown. */
 int pyproc__line(struct pyproc *p, struct pycode *c, uint64_t code_addr, uint64_t instr);
 /* Returns "module.function" (malloc'd) for a frame's context (3.11+: the function
- * object, older: the globals dict, with function the code's name), or NULL. */
-char *pyproc__view_name(struct pyproc *p, uint64_t ctx, const char *function);
+ * object, older: the globals dict, with function the code's name) running the code
+ * object at code, or NULL. Cached per (ctx, code), re-read after a second. */
+char *pyproc__view_name(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
+			uint64_t now_ns);
 
 /* Reads len bytes at addr of pid; returns true when all were read. */
 bool target_read(pid_t pid, uint64_t addr, void *buf, size_t len);

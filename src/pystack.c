@@ -20,6 +20,14 @@ static struct hashmap_table py_pending = HASHMAP_TABLE("Python stacks waiting", 
 /* Native stacks waiting for the entry they belong to */
 static struct hashmap_table native_pending = HASHMAP_TABLE("native stacks waiting", 1024, 65536);
 
+/* Bound of the resolved-stack cache: distinct captured frame lists (code, instruction,
+ * context of each frame) kept resolved. Full, it is emptied and refilled. An entry is
+ * resolved again after RESOLVED_TTL_NS, so that it sees what the code cache re-checks. */
+#define RESOLVED_MAX 1024
+#define RESOLVED_TTL_NS 1000000000ULL
+
+/* Resolved stacks per distinct captured frame list; emptied when full */
+static struct hashmap_table py_resolved = HASHMAP_TABLE("resolved stacks", 256, RESOLVED_MAX);
 #define DEBUG_OFFSETS_WORDS 44 /* _Py_DebugOffsets of 3.13, up to code_object.co_code_adaptive */
 
 /* A traced process: its interpreter, or the fact that it has none we can walk. */
@@ -48,9 +56,33 @@ struct pystack {
 	struct hashmap *procs; /* pid -> struct pyentry */
 	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
 	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
+	struct hashmap *resolved; /* frame-list hash -> struct resolved; at most RESOLVED_MAX */
 	struct symbolizer *syms;
 	unsigned warned_minor[64]; /* unsupported versions already said */
 };
+
+/* A captured frame list and what it resolved to. */
+struct resolved {
+	uint32_t pid, nframes, flags;
+	uint64_t resolved_ns;
+	struct stack stack;
+	struct sc_py_frame frames[];
+};
+
+static void resolved_free(void *v)
+{
+	struct resolved *r = v;
+
+	if (r)
+		stack__clear(&r->stack);
+	free(r);
+}
+
+static int resolved_drop(uint64_t key, void *val, void *ctx)
+{
+	resolved_free(val);
+	return 1;
+}
 
 static void entry_free(void *v)
 {
@@ -71,8 +103,9 @@ struct pystack *pystack__new(int py_procs_fd)
 	ps->procs = hashmap__new_in(&py_procs);
 	ps->pending = hashmap__new_in(&py_pending);
 	ps->native = hashmap__new_in(&native_pending);
+	ps->resolved = hashmap__new_in(&py_resolved);
 	ps->syms = symbolizer__new();
-	if (!ps->procs || !ps->pending || !ps->native || !ps->syms) {
+	if (!ps->procs || !ps->pending || !ps->native || !ps->resolved || !ps->syms) {
 		pystack__free(ps);
 		return NULL;
 	}
@@ -86,6 +119,7 @@ void pystack__free(struct pystack *ps)
 	hashmap__free(ps->procs, entry_free);
 	hashmap__free(ps->pending, free);
 	hashmap__free(ps->native, free);
+	hashmap__free(ps->resolved, resolved_free);
 	symbolizer__free(ps->syms);
 	free(ps);
 }
@@ -454,7 +488,53 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 	}
 	v = view_frame(s);
 	if (v >= 0)
-		s->view = pyproc__view_name(proc, p->frames[v].ctx, s->frames[v].function);
+		s->view = pyproc__view_name(proc, p->frames[v].ctx, p->frames[v].code,
+					    s->frames[v].function, now);
+	return true;
+}
+
+static uint64_t capture_hash(const struct pending *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)p->pid << 32 | p->flags) ^ p->nframes;
+	uint32_t i;
+
+	for (i = 0; i < p->nframes; i++) {
+		h = (h ^ p->frames[i].code) * 0x100000001b3ULL;
+		h = (h ^ p->frames[i].instr) * 0x100000001b3ULL;
+		h = (h ^ p->frames[i].ctx) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Resolves a capture into s, from the cache when the same frame list was resolved less
+ * than RESOLVED_TTL_NS ago; returns false on ENOMEM. */
+static bool resolve_cached(struct pystack *ps, struct pyproc *proc, const struct pending *p,
+			   struct stack *s)
+{
+	uint64_t now = mono_now_ns(), h = capture_hash(p);
+	struct resolved *r = hashmap__get(ps->resolved, h);
+	size_t fbytes = p->nframes * sizeof(p->frames[0]);
+
+	if (r && r->pid == p->pid && r->nframes == p->nframes && r->flags == p->flags &&
+	    now - r->resolved_ns < RESOLVED_TTL_NS && !memcmp(r->frames, p->frames, fbytes))
+		return stack__copy(s, &r->stack) == 0;
+	if (!resolve(proc, p, s, now))
+		return false;
+	resolved_free(hashmap__del(ps->resolved, h));
+	if (hashmap__size(ps->resolved) >= RESOLVED_MAX)
+		hashmap__sweep(ps->resolved, resolved_drop, NULL);
+	r = calloc(1, sizeof(*r) + fbytes);
+	if (!r || stack__copy(&r->stack, s)) {
+		free(r);
+		return true; /* resolved, just not kept */
+	}
+	r->pid = p->pid;
+	r->nframes = p->nframes;
+	r->flags = p->flags;
+	r->resolved_ns = now;
+	memcpy(r->frames, p->frames, fbytes);
+	if (hashmap__set(ps->resolved, h, r, NULL))
+		resolved_free(r);
 	return true;
 }
 
@@ -470,7 +550,7 @@ bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_
 	if (!p && !n)
 		return false;
 	if (p && e && e->proc && p->pid == pid)
-		ok = resolve(e->proc, p, out, mono_now_ns());
+		ok = resolve_cached(ps, e->proc, p, out);
 	if (ok && n && n->pid == pid)
 		ok = resolve_native(ps->syms, n, out);
 	free(p);
@@ -539,6 +619,8 @@ void pystack__proc_gone(struct pystack *ps, pid_t pid)
 	__u32 key = pid;
 
 	entry_free(hashmap__del(ps->procs, pid));
+	/* its code addresses may be another process's next: forget every resolved stack */
+	hashmap__sweep(ps->resolved, resolved_drop, NULL);
 	symbolizer__proc_gone(ps->syms, pid);
 	bpf_map_delete_elem(ps->map_fd, &key);
 }

@@ -1,15 +1,12 @@
 /* The per-request record: model, uuid, clocks and JSON building (the format is docs/FORMAT.md). */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <cjson/cJSON.h>
 #include "profile.h"
 #include "record.h"
-#include "utf8.h"
 
 static int64_t mono_to_unix_offset;
 
@@ -52,13 +49,34 @@ void mono_after_ms(struct timespec *ts, long ms)
 
 void iso8601_utc(int64_t unix_ns, char *buf, size_t len)
 {
+	/* the date and time of day of the last second formatted, per thread: a record's
+	 * times fall in a few seconds, and gmtime_r and strftime cost more than the rest */
+	static __thread time_t cached_secs = -1;
+	static __thread char cached[32];
+	static __thread size_t cached_n;
 	time_t secs = unix_ns / 1000000000;
+	int us = (int)(unix_ns % 1000000000 / 1000), i;
 	struct tm tm;
-	size_t n;
 
-	gmtime_r(&secs, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%06dZ", (int)(unix_ns % 1000000000 / 1000));
+	if (unix_ns < 0 || len < 32) { /* the plain way for the odd case */
+		size_t n;
+
+		gmtime_r(&secs, &tm);
+		n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf + n, len - n, ".%06dZ", us);
+		return;
+	}
+	if (secs != cached_secs) {
+		gmtime_r(&secs, &tm);
+		cached_n = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_secs = secs;
+	}
+	memcpy(buf, cached, cached_n);
+	buf[cached_n] = '.';
+	for (i = 6; i >= 1; i--, us /= 10)
+		buf[cached_n + i] = '0' + us % 10;
+	buf[cached_n + 7] = 'Z';
+	buf[cached_n + 8] = 0;
 }
 
 struct record *record__new(void)
@@ -295,78 +313,6 @@ double record__total_db_ms(const struct record *r)
 	return ns / 1e6;
 }
 
-/* Milliseconds with microsecond precision, as the format promises. */
-static double ms(uint64_t ns)
-{
-	return round(ns / 1e3) / 1e3;
-}
-
-static double unix_ms(uint64_t mono_ns)
-{
-	return round(mono_to_unix_ns(mono_ns) / 1e3) / 1e3;
-}
-
-/* True when s is ASCII: valid UTF-8 that needs no repaired copy (most names and SQL). */
-static bool plain_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
-
-/* Adds a string member made valid UTF-8 (or JSON null for NULL); false on ENOMEM. */
-static bool add_str(cJSON *obj, const char *name, const char *s)
-{
-	char *clean;
-	bool ok;
-
-	if (!s)
-		return cJSON_AddNullToObject(obj, name) != NULL;
-	if (plain_ascii(s)) /* cJSON escapes control bytes itself */
-		return cJSON_AddStringToObject(obj, name, s) != NULL;
-	clean = utf8_sanitize(s, strlen(s));
-	if (!clean)
-		return false;
-	ok = cJSON_AddStringToObject(obj, name, clean) != NULL;
-	free(clean);
-	return ok;
-}
-
-/* Appends a string (made valid UTF-8) to an array; false on ENOMEM. */
-static bool add_str_item(cJSON *arr, const char *s)
-{
-	if (!s) {
-		cJSON *null = cJSON_CreateNull();
-
-		if (!null || !cJSON_AddItemToArray(arr, null)) {
-			cJSON_Delete(null);
-			return false;
-		}
-		return true;
-	}
-	char *clean = plain_ascii(s) ? NULL : utf8_sanitize(s, strlen(s));
-	cJSON *item;
-
-	if (!plain_ascii(s) && !clean)
-		return false;
-	item = cJSON_CreateString(clean ? clean : s);
-	free(clean);
-	if (!item || !cJSON_AddItemToArray(arr, item)) {
-		cJSON_Delete(item);
-		return false;
-	}
-	return true;
-}
-
-static bool add_iso(cJSON *obj, const char *name, uint64_t mono_ns)
-{
-	char buf[40];
-
-	iso8601_utc(mono_to_unix_ns(mono_ns), buf, sizeof(buf));
-	return cJSON_AddStringToObject(obj, name, buf) != NULL;
-}
-
 const char *db__name(enum db_kind db)
 {
 	static const char *const names[] = {
@@ -375,242 +321,4 @@ const char *db__name(enum db_kind db)
 	};
 
 	return db >= DB_SQLITE && db <= DB_MEMCACHE ? names[db] : "unknown";
-}
-
-/* Milliseconds from the record's start to t (negative before it). */
-static double offset_ms(const struct record *r, uint64_t t)
-{
-	return t >= r->start_ns ? ms(t - r->start_ns) : -ms(r->start_ns - t);
-}
-
-/* Builds the request object; returns false on ENOMEM. */
-static bool add_request(cJSON *root, const struct record *r)
-{
-	cJSON *req = cJSON_AddObjectToObject(root, "request");
-	bool ok;
-
-	if (!req)
-		return false;
-	ok = add_str(req, "method", r->background ? "background" : r->method) &&
-	     add_str(req, "path", r->path) &&
-	     (r->status ? cJSON_AddNumberToObject(req, "status", r->status) :
-			  cJSON_AddNullToObject(req, "status")) &&
-	     cJSON_AddNumberToObject(req, "start_unix_ms", unix_ms(r->start_ns)) &&
-	     cJSON_AddNumberToObject(req, "duration_ms", ms(r->end_ns - r->start_ns)) &&
-	     cJSON_AddNumberToObject(req, "pid", r->pid) &&
-	     (r->tid ? cJSON_AddNumberToObject(req, "tid", r->tid) :
-		       cJSON_AddNullToObject(req, "tid")) &&
-	     add_str(req, "comm", r->comm) && add_str(req, "host", r->host) &&
-	     add_str(req, "request_id", r->request_id) &&
-	     cJSON_AddBoolToObject(req, "incomplete", r->incomplete);
-	return ok;
-}
-
-/* Adds a frame in Scooby's form ({filename, lineno, function}); false on ENOMEM. */
-static bool add_frame(cJSON *arr, const struct frame *f)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return false;
-	}
-	if (f->native)
-		return add_str(o, "module", f->module) && add_str(o, "symbol", f->symbol) &&
-		       cJSON_AddNumberToObject(o, "offset", f->offset);
-	if (f->unresolved)
-		return cJSON_AddNullToObject(o, "filename") && cJSON_AddNullToObject(o, "lineno") &&
-		       cJSON_AddNullToObject(o, "function") &&
-		       cJSON_AddTrueToObject(o, "unresolved");
-	return add_str(o, "filename", f->filename) &&
-	       (f->lineno ? cJSON_AddNumberToObject(o, "lineno", f->lineno) :
-			    cJSON_AddNullToObject(o, "lineno")) &&
-	       add_str(o, "function", f->function);
-}
-
-static bool add_stack(cJSON *q, const struct stack *s)
-{
-	cJSON *arr = cJSON_AddArrayToObject(q, "stack");
-	size_t i;
-
-	if (!arr)
-		return false;
-	for (i = 0; i < s->nframes; i++)
-		if (!add_frame(arr, &s->frames[i]))
-			return false;
-	return cJSON_AddBoolToObject(q, "stack_truncated", s->truncated) &&
-	       cJSON_AddBoolToObject(q, "stack_partial", s->partial);
-}
-
-/* Adds a new object to arr; NULL on ENOMEM. */
-static cJSON *add_object(cJSON *arr)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	return o;
-}
-
-/* The members every store's entry has: timing, error, origin, stack. False on ENOMEM. */
-static bool add_query_common(cJSON *o, const struct record *r, const struct query *q)
-{
-	return add_iso(o, "start", q->start_ns) && add_iso(o, "end", q->end_ns) &&
-	       cJSON_AddNumberToObject(o, "start_offset_ms", offset_ms(r, q->start_ns)) &&
-	       cJSON_AddNumberToObject(o, "time_taken", ms(q->busy_ns)) &&
-	       add_str(o, "error", q->error) &&
-	       cJSON_AddBoolToObject(o, "truncated", q->truncated) &&
-	       cJSON_AddNumberToObject(o, "tid", q->tid) &&
-	       add_str(o, "via", q->wire ? "wire" : "library") && add_stack(o, &q->stack);
-}
-
-static bool add_query(cJSON *arr, const struct record *r, const struct query *q)
-{
-	cJSON *o = add_object(arr);
-
-	return o && add_str(o, "db", db__name(q->db)) &&
-	       add_str(o, "query", q->sql ? q->sql : "") && add_query_common(o, r, q);
-}
-
-/* A Redis command: command, key, args, and the common members. */
-static bool add_redis(cJSON *arr, const struct record *r, const struct query *q)
-{
-	cJSON *o = add_object(arr), *args;
-	uint32_t i;
-
-	if (!o || !add_str(o, "command", q->command) || !add_str(o, "key", q->key) ||
-	    !(args = cJSON_AddArrayToObject(o, "args")))
-		return false;
-	for (i = 0; i < q->nargs; i++)
-		if (!add_str_item(args, q->args[i]))
-			return false;
-	return cJSON_AddBoolToObject(o, "args_truncated", q->args_truncated) &&
-	       add_str(o, "query", q->sql ? q->sql : "") && add_query_common(o, r, q);
-}
-
-/* A memcached command in Scooby's Memcache form: func_name and arg. */
-static bool add_memcache(cJSON *arr, const struct record *r, const struct query *q)
-{
-	cJSON *o = add_object(arr);
-
-	return o && add_str(o, "func_name", q->command) && add_str(o, "arg", q->key) &&
-	       add_str(o, "query", q->sql ? q->sql : "") && add_query_common(o, r, q);
-}
-
-/* Adds plugins_data.<name> for a key-value store list; false on ENOMEM. */
-static bool add_kv_plugin(cJSON *plugins, const char *name, const struct record *r,
-			  const struct query_list *l, cJSON **groups,
-			  bool (*add)(cJSON *, const struct record *, const struct query *))
-{
-	cJSON *p = cJSON_AddObjectToObject(plugins, name), *arr;
-	size_t i;
-
-	if (!p || !cJSON_AddNumberToObject(p, "count", l->n + l->omitted) ||
-	    !cJSON_AddNumberToObject(p, "omitted", l->omitted) ||
-	    !cJSON_AddNumberToObject(p, "total_time", round(query_list__total_ms(l) * 1e3) / 1e3) ||
-	    !(arr = cJSON_AddArrayToObject(p, "queries")))
-		return false;
-	for (i = 0; i < l->n; i++)
-		if (!add(arr, r, &l->q[i]))
-			return false;
-	if (*groups) {
-		cJSON_AddItemToObject(p, "groups", *groups);
-		*groups = NULL;
-	}
-	return true;
-}
-
-/* plugins_data.CustomLog: the request thread's stdout/stderr writes; false on ENOMEM. */
-static bool add_logs(cJSON *plugins, const struct record *r)
-{
-	cJSON *p = cJSON_AddObjectToObject(plugins, "CustomLog"), *arr, *o;
-	const struct log_entry *l;
-	size_t i;
-
-	if (!p || !cJSON_AddNumberToObject(p, "count", r->nlogs + r->logs_omitted) ||
-	    !cJSON_AddNumberToObject(p, "omitted", r->logs_omitted) ||
-	    !(arr = cJSON_AddArrayToObject(p, "logs")))
-		return false;
-	for (i = 0; i < r->nlogs; i++) {
-		l = &r->logs[i];
-		o = add_object(arr);
-		if (!o || !add_str(o, "s", l->s) ||
-		    !add_str(o, "stream", l->fd == 1 ? "stdout" : "stderr") ||
-		    !add_iso(o, "time", l->ts) ||
-		    !cJSON_AddNumberToObject(o, "start_offset_ms", offset_ms(r, l->ts)) ||
-		    !cJSON_AddBoolToObject(o, "truncated", l->truncated) ||
-		    !cJSON_AddNumberToObject(o, "tid", l->tid) || !add_stack(o, &l->stack))
-			return false;
-	}
-	return true;
-}
-
-/* Builds plugins_data: ViewName, ProcessTime and SQL; returns false on ENOMEM. */
-static bool add_plugins(cJSON *root, const struct record *r, struct record_groups *groups)
-{
-	cJSON *plugins = cJSON_AddObjectToObject(root, "plugins_data");
-	cJSON *pt, *sql, *queries, *view;
-	size_t i;
-
-	if (!plugins)
-		return false;
-	view = cJSON_AddObjectToObject(plugins, "ViewName");
-	if (!view || !add_str(view, "view_name", r->view_name))
-		return false;
-	pt = cJSON_AddObjectToObject(plugins, "ProcessTime");
-	if (!pt || !add_iso(pt, "start", r->start_ns) || !add_iso(pt, "end", r->end_ns) ||
-	    !cJSON_AddNumberToObject(pt, "process_time", ms(r->end_ns - r->start_ns)))
-		return false;
-	sql = cJSON_AddObjectToObject(plugins, "SQL");
-	if (!sql || !cJSON_AddNumberToObject(sql, "count", r->nqueries + r->omitted) ||
-	    !cJSON_AddNumberToObject(sql, "omitted", r->omitted) ||
-	    !cJSON_AddNumberToObject(sql, "total_time", round(record__total_db_ms(r) * 1e3) / 1e3))
-		return false;
-	queries = cJSON_AddArrayToObject(sql, "queries");
-	if (!queries)
-		return false;
-	for (i = 0; i < r->nqueries; i++)
-		if (!add_query(queries, r, &r->queries[i]))
-			return false;
-	if (groups->sql) {
-		cJSON_AddItemToObject(sql, "groups", groups->sql);
-		groups->sql = NULL;
-	}
-	if (!add_kv_plugin(plugins, "Redis", r, &r->redis, &groups->redis, add_redis) ||
-	    !add_kv_plugin(plugins, "Memcache", r, &r->memcache, &groups->memcache, add_memcache) ||
-	    !add_logs(plugins, r))
-		return false;
-	if (r->profile) {
-		cJSON *prof = profile__to_json(r->profile, (r->end_ns - r->start_ns) / 1e6);
-
-		if (!prof)
-			return false;
-		cJSON_AddItemToObject(plugins, "Profile", prof);
-	}
-	return true;
-}
-
-char *record__to_json(const struct record *r, struct record_groups *g)
-{
-	struct record_groups none = {}, *groups = g ? g : &none;
-	cJSON *root = cJSON_CreateObject();
-	char *out = NULL;
-
-	if (!root)
-		goto cleanup;
-	if (!cJSON_AddStringToObject(root, "uuid", r->uuid) ||
-	    !cJSON_AddNumberToObject(root, "version", 1) || !add_request(root, r) ||
-	    !add_plugins(root, r, groups) ||
-	    !cJSON_AddNumberToObject(root, "lost_events", r->lost_events))
-		goto cleanup;
-	out = cJSON_PrintUnformatted(root);
-cleanup:
-	cJSON_Delete(groups->sql);
-	cJSON_Delete(groups->redis);
-	cJSON_Delete(groups->memcache);
-	memset(groups, 0, sizeof(*groups));
-	cJSON_Delete(root);
-	return out;
 }

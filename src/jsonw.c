@@ -1,0 +1,263 @@
+/* A JSON text writer into one growable buffer, printing exactly as cJSON_PrintUnformatted. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jsonw.h"
+#include "utf8.h"
+
+void jsonw__reset(struct jsonw *w)
+{
+	w->len = 0;
+	w->oom = false;
+	w->comma = false;
+}
+
+void jsonw__free(struct jsonw *w)
+{
+	if (!w)
+		return;
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Makes room for n more bytes and a NUL; false (and oom) when memory runs out. */
+static bool reserve(struct jsonw *w, size_t n)
+{
+	size_t cap;
+	char *nb;
+
+	if (w->oom)
+		return false;
+	if (w->len + n + 1 <= w->cap)
+		return true;
+	cap = w->cap ? w->cap : 4096;
+	while (cap < w->len + n + 1)
+		cap *= 2;
+	nb = realloc(w->buf, cap);
+	if (!nb) {
+		w->oom = true;
+		return false;
+	}
+	w->buf = nb;
+	w->cap = cap;
+	return true;
+}
+
+static void put(struct jsonw *w, const char *s, size_t n)
+{
+	if (!reserve(w, n))
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = 0;
+}
+
+/* A value's separator: a comma after a sibling. */
+static void value_start(struct jsonw *w)
+{
+	if (w->comma)
+		put(w, ",", 1);
+	w->comma = true;
+}
+
+void jsonw__open(struct jsonw *w, char c)
+{
+	value_start(w);
+	put(w, &c, 1);
+	w->comma = false;
+}
+
+void jsonw__close(struct jsonw *w, char c)
+{
+	put(w, &c, 1);
+	w->comma = true;
+}
+
+/* Writes s (n bytes) as a quoted string, escaped as cJSON's print_string_ptr does. */
+static void put_escaped(struct jsonw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, extra = 0;
+	char *o;
+
+	for (i = 0; i < n; i++)
+		if (p[i] < 32 || p[i] == '"' || p[i] == '\\')
+			extra += 5;
+	if (!reserve(w, n + extra + 2))
+		return;
+	o = w->buf + w->len;
+	*o++ = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (c >= 32 && c != '"' && c != '\\') {
+			*o++ = c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"':
+		case '\\':
+			*o++ = c;
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o++ = '"';
+	*o = 0;
+	w->len = o - w->buf;
+}
+
+void jsonw__name(struct jsonw *w, const char *name)
+{
+	value_start(w);
+	put_escaped(w, name, strlen(name));
+	put(w, ":", 1);
+	w->comma = false;
+}
+
+void jsonw__str(struct jsonw *w, const char *s)
+{
+	const unsigned char *p;
+	char *clean;
+
+	if (!s) {
+		jsonw__null(w);
+		return;
+	}
+	value_start(w);
+	for (p = (const unsigned char *)s; *p && *p < 0x7f; p++)
+		;
+	if (!*p) { /* ASCII: valid UTF-8 as it is (control bytes are escaped) */
+		put_escaped(w, s, p - (const unsigned char *)s);
+		return;
+	}
+	clean = utf8_sanitize(s, strlen(s));
+	if (!clean) {
+		w->oom = true;
+		return;
+	}
+	put_escaped(w, clean, strlen(clean));
+	free(clean);
+}
+
+/* Writes v in decimal; returns its length. */
+static size_t fmt_u64(char *out, unsigned long long v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Prints d as k/1000 when it is the double nearest to such a decimal with at most 15
+ * digits: then "%1.15g" gives that decimal and reads back as d, so cJSON prints it so.
+ * Returns the length, or 0 when d is not such a value. */
+static size_t fmt_millis(char *out, double d)
+{
+	double k = round(d * 1000);
+	unsigned long long a;
+	size_t n = 0, frac_digits = 3;
+	unsigned frac;
+
+	if (!(fabs(k) < 1e15) || k / 1000 != d)
+		return 0;
+	if (k < 0)
+		out[n++] = '-';
+	a = (unsigned long long)fabs(k);
+	frac = a % 1000;
+	n += fmt_u64(out + n, a / 1000);
+	if (!frac)
+		return n;
+	while (frac % 10 == 0) {
+		frac /= 10;
+		frac_digits--;
+	}
+	out[n++] = '.';
+	for (; frac_digits; frac_digits--) {
+		unsigned div = frac_digits == 3 ? 100 : frac_digits == 2 ? 10 : 1;
+
+		out[n++] = '0' + (frac / div) % 10;
+	}
+	return n;
+}
+
+void jsonw__str_as_is(struct jsonw *w, const char *s)
+{
+	value_start(w);
+	put_escaped(w, s, strlen(s));
+}
+
+void jsonw__num(struct jsonw *w, double d)
+{
+	char buf[64];
+	double back;
+	int vi, n;
+
+	value_start(w);
+	/* cJSON_CreateNumber saturates valueint; print_number prints %d when it equals d */
+	vi = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+	if (isnan(d) || isinf(d)) {
+		n = snprintf(buf, sizeof(buf), "null");
+	} else if (d == (double)vi) {
+		if (vi < 0) {
+			buf[0] = '-';
+			n = 1 + fmt_u64(buf + 1, -(long long)vi);
+		} else {
+			n = fmt_u64(buf, vi);
+		}
+	} else if (!(n = fmt_millis(buf, d))) {
+		n = snprintf(buf, sizeof(buf), "%1.15g", d);
+		back = strtod(buf, NULL);
+		if (fabs(back - d) > fmax(fabs(back), fabs(d)) * 2.220446049250313e-16)
+			n = snprintf(buf, sizeof(buf), "%1.17g", d);
+	}
+	put(w, buf, n);
+}
+
+void jsonw__bool(struct jsonw *w, bool b)
+{
+	value_start(w);
+	put(w, b ? "true" : "false", b ? 4 : 5);
+}
+
+void jsonw__null(struct jsonw *w)
+{
+	value_start(w);
+	put(w, "null", 4);
+}
+
+void jsonw__raw(struct jsonw *w, const char *json)
+{
+	value_start(w);
+	put(w, json, strlen(json));
+}

@@ -1,0 +1,53 @@
+/* A JSON text writer into one growable buffer, printing exactly as cJSON_PrintUnformatted. */
+#ifndef SCOOBY_JSONW_H
+#define SCOOBY_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A buffer being written; a failed allocation sets oom and later writes do nothing. */
+struct jsonw {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+	bool comma; /* the next value or member follows another in its container */
+};
+
+/* Empties w, keeping its buffer for reuse. */
+void jsonw__reset(struct jsonw *w);
+void jsonw__free(struct jsonw *w);
+/* Opens and closes an object or array (each as a value: a member's name goes first). */
+void jsonw__open(struct jsonw *w, char c);
+void jsonw__close(struct jsonw *w, char c);
+/* Starts a member of the open object: its name and the colon. */
+void jsonw__name(struct jsonw *w, const char *name);
+/* Values: a string (NULL: null) escaped as cJSON escapes, made valid UTF-8 first; a
+ * number as cJSON prints a double; true/false; null; a JSON text written as it is. */
+void jsonw__str(struct jsonw *w, const char *s);
+/* A string's bytes escaped as they are, not made valid UTF-8 (as cJSON prints a string). */
+void jsonw__str_as_is(struct jsonw *w, const char *s);
+void jsonw__num(struct jsonw *w, double d);
+void jsonw__bool(struct jsonw *w, bool b);
+void jsonw__null(struct jsonw *w);
+void jsonw__raw(struct jsonw *w, const char *json);
+
+/* Members: a name then a value. */
+static inline void jsonw__mstr(struct jsonw *w, const char *name, const char *s)
+{
+	jsonw__name(w, name);
+	jsonw__str(w, s);
+}
+
+static inline void jsonw__mnum(struct jsonw *w, const char *name, double d)
+{
+	jsonw__name(w, name);
+	jsonw__num(w, d);
+}
+
+static inline void jsonw__mbool(struct jsonw *w, const char *name, bool b)
+{
+	jsonw__name(w, name);
+	jsonw__bool(w, b);
+}
+
+#endif /* SCOOBY_JSONW_H */
