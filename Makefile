@@ -159,8 +159,8 @@ $(BUILD)/fuzz/fuzz_http: src/http_parse.c
 $(BUILD)/fuzz/fuzz_procmaps: src/procmaps.c
 $(BUILD)/fuzz/fuzz_pyline: src/pyline.c
 $(BUILD)/fuzz/fuzz_redact: src/fingerprint.c
-$(BUILD)/fuzz/fuzz_record: src/record.c src/record_json.c src/jsonw.c src/hashmap.c src/utf8.c src/groups.c \
-			   src/fingerprint.c src/profile.c
+$(BUILD)/fuzz/fuzz_record: src/record.c src/record_json.c src/jsonw.c src/hashmap.c src/intern.c src/utf8.c \
+			   src/groups.c src/fingerprint.c src/profile.c
 $(BUILD)/fuzz/fuzz_redis_url: src/redis_url.c
 $(BUILD)/fuzz/fuzz_utf8: src/utf8.c
 $(BUILD)/fuzz/fuzz_wire: src/wire_proto.c src/wire_pg.c src/wire_mysql.c src/wire_redis.c src/wire_memcache.c src/utf8.c

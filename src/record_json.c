@@ -158,7 +158,7 @@ static const char *stack_json(const struct stack *s)
 	sj->nframes = s->nframes;
 	sj->frames = malloc((s->nframes ? s->nframes : 1) * sizeof(*sj->frames));
 	sj->json = frames_json(s->frames, s->nframes);
-	if (sj->frames)
+	if (sj->frames && s->nframes)
 		memcpy(sj->frames, s->frames, s->nframes * sizeof(*sj->frames));
 	if (!sj->frames || !sj->json || hashmap__set(stack_jsons, h, sj, NULL)) {
 		stack_json_free(sj);

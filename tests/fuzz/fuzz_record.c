@@ -6,6 +6,7 @@
 
 #include "fuzz_util.h"
 #include "groups.h"
+#include "intern.h"
 #include "profile.h"
 #include "record.h"
 #include "utf8.h"
@@ -16,9 +17,6 @@
 /* CLOCK_MONOTONIC values a kernel can hand out: about nine years of uptime */
 #define MONO_MASK ((1ULL << 58) - 1)
 
-/* Frame strings are interned in the program; here they live until the record is gone. */
-static char *strs[3 * MAX_QUERIES * MAX_FRAMES + 8];
-static size_t nstrs;
 
 /* A NUL-terminated string of fuzz bytes (NULs inside end it early, as in C), or NULL. */
 static char *take_str(struct fuzz_in *in, bool may_be_null)
@@ -32,13 +30,15 @@ static char *take_str(struct fuzz_in *in, bool may_be_null)
 	return fuzz_strndup(p, n);
 }
 
+/* Frame strings are interned, as in the program: the record's JSON writer caches a stack's
+ * text by its strings' addresses. */
 static const char *take_kept(struct fuzz_in *in)
 {
 	char *s = take_str(in, true);
+	const char *kept = intern(s);
 
-	if (s)
-		strs[nstrs++] = s;
-	return s;
+	free(s);
+	return kept;
 }
 
 /* The JSON string member name of obj must be the repaired form of want (NULL: null). */
@@ -174,7 +174,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = record__new();
 	if (!r)
 		abort();
-	nstrs = 0;
 	b = fuzz_u8(&in);
 	r->background = b & 1;
 	r->incomplete = b & 2;
@@ -268,7 +267,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cJSON_Delete(root);
 	free(json);
 	record__free(r);
-	for (i = 0; i < nstrs; i++)
-		free(strs[i]);
 	return 0;
 }
