@@ -52,7 +52,7 @@ WRK = "/usr/bin/wrk"
 LUA = os.path.join(HERE, "soak.lua")
 WARMUP_FRACTION = 0.2
 WINDOWS = 4
-STEP_KIB = 64
+STEP_KIB = 256
 STATUS_RE = re.compile(r"^scooby-bpf: status: (\d+) records, .* heap (\d+) KiB in use, "
                        r"(\d+) KiB held$", re.M)
 IN_FLIGHT = ("open requests", "request threads", "request sockets", "client calls in flight",
