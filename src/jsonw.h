@@ -44,6 +44,16 @@ static inline void jsonw__mnum(struct jsonw *w, const char *name, double d)
 	jsonw__num(w, d);
 }
 
+/* A member whose value is a count or id where 0 means unknown: 0 is written as null. */
+static inline void jsonw__mnum_or_null(struct jsonw *w, const char *name, double d)
+{
+	jsonw__name(w, name);
+	if (d)
+		jsonw__num(w, d);
+	else
+		jsonw__null(w);
+}
+
 static inline void jsonw__mbool(struct jsonw *w, const char *name, bool b)
 {
 	jsonw__name(w, name);

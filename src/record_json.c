@@ -55,11 +55,7 @@ static void put_frame(struct jsonw *w, const struct frame *f)
 		jsonw__mbool(w, "unresolved", true);
 	} else {
 		jsonw__mstr(w, "filename", f->filename);
-		jsonw__name(w, "lineno");
-		if (f->lineno)
-			jsonw__num(w, f->lineno);
-		else
-			jsonw__null(w);
+		jsonw__mnum_or_null(w, "lineno", f->lineno);
 		jsonw__mstr(w, "function", f->function);
 	}
 	jsonw__close(w, '}');
@@ -325,19 +321,11 @@ static void put_request(struct jsonw *w, const struct record *r)
 	jsonw__open(w, '{');
 	jsonw__mstr(w, "method", r->background ? "background" : r->method);
 	jsonw__mstr(w, "path", r->path);
-	jsonw__name(w, "status");
-	if (r->status)
-		jsonw__num(w, r->status);
-	else
-		jsonw__null(w);
+	jsonw__mnum_or_null(w, "status", r->status);
 	jsonw__mnum(w, "start_unix_ms", unix_ms(r->start_ns));
 	jsonw__mnum(w, "duration_ms", ms(r->end_ns - r->start_ns));
 	jsonw__mnum(w, "pid", r->pid);
-	jsonw__name(w, "tid");
-	if (r->tid)
-		jsonw__num(w, r->tid);
-	else
-		jsonw__null(w);
+	jsonw__mnum_or_null(w, "tid", r->tid);
 	jsonw__mstr(w, "comm", r->comm);
 	jsonw__mstr(w, "host", r->host);
 	jsonw__mstr(w, "request_id", r->request_id);
