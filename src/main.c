@@ -386,12 +386,12 @@ static void sinks_close(struct sinks *s, bool report, unsigned long long lost,
 		redis_sink__stats(s->redis, &st);
 		redis_sink__free(s->redis);
 	}
-	if (report) /* the exit line stays the last line */
-		report_tables(&st, s->verbose);
-	if (report)
+	if (report) {
+		report_tables(&st, s->verbose); /* before the exit line, which stays the last */
 		fprintf(stderr,
 			"scooby-bpf: detached; %llu records, %llu published to Redis, %llu dropped, %zu unsent, %llu events lost (%llu query ends)\n",
 			s->records, st.published, st.dropped, left, lost, lost_queries);
+	}
 	jsonl_sink__close(s->jsonl);
 }
 
