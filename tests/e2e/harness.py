@@ -1113,11 +1113,12 @@ def proc_status_fields(pid, names):
 
 
 class MemSampler:
-    """Samples VmRSS, VmHWM and RssAnon (kB) of pid every `interval` seconds on a thread:
-    self.samples is a list of (seconds since start, rss_kb, hwm_kb, anon_kb)."""
+    """Samples VmRSS, VmHWM and RssAnon (kB) of pid every `interval` seconds on a thread,
+    calling `then` (if given) after each sample: self.samples is a list of (seconds since
+    start, rss_kb, hwm_kb, anon_kb)."""
 
-    def __init__(self, pid, interval=1.0):
-        self.pid, self.interval = pid, interval
+    def __init__(self, pid, interval=1.0, then=None):
+        self.pid, self.interval, self.then = pid, interval, then
         self.samples = []
         self._stop = threading.Event()
         self._t0 = time.monotonic()
@@ -1137,6 +1138,8 @@ class MemSampler:
     def _run(self):
         while not self._stop.is_set():
             self.sample()
+            if self.then:
+                self.then()
             self._stop.wait(self.interval)
 
     def stop(self):

@@ -197,34 +197,16 @@ def judge_leak(points):
     return leaks, text
 
 
-class StatusPoller:
-    """Sends SIGUSR1 to pid every `interval` seconds on a thread: scooby-bpf answers with
-    its status line on stderr."""
-
-    def __init__(self, pid, interval):
-        self.pid, self.interval = pid, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            try:
-                os.kill(self.pid, signal.SIGUSR1)
-            except ProcessLookupError:
-                return
-
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+def ask_status(pid):
+    """Asks scooby-bpf for its status line on stderr (SIGUSR1); a gone process is ignored."""
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        pass
 
 
 def parse_tables(stderr):
-    """The -v exit report's tables: {name: (peak, bound)}, the Redis queue's records as
+    """The exit report's tables: {name: (peak, bound)}, the Redis queue's records as
     "Redis queue"; None when the line is missing."""
     m = TABLES_RE.search(stderr)
     if not m:
@@ -334,10 +316,9 @@ def run(args, tmp, cleanups):
 
     # wrk -d is only a backstop: the script stops every thread after the deadline, and
     # wrk is interrupted once they all had the time to. RSS is sampled over the load.
-    mem = harness.MemSampler(sc.pid, interval=args.sample_interval).start()
+    mem = harness.MemSampler(sc.pid, interval=args.sample_interval,
+                             then=lambda: ask_status(sc.pid)).start()
     cleanups.append(mem.stop)
-    status = StatusPoller(sc.pid, args.sample_interval).start()
-    cleanups.append(status.stop)
     t0 = time.monotonic()
     deadline_unix = int(time.time()) + args.seconds
     wrk_out = os.path.join(tmp, "wrk.out")
@@ -370,7 +351,6 @@ def run(args, tmp, cleanups):
         wrk_rc = wrk.wait(10)
     load_s = time.monotonic() - t0
     samples = mem.stop()
-    status.stop()
     served = wait_stable(access_log) - baseline
     wrk_text = harness._read(wrk_out)
     for line in wrk_text.splitlines():
