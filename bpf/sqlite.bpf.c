@@ -149,6 +149,8 @@ int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
 	}
 	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, stmt, (const char *)t->zsql, len, bounded,
 		     t->t_enter, now, rc, SC_SQL_F_PREPARE);
+	t->prep_stmt = stmt;
+	t->prep_ts = t->t_enter;
 	if (stmt) {
 		key.stmt = stmt;
 		key.tgid = pid_tgid >> 32;
@@ -178,6 +180,7 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	struct sq_thread *t = sq_enter(pid_tgid);
 	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
 	struct sc_lib_cfg *cfg;
+	struct sq_exec *x;
 	__u64 zsql = 0;
 	__u8 one = 1;
 
@@ -197,8 +200,14 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	sq_end_idle(pid_tgid, t);
 	if (sq_find(t, (__u64)stmt))
 		return 0;
-	sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
-	py_capture(ctx, pid_tgid, t->t_enter);
+	x = sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
+	/* the first execution of what this thread just prepared runs where the prepare was
+	 * called from: the stack taken there is this one's too, and a walk costs microseconds */
+	if (t->prep_stmt == (__u64)stmt && py_stacks)
+		x->stack_ts = t->prep_ts;
+	else
+		py_capture(ctx, pid_tgid, t->t_enter);
+	t->prep_stmt = 0;
 	if (bpf_map_lookup_elem(&sq_seen, &key))
 		return 0;
 	/* prepared before we attached: take the text SQLite keeps with the statement */

@@ -16,6 +16,7 @@ struct sq_exec {
 	__u64 t_first;
 	__u64 t_last; /* return of its latest step */
 	__u64 busy_ns;
+	__u64 stack_ts; /* the stack of its prepare stands for its own (0: taken at its first step) */
 	__u32 nsteps;
 	__s32 rc;
 };
@@ -37,6 +38,8 @@ struct sq_thread {
 	__u64 zsql; /* prepare: arguments kept for the return probe */
 	__u64 ppstmt;
 	__u64 pztail;
+	__u64 prep_stmt; /* the statement this thread prepared last, none opened since */
+	__u64 prep_ts; /* entry of that prepare: the key of the stack taken there */
 	struct sq_exec open[SQ_OPEN_MAX];
 };
 
@@ -72,6 +75,7 @@ static __always_inline void sq_end_exec(__u64 pid_tgid, struct sq_exec *x, __u64
 	e.nsteps = x->nsteps;
 	e.rc = x->rc;
 	e.end = end;
+	e.stack_ts = x->stack_ts;
 	x->stmt = 0;
 	sc_emit(e);
 }
@@ -100,6 +104,7 @@ static __always_inline struct sq_exec *sq_open(__u64 pid_tgid, struct sq_thread 
 	x->busy_ns = 0;
 	x->nsteps = 0;
 	x->rc = 0;
+	x->stack_ts = 0;
 	return x;
 }
 

@@ -178,8 +178,11 @@ void sqlite_tracker__exec(struct sqlite_tracker *t, const struct sc_sql_exec_eve
 	} else {
 		q.sql = strdup("(statement text lost)");
 	}
-	/* the stack taken at the prepare, else at the first step; the other is dropped */
-	if (!take_stack(t, e->hdr.pid, e->hdr.tid, q.start_ns, &q.stack))
+	/* the stack taken at the prepare, else at the first step; the other is dropped. BPF
+	 * names the prepare's when it took none at the step (the same thread prepared it) */
+	if (e->stack_ts)
+		take_stack(t, e->hdr.pid, e->hdr.tid, e->stack_ts, &q.stack);
+	else if (!take_stack(t, e->hdr.pid, e->hdr.tid, q.start_ns, &q.stack))
 		take_stack(t, e->hdr.pid, e->hdr.tid, e->t_first, &q.stack);
 	else if (t->ps && q.start_ns != e->t_first)
 		pystack__drop(t->ps, e->hdr.tid, e->t_first);

@@ -98,6 +98,7 @@ struct sc_sql_exec_event {
 	__s32 rc; /* last step's return code */
 	__u32 end; /* enum sc_sql_end */
 	__u32 pad;
+	__u64 stack_ts; /* key of the stack taken at its prepare instead of its first step; 0: none */
 };
 
 /* libpq entry points, in the cookie's low byte for SC_EV_PQ_* */
