@@ -30,6 +30,9 @@ struct {
 
 #define PY_MAX_THREADS 256 /* threads walked to find ours */
 #define PY_BULK_MAX 16384 /* bytes of a thread's frame stack copied in one read */
+/* bytes of data stack copied per frame asked for: a frame is its header and its locals and
+ * value stack, 200-300 bytes in a web app's code; a larger one is read on its own */
+#define PY_FRAME_BUDGET 384
 
 /* the thread's data stack (3.11+), copied at once: frames then cost no read each */
 struct py_bulk {
@@ -287,6 +290,10 @@ static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
 	lo = chunk + cfg->stackchunk_data;
 	if (!chunk || top <= lo || top - lo > PY_BULK_MAX)
 		return;
+	/* the walk starts at the top and goes down; a copy sized for the depth asked for is
+	 * the part it can use: the frames below it are never read */
+	if (top - lo > (__u64)w->depth * PY_FRAME_BUDGET)
+		lo = top - (__u64)w->depth * PY_FRAME_BUDGET;
 	b = bpf_map_lookup_elem(&py_bulk, &zero);
 	if (!b)
 		return;

@@ -465,6 +465,34 @@ static struct bpf_link *attach_uprobe_at_offset(struct bpf_program *prog, const 
 	return link;
 }
 
+/* Attaches prog past the NULL test at the start of function sym (see probe_spec.past_null);
+ * NULL with errno when the code does not start with one, for an attach at the entry. */
+static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *path,
+					 struct bpf_uprobe_opts *uo)
+{
+	const char *sym = uo->func_name;
+	unsigned char code[32];
+	unsigned long long off;
+	struct bpf_link *link;
+	long skip;
+	int n, err = elfsym_func_offset(path, sym, &off);
+
+	n = err ? err : elfsym_func_bytes(path, sym, code, sizeof(code));
+	if (n < 0) {
+		errno = -n;
+		return NULL;
+	}
+	skip = x86_past_rdi_null_check(code, n);
+	if (skip <= 0) {
+		errno = ENOENT;
+		return NULL;
+	}
+	uo->func_name = NULL;
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, off + skip, uo);
+	uo->func_name = sym;
+	return link;
+}
+
 /* Puts every probe of target on the library file; returns 0 or -errno. */
 static int attach_lib(struct attacher *a, struct lib *l)
 {
@@ -497,7 +525,9 @@ static int attach_lib(struct attacher *a, struct lib *l)
 		uo.bpf_cookie = (__u64)p->func << 16 | l->slot;
 		/* every process: a fork of the target must be covered from its first call,
 		 * so the filter is the tracked-tgid map, not the uprobe's pid */
-		link = bpf_program__attach_uprobe_opts(prog, -1, l->path, 0, &uo);
+		link = p->past_null && !p->ret ? attach_past_null(prog, l->path, &uo) : NULL;
+		if (!link)
+			link = bpf_program__attach_uprobe_opts(prog, -1, l->path, 0, &uo);
 		if (!link && errno == LIBBPF_ERRNO__FORMAT)
 			link = attach_uprobe_at_offset(prog, l->path, &uo);
 		if (!link) {

@@ -149,6 +149,32 @@ long x86_first_rdi_lea_disp(const unsigned char *code, size_t len)
 	return first_rdi_disp(code, len, 0x8d);
 }
 
+long x86_past_rdi_null_check(const unsigned char *code, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 4 && code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa)
+		i = 4; /* endbr64 */
+	/* push %reg (50-57), push %r8-r15 (41 50-57): none touches %rdi or the flags */
+	for (;;) {
+		if (i < len && code[i] >= 0x50 && code[i] <= 0x57)
+			i++;
+		else if (i + 1 < len && code[i] == 0x41 && code[i + 1] >= 0x50 &&
+			 code[i + 1] <= 0x57)
+			i += 2;
+		else
+			break;
+	}
+	if (i + 3 > len || code[i] != 0x48 || code[i + 1] != 0x85 || code[i + 2] != 0xff)
+		return -1; /* test %rdi,%rdi */
+	i += 3;
+	if (i + 2 <= len && code[i] == 0x74)
+		return (long)(i + 2); /* je rel8 */
+	if (i + 6 <= len && code[i] == 0x0f && code[i + 1] == 0x84)
+		return (long)(i + 6); /* je rel32 */
+	return -1;
+}
+
 int elfsym_find(const char *path, const char *name, unsigned long long *value,
 		long long *exec_delta)
 {

@@ -33,4 +33,9 @@ long x86_first_rdi_lea_disp(const unsigned char *code, size_t len);
  * predicate (`return p->state == RUN;`) tests. Returns 0 with *disp and *imm, or -1. */
 int x86_first_rdi_cmpb(const unsigned char *code, size_t len, long *disp, unsigned char *imm);
 
+/* Finds where a function's "if (!arg1) return" test ends: its prologue (endbr64, pushes)
+ * then "test %rdi,%rdi; je". Returns the offset of the instruction after the je, where the
+ * first argument is known non-NULL and still in %rdi, or -1 when the code starts otherwise. */
+long x86_past_rdi_null_check(const unsigned char *code, size_t len);
+
 #endif /* SCOOBY_ELFSYM_H */

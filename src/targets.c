@@ -30,7 +30,7 @@ static const struct probe_spec sqlite_probes[] = {
 	{ "sqlite3_step", "sqlite_step" },
 	{ "sqlite3_step", "sqlite_step_ret", true },
 	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },
-	{ "sqlite3_finalize", "sqlite_finalize" },
+	{ "sqlite3_finalize", "sqlite_finalize", .past_null = true },
 	{ "sqlite3_errmsg", "sqlite_errmsg_ret", true },
 };
 

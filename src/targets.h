@@ -15,6 +15,10 @@ struct probe_spec {
 	uint32_t func; /* cookie's high half (libpq entry point), 0 otherwise */
 	bool optional; /* absent in some versions */
 	bool unless_state; /* not needed when the library's statement state is readable */
+	/* entry probe put past the function's NULL test of its first argument, when its code
+	 * starts with one: the library calls it with NULL itself (sqlite3_finalize(0) from
+	 * its own close and exec paths), and every trap costs the target microseconds */
+	bool past_null;
 };
 
 struct target_lib {

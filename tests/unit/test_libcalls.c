@@ -316,6 +316,26 @@ static void test_lea_decoder(void **state)
 	assert_int_equal(x86_first_rdi_load_disp(my_error, sizeof(my_error)), -1);
 }
 
+static void test_null_check_decoder(void **state)
+{
+	/* Debian 12's sqlite3_finalize: endbr64; push %rbp; push %rbx; test %rdi,%rdi; je */
+	static const unsigned char fin[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0x53, 0x48,
+					     0x85, 0xff, 0x74, 0x67, 0x48, 0x8b, 0x2f };
+	/* push %r12; test %rdi,%rdi; je rel32 */
+	static const unsigned char rel32[] = { 0x41, 0x54, 0x48, 0x85, 0xff, 0x0f,
+					       0x84, 0xef, 0x03, 0x00, 0x00, 0x53 };
+	/* a load before the test: %rdi is used before it is checked */
+	static const unsigned char load[] = { 0x48, 0x8b, 0x07, 0x48, 0x85, 0xff, 0x74, 0x10 };
+	/* test %rsi,%rsi: another argument */
+	static const unsigned char rsi[] = { 0x48, 0x85, 0xf6, 0x74, 0x10 };
+
+	assert_int_equal(x86_past_rdi_null_check(fin, sizeof(fin)), 11);
+	assert_int_equal(x86_past_rdi_null_check(rel32, sizeof(rel32)), 11);
+	assert_int_equal(x86_past_rdi_null_check(load, sizeof(load)), -1);
+	assert_int_equal(x86_past_rdi_null_check(rsi, sizeof(rsi)), -1);
+	assert_int_equal(x86_past_rdi_null_check(fin, 10), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_memcached_ops),
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_lea_decoder),
+		cmocka_unit_test(test_null_check_decoder),
 	};
 
 	clock_ref__init();
