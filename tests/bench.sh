@@ -353,6 +353,55 @@ if section wrk; then
 		row("django-debug-toolbar", tb, "-", "-", "")
 		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; --profile %s; toolbar %s\n", rn, rp, rc, rpf, rtb
 	}'
+
+	# Where the cost is: a uprobe trap costs the target microseconds, a BPF program run a
+	# fraction of one. One more run of each tracer with kernel.bpf_stats_enabled counts,
+	# per request served, the runs of every program it loaded and their time.
+	prog_stats() { # file: "id name run_cnt run_time_ns" of every loaded BPF program
+		bpftool prog show -j 2>/dev/null | $PY -c 'import json, sys
+for p in json.load(sys.stdin):
+    print(p["id"], p.get("name", "-"), p.get("run_cnt", 0), p.get("run_time_ns", 0))' >"$1"
+	}
+	# prints the programs loaded since file $1, with their runs per request over files $2 -> $3
+	prog_report() { # before start end requests label
+		$PY - "$@" <<'PY'
+import sys
+pre, s0, s1, n, label = sys.argv[1:]
+old = {l.split()[0] for l in open(pre)}
+a = {f[0]: f for f in (l.split() for l in open(s0)) if f[0] not in old}
+rows = []
+for f in (l.split() for l in open(s1)):
+    if f[0] in a and int(f[2]) > int(a[f[0]][2]):
+        rows.append((f[1], (int(f[2]) - int(a[f[0]][2])) / int(n), (int(f[3]) - int(a[f[0]][3])) / int(n) / 1000))
+rows.sort(key=lambda r: -r[1])
+hits = sum(r[1] for r in rows if not r[0].startswith(("http", "proc", "profile")))
+print("  %s: %.1f uprobe hits per request (all programs: %s), BPF %.1f us per request" % (label, hits, ", ".join("%s %.1f" % r[:2] for r in rows), sum(r[2] for r in rows)))
+PY
+	}
+	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q kernel.bpf_stats_enabled=1
+	for tracer in pair scooby; do
+		prog_stats "$tmp/ps.pre"
+		if [ $tracer = pair ]; then
+			bpftrace -e "uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }" >"$tmp/pair.log" 2>&1 &
+			wait_line "$tmp/pair.log" "Attaching"
+			sleep 1
+		else
+			: >"$tmp/wsc.log"
+			"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 >"$tmp/wsc.log" 2>&1 &
+			wait_line "$tmp/wsc.log" "scooby-bpf: attached"
+		fi
+		pid=$!
+		prog_stats "$tmp/ps.0"
+		: >"$tmp/wrk_stats"
+		wrk_rps "$tmp/wrk_stats" "$url" 5
+		prog_stats "$tmp/ps.1"
+		kill -INT $pid
+		wait $pid || true
+		[ $tracer = pair ] && label="bpftrace step pair" || label="scooby-bpf"
+		prog_report "$tmp/ps.pre" "$tmp/ps.0" "$tmp/ps.1" "$(awk '{print $2}' "$tmp/wrk_stats")" "$label"
+	done
+	sysctl -q kernel.bpf_stats_enabled="$stats_was"
 fi
 
 # --- flood: probed calls per second handled, and scooby-bpf's own CPU per 10k queries/s ---
