@@ -86,10 +86,20 @@ static __always_inline __u64 first_buf(struct sc_thread *t, __u64 *len)
 	return (__u64)iov.iov_base;
 }
 
-/* True when the 8 bytes start like an HTTP/1.x request line. */
+static __always_inline bool is_var_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/* True when the 8 bytes start like an HTTP/1.x request line, or like a uwsgi protocol
+ * request (nginx's uwsgi_pass to uWSGI): modifier1 0, a vars size, modifier2 0, then the
+ * first var's key length (1..64) and the start of an upper-case CGI variable name. */
 static __always_inline bool looks_like_request(const char *p)
 {
 	switch (p[0]) {
+	case 0:
+		return (p[1] || p[2]) && p[3] == 0 && p[4] > 0 && p[4] <= 64 && p[5] == 0 &&
+		       is_var_char(p[6]) && is_var_char(p[7]);
 	case 'G':
 		return p[1] == 'E' && p[2] == 'T' && p[3] == ' ';
 	case 'P':

@@ -19,6 +19,7 @@ struct {
 /* the thread's own PyThreadState, found once by walking the interpreter's list */
 struct py_thread {
 	__u64 tstate;
+	__u64 by_pthread; /* found by pthread_self(), not by native id (see py_tstate_step) */
 };
 
 struct {
@@ -88,10 +89,14 @@ static __always_inline __u64 py_tstate_id(const struct sc_py_cfg *cfg, __u64 tst
 struct py_tstate_walk {
 	__u64 ts;
 	__u64 me;
+	__u64 me_pthread; /* our pthread_self() (the TLS base) */
+	__u64 alt; /* the first state whose pthread id is ours, 0: none */
 	__u32 next_off;
 	__u32 id_off;
+	__u32 pthread_off;
 	__u32 native; /* the id field is the 4-byte native thread id */
 	__u32 found;
+	__u32 pad;
 };
 
 static long py_tstate_step(__u32 i, void *p)
@@ -106,6 +111,10 @@ static long py_tstate_step(__u32 i, void *p)
 		w->found = 1;
 		return 1;
 	}
+	/* a child forked by C code that did not tell Python (uWSGI's workers, unless
+	 * --py-call-osafterfork) keeps its parent's native ids; pthread_self() survives fork */
+	if (w->native && !w->alt && py_read_ptr(w->ts + w->pthread_off) == w->me_pthread)
+		w->alt = w->ts;
 	w->ts = py_read_ptr(w->ts + w->next_off);
 	return 0;
 }
@@ -120,9 +129,14 @@ static __always_inline __u64 py_find_tstate(const struct sc_py_cfg *cfg)
 	__u64 interp;
 
 	w.me = py_my_thread_id(cfg);
+	w.me_pthread = BPF_CORE_READ(task, thread.fsbase);
 	pt = bpf_task_storage_get(&py_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (pt && pt->tstate && py_tstate_id(cfg, pt->tstate) == w.me)
-		return pt->tstate;
+	if (pt && pt->tstate) {
+		if (pt->by_pthread ?
+			    py_read_ptr(pt->tstate + cfg->tstate_thread_id) == w.me_pthread :
+			    py_tstate_id(cfg, pt->tstate) == w.me)
+			return pt->tstate;
+	}
 	interp = py_read_ptr(cfg->runtime + cfg->runtime_interp_head);
 	if (!interp)
 		return 0;
@@ -130,11 +144,17 @@ static __always_inline __u64 py_find_tstate(const struct sc_py_cfg *cfg)
 	w.next_off = cfg->tstate_next;
 	w.native = cfg->tstate_native_thread_id != SC_PY_NONE;
 	w.id_off = w.native ? cfg->tstate_native_thread_id : cfg->tstate_thread_id;
+	w.pthread_off = cfg->tstate_thread_id;
 	bpf_loop(PY_MAX_THREADS, py_tstate_step, &w, 0);
-	if (!w.found)
-		return 0;
-	if (pt)
+	if (!w.found) {
+		if (!w.alt)
+			return 0;
+		w.ts = w.alt;
+	}
+	if (pt) {
 		pt->tstate = w.ts;
+		pt->by_pthread = !w.found;
+	}
 	return w.ts;
 }
 

@@ -107,6 +107,113 @@ static bool is_target_byte(unsigned char c)
 	return c > ' ' && c != 0x7f;
 }
 
+/* Copies a uwsgi var's value (not NUL-terminated, n bytes) into dst of size bytes. */
+static void var_copy(char *dst, size_t size, const char *val, size_t n)
+{
+	if (dst[0])
+		return;
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(dst, val, n);
+	dst[n] = '\0';
+}
+
+static bool var_is(const char *key, size_t n, const char *name)
+{
+	return n == strlen(name) && memcmp(key, name, n) == 0;
+}
+
+/* The path as a client sent it: REQUEST_URI, else PATH_INFO and QUERY_STRING. */
+static void uwsgi_path(struct http_req_info *out, const char *uri, size_t uri_len, const char *pi,
+		       size_t pi_len, const char *qs, size_t qs_len)
+{
+	size_t n = 0;
+
+	if (uri) {
+		n = uri_len;
+		if (n > HTTP_PATH_MAX)
+			n = HTTP_PATH_MAX;
+		memcpy(out->path, uri, n);
+		out->path_truncated = uri_len > HTTP_PATH_MAX;
+		return;
+	}
+	if (pi_len > HTTP_PATH_MAX)
+		pi_len = HTTP_PATH_MAX;
+	memcpy(out->path, pi, pi_len);
+	n = pi_len;
+	if (qs_len && n < HTTP_PATH_MAX) {
+		out->path[n++] = '?';
+		if (qs_len > HTTP_PATH_MAX - n)
+			qs_len = HTTP_PATH_MAX - n;
+		memcpy(out->path + n, qs, qs_len);
+		n += qs_len;
+	}
+	out->path[n] = '\0';
+}
+
+/*
+ * A request in the uwsgi protocol (what nginx's uwsgi_pass sends to uWSGI): a 4-byte header
+ * (modifier1 0 for WSGI, a little-endian 16-bit size of the vars, modifier2 0), then vars,
+ * each a 16-bit key length, the key, a 16-bit value length, the value: the CGI variables of
+ * the request. Returns 0 and fills *out from REQUEST_METHOD, REQUEST_URI (or PATH_INFO and
+ * QUERY_STRING), SERVER_PROTOCOL, HTTP_HOST, HTTP_X_REQUEST_ID and HTTP_TRACEPARENT; vars the
+ * capture cut are not read. -EINVAL when buf is no such packet or has no method and path.
+ */
+static int parse_uwsgi(const unsigned char *buf, size_t len, struct http_req_info *out)
+{
+	const char *uri = NULL, *pi = NULL, *qs = NULL;
+	size_t uri_len = 0, pi_len = 0, qs_len = 0, size, p = 4, kl, vl, i;
+	const char *k, *v;
+
+	if (len < 8 || buf[0] != 0 || buf[3] != 0)
+		return -EINVAL;
+	size = buf[1] | (size_t)buf[2] << 8;
+	if (size < 4)
+		return -EINVAL;
+	if (len > 4 + size)
+		len = 4 + size;
+	while (p + 2 <= len) {
+		kl = buf[p] | (size_t)buf[p + 1] << 8;
+		if (kl == 0 || p + 2 + kl + 2 > len)
+			break;
+		k = (const char *)buf + p + 2;
+		vl = buf[p + 2 + kl] | (size_t)buf[p + 3 + kl] << 8;
+		if (p + 4 + kl + vl > len)
+			break; /* cut by the capture */
+		v = (const char *)buf + p + 4 + kl;
+		p += 4 + kl + vl;
+		if (var_is(k, kl, "REQUEST_METHOD")) {
+			for (i = 0; i < vl; i++)
+				if (v[i] < 'A' || v[i] > 'Z')
+					return -EINVAL;
+			if (vl == 0 || vl >= sizeof(out->method))
+				return -EINVAL;
+			var_copy(out->method, sizeof(out->method), v, vl);
+		} else if (var_is(k, kl, "REQUEST_URI") && vl) {
+			uri = v;
+			uri_len = vl;
+		} else if (var_is(k, kl, "PATH_INFO")) {
+			pi = v;
+			pi_len = vl;
+		} else if (var_is(k, kl, "QUERY_STRING")) {
+			qs = v;
+			qs_len = vl;
+		} else if (var_is(k, kl, "SERVER_PROTOCOL")) {
+			out->version_minor = vl == 8 && memcmp(v, "HTTP/1.0", 8) == 0 ? 0 : 1;
+		} else if (var_is(k, kl, "HTTP_HOST")) {
+			var_copy(out->host, sizeof(out->host), v, vl);
+		} else if (var_is(k, kl, "HTTP_X_REQUEST_ID")) {
+			var_copy(out->request_id, sizeof(out->request_id), v, vl);
+		} else if (var_is(k, kl, "HTTP_TRACEPARENT")) {
+			var_copy(out->traceparent, sizeof(out->traceparent), v, vl);
+		}
+	}
+	if (!out->method[0] || (!uri && !pi))
+		return -EINVAL;
+	uwsgi_path(out, uri, uri_len, pi, pi_len, qs, qs_len);
+	return 0;
+}
+
 int http_parse_request(const char *buf, size_t len, struct http_req_info *out)
 {
 	const char *end = buf + len, *t, *te, *p;
@@ -117,6 +224,13 @@ int http_parse_request(const char *buf, size_t len, struct http_req_info *out)
 	if (!buf || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
+	if (len && buf[0] == 0) {
+		out->version_minor = 1;
+		v = parse_uwsgi((const unsigned char *)buf, len, out);
+		if (v)
+			memset(out, 0, sizeof(*out));
+		return v;
+	}
 	for (n = 0; n < len && n < sizeof(out->method) && buf[n] >= 'A' && buf[n] <= 'Z'; n++)
 		;
 	if (n == 0 || n >= sizeof(out->method) || n + 1 >= len || buf[n] != ' ')

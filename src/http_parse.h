@@ -30,6 +30,8 @@ struct http_req_info {
  * surrounding blanks and cut to fit their field.
  */
 int http_parse_request(const char *buf, size_t len, struct http_req_info *out);
+/* A buf starting with a 0 byte is read as a uwsgi protocol request instead (uWSGI behind
+ * nginx's uwsgi_pass): its CGI variables give the same fields (see parse_uwsgi). */
 
 struct http_resp_info {
 	int status; /* 100..999 */

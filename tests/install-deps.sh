@@ -12,10 +12,11 @@ PKGS=(
 	libmicrohttpd-dev chromium xxd wrk valgrind
 	mariadb-server python3-mysqldb python3-pymysql python3-pylibmc python3-pymemcache python3-pg8000
 	memcached libmemcached-dev libmariadb-dev python3-django-debug-toolbar
+	uwsgi uwsgi-plugin-python3 nginx-light
 )
 
 # Servers whose packages start a system service; the tests run their own instances.
-SERVICES=(mariadb memcached)
+SERVICES=(mariadb memcached nginx uwsgi)
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

@@ -669,16 +669,19 @@ class Gunicorn:
     """Debian's gunicorn on 127.0.0.1:<free port>; self.pid is the master."""
 
     def __init__(self, tmp, app, chdir, env, workers=2, worker_class="sync", threads=1,
-                 name="gunicorn"):
+                 name="gunicorn", unix=None):
         self.tmp, self.app, self.chdir, self.env = tmp, app, chdir, env
         self.workers, self.worker_class, self.threads = workers, worker_class, threads
         self.name = name
         self.port = free_port()
+        self.unix = unix  # also listen on this unix socket (for nginx in front)
         self.proc = None
 
     def start(self, ready_path="/noquery/"):
         argv = [GUNICORN, "-w", str(self.workers), "-b", "127.0.0.1:%d" % self.port,
                 "--chdir", self.chdir, "--timeout", "60", "--graceful-timeout", "3"]
+        if self.unix:
+            argv += ["-b", "unix:" + self.unix]
         if self.worker_class == "gthread":
             argv += ["-k", "gthread", "--threads", str(self.threads), "--keep-alive", "30"]
         else:
@@ -723,6 +726,89 @@ class Runserver:
     def stop(self):
         if self.proc:
             self.proc.stop(signal.SIGTERM, 10)
+
+
+UWSGI = "/usr/bin/uwsgi"
+NGINX = "/usr/sbin/nginx"
+
+
+class Uwsgi:
+    """Debian's uWSGI (python3 plugin), a master and `processes` workers, serving module from
+    chdir either as HTTP on 127.0.0.1:<free port> (http=True, --http-socket) or in the uwsgi
+    protocol on a unix socket (for nginx's uwsgi_pass). self.pid is the master."""
+
+    def __init__(self, tmp, module, chdir, env, http=True, processes=2):
+        self.tmp, self.module, self.chdir, self.env = tmp, module, chdir, env
+        self.http, self.processes = http, processes
+        self.port = free_port() if http else None
+        self.sock = None if http else os.path.join(tmp, "uwsgi-%s.sock" % nonce())
+        self.proc = None
+
+    def start(self):
+        argv = [UWSGI, "--plugin", "python3", "--master", "--processes", str(self.processes),
+                "--die-on-term", "--need-app", "--chdir", self.chdir, "--module", self.module]
+        if self.http:
+            argv += ["--http-socket", "127.0.0.1:%d" % self.port]
+        else:
+            argv += ["--socket", self.sock, "--chmod-socket=600"]
+        self.proc = Proc("uwsgi", argv, self.tmp, env=self.env)
+        self.pid = self.proc.pid
+        if self.http:
+            wait_http(self.port, "/noquery/", self.proc)
+        else:
+            wait_for(lambda: os.path.exists(self.sock), 30, "uwsgi socket " + self.sock)
+        wait_for(lambda: len(children(self.pid)) == self.processes, 30,
+                 "%d uwsgi workers" % self.processes)
+        return self
+
+    def workers_pids(self):
+        return children(self.pid)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+
+
+class Nginx:
+    """Debian's nginx on 127.0.0.1:<free port> in front of one upstream unix socket: uwsgi
+    (uwsgi_pass, the uwsgi protocol) or http (proxy_pass over HTTP/1.1 with keep-alive
+    upstream connections). Runs as root in the foreground, everything under tmp."""
+
+    def __init__(self, tmp, upstream_sock, proto):
+        self.tmp, self.upstream_sock, self.proto = tmp, upstream_sock, proto
+        self.port = free_port()
+        self.dir = os.path.join(tmp, "nginx-%d" % self.port)
+        self.proc = None
+
+    def config(self):
+        if self.proto == "uwsgi":
+            location = "include /etc/nginx/uwsgi_params; uwsgi_pass unix:%s;" % self.upstream_sock
+            upstream = ""
+        else:
+            upstream = "upstream app { server unix:%s; keepalive 4; }" % self.upstream_sock
+            location = ("proxy_pass http://app; proxy_http_version 1.1; "
+                        "proxy_set_header Connection \"\"; proxy_set_header Host $http_host;")
+        temps = " ".join("%s_temp_path %s/%s;" % (t, self.dir, t)
+                         for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        return ("daemon off; user root; worker_processes 1; pid %s/nginx.pid;\n"
+                "error_log %s/error.log;\n"
+                "events { worker_connections 256; }\n"
+                "http { access_log off; %s %s\n"
+                "  server { listen 127.0.0.1:%d; location / { %s } } }\n"
+                % (self.dir, self.dir, temps, upstream, self.port, location))
+
+    def start(self):
+        os.makedirs(self.dir)
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(self.config())
+        self.proc = Proc("nginx", [NGINX, "-c", conf, "-p", self.dir], self.tmp)
+        wait_http(self.port, "/noquery/", self.proc)
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGQUIT, 10)
 
 
 WSGIAPP = os.path.join(APPS, "wsgiapp.py")
@@ -1006,6 +1092,20 @@ class E2ECase(unittest.TestCase):
         cls.addClassCleanup(g.stop)
         g.start()
         return g
+
+    @classmethod
+    def start_uwsgi(cls, *args, **kwargs):
+        u = Uwsgi(cls.tmp, *args, **kwargs)
+        cls.addClassCleanup(u.stop)
+        u.start()
+        return u
+
+    @classmethod
+    def start_nginx(cls, *args, **kwargs):
+        n = Nginx(cls.tmp, *args, **kwargs)
+        cls.addClassCleanup(n.stop)
+        n.start()
+        return n
 
     @classmethod
     def start_wsgiapp(cls, *args, **kwargs):

@@ -46,6 +46,9 @@ HTTP = [
     ("no-length", b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nstreaming..."),
     ("long-path", b"GET /" + b"a" * 1100 + b" HTTP/1.1\r\nHost: h\r\n\r\n"),
     ("bad-cl", b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx"),
+    # the uwsgi protocol (nginx's uwsgi_pass): header, then 16-bit length-prefixed vars
+    ("uwsgi", b"\x00\x34\x00\x00\x0e\x00REQUEST_METHOD\x03\x00GET"
+              b"\x09\x00PATH_INFO\x04\x00/a/b\x09\x00HTTP_HOST\x01\x00h"),
 ]
 FLAGS = [0x00, 0x08, 0x12, 0x1a, 0x20, 0x05, 0x40, 0x18]
 

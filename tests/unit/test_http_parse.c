@@ -362,6 +362,102 @@ static void check_resp_sane(const struct http_resp_info *r, size_t len)
 	assert_true(r->conn_close == 0 || r->conn_close == 1);
 }
 
+/* Builds a uwsgi protocol request from NULL-terminated key, value pairs into buf;
+ * returns its length. */
+static size_t uwsgi_packet(unsigned char *buf, const char *const *kv)
+{
+	size_t n = 4, kl, vl;
+
+	for (; *kv; kv += 2) {
+		kl = strlen(kv[0]);
+		vl = strlen(kv[1]);
+		buf[n++] = kl & 0xff;
+		buf[n++] = kl >> 8;
+		memcpy(buf + n, kv[0], kl);
+		n += kl;
+		buf[n++] = vl & 0xff;
+		buf[n++] = vl >> 8;
+		memcpy(buf + n, kv[1], vl);
+		n += vl;
+	}
+	buf[0] = 0;
+	buf[1] = (n - 4) & 0xff;
+	buf[2] = (n - 4) >> 8;
+	buf[3] = 0;
+	return n;
+}
+
+static void test_request_uwsgi(void **state)
+{
+	/* as nginx's uwsgi_params send them: REQUEST_URI wins over PATH_INFO + QUERY_STRING */
+	static const char *const full[] = { "QUERY_STRING",
+					    "a=1",
+					    "REQUEST_METHOD",
+					    "POST",
+					    "REQUEST_URI",
+					    "/x/y?a=1",
+					    "PATH_INFO",
+					    "/x/y",
+					    "SERVER_PROTOCOL",
+					    "HTTP/1.0",
+					    "HTTP_HOST",
+					    "h:8",
+					    "HTTP_X_REQUEST_ID",
+					    "rid-7",
+					    "HTTP_TRACEPARENT",
+					    "00-ab",
+					    NULL };
+	static const char *const no_uri[] = { "REQUEST_METHOD", "GET", "PATH_INFO", "/p",
+					      "QUERY_STRING",	"q=2", NULL };
+	static const char *const no_qs[] = {
+		"PATH_INFO", "/p", "QUERY_STRING", "", "REQUEST_METHOD", "GET", NULL
+	};
+	static const char *const no_method[] = { "PATH_INFO", "/p", NULL };
+	static const char *const bad_method[] = { "REQUEST_METHOD", "get", "PATH_INFO", "/p",
+						  NULL };
+	struct http_req_info r;
+	unsigned char buf[512];
+	size_t n, cut;
+
+	n = uwsgi_packet(buf, full);
+	assert_int_equal(http_parse_request((char *)buf, n, &r), 0);
+	assert_string_equal(r.method, "POST");
+	assert_string_equal(r.path, "/x/y?a=1");
+	assert_int_equal(r.version_minor, 0);
+	assert_string_equal(r.host, "h:8");
+	assert_string_equal(r.request_id, "rid-7");
+	assert_string_equal(r.traceparent, "00-ab");
+	n = uwsgi_packet(buf, no_uri);
+	assert_int_equal(http_parse_request((char *)buf, n, &r), 0);
+	assert_string_equal(r.path, "/p?q=2");
+	assert_int_equal(r.version_minor, 1);
+	assert_string_equal(r.host, "");
+	n = uwsgi_packet(buf, no_qs);
+	assert_int_equal(http_parse_request((char *)buf, n, &r), 0);
+	assert_string_equal(r.path, "/p");
+	n = uwsgi_packet(buf, no_method);
+	assert_int_equal(http_parse_request((char *)buf, n, &r), -EINVAL);
+	assert_string_equal(r.path, "");
+	n = uwsgi_packet(buf, bad_method);
+	assert_int_equal(http_parse_request((char *)buf, n, &r), -EINVAL);
+	/* a capture cut inside a var reads the vars before it, and needs method and path */
+	n = uwsgi_packet(buf, full);
+	for (cut = 0; cut < n; cut++) {
+		int rc = http_parse_request((char *)buf, cut, &r);
+
+		/* QUERY_STRING, REQUEST_METHOD, REQUEST_URI: 4+16 + 4+17 + 4+19 = 64 bytes */
+		assert_int_equal(rc, cut >= 4 + 64 ? 0 : -EINVAL);
+	}
+	/* modifier2 must be 0; a vars size under one var is no request */
+	n = uwsgi_packet(buf, full);
+	buf[3] = 1;
+	assert_int_equal(http_parse_request((char *)buf, n, &r), -EINVAL);
+	buf[3] = 0;
+	buf[1] = 3;
+	buf[2] = 0;
+	assert_int_equal(http_parse_request((char *)buf, n, &r), -EINVAL);
+}
+
 static void test_garbage(void **state)
 {
 	static const char *const seeds[] = {
@@ -846,6 +942,7 @@ int main(void)
 		cmocka_unit_test(test_request_path_limits),
 		cmocka_unit_test(test_request_long_values_cut),
 		cmocka_unit_test(test_request_every_prefix),
+		cmocka_unit_test(test_request_uwsgi),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_response_table),
 		cmocka_unit_test(test_response_every_prefix),
