@@ -137,6 +137,7 @@ static void uwsgi_path(struct http_req_info *out, const char *uri, size_t uri_le
 		out->path_truncated = uri_len > HTTP_PATH_MAX;
 		return;
 	}
+	out->path_truncated = pi_len + (qs_len ? 1 + qs_len : 0) > HTTP_PATH_MAX;
 	if (pi_len > HTTP_PATH_MAX)
 		pi_len = HTTP_PATH_MAX;
 	memcpy(out->path, pi, pi_len);

@@ -432,6 +432,7 @@ static void test_request_uwsgi(void **state)
 	assert_string_equal(r.path, "/p?q=2");
 	assert_int_equal(r.version_minor, 1);
 	assert_string_equal(r.host, "");
+	assert_int_equal(r.path_truncated, 0);
 	n = uwsgi_packet(buf, no_qs);
 	assert_int_equal(http_parse_request((char *)buf, n, &r), 0);
 	assert_string_equal(r.path, "/p");
