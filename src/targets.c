@@ -189,6 +189,19 @@ static int memcached_configure(const char *path, struct sc_lib_cfg *cfg)
 	return 0;
 }
 
+/* The interpreter: where the framework's dispatcher hands a request to its view
+ * (bpf/pyview.bpf.c). A pyenv python3.X executable only starts libpython, which holds
+ * the symbol: optional, so the one without it is skipped quietly. */
+static const struct probe_spec python_probes[] = {
+	{ "PyObject_Call", "py_call", false, 0, true },
+};
+
+/* The probe reads the interpreter through py_procs (src/pystack.c): no offsets here. */
+static int python_configure(const char *path, struct sc_lib_cfg *cfg)
+{
+	return 0;
+}
+
 #define TARGET(name, prefix, probes, configure)                                     \
 	{                                                                           \
 		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), configure \
@@ -202,6 +215,8 @@ static const struct target_lib targets[] = {
 	TARGET("libmysqlclient", "libmysqlclient.so", mysql_probes, mysql_configure),
 	TARGET("libhiredis", "libhiredis.so", hiredis_probes, hiredis_configure),
 	TARGET("libmemcached", "libmemcached.so", memcached_probes, memcached_configure),
+	TARGET("libpython", "libpython3.", python_probes, python_configure),
+	TARGET("python", "python3.", python_probes, python_configure),
 };
 
 const struct target_lib *targets__match(const char *path)
