@@ -14,7 +14,11 @@ with __name__, Scooby's form), for views that run no query:
                      frames, far inside the view, and the view is still named.
   PlainWsgi          tests/apps/wsgiapp.py has no dispatcher: a request without a query
                      has no view, and says why.
+  HiddenFrames313    wsgiapp.py under pyenv's CPython 3.13: queries from a class's
+                     __init__, which 3.13 enters through a hidden frame; the view frame
+                     is read at its own capture (was: the frame inner of it).
 """
+import glob
 import json
 import os
 import subprocess
@@ -23,7 +27,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run by path too
 import harness  # noqa: E402
-from harness import DJAPP, PYTHON, SQ_PRAGMA, E2ECase, http_request, queries, short  # noqa: E402
+from harness import (DJAPP, PYTHON, SQ_PRAGMA, E2ECase, http_request, queries,  # noqa: E402
+                     short, texts)
 
 # path -> expected status; none of them runs a query
 NOQUERY_VIEWS = {
@@ -157,6 +162,34 @@ class PlainWsgi(E2ECase):
         self.assertEqual(view_of(rec), {"view_name": "__main__.application",
                                         "scooby_view_name": "__main__.application",
                                         "view_reason": None}, short(rec))
+
+
+PY313 = sorted(glob.glob("/root/.pyenv/versions/3.13*/bin/python3"))
+
+
+@unittest.skipUnless(PY313, "no pyenv CPython 3.13 (its hidden __init__ frames)")
+class HiddenFrames313(E2ECase):
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("views-313")
+        cls.start_redis()
+        cls.app = cls.start_wsgiapp(PY313[-1], imported=True, name="wsgiapp-313")
+        cls.attach(cls.app.pid)
+
+    def test_view_past_a_hidden_frame(self):
+        # the second request's constructor call is specialized from its first query on
+        for _ in range(2):
+            sent, status, _ = self.get("/init", port=self.app.port)
+            self.assertEqual(status, 200)
+            rec = self.record_for(sent, 200)
+            self.assertEqual(texts(rec), ["SELECT COUNT(*) FROM item"] * 3, short(rec))
+            for q in queries(rec):
+                self.assertEqual([f["function"] for f in q["stack"][:3]],
+                                 ["CountingRepo.__init__", "init_view", "application"],
+                                 short(rec))
+            self.assertEqual(view_of(rec), {"view_name": "wsgiapp.application",
+                                            "scooby_view_name": "wsgiapp.application",
+                                            "view_reason": None}, short(rec))
 
 
 if __name__ == "__main__":
