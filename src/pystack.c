@@ -641,14 +641,35 @@ void pystack__set_dispatchers(struct pystack *ps, int fd)
 	ps->dispatchers_fd = fd;
 }
 
+/* The opcodes of the dispatcher's call of the view, CALL_FUNCTION_EX then its
+ * INSTRUMENTED_ form, where frame pushes (3.12+) also come from its other calls; 0 where
+ * every call a dispatcher makes through PyObject_Call is the view's. */
+static __u32 view_call_ops(int minor)
+{
+	if (minor == 12)
+		return 142 | 244 << 8;
+	if (minor == 13)
+		return 54 | 246 << 8;
+	return 0;
+}
+
 /* Marks code as a dispatcher of pid's for BPF: the request's later calls go unreported. */
-static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code)
+static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code, __u32 ops)
 {
 	struct sc_code_key key = { .tgid = pid, .code = code };
-	__u32 one = 1;
 
 	if (ps->dispatchers_fd >= 0)
-		bpf_map_update_elem(ps->dispatchers_fd, &key, &one, BPF_NOEXIST);
+		bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
+}
+
+/* True when the call at instr is the view's: the opcode there is one of ops (3.12+). */
+static bool is_view_call(uint32_t pid, uint64_t instr, __u32 ops)
+{
+	uint8_t op;
+
+	if (!ops)
+		return true;
+	return target_read(pid, instr, &op, 1) && (op == (__u8)ops || op == (__u8)(ops >> 8));
 }
 
 /* Forgets pid's dispatchers: its code addresses may be another process's next. */
@@ -674,6 +695,7 @@ bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct v
 	struct pyentry *pe = hashmap__get(ps->procs, e->hdr.pid);
 	uint64_t now = mono_now_ns();
 	struct pycode *c;
+	__u32 ops;
 
 	memset(out, 0, sizeof(*out));
 	*reason = NULL;
@@ -682,7 +704,12 @@ bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct v
 	c = pyproc__code(pe->proc, e->code, now);
 	if (!c || !is_dispatcher(c->function, c->filename))
 		return false;
-	dispatcher_add(ps, e->hdr.pid, e->code);
+	ops = view_call_ops(pyproc__layout(pe->proc)->minor);
+	dispatcher_add(ps, e->hdr.pid, e->code, ops);
+	/* read after the fact: the dispatcher's bytecode stays, CALL_FUNCTION_EX has no
+	 * specialized forms to be rewritten into */
+	if (!is_view_call(e->hdr.pid, e->instr, ops))
+		return false;
 	*reason = pyproc__func_names(pe->proc, e->callable, now, out);
 	return true;
 }

@@ -196,6 +196,11 @@ static const struct probe_spec python_probes[] = {
 	{ "PyObject_Call", "py_call", false, 0, true },
 };
 
+/* 3.12 and 3.13 push the view's frame in the eval loop (a local symbol in 3.12) */
+static const struct probe_spec python312_probes[] = {
+	{ "_PyEvalFramePushAndInit", "py_push", false, 0, true },
+};
+
 /* The probe reads the interpreter through py_procs (src/pystack.c): no offsets here. */
 static int python_configure(const char *path, struct sc_lib_cfg *cfg)
 {
@@ -215,6 +220,11 @@ static const struct target_lib targets[] = {
 	TARGET("libmysqlclient", "libmysqlclient.so", mysql_probes, mysql_configure),
 	TARGET("libhiredis", "libhiredis.so", hiredis_probes, hiredis_configure),
 	TARGET("libmemcached", "libmemcached.so", memcached_probes, memcached_configure),
+	/* first match wins: the versions that push frames before the others */
+	TARGET("libpython", "libpython3.12", python312_probes, python_configure),
+	TARGET("libpython", "libpython3.13", python312_probes, python_configure),
+	TARGET("python", "python3.12", python312_probes, python_configure),
+	TARGET("python", "python3.13", python312_probes, python_configure),
 	TARGET("libpython", "libpython3.", python_probes, python_configure),
 	TARGET("python", "python3.", python_probes, python_configure),
 };
