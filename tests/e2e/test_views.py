@@ -12,6 +12,7 @@ with __name__, Scooby's form), for views that run no query:
                      query view.
   DjangoViewsDepth8  The same under --stack-depth 8: the query's stack is cut at 8
                      frames, far inside the view, and the view is still named.
+  DjangoViews312     The same under pyenv's CPython 3.12 (skipped when absent).
   PlainWsgi          tests/apps/wsgiapp.py has no dispatcher: a request without a query
                      has no view, and says why.
   HiddenFrames313    wsgiapp.py under pyenv's CPython 3.13: queries from a class's
@@ -66,6 +67,8 @@ class DjangoViews(E2ECase):
     """The Django app on SQLite under gunicorn -w 2, Debian's python3."""
 
     scooby_args = ()
+    python = None  # Debian's
+    env = {}
 
     @classmethod
     def setUpClass(cls):
@@ -74,8 +77,9 @@ class DjangoViews(E2ECase):
         cls.db = harness.sqlite_env(tmp)
         harness.django_prepare(tmp, cls.db)
         cls.expected = django_views(cls.db, list(NOQUERY_VIEWS) + [QUERY_VIEW])
-        cls.gun = cls.start_gunicorn("djapp.wsgi:application", DJAPP, harness.django_env(cls.db),
-                                     workers=2)
+        cls.gun = cls.start_gunicorn("djapp.wsgi:application", DJAPP,
+                                     dict(harness.django_env(cls.db), **cls.env), workers=2,
+                                     python=cls.python)
         cls.port = cls.gun.port
         for _ in range(4):  # both workers load Django and open SQLite once
             http_request(cls.port, "/items/")
@@ -130,6 +134,18 @@ class DjangoViewsDepth8(DjangoViews):
         self.assertIs(q["stack_truncated"], True, short(rec))
         self.assertNotIn("_get_response", [f.get("function", "").rsplit(".", 1)[-1]
                                            for f in q["stack"]], short(rec))
+
+
+PY312 = sorted(glob.glob("/root/.pyenv/versions/3.12*/bin/python3"))
+
+
+@unittest.skipUnless(PY312, "no pyenv CPython 3.12")
+class DjangoViews312(DjangoViews):
+    """The same under pyenv's CPython 3.12 (Debian's Django imports there, ruling 13),
+    which pushes the view's frame without PyObject_Call."""
+
+    python = PY312[-1] if PY312 else None
+    env = {"PYTHONPATH": "/usr/lib/python3/dist-packages"}
 
 
 class PlainWsgi(E2ECase):
