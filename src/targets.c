@@ -193,7 +193,9 @@ static int memcached_configure(const char *path, struct sc_lib_cfg *cfg)
  * (bpf/pyview.bpf.c). A pyenv python3.X executable only starts libpython, which holds
  * the symbol: optional, so the one without it is skipped quietly. */
 static const struct probe_spec python_probes[] = {
-	{ "PyObject_Call", "py_call", false, 0, true },
+	/* the eval loop's own calls only: PyObject_Call's entry runs ~100 times a Django
+	 * request (C code calling back), a trap each; the loop's 4 sites far fewer */
+	{ "PyObject_Call", "py_call", false, 0, true, .inside = "_PyEval_EvalFrameDefault" },
 };
 
 /* 3.12 and 3.13 push the view's frame in the eval loop (a local symbol in 3.12) */

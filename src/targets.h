@@ -15,6 +15,9 @@ struct probe_spec {
 	uint32_t func; /* cookie's high half (libpq entry point), 0 otherwise */
 	bool optional; /* absent in some versions */
 	bool unless_state; /* not needed when the library's statement state is readable */
+	/* set: probe sym's direct calls inside this function instead of sym's entry (which
+	 * is the fallback when none are found) */
+	const char *inside;
 };
 
 struct target_lib {
