@@ -567,7 +567,8 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 	uint64_t key = file_key(e);
 	struct lib *l;
 
-	if (!t || e->deleted || hashmap__get(c->a->libs, key))
+	if (!t || e->deleted || hashmap__get(c->a->libs, key) ||
+	    (t->interpreter && c->a->opts.no_view_probe))
 		return 0;
 	if (c->a->nslots >= SC_MAX_LIBS) {
 		fprintf(stderr,

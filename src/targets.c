@@ -209,6 +209,11 @@ static int python_configure(const char *path, struct sc_lib_cfg *cfg)
 	return 0;
 }
 
+#define PYTHON(name, prefix, probes)                                                             \
+	{                                                                                        \
+		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), python_configure, true \
+	}
+
 #define TARGET(name, prefix, probes, configure)                                     \
 	{                                                                           \
 		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), configure \
@@ -223,12 +228,12 @@ static const struct target_lib targets[] = {
 	TARGET("libhiredis", "libhiredis.so", hiredis_probes, hiredis_configure),
 	TARGET("libmemcached", "libmemcached.so", memcached_probes, memcached_configure),
 	/* first match wins: the versions that push frames before the others */
-	TARGET("libpython", "libpython3.12", python312_probes, python_configure),
-	TARGET("libpython", "libpython3.13", python312_probes, python_configure),
-	TARGET("python", "python3.12", python312_probes, python_configure),
-	TARGET("python", "python3.13", python312_probes, python_configure),
-	TARGET("libpython", "libpython3.", python_probes, python_configure),
-	TARGET("python", "python3.", python_probes, python_configure),
+	PYTHON("libpython", "libpython3.12", python312_probes),
+	PYTHON("libpython", "libpython3.13", python312_probes),
+	PYTHON("python", "python3.12", python312_probes),
+	PYTHON("python", "python3.13", python312_probes),
+	PYTHON("libpython", "libpython3.", python_probes),
+	PYTHON("python", "python3.", python_probes),
 };
 
 const struct target_lib *targets__match(const char *path)

@@ -28,6 +28,7 @@ struct target_lib {
 	/* Fills the library's struct offsets; returns 0, or -errno when one cannot be found
 	 * (the probes still run, reading less). */
 	int (*configure)(const char *path, struct sc_lib_cfg *cfg);
+	bool interpreter; /* CPython itself (the view probe), not a client library */
 };
 
 /* Returns the target a mapped file belongs to (by its file name), or NULL. */
