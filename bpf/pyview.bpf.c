@@ -15,7 +15,8 @@
  * objects are dispatchers; once one called the view, the request's calls go unreported.
  */
 
-/* code objects the loader found to be dispatchers: (tgid, code) -> 0 when any call from
+/* code objects the loader found to be dispatchers, and (tgid, 0) once one is known (calls
+ * from other code are then not reported): (tgid, code) -> 0 when any call from
  * it is the view's (PyObject_Call), else the opcodes the view's call executes (low byte
  * CALL_FUNCTION_EX, next INSTRUMENTED_CALL_FUNCTION_EX): 3.12+ frame pushes also come
  * from the dispatcher's plain calls */
@@ -72,8 +73,14 @@ static __always_inline int py_view_call(__u64 callable)
 	}
 	key.code = e.code;
 	ops = e.code ? bpf_map_lookup_elem(&py_dispatchers, &key) : NULL;
-	if (ops && py_is_view_call(ops, e.instr))
+	if (!ops) {
+		/* (tgid, 0): the process's dispatcher is known, and this call is not from it */
+		key.code = 0;
+		if (bpf_map_lookup_elem(&py_dispatchers, &key))
+			return 0;
+	} else if (py_is_view_call(ops, e.instr)) {
 		t->view_seen = 1; /* the view is called: no more reports */
+	}
 	e.callable = callable;
 	sc_hdr_fill(&e.hdr, SC_EV_PYCALL, sizeof(e), pid_tgid, bpf_ktime_get_ns());
 	sc_emit(e);

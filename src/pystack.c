@@ -657,9 +657,14 @@ static __u32 view_call_ops(int minor)
 static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code, __u32 ops)
 {
 	struct sc_code_key key = { .tgid = pid, .code = code };
+	__u32 known = 0;
 
-	if (ps->dispatchers_fd >= 0)
-		bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
+	if (ps->dispatchers_fd < 0)
+		return;
+	bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
+	/* (pid, 0): from now on only calls from a known dispatcher are reported */
+	key.code = 0;
+	bpf_map_update_elem(ps->dispatchers_fd, &key, &known, BPF_NOEXIST);
 }
 
 /* True when the call at instr is the view's: the opcode there is one of ops (3.12+). */
