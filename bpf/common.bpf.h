@@ -185,7 +185,7 @@ struct sc_thread {
 	__u64 buf; /* buffer, or iovec array */
 	__u64 iovcnt;
 	__u32 req_fd1; /* socket of the request in flight on this thread + 1, 0 when none */
-	__u32 pad;
+	__u32 view_seen; /* its dispatcher was seen calling the view (pyview.bpf.c) */
 	__u64 resp_bytes; /* response bytes written so far */
 	__u32 await_fd1; /* data store socket + 1 whose reply's first bytes the thread awaits */
 	__u32 await_proto; /* its enum sc_client */

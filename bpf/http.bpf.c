@@ -180,6 +180,7 @@ static __always_inline int read_exit(long ret)
 	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true);
 	t->req_fd1 = t->fd + 1;
 	t->resp_bytes = 0;
+	t->view_seen = 0;
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.fd = t->fd;
 	bpf_map_update_elem(&http_fds, &key, &one, BPF_ANY);

@@ -493,6 +493,37 @@ static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *p
 	return link;
 }
 
+#define CALL_SITES_MAX 16 /* more is not a function's handful of calls: probe the entry */
+
+/* Puts p's program on each direct call of p->sym inside p->inside. Returns how many
+ * sites were probed, 0 when none was found (the caller probes the entry), -ENOMEM. */
+static int attach_call_sites(struct lib *l, struct bpf_program *prog, const struct probe_spec *p,
+			     struct bpf_uprobe_opts *uo)
+{
+	unsigned long long offs[CALL_SITES_MAX + 1];
+	const char *sym = uo->func_name;
+	struct bpf_link *link;
+	int i, n, done = 0;
+
+	n = elfsym_call_sites(l->path, p->inside, p->sym, offs, CALL_SITES_MAX + 1);
+	if (n <= 0 || n > CALL_SITES_MAX)
+		return 0;
+	uo->func_name = NULL;
+	for (i = 0; i < n; i++) {
+		link = bpf_program__attach_uprobe_opts(prog, -1, l->path, offs[i], uo);
+		if (!link)
+			continue;
+		if (links_push(&l->links, &l->nlinks, link)) {
+			bpf_link__destroy(link);
+			uo->func_name = sym;
+			return -ENOMEM;
+		}
+		done++;
+	}
+	uo->func_name = sym;
+	return done;
+}
+
 /* Puts every probe of target on the library file; returns 0 or -errno. */
 static int attach_lib(struct attacher *a, struct lib *l)
 {
@@ -523,6 +554,13 @@ static int attach_lib(struct attacher *a, struct lib *l)
 		uo.func_name = p->sym;
 		uo.retprobe = p->ret;
 		uo.bpf_cookie = (__u64)p->func << 16 | l->slot;
+		if (p->inside) {
+			err = attach_call_sites(l, prog, p, &uo);
+			if (err > 0)
+				continue;
+			if (err < 0)
+				return err;
+		}
 		/* every process: a fork of the target must be covered from its first call,
 		 * so the filter is the tracked-tgid map, not the uprobe's pid */
 		link = p->past_null && !p->ret ? attach_past_null(prog, l->path, &uo) : NULL;
@@ -559,7 +597,8 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 	uint64_t key = file_key(e);
 	struct lib *l;
 
-	if (!t || e->deleted || hashmap__get(c->a->libs, key))
+	if (!t || e->deleted || hashmap__get(c->a->libs, key) ||
+	    (t->interpreter && c->a->opts.no_view_probe))
 		return 0;
 	if (c->a->nslots >= SC_MAX_LIBS) {
 		fprintf(stderr,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "correlate.h"
+#include "pycode.h"
 #include "fingerprint.h"
 #include "profile.h"
 #include "hashmap.h"
@@ -257,13 +258,35 @@ static void scrub(struct correlator *c, struct query *q)
 }
 
 /* The view is the one the request's first stack runs in (ruling 6): a query's or a
- * sample's, whichever comes first. */
+ * sample's, whichever comes first, unless the dispatcher's call named it. */
 static void decide_view(struct record *r, const struct stack *s)
 {
-	if (r->background || r->view_decided || !s->nframes)
+	if (r->background || r->view_decided || r->view_dispatched || !s->nframes)
 		return;
 	r->view_decided = true;
 	r->view_name = s->view ? strdup(s->view) : NULL;
+	r->scooby_view_name = s->scooby_view ? strdup(s->scooby_view) : NULL;
+	r->view_reason = s->view_reason;
+}
+
+void correlator__view(struct correlator *c, uint32_t pid, uint32_t tid, struct view_names *n,
+		      const char *reason)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+
+	/* the first dispatcher call of the request is its view: it runs before the view
+	 * does, so before any stack the view's own code takes */
+	if (!r || r->pid != pid || r->view_dispatched) {
+		view_names__clear(n);
+		return;
+	}
+	free(r->view_name);
+	free(r->scooby_view_name);
+	r->view_name = n->view;
+	r->scooby_view_name = n->scooby;
+	r->view_reason = r->view_name ? NULL : reason;
+	r->view_dispatched = r->view_decided = true;
+	n->view = n->scooby = NULL;
 }
 
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q)

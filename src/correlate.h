@@ -49,6 +49,11 @@ void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid,
 			       const char *msg);
 /* A CPU sample of pid's thread tid: to the request open on it, else to the background. */
 void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct stack *s);
+struct view_names;
+/* Names the view of tid's request from its dispatcher's call (taking n's strings), or
+ * records reason when n is empty. Only the request's first such call counts. */
+void correlator__view(struct correlator *c, uint32_t pid, uint32_t tid, struct view_names *n,
+		      const char *reason);
 /* Thread tid slept from t_off to t_on: the part inside its open request is off-CPU time. */
 void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t t_off,
 			uint64_t t_on);

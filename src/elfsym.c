@@ -4,13 +4,15 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "elfsym.h"
 
-/* Looks name up in one symbol table; returns 1 and its value when found. */
+/* Looks name up in one symbol table; returns 1 and its value (and size) when found. */
 static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const char *name,
-			  GElf_Addr *value, bool funcs_only)
+			  GElf_Addr *value, GElf_Xword *size, bool funcs_only)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t i, n;
@@ -27,6 +29,8 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const cha
 		s = elf_strptr(elf, sh->sh_link, sym.st_name);
 		if (s && strcmp(s, name) == 0) {
 			*value = sym.st_value;
+			if (size)
+				*size = sym.st_size;
 			return 1;
 		}
 	}
@@ -34,7 +38,8 @@ static int find_in_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, const cha
 }
 
 /* Looks name up in every symbol table of elf; returns 1 and its value when found. */
-static int find_symbol(Elf *elf, const char *name, bool funcs_only, GElf_Addr *value)
+static int find_symbol_sized(Elf *elf, const char *name, bool funcs_only, GElf_Addr *value,
+			     GElf_Xword *size)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -42,9 +47,14 @@ static int find_symbol(Elf *elf, const char *name, bool funcs_only, GElf_Addr *v
 	while ((scn = elf_nextscn(elf, scn)))
 		if (gelf_getshdr(scn, &sh) &&
 		    (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) &&
-		    find_in_symtab(elf, scn, &sh, name, value, funcs_only))
+		    find_in_symtab(elf, scn, &sh, name, value, size, funcs_only))
 			return 1;
 	return 0;
+}
+
+static int find_symbol(Elf *elf, const char *name, bool funcs_only, GElf_Addr *value)
+{
+	return find_symbol_sized(elf, name, funcs_only, value, NULL);
 }
 
 /* Translates a virtual address to a file offset through the program headers. */
@@ -93,6 +103,79 @@ int elfsym_func_offset(const char *path, const char *name, unsigned long long *o
 cleanup:
 	elf_end(elf);
 	close(fd);
+	return err;
+}
+
+/* Reads len bytes at file offset off of path; 0 or -errno (-EIO when short). */
+static int elfsym_read_at(const char *path, long off, unsigned char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, len, off);
+	if (n != (ssize_t)len)
+		err = n < 0 ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
+/* Finds function name's file offset and size; 0, -ENOENT, -errno. */
+static int func_extent(const char *path, const char *name, long *off, size_t *size)
+{
+	GElf_Addr value = 0;
+	GElf_Xword sz = 0;
+	Elf *elf = NULL;
+	int fd, err = -ENOENT;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && find_symbol_sized(elf, name, true, &value, &sz)) {
+		*off = vaddr_to_offset(elf, value);
+		*size = sz;
+		err = *off < 0 ? -EINVAL : 0;
+	}
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+int elfsym_call_sites(const char *path, const char *func, const char *callee,
+		      unsigned long long *offs, size_t max)
+{
+	long foff, coff, target;
+	size_t fsize, csize, i, n = 0;
+	unsigned char *code = NULL;
+	int32_t rel;
+	int err;
+
+	err = func_extent(path, func, &foff, &fsize);
+	if (!err)
+		err = func_extent(path, callee, &coff, &csize);
+	if (err)
+		return err;
+	if (fsize < 5 || fsize > (1 << 20) || !(code = malloc(fsize)))
+		return -EINVAL;
+	err = elfsym_read_at(path, foff, code, fsize);
+	if (err)
+		goto cleanup;
+	/* one executable segment holds both: file offsets differ as addresses do */
+	target = coff - foff;
+	for (i = 0; i + 5 <= fsize && n < max; i++) {
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, sizeof(rel));
+		if ((long)i + 5 + rel == target)
+			offs[n++] = foff + i;
+	}
+	err = n;
+cleanup:
+	free(code);
 	return err;
 }
 

@@ -13,6 +13,15 @@ int elfsym_func_bytes(const char *path, const char *name, unsigned char *buf, si
  * libbpf's own lookup refuses as ambiguous. Returns 0, -ENOENT when absent, -errno. */
 int elfsym_func_offset(const char *path, const char *name, unsigned long long *off);
 
+/* Finds the direct calls ("call rel32") of function callee inside function func, both in
+ * the ELF file at path, and stores up to max of their file offsets in offs: the sites where
+ * a uprobe sees callee called from func only (its arguments already in their registers).
+ * Returns how many, or -ENOENT when either symbol is absent, -errno. A byte 0xe8 followed
+ * by exactly callee's displacement from there is taken for the call; inside another
+ * instruction it would need those 5 bytes to match by chance. */
+int elfsym_call_sites(const char *path, const char *func, const char *callee,
+		      unsigned long long *offs, size_t max);
+
 /* Looks up symbol name (any type) in the ELF file at path: *value gets its st_value and
  * *exec_delta the p_vaddr - p_offset of the executable PT_LOAD, so that a mapping of that
  * segment at start with file offset off puts the symbol at value + start - (off + delta).

@@ -44,6 +44,8 @@ static size_t min_size(__u32 kind)
 	case SC_EV_PROC_FORK:
 	case SC_EV_PROC_EXIT:
 		return sizeof(struct sc_small_event);
+	case SC_EV_PYCALL:
+		return sizeof(struct sc_pycall_event);
 	}
 	return (size_t)-1;
 }
@@ -144,6 +146,16 @@ static void call_ret_event(struct event_router *r, const struct sc_call_ret_even
 	}
 }
 
+/* SC_EV_PYCALL: a dispatcher's call names its request's view. */
+static void pycall_event(struct event_router *r, const struct sc_pycall_event *e)
+{
+	struct view_names n;
+	const char *reason;
+
+	if (r->py && pystack__call(r->py, e, &n, &reason))
+		correlator__view(r->corr, e->hdr.pid, e->hdr.tid, &n, reason);
+}
+
 int events__handle(void *ctx, void *data, size_t size)
 {
 	struct event_router *r = ctx;
@@ -196,6 +208,9 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_PYSTACK:
 		pystack__event(r->py, data);
+		break;
+	case SC_EV_PYCALL:
+		pycall_event(r, data);
 		break;
 	case SC_EV_NATSTACK:
 		pystack__native_event(r->py, data);

@@ -274,6 +274,7 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		.profile_hz = o->profile_hz,
 		.no_wire = o->no_wire,
 		.no_logs = o->no_logs,
+		.no_view_probe = o->no_view_probe,
 		.port_protos = o->port_protos,
 		.nport_protos = o->nport_protos,
 		.verbose = o->verbose,
@@ -290,6 +291,9 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 	co.profile_hz = o->profile_hz;
 	r->corr = correlator__new(&co, publish, sinks);
 	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs));
+	if (r->py)
+		pystack__set_dispatchers(r->py,
+					 bpf_map__fd(attacher__skel(r->att)->maps.py_dispatchers));
 	if (r->corr && r->py) {
 		r->http = http_tracker__new(r->corr);
 		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);

@@ -39,10 +39,11 @@ struct pyproc {
 	struct hashmap *views; /* (ctx, code) -> struct view_cached; at most VIEWS_MAX */
 };
 
-/* A view name read once: "module.qualname" (NULL: none), re-read after RECHECK_NS. */
+/* A view's names read once (or why there are none), re-read after RECHECK_NS. */
 struct view_cached {
 	uint64_t ctx, code, checked_ns;
-	char *name;
+	struct view_names names;
+	const char *reason;
 };
 
 static void view_cached_free(void *v)
@@ -50,7 +51,7 @@ static void view_cached_free(void *v)
 	struct view_cached *vc = v;
 
 	if (vc)
-		free(vc->name);
+		view_names__clear(&vc->names);
 	free(vc);
 }
 
@@ -378,40 +379,77 @@ cleanup:
 	return name;
 }
 
-/* Reads a frame context's "module.function" afresh (malloc'd), or NULL. */
-static char *read_view_name(struct pyproc *p, uint64_t ctx, const char *function)
+/* Joins module and name as "module.name" (malloc'd); NULL when either is NULL. */
+static char *dotted(const char *module, const char *name)
 {
-	char *module = NULL, *qualname = NULL, *out = NULL, *cached;
-	uint64_t mod_ptr, qn_ptr;
+	char *out = NULL;
 
-	if (!ctx)
-		return NULL;
-	if (p->l.minor >= 11) {
-		/* the function object: __module__ and __qualname__ as the code runs them
-		 * (a class-based view's function carries its class's names) */
-		if (!has_type(p, ctx, "function") ||
-		    !read_ptr_field(p, ctx, p->l.func_module, &mod_ptr) ||
-		    !read_ptr_field(p, ctx, p->l.func_qualname, &qn_ptr))
-			return NULL;
-		module = read_str(p, mod_ptr);
-		qualname = read_str(p, qn_ptr);
-	} else {
-		cached = hashmap__get(p->modules, ctx);
-		if (cached) {
-			module = strdup(cached);
-		} else {
-			module = globals_name(p, ctx);
-			cached = module ? strdup(module) : NULL;
-			if (cached && hashmap__set(p->modules, ctx, cached, NULL))
-				free(cached);
-		}
-		qualname = function ? strdup(function) : NULL;
-	}
-	if (module && qualname && asprintf(&out, "%s.%s", module, qualname) < 0)
+	if (module && name && asprintf(&out, "%s.%s", module, name) < 0)
 		out = NULL;
+	return out;
+}
+
+/* Reads a function object's names: n->view "__module__.__qualname__" and n->scooby
+ * "__module__.__name__" (Scooby's form), both from the object itself, so a functools.wraps
+ * wrapper reads as the function it wraps and an as_view() function as its class. Returns
+ * NULL, or why no name can be given (n is then left empty). */
+static const char *read_func_names(struct pyproc *p, uint64_t func, struct view_names *n)
+{
+	uint64_t mod_ptr, qn_ptr, name_ptr;
+	char *module, *qualname, *name;
+
+	if (!has_type(p, func, "function"))
+		return "the view is not a Python function object";
+	if (!read_ptr_field(p, func, p->l.func_module, &mod_ptr) ||
+	    !read_ptr_field(p, func, p->l.func_qualname, &qn_ptr) ||
+	    !read_ptr_field(p, func, p->l.func_name, &name_ptr))
+		return "the view function could not be read";
+	module = read_str(p, mod_ptr);
+	qualname = read_str(p, qn_ptr);
+	name = read_str(p, name_ptr);
+	n->view = dotted(module, qualname);
+	n->scooby = dotted(module, name);
 	free(module);
 	free(qualname);
-	return out;
+	free(name);
+	if (n->view && n->scooby)
+		return NULL;
+	view_names__clear(n);
+	return "the view function's __module__, __qualname__ or __name__ is not a string";
+}
+
+void view_names__clear(struct view_names *n)
+{
+	free(n->view);
+	free(n->scooby);
+	n->view = n->scooby = NULL;
+}
+
+/* Reads a frame context's names afresh into n; returns NULL or why there are none. 3.11+:
+ * the context is the function object. Before, it is the globals dict: the module is its
+ * __name__ and the function the code's name; __name__ is not in the frame, so n->scooby
+ * stays NULL rather than be guessed from the code's name. */
+static const char *read_view_names(struct pyproc *p, uint64_t ctx, const char *function,
+				   struct view_names *n)
+{
+	char *module, *cached;
+
+	if (!ctx)
+		return "the view frame's function is unknown";
+	if (p->l.minor >= 11)
+		return read_func_names(p, ctx, n);
+	cached = hashmap__get(p->modules, ctx);
+	if (cached) {
+		module = strdup(cached);
+	} else {
+		module = globals_name(p, ctx);
+		cached = module ? strdup(module) : NULL;
+		if (cached && hashmap__set(p->modules, ctx, cached, NULL))
+			free(cached);
+	}
+	n->view = dotted(module, function);
+	free(module);
+	return n->view ? NULL : "the view's module has no readable __name__";
 }
 
 /* Drops every entry: the simplest eviction for a table that only grows past its bound
@@ -422,33 +460,64 @@ static int drop_all(uint64_t key, void *val, void *ctx)
 	return 1;
 }
 
-char *pyproc__view_name(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
-			uint64_t now_ns)
+/* Copies a cached entry into n; returns its reason. */
+static const char *view_cached_get(const struct view_cached *vc, struct view_names *n)
+{
+	n->view = vc->names.view ? strdup(vc->names.view) : NULL;
+	n->scooby = vc->names.scooby ? strdup(vc->names.scooby) : NULL;
+	if ((vc->names.view && !n->view) || (vc->names.scooby && !n->scooby)) {
+		view_names__clear(n);
+		return "out of memory";
+	}
+	return vc->reason;
+}
+
+/* The names of (ctx, code) from the cache, or read afresh with func_only (ctx is a
+ * function object whatever the version) and cached. */
+static const char *names_cached(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
+				bool func_only, uint64_t now_ns, struct view_names *n)
 {
 	uint64_t key = hashmap_key2((uint32_t)(code >> 4), ctx);
 	struct view_cached *vc = hashmap__get(p->views, key);
 
+	memset(n, 0, sizeof(*n));
 	if (!ctx)
-		return NULL;
+		return "the view frame's function is unknown";
 	/* the same (function, code) pair names the same view; a freed and reused
 	 * function object is caught by the periodic re-read, as code objects are */
 	if (vc && vc->ctx == ctx && vc->code == code && now_ns - vc->checked_ns < RECHECK_NS)
-		return vc->name ? strdup(vc->name) : NULL;
+		return view_cached_get(vc, n);
 	view_cached_free(hashmap__del(p->views, key));
 	vc = calloc(1, sizeof(*vc));
 	if (!vc)
-		return read_view_name(p, ctx, function);
+		return func_only ? read_func_names(p, ctx, n) :
+				   read_view_names(p, ctx, function, n);
 	vc->ctx = ctx;
 	vc->code = code;
 	vc->checked_ns = now_ns;
-	vc->name = read_view_name(p, ctx, function);
+	vc->reason = func_only ? read_func_names(p, ctx, &vc->names) :
+				 read_view_names(p, ctx, function, &vc->names);
 	if (hashmap__size(p->views) >= VIEWS_MAX)
 		hashmap__sweep(p->views, drop_all, NULL);
 	if (hashmap__set(p->views, key, vc, NULL)) {
-		char *name = vc->name;
+		const char *reason = vc->reason;
 
+		*n = vc->names;
 		free(vc);
-		return name;
+		return reason;
 	}
-	return vc->name ? strdup(vc->name) : NULL;
+	return view_cached_get(vc, n);
+}
+
+const char *pyproc__view_names(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
+			       uint64_t now_ns, struct view_names *n)
+{
+	return names_cached(p, ctx, code, function, false, now_ns, n);
+}
+
+const char *pyproc__func_names(struct pyproc *p, uint64_t func, uint64_t now_ns,
+			       struct view_names *n)
+{
+	/* code 1: no code object is at address 1, so a function's entry is its own */
+	return names_cached(p, func, 1, NULL, true, now_ns, n);
 }

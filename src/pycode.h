@@ -34,11 +34,23 @@ const struct py_layout *pyproc__layout(const struct pyproc *p);
 struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns);
 /* Returns the line of the instruction a frame was executing; 0 when unknown. */
 int pyproc__line(struct pyproc *p, struct pycode *c, uint64_t code_addr, uint64_t instr);
-/* Returns "module.function" (malloc'd) for a frame's context (3.11+: the function
- * object, older: the globals dict, with function the code's name) running the code
- * object at code, or NULL. Cached per (ctx, code), re-read after a second. */
-char *pyproc__view_name(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
-			uint64_t now_ns);
+/* A view's names: "module.qualname" and Scooby's "module.__name__" (malloc'd, NULL when
+ * not known). */
+struct view_names {
+	char *view;
+	char *scooby;
+};
+
+void view_names__clear(struct view_names *n);
+/* Fills n for a frame's context (3.11+: the function object, older: the globals dict,
+ * with function the code's name) running the code object at code. Returns NULL, or why
+ * n->view could not be had (a static string). Cached per (ctx, code), re-read after a
+ * second. */
+const char *pyproc__view_names(struct pyproc *p, uint64_t ctx, uint64_t code, const char *function,
+			       uint64_t now_ns, struct view_names *n);
+/* Fills n from the function object at func (any version); returns NULL or why not. */
+const char *pyproc__func_names(struct pyproc *p, uint64_t func, uint64_t now_ns,
+			       struct view_names *n);
 
 /* Reads len bytes at addr of pid; returns true when all were read. */
 bool target_read(pid_t pid, uint64_t addr, void *buf, size_t len);

@@ -53,6 +53,7 @@ struct native_pending {
 
 struct pystack {
 	int map_fd;
+	int dispatchers_fd; /* py_dispatchers (bpf/pyview.bpf.c), -1 when none */
 	struct hashmap *procs; /* pid -> struct pyentry */
 	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
 	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
@@ -100,6 +101,7 @@ struct pystack *pystack__new(int py_procs_fd)
 	if (!ps)
 		return NULL;
 	ps->map_fd = py_procs_fd;
+	ps->dispatchers_fd = -1;
 	ps->procs = hashmap__new_in(&py_procs);
 	ps->pending = hashmap__new_in(&py_pending);
 	ps->native = hashmap__new_in(&native_pending);
@@ -433,6 +435,15 @@ static bool resolve_native(struct symbolizer *syms, const struct native_pending 
 	return true;
 }
 
+/* True for the function of a framework that calls the view: Django's
+ * BaseHandler._get_response, Flask's dispatch_request (ruling 6). */
+static bool is_dispatcher(const char *function, const char *filename)
+{
+	return (strstr(function, "_get_response") &&
+		strstr(filename, "django/core/handlers/base.py")) ||
+	       (strstr(function, "dispatch_request") && strstr(filename, "flask/app.py"));
+}
+
 /* Finds the frame the framework dispatched the request to (ruling 6): the callee of
  * Django's BaseHandler._get_response or Flask's dispatch_request; otherwise the
  * outermost application function (a plain WSGI app's callable). A module's top level
@@ -447,10 +458,7 @@ static int view_frame(const struct stack *s)
 		f = &s->frames[i];
 		if (f->unresolved || !f->function || !f->filename)
 			continue;
-		if (i > 0 && ((strstr(f->function, "_get_response") &&
-			       strstr(f->filename, "django/core/handlers/base.py")) ||
-			      (strstr(f->function, "dispatch_request") &&
-			       strstr(f->filename, "flask/app.py"))))
+		if (i > 0 && is_dispatcher(f->function, f->filename))
 			return i - 1;
 		if (frame__is_app(f) && strcmp(f->function, "<module>") != 0)
 			outer_app = i;
@@ -458,20 +466,26 @@ static int view_frame(const struct stack *s)
 	return outer_app;
 }
 
-/* Resolves the frames of a capture into s; returns false on ENOMEM. */
+/* Resolves the frames of a capture into s; returns false on ENOMEM. Interpreter helper
+ * frames are dropped, so a kept frame's capture is at[its index], not the same index. */
 static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *s, uint64_t now)
 {
+	struct view_names names;
 	struct pycode *c;
 	struct frame *f;
-	uint32_t i;
+	uint32_t i, *at;
 	int v;
 
 	s->frames = calloc(p->nframes ? p->nframes : 1, sizeof(*s->frames));
-	if (!s->frames)
+	at = calloc(p->nframes ? p->nframes : 1, sizeof(*at));
+	if (!s->frames || !at) {
+		free(at);
 		return false;
+	}
 	s->truncated = p->flags & SC_PY_F_TRUNCATED;
 	s->partial = p->flags & (SC_PY_F_PARTIAL | SC_PY_F_NO_THREAD);
 	for (i = 0; i < p->nframes; i++) {
+		at[s->nframes] = i;
 		f = &s->frames[s->nframes++];
 		c = pyproc__code(proc, p->frames[i].code, now);
 		if (!c) {
@@ -479,6 +493,7 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 			continue;
 		}
 		if (c->shim) { /* an interpreter helper frame, hidden as CPython hides it */
+			memset(f, 0, sizeof(*f));
 			s->nframes--;
 			continue;
 		}
@@ -487,9 +502,16 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 		f->lineno = pyproc__line(proc, c, p->frames[i].code, p->frames[i].instr);
 	}
 	v = view_frame(s);
-	if (v >= 0)
-		s->view = pyproc__view_name(proc, p->frames[v].ctx, p->frames[v].code,
-					    s->frames[v].function, now);
+	if (v >= 0) {
+		s->view_reason =
+			pyproc__view_names(proc, p->frames[at[v]].ctx, p->frames[at[v]].code,
+					   s->frames[v].function, now, &names);
+		s->view = names.view;
+		s->scooby_view = names.scooby;
+	} else if (s->nframes) {
+		s->view_reason = "the stack holds no dispatcher and no application frame";
+	}
+	free(at);
 	return true;
 }
 
@@ -614,10 +636,94 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns)
 	hashmap__sweep(ps->native, expire_one, &c);
 }
 
+void pystack__set_dispatchers(struct pystack *ps, int fd)
+{
+	ps->dispatchers_fd = fd;
+}
+
+/* The opcodes of the dispatcher's call of the view, CALL_FUNCTION_EX then its
+ * INSTRUMENTED_ form, where frame pushes (3.12+) also come from its other calls; 0 where
+ * every call a dispatcher makes through PyObject_Call is the view's. */
+static __u32 view_call_ops(int minor)
+{
+	if (minor == 12)
+		return 142 | 244 << 8;
+	if (minor == 13)
+		return 54 | 246 << 8;
+	return 0;
+}
+
+/* Marks code as a dispatcher of pid's for BPF: the request's later calls go unreported. */
+static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code, __u32 ops)
+{
+	struct sc_code_key key = { .tgid = pid, .code = code };
+	__u32 known = 0;
+
+	if (ps->dispatchers_fd < 0)
+		return;
+	bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
+	/* (pid, 0): from now on only calls from a known dispatcher are reported */
+	key.code = 0;
+	bpf_map_update_elem(ps->dispatchers_fd, &key, &known, BPF_NOEXIST);
+}
+
+/* True when the call at instr is the view's: the opcode there is one of ops (3.12+). */
+static bool is_view_call(uint32_t pid, uint64_t instr, __u32 ops)
+{
+	uint8_t op;
+
+	if (!ops)
+		return true;
+	return target_read(pid, instr, &op, 1) && (op == (__u8)ops || op == (__u8)(ops >> 8));
+}
+
+/* Forgets pid's dispatchers: its code addresses may be another process's next. */
+static void dispatchers_forget(struct pystack *ps, uint32_t pid)
+{
+	struct sc_code_key key, next, *prev = NULL;
+
+	if (ps->dispatchers_fd < 0)
+		return;
+	while (bpf_map_get_next_key(ps->dispatchers_fd, prev, &next) == 0) {
+		if (next.tgid == pid) {
+			bpf_map_delete_elem(ps->dispatchers_fd, &next);
+			continue; /* restart from the same predecessor */
+		}
+		key = next;
+		prev = &key;
+	}
+}
+
+bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct view_names *out,
+		   const char **reason)
+{
+	struct pyentry *pe = hashmap__get(ps->procs, e->hdr.pid);
+	uint64_t now = mono_now_ns();
+	struct pycode *c;
+	__u32 ops;
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	if (!pe || !pe->proc || !e->code)
+		return false;
+	c = pyproc__code(pe->proc, e->code, now);
+	if (!c || !is_dispatcher(c->function, c->filename))
+		return false;
+	ops = view_call_ops(pyproc__layout(pe->proc)->minor);
+	dispatcher_add(ps, e->hdr.pid, e->code, ops);
+	/* read after the fact: the dispatcher's bytecode stays, CALL_FUNCTION_EX has no
+	 * specialized forms to be rewritten into */
+	if (!is_view_call(e->hdr.pid, e->instr, ops))
+		return false;
+	*reason = pyproc__func_names(pe->proc, e->callable, now, out);
+	return true;
+}
+
 void pystack__proc_gone(struct pystack *ps, pid_t pid)
 {
 	__u32 key = pid;
 
+	dispatchers_forget(ps, pid);
 	entry_free(hashmap__del(ps->procs, pid));
 	/* its code addresses may be another process's next: forget every resolved stack */
 	hashmap__sweep(ps->resolved, resolved_drop, NULL);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "scooby/events.h"
+#include "pycode.h"
 #include "record.h"
 
 struct pystack;
@@ -37,5 +38,12 @@ void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts);
 /* Drops captures nobody claimed, older than max_age_ns. */
 void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns);
 void pystack__proc_gone(struct pystack *ps, pid_t pid);
+/* Gives the BPF map of dispatcher code objects (py_dispatchers) to fill. */
+void pystack__set_dispatchers(struct pystack *ps, int fd);
+/* Reads an SC_EV_PYCALL: when its calling frame is a framework's dispatcher, the callable
+ * is the request's view. Returns false when it is not a dispatcher's call; true with out
+ * filled, or out empty and *reason saying why the view cannot be named (static). */
+bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct view_names *out,
+		   const char **reason);
 
 #endif /* SCOOBY_PYSTACK_H */

@@ -110,6 +110,7 @@ void stack__clear(struct stack *s)
 {
 	free(s->frames);
 	free(s->view);
+	free(s->scooby_view);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -147,13 +148,15 @@ int stack__copy(struct stack *dst, const struct stack *src)
 	*dst = *src;
 	dst->frames = NULL;
 	dst->view = NULL;
+	dst->scooby_view = NULL;
 	if (src->nframes) {
 		dst->frames = malloc(src->nframes * sizeof(*dst->frames));
 		if (!dst->frames)
 			goto nomem;
 		memcpy(dst->frames, src->frames, src->nframes * sizeof(*dst->frames));
 	}
-	if (src->view && !(dst->view = strdup(src->view)))
+	if ((src->view && !(dst->view = strdup(src->view))) ||
+	    (src->scooby_view && !(dst->scooby_view = strdup(src->scooby_view))))
 		goto nomem;
 	return 0;
 nomem:
@@ -207,6 +210,7 @@ void record__free(struct record *r)
 	free(r->host);
 	free(r->request_id);
 	free(r->view_name);
+	free(r->scooby_view_name);
 	profile__free(r->profile);
 	free(r);
 }

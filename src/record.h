@@ -36,6 +36,8 @@ struct stack {
 	bool truncated; /* deeper than --stack-depth */
 	bool partial; /* the walk stopped early (no frame pointer, unreadable memory) */
 	char *view; /* "module.function" of the view this stack runs in, NULL if none */
+	char *scooby_view; /* Scooby's "module.__name__" of it, NULL if not known */
+	const char *view_reason; /* static: why view is NULL, or NULL */
 };
 
 /* True for a frame of the application: a Python frame whose file is neither the
@@ -107,9 +109,12 @@ struct record {
 	size_t nlogs, logs_cap, logs_omitted;
 	uint64_t lost_events;
 	char *view_name; /* ViewName.view_name: "module.function", NULL when not known */
+	char *scooby_view_name; /* ViewName.scooby_view_name: "module.__name__", or NULL */
+	const char *view_reason; /* static: why view_name is NULL (NULL: the default reason) */
 	int n_plus_one; /* groups flagged N+1, for the terminal line */
 	struct profile *profile; /* --profile: the request's samples, NULL when none */
 	bool view_decided; /* the first stack of the request was seen (ruling 6) */
+	bool view_dispatched; /* named by its dispatcher's call: no stack overrides it */
 };
 
 /* Queries kept per record and store family; a loop of a million queries must not hold a

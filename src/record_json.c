@@ -333,6 +333,18 @@ static void put_request(struct jsonw *w, const struct record *r)
 	jsonw__close(w, '}');
 }
 
+/* Why a record has no view name; NULL when it has one. */
+static const char *view_reason(const struct record *r)
+{
+	if (r->view_name)
+		return NULL;
+	if (r->background)
+		return "a background record has no view";
+	if (r->view_reason)
+		return r->view_reason;
+	return "no framework dispatcher was seen calling a view and no Python stack was captured";
+}
+
 /* plugins_data: ViewName, ProcessTime, SQL, Redis, Memcache, CustomLog, Profile. */
 static void put_plugins(struct jsonw *w, const struct record *r, const struct record_groups *g)
 {
@@ -343,6 +355,8 @@ static void put_plugins(struct jsonw *w, const struct record *r, const struct re
 	jsonw__name(w, "ViewName");
 	jsonw__open(w, '{');
 	jsonw__mstr(w, "view_name", r->view_name);
+	jsonw__mstr(w, "scooby_view_name", r->scooby_view_name);
+	jsonw__mstr(w, "view_reason", view_reason(r));
 	jsonw__close(w, '}');
 	jsonw__name(w, "ProcessTime");
 	jsonw__open(w, '{');

@@ -189,6 +189,31 @@ static int memcached_configure(const char *path, struct sc_lib_cfg *cfg)
 	return 0;
 }
 
+/* The interpreter: where the framework's dispatcher hands a request to its view
+ * (bpf/pyview.bpf.c). A pyenv python3.X executable only starts libpython, which holds
+ * the symbol: optional, so the one without it is skipped quietly. */
+static const struct probe_spec python_probes[] = {
+	/* the eval loop's own calls only: PyObject_Call's entry runs ~100 times a Django
+	 * request (C code calling back), a trap each; the loop's 4 sites far fewer */
+	{ "PyObject_Call", "py_call", false, 0, true, .inside = "_PyEval_EvalFrameDefault" },
+};
+
+/* 3.12 and 3.13 push the view's frame in the eval loop (a local symbol in 3.12) */
+static const struct probe_spec python312_probes[] = {
+	{ "_PyEvalFramePushAndInit", "py_push", false, 0, true },
+};
+
+/* The probe reads the interpreter through py_procs (src/pystack.c): no offsets here. */
+static int python_configure(const char *path, struct sc_lib_cfg *cfg)
+{
+	return 0;
+}
+
+#define PYTHON(name, prefix, probes)                                                             \
+	{                                                                                        \
+		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), python_configure, true \
+	}
+
 #define TARGET(name, prefix, probes, configure)                                     \
 	{                                                                           \
 		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), configure \
@@ -202,6 +227,13 @@ static const struct target_lib targets[] = {
 	TARGET("libmysqlclient", "libmysqlclient.so", mysql_probes, mysql_configure),
 	TARGET("libhiredis", "libhiredis.so", hiredis_probes, hiredis_configure),
 	TARGET("libmemcached", "libmemcached.so", memcached_probes, memcached_configure),
+	/* first match wins: the versions that push frames before the others */
+	PYTHON("libpython", "libpython3.12", python312_probes),
+	PYTHON("libpython", "libpython3.13", python312_probes),
+	PYTHON("python", "python3.12", python312_probes),
+	PYTHON("python", "python3.13", python312_probes),
+	PYTHON("libpython", "libpython3.", python_probes),
+	PYTHON("python", "python3.", python_probes),
 };
 
 const struct target_lib *targets__match(const char *path)

@@ -19,6 +19,9 @@ struct probe_spec {
 	 * starts with one: the library calls it with NULL itself (sqlite3_finalize(0) from
 	 * its own close and exec paths), and every trap costs the target microseconds */
 	bool past_null;
+	/* set: probe sym's direct calls inside this function instead of sym's entry (which
+	 * is the fallback when none are found) */
+	const char *inside;
 };
 
 struct target_lib {
@@ -29,6 +32,7 @@ struct target_lib {
 	/* Fills the library's struct offsets; returns 0, or -errno when one cannot be found
 	 * (the probes still run, reading less). */
 	int (*configure)(const char *path, struct sc_lib_cfg *cfg);
+	bool interpreter; /* CPython itself (the view probe), not a client library */
 };
 
 /* Returns the target a mapped file belongs to (by its file name), or NULL. */

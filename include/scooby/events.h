@@ -40,6 +40,7 @@ enum sc_event_kind {
 	SC_EV_WIRE_IN = 21, /* the first bytes of the store's reply after a send */
 	SC_EV_WIRE_CLOSE = 22, /* a data store connection was closed (sc_small_event: fd) */
 	SC_EV_LOG = 23, /* a request's thread wrote to its stdout or stderr (sc_wire_event) */
+	SC_EV_PYCALL = 24, /* a request's thread called PyObject_Call (sc_pycall_event) */
 };
 
 struct sc_hdr {
@@ -305,6 +306,23 @@ struct sc_py_cfg {
 	__u16 tstate_datastack_top; /* ... up to here, so one read copies most of them */
 	__u16 stackchunk_data;
 	__u16 pad2;
+};
+
+/* SC_EV_PYCALL: PyObject_Call(callable, ...) entered on a request's thread before its
+ * response began, with the calling Python frame: when that frame is a framework's
+ * dispatcher (Django's _get_response), callable is the view it dispatches to. */
+struct sc_pycall_event {
+	struct sc_hdr hdr;
+	__u64 callable;
+	__u64 code; /* the calling frame's code object, 0 when unreadable */
+	__u64 instr; /* its instruction (pointer from 3.11, f_lasti before) */
+};
+
+/* A code object of a traced process, in the dispatcher map (py_dispatchers). */
+struct sc_code_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 code;
 };
 
 /* Indexes of the per-CPU counters the loader reports. */

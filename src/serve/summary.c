@@ -295,17 +295,27 @@ cleanup:
 }
 
 /*
- * Scooby's ViewName: the record's with args [] and kwargs {} added when it
- * has none (scooby-bpf cannot see them), or {view_name: null, args: [],
- * kwargs: {}}. NULL on ENOMEM.
+ * Scooby's ViewName: {view_name, args, kwargs}. Its view_name is the record's
+ * scooby_view_name where there is one (Scooby showed view.__module__ + '.' +
+ * view.__name__), else the record's view_name (null when none); args [] and
+ * kwargs {} (scooby-bpf cannot see them) unless the record has them. NULL on ENOMEM.
  */
 static cJSON *scooby_layout__view(const cJSON *plugins)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(plugins, "ViewName");
 	cJSON *out = cJSON_IsObject(v) ? cJSON_Duplicate(v, true) : cJSON_CreateObject();
+	cJSON *scooby;
 
 	if (!out)
 		return NULL;
+	scooby = cJSON_DetachItemFromObjectCaseSensitive(out, "scooby_view_name");
+	cJSON_DeleteItemFromObjectCaseSensitive(out, "view_reason");
+	if (cJSON_IsString(scooby)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(out, "view_name");
+		cJSON_AddItemToObject(out, "view_name", scooby);
+		scooby = NULL;
+	}
+	cJSON_Delete(scooby);
 	if ((cJSON_HasObjectItem(out, "view_name") || cJSON_AddNullToObject(out, "view_name")) &&
 	    (cJSON_HasObjectItem(out, "args") || cJSON_AddArrayToObject(out, "args")) &&
 	    (cJSON_HasObjectItem(out, "kwargs") || cJSON_AddObjectToObject(out, "kwargs")))

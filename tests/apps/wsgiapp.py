@@ -15,6 +15,9 @@ its own connection.
 Endpoints (the SQL below is exactly what SQLite receives):
   /item      application -> item_view (# V1) -> Repo.fetch (# Q1):
              SELECT id, name FROM item WHERE id = ?          (bound 3)
+  /init      application -> init_view (# V2) -> CountingRepo.__init__ (# Q2), 3 times:
+             SELECT COUNT(*) FROM item                        (3.13 enters a class's
+             __init__ through a hidden frame once the call is specialized)
   /noquery   no SQL
 
 The tests find the lines by their marker comments (# Q1, # V1, # A1): keep one marker
@@ -38,6 +41,14 @@ class Repo:
         return self.conn.execute(SQL_ITEM, (item_id,)).fetchone()  # Q1
 
 
+SQL_COUNT = "SELECT COUNT(*) FROM item"
+
+
+class CountingRepo:
+    def __init__(self, conn):
+        self.count = conn.execute(SQL_COUNT).fetchone()[0]  # Q2
+
+
 def item_view(environ):
     conn = sqlite3.connect(DB_PATH)
     try:
@@ -47,11 +58,22 @@ def item_view(environ):
     return "200 OK", {"id": row[0], "name": row[1]}
 
 
+def init_view(environ):
+    conn = sqlite3.connect(DB_PATH)
+    try:
+        counts = []
+        for _ in range(3):
+            counts.append(CountingRepo(conn).count)  # V2
+    finally:
+        conn.close()
+    return "200 OK", {"counts": counts}
+
+
 def noquery_view(environ):
     return "200 OK", {"query": None}
 
 
-ROUTES = {"/item": item_view, "/noquery": noquery_view}
+ROUTES = {"/item": item_view, "/init": init_view, "/noquery": noquery_view}
 
 
 def application(environ, start_response):

@@ -666,11 +666,13 @@ def django_prepare(tmp, db_env, appdir=DJAPP, items=5):
 
 
 class Gunicorn:
-    """Debian's gunicorn on 127.0.0.1:<free port>; self.pid is the master."""
+    """Debian's gunicorn on 127.0.0.1:<free port>; self.pid is the master. With python,
+    that interpreter runs it (`python -m gunicorn`; env gives it Debian's packages)."""
 
     def __init__(self, tmp, app, chdir, env, workers=2, worker_class="sync", threads=1,
-                 name="gunicorn", unix=None):
+                 name="gunicorn", unix=None, python=None):
         self.tmp, self.app, self.chdir, self.env = tmp, app, chdir, env
+        self.python = python
         self.workers, self.worker_class, self.threads = workers, worker_class, threads
         self.name = name
         self.port = free_port()
@@ -678,7 +680,8 @@ class Gunicorn:
         self.proc = None
 
     def start(self, ready_path="/noquery/"):
-        argv = [GUNICORN, "-w", str(self.workers), "-b", "127.0.0.1:%d" % self.port,
+        argv = [self.python, "-m", "gunicorn"] if self.python else [GUNICORN]
+        argv += ["-w", str(self.workers), "-b", "127.0.0.1:%d" % self.port,
                 "--chdir", self.chdir, "--timeout", "60", "--graceful-timeout", "3"]
         if self.unix:
             argv += ["-b", "unix:" + self.unix]

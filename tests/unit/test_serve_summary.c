@@ -295,12 +295,48 @@ static void test_scooby_layout(void **state)
 	assert_null(scooby_layout__new(NULL));
 }
 
+/* Scooby's ViewName shows scooby_view_name where the record has one; view_reason and
+ * scooby_view_name are scooby-bpf's, not Scooby's. */
+static void test_scooby_layout_view(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "{\"view_name\":\"app.views.make.<locals>.made\","
+		  "\"scooby_view_name\":\"app.views.made\",\"view_reason\":null}",
+		  "{\"view_name\":\"app.views.made\",\"args\":[],\"kwargs\":{}}" },
+		{ "{\"view_name\":\"app.views.items\"}",
+		  "{\"view_name\":\"app.views.items\",\"args\":[],\"kwargs\":{}}" },
+		{ "{\"view_name\":null,\"scooby_view_name\":null,\"view_reason\":\"no stack\"}",
+		  "{\"view_name\":null,\"args\":[],\"kwargs\":{}}" },
+	};
+	char buf[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *rec, *out, *want = parse(cases[i][1]);
+
+		snprintf(buf, sizeof(buf), "{\"plugins_data\":{\"ViewName\":%s}}", cases[i][0]);
+		rec = parse(buf);
+		out = scooby_layout__new(rec);
+		assert_non_null(out);
+		assert_true(cJSON_Compare(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(out, "plugins_data"), "ViewName"),
+			want, true));
+		cJSON_Delete(out);
+		cJSON_Delete(rec);
+		cJSON_Delete(want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uuid),	       cmocka_unit_test(test_summary),
-		cmocka_unit_test(test_summary_stores), cmocka_unit_test(test_n_plus_one),
-		cmocka_unit_test(test_filters),	       cmocka_unit_test(test_scooby_layout),
+		cmocka_unit_test(test_uuid),
+		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_summary_stores),
+		cmocka_unit_test(test_n_plus_one),
+		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_scooby_layout),
+		cmocka_unit_test(test_scooby_layout_view),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

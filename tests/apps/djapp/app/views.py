@@ -5,12 +5,15 @@ import re
 import threading
 import time
 
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.utils.html import escape
 from django.views import View
+from django.views.generic import TemplateView
 
+from app.decorators import timed
 from app.models import Item
 
 
@@ -171,3 +174,45 @@ def secrets(request):
             pass
         cursor.execute("SELECT name FROM app_item WHERE name = 'item 1' OR id = 42")
     return JsonResponse({"ok": True})
+
+
+# --- View names (tests/e2e/test_views.py): views that run no query -------------------
+
+def view_page(request):
+    """A page rendered from a template: no query, no syscall once the template is cached."""
+    return render(request, "app/page.html", {"title": "page"})
+
+
+class PageView(TemplateView):
+    """A class-based view; Django renders its TemplateResponse after the view returned."""
+
+    template_name = "app/page.html"
+    extra_context = {"title": "class"}
+
+
+@login_required
+def view_login(request):
+    """Behind login_required (djapp/wsgi.py's requests carry a signed-in user)."""
+    return render(request, "app/page.html", {"title": "login"})
+
+
+@timed
+def view_wrapped(request):
+    """Behind a functools.wraps decorator of another module (app/decorators.py)."""
+    return render(request, "app/page.html", {"title": "wrapped"})
+
+
+def make_view(title):
+    """A view made by a factory: its __qualname__ (make_view.<locals>.made) is not its
+    __name__ (made), so the two view name forms differ."""
+    def made(request):
+        return render(request, "app/page.html", {"title": title})
+    return made
+
+
+view_made = make_view("made")
+
+
+def view_raises(request):
+    """An uncaught exception: Django answers 500."""
+    raise ValueError("view_raises: on purpose")

@@ -14,6 +14,8 @@ ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = ["app"]
 MIDDLEWARE = []
+# app/templates: the views of tests/e2e/test_views.py render pages without a query
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
 ROOT_URLCONF = "djapp.urls"
 WSGI_APPLICATION = "djapp.wsgi.application"
 

@@ -20,4 +20,10 @@ urlpatterns = [
     path("stack/cbv/", views.StackView.as_view()),
     path("stack/thread/", views.stack_thread),
     path("secrets/", views.secrets),
+    path("view/page/", views.view_page),
+    path("view/class/", views.PageView.as_view()),
+    path("view/login/", views.view_login),
+    path("view/wrapped/", views.view_wrapped),
+    path("view/made/", views.view_made),
+    path("view/raises/", views.view_raises),
 ]
