@@ -598,7 +598,7 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 	struct lib *l;
 
 	if (!t || e->deleted || hashmap__get(c->a->libs, key) ||
-	    (t->interpreter && c->a->opts.no_view_probe))
+	    (t->interpreter && !c->a->opts.view_probe))
 		return 0;
 	if (c->a->nslots >= SC_MAX_LIBS) {
 		fprintf(stderr,

@@ -17,7 +17,7 @@ struct attach_opts {
 	bool native_stacks;
 	unsigned profile_hz; /* --profile: CPU samples per second per CPU, 0: off */
 	bool no_wire, no_logs; /* --no-wire, --no-logs */
-	bool no_view_probe; /* --no-view-probe: the interpreter is not a target */
+	bool view_probe; /* --view-probe: the interpreter is a target too */
 	const struct port_proto *port_protos; /* --port-proto */
 	int nport_protos;
 	bool verbose;

@@ -29,7 +29,7 @@ struct cli_opts {
 	double request_timeout; /* seconds */
 	bool no_wire; /* --no-wire: no data store capture from socket bytes */
 	bool no_logs; /* --no-logs: no stdout/stderr capture */
-	bool no_view_probe; /* --no-view-probe: no interpreter probe (bpf/pyview.bpf.c) */
+	bool view_probe; /* --view-probe: the interpreter probe (bpf/pyview.bpf.c) */
 	struct port_proto {
 		unsigned port;
 		unsigned proto; /* enum sc_client */

@@ -274,7 +274,7 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		.profile_hz = o->profile_hz,
 		.no_wire = o->no_wire,
 		.no_logs = o->no_logs,
-		.no_view_probe = o->no_view_probe,
+		.view_probe = o->view_probe,
 		.port_protos = o->port_protos,
 		.nport_protos = o->nport_protos,
 		.verbose = o->verbose,

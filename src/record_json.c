@@ -342,7 +342,7 @@ static const char *view_reason(const struct record *r)
 		return "a background record has no view";
 	if (r->view_reason)
 		return r->view_reason;
-	return "no framework dispatcher was seen calling a view and no Python stack was captured";
+	return "no Python stack was captured during the request and no dispatcher call was seen (--view-probe names every view)";
 }
 
 /* plugins_data: ViewName, ProcessTime, SQL, Redis, Memcache, CustomLog, Profile. */

@@ -6,8 +6,8 @@ comment (`# Q1`, `# DJ_Q1`, ...) and the function around it (its qualified name 
 call inside a named function. No line number is written here.
 
   DjangoSqliteStacks   Django (Debian python3, gunicorn -w 2, SQLite): function view,
-                       class-based view, N+1 loop, no-query view (named all the same,
-                       issue 16), a thread started after attach.
+                       class-based view, N+1 loop, no-query view, a thread started
+                       after attach.
   DjangoPostgresStacks Django on PostgreSQL (psycopg2): the same function view.
   VersionMatrix        tests/apps/wsgiapp.py (stdlib only) under every pyenv CPython
                        3.8-3.13 and Debian's python3, one scooby-bpf each; 3.7, if
@@ -251,8 +251,7 @@ class DjangoSqliteStacks(StackChecks, E2ECase):
         cls.start_redis()
         cls.db = harness.sqlite_env(tmp)
         harness.django_prepare(tmp, cls.db)
-        cls.views_of = django_view_names(cls.db, ["/stack/query/", "/stack/cbv/", "/noquery/",
-                                                  "/stack/thread/"])
+        cls.views_of = django_view_names(cls.db, ["/stack/query/", "/stack/cbv/"])
         cls.gun = cls.start_gunicorn("djapp.wsgi:application", DJAPP, harness.django_env(cls.db),
                                      workers=2)
         cls.port = cls.gun.port
@@ -339,16 +338,13 @@ class DjangoSqliteStacks(StackChecks, E2ECase):
         self.assertEqual(self.views_of["/stack/cbv/"], "app.views.StackView")
         self.assertEqual(view_name(rec), self.views_of["/stack/cbv/"], msg)
 
-    def test_noquery_view_is_named(self):
-        # issue 16: named from the dispatcher's call, with no stack taken (this
-        # replaced issue 3's null for a request without a query)
+    def test_noquery_view_name_is_null(self):
         path, status, _ = self.get("/noquery/")
         self.assertEqual(status, 200)
         rec = self.record_for(path)
         self.assertEqual(queries(rec), [], short(rec))
         self.assertIn("ViewName", rec["plugins_data"], short(rec))
-        self.assertEqual(self.views_of["/noquery/"], "app.views.noquery")
-        self.assertEqual(view_name(rec), self.views_of["/noquery/"], describe(rec))
+        self.assertIsNone(view_name(rec), describe(rec))
 
     def test_n_plus_one_same_call_site(self):
         path, status, body = self.get("/stack/loop/")
@@ -373,11 +369,10 @@ class DjangoSqliteStacks(StackChecks, E2ECase):
         path, status, body = self.get("/stack/thread/?tag=" + tag)
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body), {"count": 5})
-        # the request itself ran no query on its own thread; its view is named from
-        # the dispatcher's call all the same (issue 16)
+        # the request itself ran no query on its own thread
         rec = self.record_for(path)
         self.assertEqual(queries(rec), [], short(rec))
-        self.assertEqual(view_name(rec), self.views_of["/stack/thread/"], describe(rec))
+        self.assertIsNone(view_name(rec), describe(rec))
         # the new thread's queries go to the worker's background record
         bg = self.records.wait(lambda r: r["request"]["method"] == "background"
                                and sql in texts(r), "background record with %r" % sql)
