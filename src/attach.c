@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,6 +19,7 @@
 #include "attach.h"
 #include "elfsym.h"
 #include "hashmap.h"
+#include "links.h"
 #include "procmaps.h"
 #include "targets.h"
 
@@ -38,6 +40,8 @@ struct lib {
 	unsigned slot; /* uprobe cookie and lib_cfg index */
 	struct bpf_link **links;
 	size_t nlinks;
+	bool mapped; /* a traced process was seen with it mapped */
+	bool armed_late; /* probed only after a traced process had mapped it */
 };
 
 struct attacher {
@@ -49,6 +53,7 @@ struct attacher {
 	unsigned nslots;
 	struct hashmap *pids; /* tracked tgids -> (void *)1 */
 	pid_t self;
+	bool started; /* the first scan of the traced processes' maps is done */
 };
 
 static bool verbose;
@@ -310,11 +315,60 @@ static void lib_free(void *p)
 	free(l);
 }
 
+static int count_links(uint64_t key, void *val, void *ctx)
+{
+	*(size_t *)ctx += ((struct lib *)val)->nlinks;
+	return 0;
+}
+
+/* Moves every library's links into the array at ctx (sized by count_links). */
+static int take_links(uint64_t key, void *val, void *ctx)
+{
+	struct lib *l = val;
+	struct links_slice {
+		struct bpf_link **v;
+		size_t n;
+	} *all = ctx;
+
+	memcpy(all->v + all->n, l->links, l->nlinks * sizeof(*l->links));
+	all->n += l->nlinks;
+	free(l->links);
+	l->links = NULL;
+	l->nlinks = 0;
+	return 0;
+}
+
+/* Destroys every uprobe and tracepoint link at once (see links.c for why in parallel);
+ * whatever cannot be gathered for want of memory is destroyed one by one after. */
+static void detach_all(struct attacher *a)
+{
+	struct {
+		struct bpf_link **v;
+		size_t n;
+	} all = {};
+	size_t total = a->ntp_links;
+
+	hashmap__sweep(a->libs, count_links, &total);
+	all.v = malloc((total ? total : 1) * sizeof(*all.v));
+	if (!all.v)
+		return;
+	hashmap__sweep(a->libs, take_links, &all);
+	memcpy(all.v + all.n, a->tp_links, a->ntp_links * sizeof(*all.v));
+	all.n += a->ntp_links;
+	free(a->tp_links);
+	a->tp_links = NULL;
+	a->ntp_links = 0;
+	links_destroy_all(all.v, all.n);
+	free(all.v);
+}
+
 void attacher__free(struct attacher *a)
 {
 	if (!a)
 		return;
-	/* uprobes first: no probe may outlive us in the target */
+	/* every probe before the object: no probe may outlive us in the target */
+	if (a->libs)
+		detach_all(a);
 	hashmap__free(a->libs, lib_free);
 	links_destroy(a->tp_links, a->ntp_links);
 	scooby_bpf__destroy(a->skel);
@@ -522,35 +576,64 @@ struct scan_ctx {
 	int attached;
 };
 
-static int scan_mapping(const struct procmaps_entry *e, void *p)
+/*
+ * Probes the client library file of mapping e of pid unless that file is probed already.
+ * Returns the library (new or known), or NULL when e is no client library or it could not
+ * be probed (said on stderr); *fresh says whether it was probed just now.
+ */
+static struct lib *arm_mapping(struct attacher *a, pid_t pid, const struct procmaps_entry *e,
+			       bool *fresh)
 {
-	struct scan_ctx *c = p;
 	const struct target_lib *t = targets__match(e->path);
 	uint64_t key = file_key(e);
 	struct lib *l;
 
-	if (!t || e->deleted || hashmap__get(c->a->libs, key))
-		return 0;
-	if (c->a->nslots >= SC_MAX_LIBS) {
+	*fresh = false;
+	if (!t || e->deleted)
+		return NULL;
+	l = hashmap__get(a->libs, key);
+	if (l)
+		return l;
+	if (a->nslots >= SC_MAX_LIBS) {
 		fprintf(stderr,
 			"scooby-bpf: warning: more than %d client libraries; %s not probed\n",
 			SC_MAX_LIBS, e->path);
-		return 0;
+		return NULL;
 	}
 	l = calloc(1, sizeof(*l));
 	if (!l)
-		return 0;
+		return NULL;
 	l->target = t;
-	l->slot = c->a->nslots++;
+	l->slot = a->nslots++;
 	/* through the process's root, so a library inside a container is the right file */
-	snprintf(l->path, sizeof(l->path), "/proc/%d/root%s", c->pid, e->path);
-	if (hashmap__set(c->a->libs, key, l, NULL)) {
+	snprintf(l->path, sizeof(l->path), "/proc/%d/root%s", pid, e->path);
+	if (hashmap__set(a->libs, key, l, NULL)) {
 		free(l);
-		return 0;
+		return NULL;
 	}
-	if (attach_lib(c->a, l) == 0)
-		c->attached++;
+	attach_lib(a, l);
 	snprintf(l->path, sizeof(l->path), "%s", e->path);
+	*fresh = true;
+	return l;
+}
+
+static int scan_mapping(const struct procmaps_entry *e, void *p)
+{
+	struct scan_ctx *c = p;
+	bool fresh;
+	struct lib *l = arm_mapping(c->a, c->pid, e, &fresh);
+
+	if (!l)
+		return 0;
+	c->attached += fresh;
+	if (!l->mapped) {
+		/* probed on sight of the mapping, after the start: the calls before are lost */
+		l->armed_late = c->a->started && fresh;
+		l->mapped = true;
+		if (verbose && c->a->started)
+			fprintf(stderr, "scooby-bpf: PID %d has %s mapped (%s)\n", c->pid, e->path,
+				fresh ? "probed at the rescan" : "probed before");
+	}
 	return 0;
 }
 
@@ -576,7 +659,51 @@ int attacher__scan_libs(struct attacher *a)
 		hashmap__sweep(a->pids, scan_tracked, &c);
 	else
 		for_each_pid(a->self, scan_pid, &c);
+	a->started = true;
 	return c.attached;
+}
+
+struct mapped_ctx {
+	unsigned long long addr;
+	struct procmaps_entry *e;
+};
+
+static int find_mapping(const struct procmaps_entry *e, void *p)
+{
+	struct mapped_ctx *c = p;
+
+	if (c->addr < e->start || c->addr >= e->end)
+		return 0;
+	*c->e = *e;
+	return 1;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr, uint64_t map_ns)
+{
+	static struct procmaps_entry e; /* 4 KiB of path: not on the stack */
+	struct mapped_ctx c = { .addr = addr, .e = &e };
+	bool fresh;
+	struct lib *l;
+
+	if (procmaps_foreach_exec(pid, find_mapping, &c) != 1)
+		return 0; /* unmapped again, or the process is gone: the rescan has the rest */
+	l = arm_mapping(a, pid, &e, &fresh);
+	if (!l || l->mapped)
+		return 0;
+	l->mapped = true;
+	if (verbose)
+		fprintf(stderr, "scooby-bpf: PID %d mapped %s: %s %.1f ms after the map\n", pid,
+			e.path, fresh ? "probed" : "armed before the map; seen",
+			(mono_ns() - map_ns) / 1e6);
+	return fresh;
 }
 
 struct describe_ctx {
