@@ -41,7 +41,6 @@ struct lib {
 	struct bpf_link **links;
 	size_t nlinks;
 	bool mapped; /* a traced process was seen with it mapped */
-	bool armed_late; /* probed only after a traced process had mapped it */
 };
 
 struct attacher {
@@ -628,11 +627,11 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 	c->attached += fresh;
 	if (!l->mapped) {
 		/* probed on sight of the mapping, after the start: the calls before are lost */
-		l->armed_late = c->a->started && fresh;
 		l->mapped = true;
-		if (verbose && c->a->started)
-			fprintf(stderr, "scooby-bpf: PID %d has %s mapped (%s)\n", c->pid, e->path,
-				fresh ? "probed at the rescan" : "probed before");
+		if (c->a->started && (fresh || verbose))
+			fprintf(stderr, "scooby-bpf: PID %d has %s mapped: %s\n", c->pid, e->path,
+				fresh ? "probed at the rescan, its calls until now are not seen" :
+					"probed before");
 	}
 	return 0;
 }
@@ -699,10 +698,15 @@ int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr,
 	if (!l || l->mapped)
 		return 0;
 	l->mapped = true;
-	if (verbose)
-		fprintf(stderr, "scooby-bpf: PID %d mapped %s: %s %.1f ms after the map\n", pid,
-			e.path, fresh ? "probed" : "armed before the map; seen",
-			(mono_ns() - map_ns) / 1e6);
+	/* said without -v too when late: the calls in that window are the ones not seen */
+	if (fresh)
+		fprintf(stderr,
+			"scooby-bpf: PID %d mapped %s: probed (%zu probes) %.1f ms after the map; calls into it before then are not seen\n",
+			pid, e.path, l->nlinks, (mono_ns() - map_ns) / 1e6);
+	else if (verbose)
+		fprintf(stderr,
+			"scooby-bpf: PID %d mapped %s: probed before the map (seen %.1f ms after it)\n",
+			pid, e.path, (mono_ns() - map_ns) / 1e6);
 	return fresh;
 }
 
@@ -749,7 +753,8 @@ void attacher__describe(struct attacher *a, char *buf, size_t len)
 	d.used = n > 0 ? (size_t)n : 0;
 	hashmap__sweep(a->libs, describe_lib, &d);
 	if (!hashmap__size(a->libs) && d.used < len)
-		snprintf(buf + d.used, len - d.used, "; no client library loaded yet (watching)");
+		snprintf(buf + d.used, len - d.used,
+			 "; no client library loaded yet (each is probed as soon as it is mapped)");
 }
 
 bool attacher__all_gone(struct attacher *a)

@@ -117,6 +117,7 @@ class LazyDriver(E2ECase):
         self.assertTrue(lines, "no -v line about the library being mapped:\n%s"
                         % sc.stderr()[-3000:])
         self.assertIn(" after the map", lines[0])
+        self.assertTrue(lines[0].startswith("scooby-bpf: PID "), lines[0])
 
     def test_started_before_the_app(self):
         """-p on a shell that then execs gunicorn (the process execs into Python after
