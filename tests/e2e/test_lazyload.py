@@ -31,7 +31,11 @@ def gunicorn_argv(port, workers=2, threads=4):
             "--graceful-timeout", "3", "wsgi:application"]
 
 
-class LazyDriver(E2ECase):
+class LazySqlite(E2ECase):
+    """Django on SQLite: sqlite3, _sqlite3 and libsqlite3 load at the first request."""
+
+    LIB = "libsqlite3"
+
     @classmethod
     def setUpClass(cls):
         cls.make_tmp("lazyload")
@@ -106,14 +110,15 @@ class LazyDriver(E2ECase):
         gun = harness.Proc("gunicorn-lazy", gunicorn_argv(port), self.tmp, env=self.env(ready))
         self.addCleanup(gun.stop, __import__("signal").SIGTERM, 10)
         for pid in self.wait_workers(ready, 2, gun):
-            self.assertFalse(maps_have(pid, "libsqlite3"), "libsqlite3 loaded before the first request")
+            self.assertFalse(maps_have(pid, self.LIB), "%s loaded before the first request"
+                             % self.LIB)
         sc = Scooby(self.tmp, gun.pid, self.redis.url, args=["-v"])
         self.addCleanup(sc.stop_checked)
         sc.wait_attached()
-        self.assertNotIn("libsqlite3", sc.attached_lines()[0])
+        self.assertNotIn(self.LIB, sc.attached_lines()[0])
         expected = self.drive(port, "attach")
         self.check_records(expected)
-        lines = [l for l in sc.stderr().splitlines() if "libsqlite3" in l and "mapped" in l]
+        lines = [l for l in sc.stderr().splitlines() if self.LIB in l and "mapped" in l]
         self.assertTrue(lines, "no -v line about the library being mapped:\n%s"
                         % sc.stderr()[-3000:])
         self.assertIn(" after the map", lines[0])
@@ -132,8 +137,32 @@ class LazyDriver(E2ECase):
         sc = Scooby(self.tmp, shell.pid, self.redis.url, args=["-v"])
         self.addCleanup(sc.stop_checked)
         sc.wait_attached()
-        self.assertNotIn("libsqlite3", sc.attached_lines()[0])
+        self.assertNotIn(self.LIB, sc.attached_lines()[0])
         open(go, "w").close()
         self.wait_workers(ready, 2, shell)
         expected = self.drive(port, "shell")
         self.check_records(expected)
+
+
+class LazyPostgres(LazySqlite):
+    """The same on PostgreSQL: psycopg2 and libpq load at the first request (each request
+    opens its own connection: CONN_MAX_AGE is 0)."""
+
+    LIB = "libpq"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("lazypg")
+        cls.start_redis()
+        cls.pg = harness.Postgres(cls.tmp)
+        cls.addClassCleanup(cls.pg.stop)
+        cls.pg.start()
+        cls.pg.psql("CREATE DATABASE lazy")
+        cls.pg.psql("CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL); "
+                    "INSERT INTO items SELECT i, 'item-' || i FROM generate_series(1, 5) AS i",
+                    db="lazy")
+
+    def env(self, ready):
+        env = dict(self.pg.env("lazy"), DJANGO_SETTINGS_MODULE="settings", SCOOBY_DB="postgresql",
+                   LAZYDJ_READY_DIR=ready)
+        return env
