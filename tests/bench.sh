@@ -403,6 +403,7 @@ if section attach; then
 	for target in bare:$BARE sqlite:$SQ; do
 		: >"$tmp/att"
 		for i in 1 2 3 4 5; do
+			: >"$tmp/at.err" # before the start: see with_tracer
 			t0=$(date +%s%N)
 			"$BIN" -p "${target#*:}" --redis unix://$tmp/none.sock >"$tmp/at.out" 2>"$tmp/at.err" &
 			AP=$!
