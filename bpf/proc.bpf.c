@@ -42,4 +42,52 @@ int BPF_PROG(proc_exit, struct task_struct *task)
 	return 0;
 }
 
+#define SC_PROT_EXEC 0x4
+
+/* threads inside an mmap() of a file with PROT_EXEC, between its entry and its return */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} mmap_exec SEC(".maps");
+
+/*
+ * A traced process maps a file executable: the dynamic linker loading a library (dlopen, or
+ * the libraries of a program just exec'ed). The entry only notes the thread (other mmaps,
+ * anonymous memory above all, are many); the return reports the address, when the mapping
+ * exists and /proc/PID/maps names the file, and wakes the reader at once: userspace probes
+ * a client library then, instead of at its next rescan. (fexit on vm_mmap_pgoff would say
+ * it in one program, but tracing programs may be refused where syscall tracepoints are not.)
+ */
+SEC("tp/syscalls/sys_enter_mmap")
+int proc_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u8 one = 1;
+
+	if ((int)ctx->args[4] < 0 || !(ctx->args[2] & SC_PROT_EXEC) || !sc_traced(pid_tgid >> 32))
+		return 0;
+	bpf_map_update_elem(&mmap_exec, &pid_tgid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mmap")
+int proc_mmap_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sc_small_event e = {};
+
+	if (!bpf_map_lookup_elem(&mmap_exec, &pid_tgid))
+		return 0;
+	bpf_map_delete_elem(&mmap_exec, &pid_tgid);
+	if (ctx->ret < 0 && ctx->ret > -4096)
+		return 0;
+	sc_hdr_fill(&e.hdr, SC_EV_PROC_MMAP, sizeof(e), pid_tgid, bpf_ktime_get_ns());
+	e.arg = ctx->ret;
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_FORCE_WAKEUP))
+		sc_count_lost(SC_EV_PROC_MMAP);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,6 +18,7 @@
 #include "attach.h"
 #include "elfsym.h"
 #include "hashmap.h"
+#include "links.h"
 #include "procmaps.h"
 #include "targets.h"
 
@@ -38,6 +39,7 @@ struct lib {
 	unsigned slot; /* uprobe cookie and lib_cfg index */
 	struct bpf_link **links;
 	size_t nlinks;
+	bool mapped; /* a traced process was seen with it mapped */
 };
 
 struct attacher {
@@ -49,6 +51,7 @@ struct attacher {
 	unsigned nslots;
 	struct hashmap *pids; /* tracked tgids -> (void *)1 */
 	pid_t self;
+	bool started; /* the first scan of the traced processes' maps is done */
 };
 
 static bool verbose;
@@ -72,63 +75,6 @@ static void ensure_tracefs(void)
 	if (access("/sys/kernel/debug/tracing/events", F_OK) == 0)
 		return;
 	mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
-}
-
-/* Names the capabilities we need and lack into buf; returns how many are missing.
- * CAP_BPF and CAP_PERFMON load and attach the probes (CAP_SYS_ADMIN stands in for both
- * on kernels older than 5.8); CAP_SYS_PTRACE reads other users' /proc/PID/maps and root,
- * and their memory with process_vm_readv. */
-static int missing_caps(char *buf, size_t len)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = {};
-	static const struct {
-		int cap;
-		const char *name;
-	} need[] = { { CAP_BPF, "CAP_BPF" },
-		     { CAP_PERFMON, "CAP_PERFMON" },
-		     { CAP_SYS_PTRACE, "CAP_SYS_PTRACE" } };
-	size_t i, used = 0;
-	uint64_t eff;
-	int n = 0;
-
-	buf[0] = 0;
-	if (syscall(SYS_capget, &hdr, data))
-		return 0; /* cannot tell: let the kernel say no later */
-	eff = data[0].effective | (uint64_t)data[1].effective << 32;
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		if (eff & (1ULL << need[i].cap))
-			continue;
-		if (need[i].cap != CAP_SYS_PTRACE && (eff & (1ULL << CAP_SYS_ADMIN)))
-			continue;
-		used += snprintf(buf + used, used < len ? len - used : 0, "%s%s", n ? ", " : "",
-				 need[i].name);
-		n++;
-	}
-	return n;
-}
-
-int attacher__preflight(char *err, size_t errlen)
-{
-	char caps[128];
-	int n = missing_caps(caps, sizeof(caps));
-
-	if (n) {
-		snprintf(err, errlen, "missing capabilit%s %s (run as root)", n > 1 ? "ies" : "y",
-			 caps);
-		return -1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-		snprintf(
-			err, errlen,
-			"kernel has no BTF (/sys/kernel/btf/vmlinux missing); CO-RE needs CONFIG_DEBUG_INFO_BTF=y");
-		return -1;
-	}
-	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK) != 0) {
-		snprintf(err, errlen, "kernel has no uprobe support (CONFIG_UPROBE_EVENTS)");
-		return -1;
-	}
-	return 0;
 }
 
 static void links_destroy(struct bpf_link **links, size_t n)
@@ -310,11 +256,60 @@ static void lib_free(void *p)
 	free(l);
 }
 
+static int count_links(uint64_t key, void *val, void *ctx)
+{
+	*(size_t *)ctx += ((struct lib *)val)->nlinks;
+	return 0;
+}
+
+/* Moves every library's links into the array at ctx (sized by count_links). */
+static int take_links(uint64_t key, void *val, void *ctx)
+{
+	struct lib *l = val;
+	struct links_slice {
+		struct bpf_link **v;
+		size_t n;
+	} *all = ctx;
+
+	memcpy(all->v + all->n, l->links, l->nlinks * sizeof(*l->links));
+	all->n += l->nlinks;
+	free(l->links);
+	l->links = NULL;
+	l->nlinks = 0;
+	return 0;
+}
+
+/* Destroys every uprobe and tracepoint link at once (see links.c for why in parallel);
+ * whatever cannot be gathered for want of memory is destroyed one by one after. */
+static void detach_all(struct attacher *a)
+{
+	struct {
+		struct bpf_link **v;
+		size_t n;
+	} all = {};
+	size_t total = a->ntp_links;
+
+	hashmap__sweep(a->libs, count_links, &total);
+	all.v = malloc((total ? total : 1) * sizeof(*all.v));
+	if (!all.v)
+		return;
+	hashmap__sweep(a->libs, take_links, &all);
+	memcpy(all.v + all.n, a->tp_links, a->ntp_links * sizeof(*all.v));
+	all.n += a->ntp_links;
+	free(a->tp_links);
+	a->tp_links = NULL;
+	a->ntp_links = 0;
+	links_destroy_all(all.v, all.n);
+	free(all.v);
+}
+
 void attacher__free(struct attacher *a)
 {
 	if (!a)
 		return;
-	/* uprobes first: no probe may outlive us in the target */
+	/* every probe before the object: no probe may outlive us in the target */
+	if (a->libs)
+		detach_all(a);
 	hashmap__free(a->libs, lib_free);
 	links_destroy(a->tp_links, a->ntp_links);
 	scooby_bpf__destroy(a->skel);
@@ -590,36 +585,64 @@ struct scan_ctx {
 	int attached;
 };
 
-static int scan_mapping(const struct procmaps_entry *e, void *p)
+/*
+ * Probes the client library file of mapping e of pid unless that file is probed already.
+ * Returns the library (new or known), or NULL when e is no client library or it could not
+ * be probed (said on stderr); *fresh says whether it was probed just now.
+ */
+static struct lib *arm_mapping(struct attacher *a, pid_t pid, const struct procmaps_entry *e,
+			       bool *fresh)
 {
-	struct scan_ctx *c = p;
 	const struct target_lib *t = targets__match(e->path);
 	uint64_t key = file_key(e);
 	struct lib *l;
 
-	if (!t || e->deleted || hashmap__get(c->a->libs, key) ||
-	    (t->interpreter && !c->a->opts.view_probe))
-		return 0;
-	if (c->a->nslots >= SC_MAX_LIBS) {
+	*fresh = false;
+	if (!t || e->deleted || (t->interpreter && !a->opts.view_probe))
+		return NULL;
+	l = hashmap__get(a->libs, key);
+	if (l)
+		return l;
+	if (a->nslots >= SC_MAX_LIBS) {
 		fprintf(stderr,
 			"scooby-bpf: warning: more than %d client libraries; %s not probed\n",
 			SC_MAX_LIBS, e->path);
-		return 0;
+		return NULL;
 	}
 	l = calloc(1, sizeof(*l));
 	if (!l)
-		return 0;
+		return NULL;
 	l->target = t;
-	l->slot = c->a->nslots++;
+	l->slot = a->nslots++;
 	/* through the process's root, so a library inside a container is the right file */
-	snprintf(l->path, sizeof(l->path), "/proc/%d/root%s", c->pid, e->path);
-	if (hashmap__set(c->a->libs, key, l, NULL)) {
+	snprintf(l->path, sizeof(l->path), "/proc/%d/root%s", pid, e->path);
+	if (hashmap__set(a->libs, key, l, NULL)) {
 		free(l);
-		return 0;
+		return NULL;
 	}
-	if (attach_lib(c->a, l) == 0)
-		c->attached++;
+	attach_lib(a, l);
 	snprintf(l->path, sizeof(l->path), "%s", e->path);
+	*fresh = true;
+	return l;
+}
+
+static int scan_mapping(const struct procmaps_entry *e, void *p)
+{
+	struct scan_ctx *c = p;
+	bool fresh;
+	struct lib *l = arm_mapping(c->a, c->pid, e, &fresh);
+
+	if (!l)
+		return 0;
+	c->attached += fresh;
+	if (!l->mapped) {
+		/* probed on sight of the mapping, after the start: the calls before are lost */
+		l->mapped = true;
+		if (c->a->started && (fresh || verbose))
+			fprintf(stderr, "scooby-bpf: PID %d has %s mapped: %s\n", c->pid, e->path,
+				fresh ? "probed at the rescan, its calls until now are not seen" :
+					"probed before");
+	}
 	return 0;
 }
 
@@ -645,7 +668,56 @@ int attacher__scan_libs(struct attacher *a)
 		hashmap__sweep(a->pids, scan_tracked, &c);
 	else
 		for_each_pid(a->self, scan_pid, &c);
+	a->started = true;
 	return c.attached;
+}
+
+struct mapped_ctx {
+	unsigned long long addr;
+	struct procmaps_entry *e;
+};
+
+static int find_mapping(const struct procmaps_entry *e, void *p)
+{
+	struct mapped_ctx *c = p;
+
+	if (c->addr < e->start || c->addr >= e->end)
+		return 0;
+	*c->e = *e;
+	return 1;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr, uint64_t map_ns)
+{
+	static struct procmaps_entry e; /* 4 KiB of path: not on the stack */
+	struct mapped_ctx c = { .addr = addr, .e = &e };
+	bool fresh;
+	struct lib *l;
+
+	if (procmaps_foreach_exec(pid, find_mapping, &c) != 1)
+		return 0; /* unmapped again, or the process is gone: the rescan has the rest */
+	l = arm_mapping(a, pid, &e, &fresh);
+	if (!l || l->mapped)
+		return 0;
+	l->mapped = true;
+	/* said without -v too when late: the calls in that window are the ones not seen */
+	if (fresh)
+		fprintf(stderr,
+			"scooby-bpf: PID %d mapped %s: probed (%zu probes) %.1f ms after the map; calls into it before then are not seen\n",
+			pid, e.path, l->nlinks, (mono_ns() - map_ns) / 1e6);
+	else if (verbose)
+		fprintf(stderr,
+			"scooby-bpf: PID %d mapped %s: probed before the map (seen %.1f ms after it)\n",
+			pid, e.path, (mono_ns() - map_ns) / 1e6);
+	return fresh;
 }
 
 struct describe_ctx {
@@ -691,7 +763,8 @@ void attacher__describe(struct attacher *a, char *buf, size_t len)
 	d.used = n > 0 ? (size_t)n : 0;
 	hashmap__sweep(a->libs, describe_lib, &d);
 	if (!hashmap__size(a->libs) && d.used < len)
-		snprintf(buf + d.used, len - d.used, "; no client library loaded yet (watching)");
+		snprintf(buf + d.used, len - d.used,
+			 "; no client library loaded yet (each is probed as soon as it is mapped)");
 }
 
 bool attacher__all_gone(struct attacher *a)

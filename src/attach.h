@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "cli.h"
 
@@ -45,6 +46,9 @@ bool attacher__alive(pid_t pid);
 /* Reads the maps of traced processes (every process, system-wide) and puts uprobes on client
  * libraries not probed yet. Returns how many libraries were newly attached. */
 int attacher__scan_libs(struct attacher *a);
+/* A traced process mapped a file executable at addr (map_ns: CLOCK_MONOTONIC): probes it
+ * now when it is a client library not probed yet. Returns 1 when it was, 0 otherwise. */
+int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr, uint64_t map_ns);
 /* Describes what is attached, for the "attached" line. */
 void attacher__describe(struct attacher *a, char *buf, size_t len);
 /* Returns true once the tracked set is empty (every traced process is gone). */

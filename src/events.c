@@ -43,6 +43,7 @@ static size_t min_size(__u32 kind)
 	case SC_EV_SQL_FINALIZE:
 	case SC_EV_PROC_FORK:
 	case SC_EV_PROC_EXIT:
+	case SC_EV_PROC_MMAP:
 		return sizeof(struct sc_small_event);
 	case SC_EV_PYCALL:
 		return sizeof(struct sc_pycall_event);
@@ -229,6 +230,9 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_PROC_EXIT:
 		r->exits_seen = true;
+		break;
+	case SC_EV_PROC_MMAP:
+		attacher__arm_mapped(r->att, h->pid, s->arg, h->ts);
 		break;
 	case SC_EV_WIRE_OUT:
 		wire_tracker__out(r->wire, data);

@@ -10,9 +10,9 @@
 # with stacks, and a bare bpftrace pair on the syscalls a GET makes (see that section).
 # Then the throughput of the Django test app's N+1 page under wrk: bare, a bare bpftrace pair,
 # scooby-bpf, scooby-bpf --profile=999 and django-debug-toolbar in one table (see that section);
-# then a flood.
+# then a flood; then how long scooby-bpf takes to attach and to exit on SIGINT.
 #
-# BENCH_ONLY=redis (or any comma-separated list of sqlite, redis, wrk, flood) runs only those
+# BENCH_ONLY=redis (or any comma-separated list of sqlite, redis, wrk, flood, attach) runs only those
 # sections; all of them by default.
 set -euo pipefail
 BIN=${1:?usage: bench.sh path/to/scooby-bpf}
@@ -436,4 +436,37 @@ if section flood; then
 		printf "  scooby-bpf CPU           %8.1f %% of one core over %.1f s, %.2f %% per 10k queries/s (target < 5)\n",
 			100 * c / hz / (ns / 1e9), ns / 1e9, 100 * c / hz / (ns / 1e9) / (qps / 10000)
 	}'
+fi
+
+if section attach; then
+	# Attach: from the start to the "attached" line; exit: from SIGINT to the exit. Closing a
+	# link waits for RCU grace periods in the kernel (see src/links.c), so the exit grows with
+	# the probes: a target with no client library (the syscall tracepoints only), and one with
+	# libsqlite3 loaded. Nothing is recorded, so no flush to Redis is waited for.
+	$PY -c 'import time; time.sleep(3600)' &
+	BARE=$!
+	$PY -c 'import sqlite3, time; sqlite3.connect(":memory:"); time.sleep(3600)' &
+	SQ=$!
+	sleep 0.5
+	printf "attach and exit (median of 5; -p PID, Redis unreachable):\n"
+	for target in bare:$BARE sqlite:$SQ; do
+		: >"$tmp/att"
+		for i in 1 2 3 4 5; do
+			: >"$tmp/at.err" # before the start: see with_tracer
+			t0=$(date +%s%N)
+			"$BIN" -p "${target#*:}" --redis unix://$tmp/none.sock >"$tmp/at.out" 2>"$tmp/at.err" &
+			AP=$!
+			wait_line "$tmp/at.err" "scooby-bpf: attached"
+			t1=$(date +%s%N)
+			sleep 0.3
+			t2=$(date +%s%N)
+			kill -INT $AP
+			wait $AP || true
+			t3=$(date +%s%N)
+			echo "$(((t1 - t0) / 1000000)) $(((t3 - t2) / 1000000))" >>"$tmp/att"
+		done
+		printf "  %-8s attach %5s ms   exit %5s ms   (%s)\n" "${target%%:*}" "$(median "$tmp/att" 1)" \
+			"$(median "$tmp/att" 2)" "$(grep -o '[0-9]* probes' "$tmp/at.err" | head -n 1 || echo 'no uprobes')"
+	done
+	kill $BARE $SQ
 fi

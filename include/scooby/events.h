@@ -41,6 +41,8 @@ enum sc_event_kind {
 	SC_EV_WIRE_CLOSE = 22, /* a data store connection was closed (sc_small_event: fd) */
 	SC_EV_LOG = 23, /* a request's thread wrote to its stdout or stderr (sc_wire_event) */
 	SC_EV_PYCALL = 24, /* a request's thread called PyObject_Call (sc_pycall_event) */
+	SC_EV_PROC_MMAP =
+		25, /* a traced process mapped a file executable (sc_small_event: address) */
 };
 
 struct sc_hdr {
