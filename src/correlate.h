@@ -47,11 +47,12 @@ void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l);
  * library why it failed), when that query is still held. */
 void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
 			       const char *msg);
-/* A CPU sample of pid's thread tid: to the request open on it, else to the background. */
-void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct stack *s);
-/* Thread tid slept from t_off to t_on: the part inside its open request is off-CPU time. */
-void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t t_off,
-			uint64_t t_on);
+/* count CPU samples of stack s on pid's thread tid, the first taken at ts: to the request
+ * open on it, else to the background. */
+void correlator__samples(struct correlator *c, uint32_t pid, uint32_t tid, const struct stack *s,
+			 uint64_t count, uint64_t ts);
+/* Thread tid was off-CPU for ns since its last report: its open request's off-CPU time. */
+void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ns);
 /* Periodic work: background records, request timeouts. */
 void correlator__tick(struct correlator *c, uint64_t now);
 /* Publishes everything that belongs to pid (it exited). */

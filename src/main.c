@@ -289,7 +289,8 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 	co.redact = o->redact;
 	co.profile_hz = o->profile_hz;
 	r->corr = correlator__new(&co, publish, sinks);
-	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs));
+	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs),
+			     bpf_map__fd(attacher__skel(r->att)->maps.prof_known));
 	if (r->corr && r->py) {
 		r->http = http_tracker__new(r->corr);
 		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);

@@ -270,8 +270,8 @@ void profile__free(struct profile *p)
 	free(p);
 }
 
-/* Adds key (its ids are the scratch list) as a new stack of one sample. Returns 0 or -ENOMEM. */
-static int profile__new_stack(struct profile *p, struct pstack *key)
+/* Adds key (its ids are the scratch list) as a new stack of count samples. Returns 0 or -ENOMEM. */
+static int profile__new_stack(struct profile *p, struct pstack *key, uint64_t count)
 {
 	struct pstack *s;
 
@@ -284,13 +284,18 @@ static int profile__new_stack(struct profile *p, struct pstack *key)
 	if (!s->ids)
 		return -ENOMEM;
 	memcpy(s->ids, key->ids, key->depth * sizeof(*s->ids));
-	s->samples = 1;
+	s->samples = count;
 	*itab__find(p, &p->stack_tab, key->hash, stack_eq, key) = ++p->nstacks;
 	p->stack_tab.n++;
 	return 0;
 }
 
 int profile__add_sample(struct profile *p, const struct frame *frames, size_t n)
+{
+	return profile__add_samples(p, frames, n, 1);
+}
+
+int profile__add_samples(struct profile *p, const struct frame *frames, size_t n, uint64_t count)
 {
 	static const struct frame unresolved = { .unresolved = true };
 	bool full = p->nstacks >= PROFILE_MAX_STACKS;
@@ -324,15 +329,15 @@ int profile__add_sample(struct profile *p, const struct frame *frames, size_t n)
 	key.depth = n;
 	slot = i < n ? NULL : itab__find(p, &p->stack_tab, key.hash, stack_eq, &key);
 	if (slot && *slot) {
-		p->stacks[*slot - 1].samples++;
+		p->stacks[*slot - 1].samples += count;
 	} else if (full) {
-		p->other++;
+		p->other += count;
 	} else {
-		err = profile__new_stack(p, &key);
+		err = profile__new_stack(p, &key, count);
 		if (err)
 			return err;
 	}
-	p->samples++;
+	p->samples += count;
 	return 0;
 }
 

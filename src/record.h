@@ -110,6 +110,7 @@ struct record {
 	int n_plus_one; /* groups flagged N+1, for the terminal line */
 	struct profile *profile; /* --profile: the request's samples, NULL when none */
 	bool view_decided; /* the first stack of the request was seen (ruling 6) */
+	uint64_t view_ts; /* when the stack that decided it was taken */
 };
 
 /* Queries kept per record and store family; a loop of a million queries must not hold a
