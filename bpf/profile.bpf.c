@@ -43,6 +43,36 @@ struct {
 	__type(value, struct prof_known);
 } prof_known SEC(".maps");
 
+/* hashes of stacks lately sent whole and not kept, by their low bits: a stack is kept
+ * (its frame list copied into prof_known) only when it comes again, as most stacks of a
+ * web request never do. A hint, shared by every CPU without a lock: a lost or overwritten
+ * slot only sends a stack whole once more. */
+#define PROF_SEEN_SLOTS 4096
+struct prof_seen {
+	__u64 hash[PROF_SEEN_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct prof_seen);
+} prof_seen SEC(".maps");
+
+/* Returns true when hash was lately sent whole, and remembers it. */
+static __always_inline bool prof_seen_before(__u64 hash)
+{
+	__u32 zero = 0, i = hash & (PROF_SEEN_SLOTS - 1);
+	struct prof_seen *s = bpf_map_lookup_elem(&prof_seen, &zero);
+
+	if (!s)
+		return false;
+	if (s->hash[i] == hash)
+		return true;
+	s->hash[i] = hash;
+	return false;
+}
+
 /* True when the walked stack e of tgid is the one k holds. */
 static __always_inline bool prof_same(const struct prof_known *k, const struct sc_pystack_event *e,
 				      __u32 tgid)
@@ -113,6 +143,8 @@ static __always_inline void prof_py_sample(const struct sc_py_cfg *cfg, __u64 pi
 	k = bpf_map_lookup_elem(&prof_known, &hash);
 	if (k && !prof_same(k, e, tgid)) {
 		pt = NULL; /* another stack of that hash: this one goes whole, every time */
+	} else if (!k && pt && !prof_seen_before(hash)) {
+		pt = NULL; /* its first time: sent whole, not kept */
 	} else if (k && pt && now - k->sent_ns < PROF_RESEND_NS) {
 		prof_count(pid_tgid, pt, hash, now);
 		return;

@@ -44,6 +44,10 @@ void profile__add_offcpu(struct profile *p, uint64_t ns);
  * Returns NULL on ENOMEM.
  */
 struct cJSON *profile__to_json(const struct profile *p, double duration_ms);
+/* Writes the same object to w, straight (no tree). Returns 0, or -ENOMEM (w is then
+ * unusable: w->oom is set, or the object is cut short). */
+struct jsonw;
+int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w);
 
 /* One line of a folded profile: "outer;...;inner" and its samples. */
 struct profile_folded {
