@@ -189,7 +189,14 @@ static void frame__key(const struct frame *f, struct pfunc *fn, int *line)
 		fn->name = f->function;
 		*line = f->lineno > 0 ? f->lineno : 0;
 	}
-	fn->hash = hash__str(hash__str(0xcbf29ce484222325ULL ^ fn->native, fn->file), fn->name);
+	if (fn->native) {
+		fn->hash = hash__str(hash__str(0xcbf29ce484222325ULL ^ 1, fn->file), fn->name);
+		return;
+	}
+	/* a Python frame's names are interned (struct frame): one address per text, so the
+	 * addresses tell functions apart as the texts would, without a pass over them */
+	fn->hash = hash__bytes(0xcbf29ce484222325ULL, &fn->file, sizeof(fn->file));
+	fn->hash = hash__bytes(fn->hash, &fn->name, sizeof(fn->name));
 }
 
 /*
@@ -433,20 +440,21 @@ static char *profile__label(const struct profile *p, uint32_t id)
 	return s;
 }
 
-/* Returns stack s folded from the frame labels, outermost first (malloc'd), or NULL. */
-static char *pstack__fold(const struct pstack *s, char **labels)
+/* Returns stack s folded from the frame labels (lens: their lengths), outermost first
+ * (malloc'd), or NULL. */
+static char *pstack__fold(const struct pstack *s, char **labels, const size_t *lens)
 {
 	size_t len = 0, i, l;
 	char *out, *w;
 
 	for (i = 0; i < s->depth; i++)
-		len += strlen(labels[s->ids[i]]) + 1;
+		len += lens[s->ids[i]] + 1;
 	out = malloc(len);
 	if (!out)
 		return NULL;
 	w = out;
 	for (i = s->depth; i-- > 0;) {
-		l = strlen(labels[s->ids[i]]);
+		l = lens[s->ids[i]];
 		memcpy(w, labels[s->ids[i]], l);
 		w += l;
 		*w++ = i ? ';' : '\0';
@@ -494,18 +502,21 @@ static int profile__fold_stacks(const struct profile *p, size_t extra, struct pr
 {
 	struct profile_folded *f = calloc(p->nstacks + extra, sizeof(*f));
 	char **labels = calloc(p->nframes ? p->nframes : 1, sizeof(*labels));
+	size_t *lens = malloc((p->nframes ? p->nframes : 1) * sizeof(*lens));
 	int err = -ENOMEM;
 	size_t i;
 
 	*n = 0;
-	if (!f || !labels)
+	if (!f || !labels || !lens)
 		goto cleanup;
-	for (i = 0; i < p->nframes; i++)
+	for (i = 0; i < p->nframes; i++) {
 		if (!(labels[i] = profile__label(p, i)))
 			goto cleanup;
+		lens[i] = strlen(labels[i]);
+	}
 	for (*n = 0; *n < p->nstacks; (*n)++) {
 		f[*n].samples = p->stacks[*n].samples;
-		f[*n].stack = pstack__fold(&p->stacks[*n], labels);
+		f[*n].stack = pstack__fold(&p->stacks[*n], labels, lens);
 		if (!f[*n].stack)
 			goto cleanup;
 	}
@@ -519,6 +530,7 @@ cleanup:
 	for (i = 0; labels && i < p->nframes; i++)
 		free(labels[i]);
 	free(labels);
+	free(lens);
 	profile_folded__free(f, *n);
 	if (err)
 		*n = 0;
