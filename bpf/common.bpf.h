@@ -190,7 +190,7 @@ struct sc_thread {
 	__u32 await_fd1; /* data store socket + 1 whose reply's first bytes the thread awaits */
 	__u32 await_proto; /* its enum sc_client */
 	__u32 await_port;
-	__u32 pad2;
+	__u32 prof; /* --profile: its prof_threads entry was made */
 };
 
 struct {

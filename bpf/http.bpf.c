@@ -5,6 +5,7 @@
 #include "common.bpf.h"
 #include "sqlite.bpf.h"
 #include "wire.bpf.h"
+#include "profile.bpf.h"
 
 enum http_sys {
 	SYS_READ = 1,
@@ -31,6 +32,11 @@ static __always_inline int read_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovc
 
 	if (!t)
 		return 0;
+	if (!t->prof) {
+		/* before it can block in this read: a request's first off-CPU interval counts */
+		prof_thread_add();
+		t->prof = 1;
+	}
 	t->sys = sys;
 	t->fd = fd;
 	t->buf = buf;
@@ -150,6 +156,7 @@ static __always_inline void send_data(__u32 kind, struct sc_thread *t, __u64 buf
 		if (bpf_probe_read_user(e->data, n, (void *)buf) == 0)
 			e->cap_len = n;
 	}
+	prof_flush_self();
 	sc_hdr_fill(&e->hdr, kind, 0, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 	e->hdr.size = offsetof(struct sc_http_event, data) + (e->cap_len & (SC_HTTP_CAP * 2 - 1));
 	sc_output(e, e->hdr.size);
@@ -346,6 +353,7 @@ int http_close(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if (t && t->req_fd1 == key.fd + 1)
 		t->req_fd1 = 0;
+	prof_flush_self();
 	sc_hdr_fill(&e.hdr, SC_EV_HTTP_CLOSE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
 	e.arg = key.fd;
 	sc_emit(e);

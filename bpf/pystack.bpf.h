@@ -176,7 +176,18 @@ struct py_frame_walk {
 	__u32 read; /* bytes read per frame */
 	__u16 back, code, instr, ctx, owner, cstack;
 	__u64 bulk_lo, bulk_hi; /* target range held in py_bulk, 0 when none */
+	__u64 hash; /* FNV-1a of the frames kept so far (--profile tells stacks apart by it) */
 };
+
+#define PY_FNV_PRIME 0x100000001b3ULL
+
+/* Folds frame f into the walk's hash. */
+static __always_inline void py_hash_frame(struct py_frame_walk *w, const struct sc_py_frame *f)
+{
+	w->hash = (w->hash ^ f->code) * PY_FNV_PRIME;
+	w->hash = (w->hash ^ f->instr) * PY_FNV_PRIME;
+	w->hash = (w->hash ^ f->ctx) * PY_FNV_PRIME;
+}
 
 /* Reads the 8 bytes at off in the bulk copy; false when off is outside it. */
 static __always_inline bool py_bulk_u64(const struct py_bulk *b, __u64 off, __u64 *v)
@@ -234,8 +245,10 @@ static long py_frame_step(__u32 i, void *p)
 		return 1;
 	f = &e->frames[w->n & (SC_PY_MAX_FRAMES - 1)];
 	if (py_frame_from_bulk(w, f, &skip)) {
-		if (!skip)
+		if (!skip) {
+			py_hash_frame(w, f);
 			w->n++;
+		}
 		return 0;
 	}
 	/* 1..128 bytes, in a form the verifier can bound */
@@ -254,6 +267,7 @@ static long py_frame_step(__u32 i, void *p)
 	f->code = py_field(buf, w->code);
 	f->instr = py_field(buf, w->instr);
 	f->ctx = py_field(buf, w->ctx);
+	py_hash_frame(w, f);
 	w->n++;
 	return 0;
 }
@@ -326,11 +340,13 @@ static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
 	}
 }
 
-/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
-static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
-				    __u32 kind)
+/* Walks the Python stack of the calling thread into the scratch record, and returns it
+ * (its frames, nframes and flags set; NULL when the scratch cannot be had). *hash tells
+ * the frame list apart: the tgid, every frame's code, instruction and context, the flags. */
+static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_py_cfg *cfg,
+							       __u32 tgid, __u64 *hash)
 {
-	struct py_frame_walk w = {};
+	struct py_frame_walk w = { .hash = 0xcbf29ce484222325ULL ^ tgid };
 	struct sc_pystack_event *e;
 	__u64 ts;
 
@@ -354,13 +370,33 @@ static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid,
 	}
 	e = sc_scratch();
 	if (!e)
-		return;
-	e->key_ts = key_ts;
+		return NULL;
 	e->flags = w.flags;
 	e->nframes = w.n;
+	*hash = (w.hash ^ ((__u64)w.flags << 32 | w.n)) * PY_FNV_PRIME;
+	return e;
+}
+
+/* The size of stack record e, as sent. */
+static __always_inline __u32 py_event_size(const struct sc_pystack_event *e)
+{
+	return offsetof(struct sc_pystack_event, frames) +
+	       (e->nframes & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
+}
+
+/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
+static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
+				    __u32 kind)
+{
+	struct sc_pystack_event *e;
+	__u64 hash;
+
+	e = py_walk_frames(cfg, pid_tgid >> 32, &hash);
+	if (!e)
+		return;
+	e->key_ts = key_ts;
 	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
-	e->hdr.size = offsetof(struct sc_pystack_event, frames) +
-		      (w.n & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
+	e->hdr.size = py_event_size(e);
 	sc_output(e, e->hdr.size);
 }
 

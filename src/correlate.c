@@ -258,12 +258,19 @@ static void scrub(struct correlator *c, struct query *q)
 }
 
 /* The view is the one the request's first stack runs in (ruling 6): a query's or a
- * sample's, whichever comes first, unless the dispatcher's call named it. */
-static void decide_view(struct record *r, const struct stack *s)
+ * sample's, whichever comes first, unless the dispatcher's call named it. ts: when s was
+ * taken. Samples counted in BPF arrive after stacks taken later (early): one taken before
+ * the stack that decided decides. */
+static void decide_view(struct record *r, const struct stack *s, uint64_t ts, bool early)
 {
-	if (r->background || r->view_decided || r->view_dispatched || !s->nframes)
+	if (r->background || r->view_dispatched || !s->nframes)
 		return;
+	if (r->view_decided && !(early && ts < r->view_ts))
+		return;
+	free(r->view_name);
+	free(r->scooby_view_name);
 	r->view_decided = true;
+	r->view_ts = ts;
 	r->view_name = s->view ? strdup(s->view) : NULL;
 	r->scooby_view_name = s->scooby_view ? strdup(s->scooby_view) : NULL;
 	r->view_reason = s->view_reason;
@@ -307,7 +314,7 @@ void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 		if (q->end_ns > r->end_ns)
 			r->end_ns = q->end_ns;
 	}
-	decide_view(r, &q->stack);
+	decide_view(r, &q->stack, q->start_ns, false);
 	record__add_query(r, q);
 }
 
@@ -326,7 +333,8 @@ static struct record *owner(struct correlator *c, uint32_t pid, uint32_t tid, ui
 	return r;
 }
 
-void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct stack *s)
+void correlator__samples(struct correlator *c, uint32_t pid, uint32_t tid, const struct stack *s,
+			 uint64_t count, uint64_t ts)
 {
 	uint64_t now = mono_now_ns();
 	struct record *r = owner(c, pid, tid, now);
@@ -334,29 +342,25 @@ void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct
 	if (r && !r->profile)
 		r->profile = profile__new(c->opts.profile_hz);
 	if (r && r->profile) {
-		profile__add_sample(r->profile, s->frames, s->nframes);
-		decide_view(r, s);
+		profile__add_samples(r->profile, s->frames, s->nframes, count);
+		decide_view(r, s, ts, true);
 	}
-	stack__clear(s);
 }
 
-void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t t_off,
-			uint64_t t_on)
+void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ns)
 {
 	struct record *r = hashmap__get(c->requests, tid);
-	uint64_t from, to;
 
-	/* a thread's sleep outside any request is waiting for work: not counted */
-	if (!r || r->pid != pid)
-		return;
-	from = t_off > r->start_ns ? t_off : r->start_ns;
-	to = t_on;
-	if (to <= from)
+	/* a thread's sleep outside any request is waiting for work: not counted. BPF sends
+	 * the time before the thread's next HTTP record, so it is the request open when the
+	 * thread ran again; a request starts on a read's return, when its thread runs, so no
+	 * interval reaches back past its start. */
+	if (!r || r->pid != pid || !ns)
 		return;
 	if (!r->profile)
 		r->profile = profile__new(c->opts.profile_hz);
 	if (r->profile)
-		profile__add_offcpu(r->profile, to - from);
+		profile__add_offcpu(r->profile, ns);
 }
 
 void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l)
@@ -369,7 +373,7 @@ void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l)
 		stack__clear(&l->stack);
 		return;
 	}
-	decide_view(r, &l->stack);
+	decide_view(r, &l->stack, l->ts, false);
 	record__add_log(r, l);
 }
 

@@ -47,16 +47,17 @@ void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l);
  * library why it failed), when that query is still held. */
 void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
 			       const char *msg);
-/* A CPU sample of pid's thread tid: to the request open on it, else to the background. */
-void correlator__sample(struct correlator *c, uint32_t pid, uint32_t tid, struct stack *s);
+/* count CPU samples of stack s on pid's thread tid, the first taken at ts: to the request
+ * open on it, else to the background. */
+void correlator__samples(struct correlator *c, uint32_t pid, uint32_t tid, const struct stack *s,
+			 uint64_t count, uint64_t ts);
+/* Thread tid was off-CPU for ns since its last report: its open request's off-CPU time. */
+void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ns);
 struct view_names;
 /* Names the view of tid's request from its dispatcher's call (taking n's strings), or
  * records reason when n is empty. Only the request's first such call counts. */
 void correlator__view(struct correlator *c, uint32_t pid, uint32_t tid, struct view_names *n,
 		      const char *reason);
-/* Thread tid slept from t_off to t_on: the part inside its open request is off-CPU time. */
-void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t t_off,
-			uint64_t t_on);
 /* Periodic work: background records, request timeouts. */
 void correlator__tick(struct correlator *c, uint64_t now);
 /* Publishes everything that belongs to pid (it exited). */

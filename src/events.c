@@ -29,8 +29,8 @@ static size_t min_size(__u32 kind)
 		return offsetof(struct sc_pystack_event, frames);
 	case SC_EV_NATSAMPLE:
 		return offsetof(struct sc_natstack_event, ips);
-	case SC_EV_OFFCPU:
-		return sizeof(struct sc_offcpu_event);
+	case SC_EV_PROFCOUNT:
+		return offsetof(struct sc_profcount_event, slots);
 	case SC_EV_WIRE_OUT:
 	case SC_EV_WIRE_IN:
 	case SC_EV_LOG:
@@ -102,6 +102,14 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 		return e->nframes <= SC_NAT_MAX_FRAMES &&
 		       offsetof(struct sc_natstack_event, ips) + e->nframes * sizeof(__u64) <= size;
 	}
+	case SC_EV_PROFCOUNT: {
+		const struct sc_profcount_event *e = (const void *)h;
+
+		return e->nslots <= SC_PROF_SLOTS &&
+		       offsetof(struct sc_profcount_event, slots) +
+				       e->nslots * sizeof(struct sc_prof_slot) <=
+			       size;
+	}
 	case SC_EV_PYSTACK:
 	case SC_EV_PYSAMPLE: {
 		const struct sc_pystack_event *e = (const void *)h;
@@ -155,6 +163,23 @@ static void pycall_event(struct event_router *r, const struct sc_pycall_event *e
 
 	if (r->py && pystack__call(r->py, e, &n, &reason))
 		correlator__view(r->corr, e->hdr.pid, e->hdr.tid, &n, reason);
+}
+
+/* SC_EV_PROFCOUNT: each stack's samples counted in BPF, then the off-CPU time, to the
+ * thread's request. A stack not known here (its process is gone) is not counted, as a
+ * sample of a process whose interpreter is unknown is not. */
+static void profcount_event(struct event_router *r, const struct sc_profcount_event *e)
+{
+	const struct stack *s;
+	uint32_t i;
+
+	for (i = 0; i < e->nslots; i++) {
+		s = pystack__known(r->py, e->hdr.pid, e->slots[i].hash);
+		if (s)
+			correlator__samples(r->corr, e->hdr.pid, e->hdr.tid, s, e->slots[i].count,
+					    e->slots[i].first_ts);
+	}
+	correlator__offcpu(r->corr, e->hdr.pid, e->hdr.tid, e->off_ns);
 }
 
 int events__handle(void *ctx, void *data, size_t size)
@@ -221,12 +246,12 @@ int events__handle(void *ctx, void *data, size_t size)
 		struct stack st;
 
 		if (pystack__sample(r->py, h, &st))
-			correlator__sample(r->corr, h->pid, h->tid, &st);
+			correlator__samples(r->corr, h->pid, h->tid, &st, 1, h->ts);
+		stack__clear(&st);
 		break;
 	}
-	case SC_EV_OFFCPU:
-		correlator__offcpu(r->corr, h->pid, h->tid,
-				   ((const struct sc_offcpu_event *)data)->t_off, h->ts);
+	case SC_EV_PROFCOUNT:
+		profcount_event(r, data);
 		break;
 	case SC_EV_PROC_EXIT:
 		r->exits_seen = true;

@@ -75,33 +75,47 @@ void jsonw__close(struct jsonw *w, char c)
 	w->comma = true;
 }
 
-/* Writes s (n bytes) as a quoted string, escaped as cJSON's print_string_ptr does. */
-static void put_escaped(struct jsonw *w, const char *s, size_t n)
+/* Per byte: 1 when a string writes it escaped (control bytes, '"', '\\'), 2 when it is not
+ * ASCII (the string must be made valid UTF-8 first), 0 when it is written as it is. */
+static const unsigned char byte_class[256] = {
+	[0 ... 31] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x7f ... 0xff] = 2,
+};
+
+/* Writes s (n bytes) as a quoted string, escaped as cJSON's print_string_ptr does, in one
+ * pass: runs of plain bytes are copied whole. ascii: stop at a byte that is not ASCII,
+ * write nothing and return false (the caller repairs the text first). */
+static bool put_escaped_as(struct jsonw *w, const char *s, size_t n, bool ascii)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i, extra = 0;
+	unsigned char stop = ascii ? 3 : 1;
+	size_t i = 0, run, start = w->len;
 	char *o;
 
-	for (i = 0; i < n; i++)
-		if (p[i] < 32 || p[i] == '"' || p[i] == '\\')
-			extra += 5;
-	if (!reserve(w, n + extra + 2))
-		return;
+	if (!reserve(w, 6 * n + 2)) /* every byte escaped as \u00XX at most */
+		return true;
 	o = w->buf + w->len;
 	*o++ = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (c >= 32 && c != '"' && c != '\\') {
-			*o++ = c;
-			continue;
+	while (i < n) {
+		for (run = i; i < n && !(byte_class[p[i]] & stop); i++)
+			;
+		memcpy(o, p + run, i - run);
+		o += i - run;
+		if (i == n)
+			break;
+		if (byte_class[p[i]] == 2) {
+			w->len = start;
+			w->buf[start] = 0;
+			return false;
 		}
 		*o++ = '\\';
-		switch (c) {
+		switch (p[i]) {
 		case '"':
 		case '\\':
-			*o++ = c;
+			*o++ = p[i];
 			break;
 		case '\b':
 			*o++ = 'b';
@@ -122,13 +136,20 @@ static void put_escaped(struct jsonw *w, const char *s, size_t n)
 			*o++ = 'u';
 			*o++ = '0';
 			*o++ = '0';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
+			*o++ = hex[p[i] >> 4];
+			*o++ = hex[p[i] & 15];
 		}
+		i++;
 	}
 	*o++ = '"';
 	*o = 0;
 	w->len = o - w->buf;
+	return true;
+}
+
+static void put_escaped(struct jsonw *w, const char *s, size_t n)
+{
+	put_escaped_as(w, s, n, false);
 }
 
 void jsonw__name(struct jsonw *w, const char *name)
@@ -141,7 +162,6 @@ void jsonw__name(struct jsonw *w, const char *name)
 
 void jsonw__str(struct jsonw *w, const char *s)
 {
-	const unsigned char *p;
 	char *clean;
 
 	if (!s) {
@@ -149,12 +169,9 @@ void jsonw__str(struct jsonw *w, const char *s)
 		return;
 	}
 	value_start(w);
-	for (p = (const unsigned char *)s; *p && *p < 0x7f; p++)
-		;
-	if (!*p) { /* ASCII: valid UTF-8 as it is (control bytes are escaped) */
-		put_escaped(w, s, p - (const unsigned char *)s);
+	/* ASCII: valid UTF-8 as it is (control bytes are escaped) */
+	if (put_escaped_as(w, s, strlen(s), true))
 		return;
-	}
 	clean = utf8_sanitize(s, strlen(s));
 	if (!clean) {
 		w->oom = true;

@@ -290,7 +290,8 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 	co.redact = o->redact;
 	co.profile_hz = o->profile_hz;
 	r->corr = correlator__new(&co, publish, sinks);
-	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs));
+	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs),
+			     bpf_map__fd(attacher__skel(r->att)->maps.prof_known));
 	if (r->py)
 		pystack__set_dispatchers(r->py,
 					 bpf_map__fd(attacher__skel(r->att)->maps.py_dispatchers));

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "profile.h"
-#include "utf8.h"
+#include "jsonw.h"
 
 #define UNRESOLVED "[unresolved]"
 #define NONE UINT32_MAX
@@ -189,7 +189,14 @@ static void frame__key(const struct frame *f, struct pfunc *fn, int *line)
 		fn->name = f->function;
 		*line = f->lineno > 0 ? f->lineno : 0;
 	}
-	fn->hash = hash__str(hash__str(0xcbf29ce484222325ULL ^ fn->native, fn->file), fn->name);
+	if (fn->native) {
+		fn->hash = hash__str(hash__str(0xcbf29ce484222325ULL ^ 1, fn->file), fn->name);
+		return;
+	}
+	/* a Python frame's names are interned (struct frame): one address per text, so the
+	 * addresses tell functions apart as the texts would, without a pass over them */
+	fn->hash = hash__bytes(0xcbf29ce484222325ULL, &fn->file, sizeof(fn->file));
+	fn->hash = hash__bytes(fn->hash, &fn->name, sizeof(fn->name));
 }
 
 /*
@@ -270,8 +277,8 @@ void profile__free(struct profile *p)
 	free(p);
 }
 
-/* Adds key (its ids are the scratch list) as a new stack of one sample. Returns 0 or -ENOMEM. */
-static int profile__new_stack(struct profile *p, struct pstack *key)
+/* Adds key (its ids are the scratch list) as a new stack of count samples. Returns 0 or -ENOMEM. */
+static int profile__new_stack(struct profile *p, struct pstack *key, uint64_t count)
 {
 	struct pstack *s;
 
@@ -284,13 +291,18 @@ static int profile__new_stack(struct profile *p, struct pstack *key)
 	if (!s->ids)
 		return -ENOMEM;
 	memcpy(s->ids, key->ids, key->depth * sizeof(*s->ids));
-	s->samples = 1;
+	s->samples = count;
 	*itab__find(p, &p->stack_tab, key->hash, stack_eq, key) = ++p->nstacks;
 	p->stack_tab.n++;
 	return 0;
 }
 
 int profile__add_sample(struct profile *p, const struct frame *frames, size_t n)
+{
+	return profile__add_samples(p, frames, n, 1);
+}
+
+int profile__add_samples(struct profile *p, const struct frame *frames, size_t n, uint64_t count)
 {
 	static const struct frame unresolved = { .unresolved = true };
 	bool full = p->nstacks >= PROFILE_MAX_STACKS;
@@ -324,15 +336,15 @@ int profile__add_sample(struct profile *p, const struct frame *frames, size_t n)
 	key.depth = n;
 	slot = i < n ? NULL : itab__find(p, &p->stack_tab, key.hash, stack_eq, &key);
 	if (slot && *slot) {
-		p->stacks[*slot - 1].samples++;
+		p->stacks[*slot - 1].samples += count;
 	} else if (full) {
-		p->other++;
+		p->other += count;
 	} else {
-		err = profile__new_stack(p, &key);
+		err = profile__new_stack(p, &key, count);
 		if (err)
 			return err;
 	}
-	p->samples++;
+	p->samples += count;
 	return 0;
 }
 
@@ -428,20 +440,21 @@ static char *profile__label(const struct profile *p, uint32_t id)
 	return s;
 }
 
-/* Returns stack s folded from the frame labels, outermost first (malloc'd), or NULL. */
-static char *pstack__fold(const struct pstack *s, char **labels)
+/* Returns stack s folded from the frame labels (lens: their lengths), outermost first
+ * (malloc'd), or NULL. */
+static char *pstack__fold(const struct pstack *s, char **labels, const size_t *lens)
 {
 	size_t len = 0, i, l;
 	char *out, *w;
 
 	for (i = 0; i < s->depth; i++)
-		len += strlen(labels[s->ids[i]]) + 1;
+		len += lens[s->ids[i]] + 1;
 	out = malloc(len);
 	if (!out)
 		return NULL;
 	w = out;
 	for (i = s->depth; i-- > 0;) {
-		l = strlen(labels[s->ids[i]]);
+		l = lens[s->ids[i]];
 		memcpy(w, labels[s->ids[i]], l);
 		w += l;
 		*w++ = i ? ';' : '\0';
@@ -489,18 +502,21 @@ static int profile__fold_stacks(const struct profile *p, size_t extra, struct pr
 {
 	struct profile_folded *f = calloc(p->nstacks + extra, sizeof(*f));
 	char **labels = calloc(p->nframes ? p->nframes : 1, sizeof(*labels));
+	size_t *lens = malloc((p->nframes ? p->nframes : 1) * sizeof(*lens));
 	int err = -ENOMEM;
 	size_t i;
 
 	*n = 0;
-	if (!f || !labels)
+	if (!f || !labels || !lens)
 		goto cleanup;
-	for (i = 0; i < p->nframes; i++)
+	for (i = 0; i < p->nframes; i++) {
 		if (!(labels[i] = profile__label(p, i)))
 			goto cleanup;
+		lens[i] = strlen(labels[i]);
+	}
 	for (*n = 0; *n < p->nstacks; (*n)++) {
 		f[*n].samples = p->stacks[*n].samples;
-		f[*n].stack = pstack__fold(&p->stacks[*n], labels);
+		f[*n].stack = pstack__fold(&p->stacks[*n], labels, lens);
 		if (!f[*n].stack)
 			goto cleanup;
 	}
@@ -514,6 +530,7 @@ cleanup:
 	for (i = 0; labels && i < p->nframes; i++)
 		free(labels[i]);
 	free(labels);
+	free(lens);
 	profile_folded__free(f, *n);
 	if (err)
 		*n = 0;
@@ -666,129 +683,133 @@ static int tops_cmp(const void *a, const void *b, void *ctx)
 	return c ? c : (x > y) - (x < y);
 }
 
-/* Adds the string s as key, UTF-8 repaired, or null for NULL; false on ENOMEM. */
-static bool add_str(cJSON *obj, const char *key, const char *s)
-{
-	char *clean;
-	bool ok;
-
-	if (!s)
-		return cJSON_AddNullToObject(obj, key) != NULL;
-	clean = utf8_sanitize(s, strlen(s));
-	if (!clean)
-		return false;
-	ok = cJSON_AddStringToObject(obj, key, clean) != NULL;
-	free(clean);
-	return ok;
-}
-
-/* Adds one top entry for function fn (its line: frame best); false on ENOMEM. */
-static bool add_top(cJSON *arr, const struct profile *p, uint32_t fn, uint32_t best,
+/* Writes one top entry for function fn (its line: frame best). */
+static void put_top(struct jsonw *w, const struct profile *p, uint32_t fn, uint32_t best,
 		    uint64_t samples)
 {
 	const struct pfunc *f = &p->funcs[fn];
 	int line = p->frames[best].line;
-	cJSON *o = cJSON_CreateObject();
 
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return false;
-	}
-	return add_str(o, "function", f->name ? f->name : UNRESOLVED) &&
-	       add_str(o, "filename", f->file) &&
-	       (line ? cJSON_AddNumberToObject(o, "lineno", line) :
-		       cJSON_AddNullToObject(o, "lineno")) &&
-	       cJSON_AddNumberToObject(o, "samples", samples);
+	jsonw__open(w, '{');
+	jsonw__mstr(w, "function", f->name ? f->name : UNRESOLVED);
+	jsonw__mstr(w, "filename", f->file);
+	jsonw__name(w, "lineno");
+	if (line)
+		jsonw__num(w, line);
+	else
+		jsonw__null(w);
+	jsonw__mnum(w, "samples", samples);
+	jsonw__close(w, '}');
 }
 
-/* Adds key: the top functions by by (t->func_self or t->func_total); false on ENOMEM. */
-static bool add_tops(cJSON *obj, const char *key, struct tops *t, const uint64_t *by,
-		     const uint32_t *best)
+/* Writes key: the top functions by by (t->func_self or t->func_total). Returns 0 or -ENOMEM. */
+static int put_tops(struct jsonw *w, const char *key, struct tops *t, const uint64_t *by,
+		    const uint32_t *best)
 {
-	cJSON *arr = cJSON_AddArrayToObject(obj, key);
 	uint32_t *ids;
 	size_t i, n = 0;
-	bool ok = arr != NULL;
 
 	ids = malloc((t->p->nfuncs ? t->p->nfuncs : 1) * sizeof(*ids));
 	if (!ids)
-		return false;
+		return -ENOMEM;
 	for (i = 0; i < t->p->nfuncs; i++)
 		if (by[i])
 			ids[n++] = i;
 	t->by = by;
 	qsort_r(ids, n, sizeof(*ids), tops_cmp, t);
-	for (i = 0; ok && i < n && i < PROFILE_JSON_TOP; i++)
-		ok = add_top(arr, t->p, ids[i], best[ids[i]], by[ids[i]]);
+	jsonw__name(w, key);
+	jsonw__open(w, '[');
+	for (i = 0; i < n && i < PROFILE_JSON_TOP; i++)
+		put_top(w, t->p, ids[i], best[ids[i]], by[ids[i]]);
+	jsonw__close(w, ']');
 	free(ids);
-	return ok;
+	return 0;
 }
 
-/* Adds {"stack": stack, "samples": samples} to arr; false on ENOMEM. */
-static bool add_folded(cJSON *arr, const char *stack, uint64_t samples)
+/* Writes {"stack": stack, "samples": samples}. */
+static void put_folded(struct jsonw *w, const char *stack, uint64_t samples)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return false;
-	}
-	return add_str(o, "stack", stack) && cJSON_AddNumberToObject(o, "samples", samples);
+	jsonw__open(w, '{');
+	jsonw__mstr(w, "stack", stack);
+	jsonw__mnum(w, "samples", samples);
+	jsonw__close(w, '}');
 }
 
-/* Adds "folded": the first PROFILE_JSON_FOLDED stacks, [other] and [off-CPU]; false on ENOMEM. */
-static bool add_folded_list(cJSON *obj, const struct profile *p)
+/* Writes "folded": the first PROFILE_JSON_FOLDED stacks, [other] and [off-CPU]. Returns 0
+ * or -ENOMEM. */
+static int put_folded_list(struct jsonw *w, const struct profile *p)
 {
-	cJSON *arr = cJSON_AddArrayToObject(obj, "folded");
 	struct profile_folded *f = NULL;
 	uint64_t rest = p->other, off = profile__offcpu_samples(p);
 	size_t n = 0, i;
-	bool ok;
+	int err;
 
-	ok = arr && !profile__fold_stacks(p, 0, &f, &n);
-	for (i = 0; ok && i < n; i++) {
+	err = profile__fold_stacks(p, 0, &f, &n);
+	if (err)
+		return err;
+	jsonw__name(w, "folded");
+	jsonw__open(w, '[');
+	for (i = 0; i < n; i++) {
 		if (i < PROFILE_JSON_FOLDED)
-			ok = add_folded(arr, f[i].stack, f[i].samples);
+			put_folded(w, f[i].stack, f[i].samples);
 		else
 			rest += f[i].samples;
 	}
-	if (ok && rest)
-		ok = add_folded(arr, "[other]", rest);
-	if (ok && off)
-		ok = add_folded(arr, "[off-CPU]", off);
+	if (rest)
+		put_folded(w, "[other]", rest);
+	if (off)
+		put_folded(w, "[off-CPU]", off);
+	jsonw__close(w, ']');
 	profile_folded__free(f, n);
-	return ok;
+	return 0;
 }
 
-/* Adds the counts and times; false on ENOMEM. */
-static bool add_totals(cJSON *o, const struct profile *p, double duration_ms)
+/* Writes the counts and times. */
+static void put_totals(struct jsonw *w, const struct profile *p, double duration_ms)
 {
 	double cpu_ms = round(p->samples * 1e6 / p->hz) / 1e3;
 	double off_ms = round(p->offcpu_ns / 1e3) / 1e3;
 	double share = duration_ms > 0 ? fmin(1.0, off_ms / duration_ms) : 0;
 
-	return cJSON_AddNumberToObject(o, "samples", p->samples) &&
-	       cJSON_AddNumberToObject(o, "hz", p->hz) &&
-	       cJSON_AddNumberToObject(o, "cpu_ms", cpu_ms) &&
-	       cJSON_AddNumberToObject(o, "offcpu_ms", off_ms) &&
-	       (duration_ms > 0 ?
-			cJSON_AddNumberToObject(o, "offcpu_share", round(share * 1e3) / 1e3) :
-			cJSON_AddNullToObject(o, "offcpu_share"));
+	jsonw__mnum(w, "samples", p->samples);
+	jsonw__mnum(w, "hz", p->hz);
+	jsonw__mnum(w, "cpu_ms", cpu_ms);
+	jsonw__mnum(w, "offcpu_ms", off_ms);
+	jsonw__name(w, "offcpu_share");
+	if (duration_ms > 0)
+		jsonw__num(w, round(share * 1e3) / 1e3);
+	else
+		jsonw__null(w);
 }
 
-cJSON *profile__to_json(const struct profile *p, double duration_ms)
+int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w)
 {
-	cJSON *o = cJSON_CreateObject();
 	struct tops t;
 	int err;
 
 	err = tops__build(&t, p);
-	if (!o || err || !add_totals(o, p, duration_ms) ||
-	    !add_tops(o, "top_self", &t, t.func_self, t.best_self) ||
-	    !add_tops(o, "top_total", &t, t.func_total, t.best_total) || !add_folded_list(o, p)) {
-		cJSON_Delete(o);
-		o = NULL;
+	if (!err) {
+		jsonw__open(w, '{');
+		put_totals(w, p, duration_ms);
+		err = put_tops(w, "top_self", &t, t.func_self, t.best_self);
 	}
+	if (!err)
+		err = put_tops(w, "top_total", &t, t.func_total, t.best_total);
+	if (!err)
+		err = put_folded_list(w, p);
+	if (!err)
+		jsonw__close(w, '}');
 	tops__free(&t);
+	return err ? err : w->oom ? -ENOMEM : 0;
+}
+
+cJSON *profile__to_json(const struct profile *p, double duration_ms)
+{
+	struct jsonw w = { 0 };
+	cJSON *o = NULL;
+
+	if (!profile__write_json(p, duration_ms, &w))
+		o = cJSON_Parse(w.buf);
+	jsonw__free(&w);
 	return o;
 }

@@ -26,6 +26,8 @@ void profile__free(struct profile *p);
  * Returns 0, or -ENOMEM (the sample is then not counted).
  */
 int profile__add_sample(struct profile *p, const struct frame *frames, size_t n);
+/* Adds count samples of one stack, as count calls of profile__add_sample would. */
+int profile__add_samples(struct profile *p, const struct frame *frames, size_t n, uint64_t count);
 /* Adds off-CPU time (ns) of the request's thread. */
 void profile__add_offcpu(struct profile *p, uint64_t ns);
 
@@ -42,6 +44,10 @@ void profile__add_offcpu(struct profile *p, uint64_t ns);
  * Returns NULL on ENOMEM.
  */
 struct cJSON *profile__to_json(const struct profile *p, double duration_ms);
+/* Writes the same object to w, straight (no tree). Returns 0, or -ENOMEM (w is then
+ * unusable: w->oom is set, or the object is cut short). */
+struct jsonw;
+int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w);
 
 /* One line of a folded profile: "outer;...;inner" and its samples. */
 struct profile_folded {

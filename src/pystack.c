@@ -26,6 +26,9 @@ static struct hashmap_table native_pending = HASHMAP_TABLE("native stacks waitin
 #define RESOLVED_MAX 1024
 #define RESOLVED_TTL_NS 1000000000ULL
 
+/* Stacks --profile counts in BPF, by hash: as many as BPF keeps */
+static struct hashmap_table py_known = HASHMAP_TABLE("profile stacks", 256, SC_PROF_KNOWN_MAX);
+
 /* Resolved stacks per distinct captured frame list; emptied when full */
 static struct hashmap_table py_resolved = HASHMAP_TABLE("resolved stacks", 256, RESOLVED_MAX);
 #define DEBUG_OFFSETS_WORDS 44 /* _Py_DebugOffsets of 3.13, up to code_object.co_code_adaptive */
@@ -58,6 +61,8 @@ struct pystack {
 	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
 	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
 	struct hashmap *resolved; /* frame-list hash -> struct resolved; at most RESOLVED_MAX */
+	struct hashmap *known; /* BPF's stack hash -> struct known */
+	int known_fd;
 	struct symbolizer *syms;
 	unsigned warned_minor[64]; /* unsupported versions already said */
 };
@@ -85,6 +90,21 @@ static int resolved_drop(uint64_t key, void *val, void *ctx)
 	return 1;
 }
 
+/* A stack whose samples BPF counts (SC_PY_F_KNOWN), as resolved when last sent whole. */
+struct known {
+	uint32_t pid;
+	struct stack stack;
+};
+
+static void known_free(void *v)
+{
+	struct known *k = v;
+
+	if (k)
+		stack__clear(&k->stack);
+	free(k);
+}
+
 static void entry_free(void *v)
 {
 	struct pyentry *e = v;
@@ -94,7 +114,7 @@ static void entry_free(void *v)
 	free(e);
 }
 
-struct pystack *pystack__new(int py_procs_fd)
+struct pystack *pystack__new(int py_procs_fd, int prof_known_fd)
 {
 	struct pystack *ps = calloc(1, sizeof(*ps));
 
@@ -106,8 +126,10 @@ struct pystack *pystack__new(int py_procs_fd)
 	ps->pending = hashmap__new_in(&py_pending);
 	ps->native = hashmap__new_in(&native_pending);
 	ps->resolved = hashmap__new_in(&py_resolved);
+	ps->known = hashmap__new_in(&py_known);
+	ps->known_fd = prof_known_fd;
 	ps->syms = symbolizer__new();
-	if (!ps->procs || !ps->pending || !ps->native || !ps->resolved || !ps->syms) {
+	if (!ps->procs || !ps->pending || !ps->native || !ps->resolved || !ps->known || !ps->syms) {
 		pystack__free(ps);
 		return NULL;
 	}
@@ -122,6 +144,7 @@ void pystack__free(struct pystack *ps)
 	hashmap__free(ps->pending, free);
 	hashmap__free(ps->native, free);
 	hashmap__free(ps->resolved, resolved_free);
+	hashmap__free(ps->known, known_free);
 	symbolizer__free(ps->syms);
 	free(ps);
 }
@@ -588,8 +611,27 @@ void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts)
 	free(hashmap__del(ps->native, hashmap_key2(tid, key_ts)));
 }
 
+/* Keeps stack s as the one BPF now counts as hash in pid (replacing an older copy of it);
+ * without memory it is not kept, and its counts are not counted. */
+static void known_keep(struct pystack *ps, uint32_t pid, uint64_t hash, const struct stack *s)
+{
+	struct known *k = calloc(1, sizeof(*k));
+	void *old = NULL;
+
+	if (!k || stack__copy(&k->stack, s)) {
+		known_free(k);
+		known_free(hashmap__del(ps->known, hash));
+		return;
+	}
+	k->pid = pid;
+	if (hashmap__set(ps->known, hash, k, &old))
+		known_free(k);
+	known_free(old);
+}
+
 bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *out)
 {
+	const struct sc_pystack_event *pe = (const void *)h;
 	struct pyentry *e = hashmap__get(ps->procs, h->pid);
 	struct native_pending *n = NULL;
 	struct pending *p = NULL;
@@ -597,8 +639,12 @@ bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *o
 
 	memset(out, 0, sizeof(*out));
 	if (h->kind == SC_EV_PYSAMPLE && e && e->proc) {
-		p = pending_from((const struct sc_pystack_event *)h);
+		p = pending_from(pe);
+		if (p)
+			p->flags &= ~SC_PY_F_KNOWN;
 		ok = p && resolve(e->proc, p, out, mono_now_ns());
+		if (ok && (pe->flags & SC_PY_F_KNOWN))
+			known_keep(ps, h->pid, pe->key_ts, out);
 	} else if (h->kind == SC_EV_NATSAMPLE) {
 		n = native_from((const struct sc_natstack_event *)h);
 		ok = n && resolve_native(ps->syms, n, out);
@@ -608,6 +654,13 @@ bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *o
 	if (!ok)
 		stack__clear(out);
 	return ok;
+}
+
+const struct stack *pystack__known(const struct pystack *ps, uint32_t pid, uint64_t hash)
+{
+	const struct known *k = hashmap__get(ps->known, hash);
+
+	return k && k->pid == pid ? &k->stack : NULL;
 }
 
 struct expire_ctx {
@@ -719,11 +772,31 @@ bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct v
 	return true;
 }
 
+struct known_gone_ctx {
+	int fd;
+	uint32_t pid;
+};
+
+/* Forgets a stack of the gone process, here and in BPF. */
+static int known_gone(uint64_t key, void *val, void *p)
+{
+	struct known_gone_ctx *c = p;
+	struct known *k = val;
+
+	if (k->pid != c->pid)
+		return 0;
+	bpf_map_delete_elem(c->fd, &key);
+	known_free(k);
+	return 1;
+}
+
 void pystack__proc_gone(struct pystack *ps, pid_t pid)
 {
+	struct known_gone_ctx kc = { .fd = ps->known_fd, .pid = pid };
 	__u32 key = pid;
 
 	dispatchers_forget(ps, pid);
+	hashmap__sweep(ps->known, known_gone, &kc);
 	entry_free(hashmap__del(ps->procs, pid));
 	/* its code addresses may be another process's next: forget every resolved stack */
 	hashmap__sweep(ps->resolved, resolved_drop, NULL);

@@ -12,9 +12,9 @@
 
 struct pystack;
 
-/* Returns a resolver that publishes interpreter layouts into the BPF map py_procs_fd,
- * or NULL on ENOMEM. */
-struct pystack *pystack__new(int py_procs_fd);
+/* Returns a resolver that publishes interpreter layouts into the BPF map py_procs_fd and
+ * forgets a gone process's stacks in prof_known_fd (--profile's), or NULL on ENOMEM. */
+struct pystack *pystack__new(int py_procs_fd, int prof_known_fd);
 void pystack__free(struct pystack *ps);
 
 /* Finds the CPython in pid (static python3.X or libpython3.X.so), tells BPF how to walk
@@ -33,6 +33,8 @@ bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_
 /* Resolves a CPU sample's stack (SC_EV_PYSAMPLE or SC_EV_NATSAMPLE record h) into *out.
  * Returns false when it cannot (the process's interpreter is unknown, ENOMEM). */
 bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *out);
+/* Returns the stack BPF counts as hash in pid (sent whole as SC_PY_F_KNOWN), or NULL. */
+const struct stack *pystack__known(const struct pystack *ps, uint32_t pid, uint64_t hash);
 /* Drops the capture taken on tid at key_ts, if still held. */
 void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts);
 /* Drops captures nobody claimed, older than max_age_ns. */

@@ -115,6 +115,7 @@ struct record {
 	struct profile *profile; /* --profile: the request's samples, NULL when none */
 	bool view_decided; /* the first stack of the request was seen (ruling 6) */
 	bool view_dispatched; /* named by its dispatcher's call: no stack overrides it */
+	uint64_t view_ts; /* when the stack that decided it was taken */
 };
 
 /* Queries kept per record and store family; a loop of a million queries must not hold a

@@ -348,8 +348,6 @@ static const char *view_reason(const struct record *r)
 /* plugins_data: ViewName, ProcessTime, SQL, Redis, Memcache, CustomLog, Profile. */
 static void put_plugins(struct jsonw *w, const struct record *r, const struct record_groups *g)
 {
-	cJSON *prof;
-
 	jsonw__name(w, "plugins_data");
 	jsonw__open(w, '{');
 	jsonw__name(w, "ViewName");
@@ -372,11 +370,9 @@ static void put_plugins(struct jsonw *w, const struct record *r, const struct re
 		   query_list__total_ms(&r->memcache), g->memcache, put_memcache);
 	put_logs(w, r);
 	if (r->profile) {
-		prof = profile__to_json(r->profile, (r->end_ns - r->start_ns) / 1e6);
-		if (!prof)
+		jsonw__name(w, "Profile");
+		if (profile__write_json(r->profile, (r->end_ns - r->start_ns) / 1e6, w))
 			w->oom = true;
-		put_tree(w, "Profile", prof);
-		cJSON_Delete(prof);
 	}
 	jsonw__close(w, '}');
 }

@@ -32,7 +32,7 @@ enum sc_event_kind {
 	SC_EV_NATSTACK = 13, /* a native (frame-pointer) user stack, taken likewise */
 	SC_EV_PYSAMPLE = 14, /* --profile: a CPU sample's Python stack (sc_pystack_event) */
 	SC_EV_NATSAMPLE = 15, /* --profile: a CPU sample's native stack (sc_natstack_event) */
-	SC_EV_OFFCPU = 16, /* --profile: a traced thread ran again after sleeping */
+	SC_EV_PROFCOUNT = 16, /* --profile: samples counted in BPF, and off-CPU time, of a thread */
 	SC_EV_CALL = 17, /* outermost call of a client library (MySQL, hiredis, libmemcached) */
 	SC_EV_CALL_TEXT = 18, /* text produced inside that call (hiredis's formatted command) */
 	SC_EV_CALL_RET = 19, /* that outermost call returned */
@@ -254,6 +254,9 @@ struct sc_lib_cfg {
 #define SC_PY_F_TRUNCATED 1 /* deeper than the stack depth setting */
 #define SC_PY_F_NO_THREAD 2 /* the thread's PyThreadState was not found */
 #define SC_PY_F_PARTIAL 4 /* a frame could not be read: the walk stopped there */
+/* SC_EV_PYSAMPLE: BPF keeps this stack under the hash in key_ts; its later samples on a
+ * thread come as counts of that hash (SC_EV_PROFCOUNT) until it is sent whole again */
+#define SC_PY_F_KNOWN 8
 struct sc_py_frame {
 	__u64 code; /* PyCodeObject * */
 	__u64 instr; /* 3.11+: instruction pointer; older: f_lasti */
@@ -278,10 +281,23 @@ struct sc_natstack_event {
 	__u64 ips[SC_NAT_MAX_FRAMES];
 };
 
-/* SC_EV_OFFCPU: the thread (hdr.tid) slept from t_off to hdr.ts. */
-struct sc_offcpu_event {
+/* SC_EV_PROFCOUNT: what BPF counted for the thread (hdr.tid) since its last such record,
+ * sent before its next HTTP record (so that ring order tells the request, as it would per
+ * sample), when its slots are full or old, and when it exits. */
+#define SC_PROF_SLOTS 8
+#define SC_PROF_KNOWN_MAX 4096 /* distinct stacks BPF keeps (SC_PY_F_KNOWN) */
+struct sc_prof_slot {
+	__u64 hash; /* key_ts of the SC_PY_F_KNOWN sample that sent the stack whole */
+	__u64 first_ts; /* when the first of these samples was taken */
+	__u32 count;
+	__u32 pad;
+};
+struct sc_profcount_event {
 	struct sc_hdr hdr;
-	__u64 t_off;
+	__u64 off_ns; /* off-CPU time of the intervals that ended since the last record */
+	__u32 nslots;
+	__u32 pad;
+	struct sc_prof_slot slots[SC_PROF_SLOTS];
 };
 
 /* Per traced Python process: where its runtime is and how its structs are laid out.
