@@ -42,4 +42,29 @@ int BPF_PROG(proc_exit, struct task_struct *task)
 	return 0;
 }
 
+#define SC_PROT_EXEC 0x4
+
+/* Bumped when a traced process maps memory executable (a library being loaded): userspace
+ * reads /proc/PID/maps for new client libraries after a change, not on a timer. */
+__u64 exec_maps = 0;
+
+static __always_inline int note_exec_map(__u64 prot)
+{
+	if ((prot & SC_PROT_EXEC) && sc_traced(bpf_get_current_pid_tgid() >> 32))
+		__sync_fetch_and_add(&exec_maps, 1);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mmap")
+int proc_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_exec_map(ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_mprotect")
+int proc_mprotect(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_exec_map(ctx->args[2]);
+}
+
 char LICENSE[] SEC("license") = "GPL";

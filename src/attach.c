@@ -579,6 +579,16 @@ int attacher__scan_libs(struct attacher *a)
 	return c.attached;
 }
 
+unsigned long long attacher__exec_maps(struct attacher *a)
+{
+	return *(volatile __u64 *)&a->skel->bss->exec_maps;
+}
+
+unsigned long long attacher__lost(struct attacher *a)
+{
+	return *(volatile __u64 *)&a->skel->bss->lost_total;
+}
+
 struct describe_ctx {
 	char *buf;
 	size_t len, used;

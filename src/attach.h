@@ -44,6 +44,9 @@ bool attacher__alive(pid_t pid);
 /* Reads the maps of traced processes (every process, system-wide) and puts uprobes on client
  * libraries not probed yet. Returns how many libraries were newly attached. */
 int attacher__scan_libs(struct attacher *a);
+/* Returns a count the BPF side bumps whenever a traced process maps memory executable: while
+ * it stays the same, no library was loaded and the maps need not be read. */
+unsigned long long attacher__exec_maps(struct attacher *a);
 /* Describes what is attached, for the "attached" line. */
 void attacher__describe(struct attacher *a, char *buf, size_t len);
 /* Returns true once the tracked set is empty (every traced process is gone). */
@@ -52,6 +55,8 @@ bool attacher__all_gone(struct attacher *a);
 void attacher__reap(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
 /* Calls fn for every traced pid. */
 void attacher__foreach_pid(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
+/* The records the ring could not take so far (SC_CNT_LOST), read without a syscall. */
+unsigned long long attacher__lost(struct attacher *a);
 /* Sum of the per-CPU counter idx (enum sc_counter). */
 unsigned long long attacher__counter(struct attacher *a, int idx);
 
