@@ -22,6 +22,25 @@ void jsonw__free(struct jsonw *w)
 	memset(w, 0, sizeof(*w));
 }
 
+char *jsonw__take(struct jsonw *w, size_t *len)
+{
+	char *out, *fit;
+
+	if (w->oom || !w->buf)
+		return NULL;
+	out = w->buf;
+	*len = w->len;
+	fit = realloc(out, w->len + 1); /* shrinking: in place */
+	if (fit)
+		out = fit;
+	/* the next text is likely as long: room for it at once, no copy on the way */
+	w->buf = malloc(w->cap);
+	if (!w->buf)
+		w->cap = 0;
+	jsonw__reset(w);
+	return out;
+}
+
 /* Makes room for n more bytes and a NUL; false (and oom) when memory runs out. */
 static bool reserve(struct jsonw *w, size_t n)
 {

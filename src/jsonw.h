@@ -16,6 +16,9 @@ struct jsonw {
 /* Empties w, keeping its buffer for reuse. */
 void jsonw__reset(struct jsonw *w);
 void jsonw__free(struct jsonw *w);
+/* Returns the text written (the caller frees it; *len its length) and empties w, which gets
+ * a new buffer of the same size; NULL when a write ran out of memory. */
+char *jsonw__take(struct jsonw *w, size_t *len);
 /* Opens and closes an object or array (each as a value: a member's name goes first). */
 void jsonw__open(struct jsonw *w, char c);
 void jsonw__close(struct jsonw *w, char c);

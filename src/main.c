@@ -96,6 +96,7 @@ static void publish(struct record *r, void *ctx)
 {
 	struct sinks *s = ctx;
 	struct record_groups groups = {};
+	size_t len;
 	char *json;
 
 #ifdef SCOOBY_TEST_LEAK_BYTES
@@ -104,17 +105,18 @@ static void publish(struct record *r, void *ctx)
 	groups__build_all(r, &groups); /* on ENOMEM the record goes out without groups */
 	r->n_plus_one = groups__n_plus_one(groups.sql) + groups__n_plus_one(groups.redis) +
 			groups__n_plus_one(groups.memcache);
-	json = record__to_json(r, &groups);
+	json = record__to_json_len(r, &groups, &len);
 
 	if (s->prof.dir && r->profile && !r->background)
 		write_profile(s, r);
 	if (json) {
-		if (s->redis)
-			redis_sink__publish(s->redis, r->uuid, mono_to_unix_ns(r->start_ns) / 1e6,
-					    json);
 		if (s->jsonl)
 			jsonl_sink__write(s->jsonl, json);
-		free(json);
+		if (s->redis) /* takes json */
+			redis_sink__publish_owned(s->redis, r->uuid,
+						  mono_to_unix_ns(r->start_ns) / 1e6, json, len);
+		else
+			free(json);
 		s->records++;
 	}
 	if (!s->quiet)
@@ -180,6 +182,7 @@ static int sinks_open(const struct cli_opts *o, struct sinks *s)
 	ro.ttl_s = o->ttl;
 	ro.keep = o->keep;
 	ro.max_pending = o->buffer;
+	ro.kicked = true; /* see run() */
 	s->redis = redis_sink__new(&ro);
 	if (!s->redis) {
 		fprintf(stderr, "scooby-bpf: cannot start the Redis publisher: %s\n",
@@ -282,6 +285,8 @@ static int run(const struct cli_opts *o, const struct sinks *sinks, struct event
 		}
 		correlator__set_lost(router->corr, attacher__lost(att));
 		correlator__tick(router->corr, now);
+		/* the records of this drain, in one round trip */
+		redis_sink__kick(sinks->redis);
 		if (status_asked) {
 			status_asked = 0;
 			print_status(sinks, router);

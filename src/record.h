@@ -141,6 +141,8 @@ struct record_groups {
  * g (may be NULL) gives SQL.groups, Redis.groups and Memcache.groups; its arrays are
  * taken in every case. */
 char *record__to_json(const struct record *r, struct record_groups *g);
+/* The same, with the text's length in *len. */
+char *record__to_json_len(const struct record *r, struct record_groups *g, size_t *len);
 /* Summed time_taken of the SQL queries (kept and omitted), in ms. */
 double record__total_db_ms(const struct record *r);
 /* Likewise for a key-value list. */

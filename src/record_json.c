@@ -369,9 +369,16 @@ static void put_plugins(struct jsonw *w, const struct record *r, const struct re
 
 char *record__to_json(const struct record *r, struct record_groups *g)
 {
+	size_t len;
+
+	return record__to_json_len(r, g, &len);
+}
+
+char *record__to_json_len(const struct record *r, struct record_groups *g, size_t *len)
+{
 	static struct jsonw w; /* reused: records are built on the main thread only */
 	struct record_groups none = {}, *groups = g ? g : &none;
-	char *out = NULL;
+	char *out;
 
 	jsonw__reset(&w);
 	jsonw__open(&w, '{');
@@ -381,8 +388,7 @@ char *record__to_json(const struct record *r, struct record_groups *g)
 	put_plugins(&w, r, groups);
 	jsonw__mnum(&w, "lost_events", r->lost_events);
 	jsonw__close(&w, '}');
-	if (!w.oom && (out = malloc(w.len + 1)))
-		memcpy(out, w.buf, w.len + 1);
+	out = jsonw__take(&w, len);
 	cJSON_Delete(groups->sql);
 	cJSON_Delete(groups->redis);
 	cJSON_Delete(groups->memcache);
