@@ -95,17 +95,15 @@ static void write_profile(struct sinks *s, const struct record *r)
 static void publish(struct record *r, void *ctx)
 {
 	struct sinks *s = ctx;
-	struct record_groups groups = {};
+	struct record_groups groups = { .write = true };
 	size_t len;
 	char *json;
 
 #ifdef SCOOBY_TEST_LEAK_BYTES
 	test_leak();
 #endif
-	groups__build_all(r, &groups); /* on ENOMEM the record goes out without groups */
-	r->n_plus_one = groups__n_plus_one(groups.sql) + groups__n_plus_one(groups.redis) +
-			groups__n_plus_one(groups.memcache);
 	json = record__to_json_len(r, &groups, &len);
+	r->n_plus_one = groups.n_plus_one;
 
 	if (s->prof.dir && r->profile && !r->background)
 		write_profile(s, r);

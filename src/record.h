@@ -136,6 +136,10 @@ void stack__clear(struct stack *s);
 struct cJSON;
 struct record_groups {
 	struct cJSON *sql, *redis, *memcache;
+	/* instead of trees: each family's groups written from its queries (groups__write),
+	 * and the N+1 groups among them counted into n_plus_one */
+	bool write;
+	int n_plus_one;
 };
 /* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM.
  * g (may be NULL) gives SQL.groups, Redis.groups and Memcache.groups; its arrays are

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "groups.h"
 #include "hashmap.h"
 #include "jsonw.h"
 #include "profile.h"
@@ -261,12 +262,15 @@ static void put_tree(struct jsonw *w, const char *name, const cJSON *tree)
 	put_value(w, tree);
 }
 
-/* One store family's object: count, omitted, total_time, queries, groups. */
+/* One store family's object: count, omitted, total_time, queries, groups (the tree given,
+ * or written from the queries when g->write). */
 static void put_family(struct jsonw *w, const char *name, const struct record *r,
 		       const struct query *qs, size_t n, size_t omitted, double total_ms,
-		       const cJSON *groups,
+		       struct record_groups *g, const cJSON *groups,
 		       void (*put)(struct jsonw *, const struct record *, const struct query *))
 {
+	int n_plus_one;
+
 	size_t i;
 
 	jsonw__name(w, name);
@@ -282,7 +286,14 @@ static void put_family(struct jsonw *w, const char *name, const struct record *r
 		jsonw__close(w, '}');
 	}
 	jsonw__close(w, ']');
-	put_tree(w, "groups", groups);
+	if (g->write) {
+		jsonw__name(w, "groups");
+		n_plus_one = groups__write(w, qs, n);
+		if (n_plus_one > 0)
+			g->n_plus_one += n_plus_one;
+	} else {
+		put_tree(w, "groups", groups);
+	}
 	jsonw__close(w, '}');
 }
 
@@ -334,7 +345,7 @@ static void put_request(struct jsonw *w, const struct record *r)
 }
 
 /* plugins_data: ViewName, ProcessTime, SQL, Redis, Memcache, CustomLog, Profile. */
-static void put_plugins(struct jsonw *w, const struct record *r, const struct record_groups *g)
+static void put_plugins(struct jsonw *w, const struct record *r, struct record_groups *g)
 {
 	cJSON *prof;
 
@@ -350,12 +361,12 @@ static void put_plugins(struct jsonw *w, const struct record *r, const struct re
 	put_iso(w, "end", r->end_ns);
 	jsonw__mnum(w, "process_time", ms(r->end_ns - r->start_ns));
 	jsonw__close(w, '}');
-	put_family(w, "SQL", r, r->queries, r->nqueries, r->omitted, record__total_db_ms(r), g->sql,
-		   put_query);
+	put_family(w, "SQL", r, r->queries, r->nqueries, r->omitted, record__total_db_ms(r), g,
+		   g->sql, put_query);
 	put_family(w, "Redis", r, r->redis.q, r->redis.n, r->redis.omitted,
-		   query_list__total_ms(&r->redis), g->redis, put_redis);
+		   query_list__total_ms(&r->redis), g, g->redis, put_redis);
 	put_family(w, "Memcache", r, r->memcache.q, r->memcache.n, r->memcache.omitted,
-		   query_list__total_ms(&r->memcache), g->memcache, put_memcache);
+		   query_list__total_ms(&r->memcache), g, g->memcache, put_memcache);
 	put_logs(w, r);
 	if (r->profile) {
 		prof = profile__to_json(r->profile, (r->end_ns - r->start_ns) / 1e6);
@@ -392,6 +403,6 @@ char *record__to_json_len(const struct record *r, struct record_groups *g, size_
 	cJSON_Delete(groups->sql);
 	cJSON_Delete(groups->redis);
 	cJSON_Delete(groups->memcache);
-	memset(groups, 0, sizeof(*groups));
+	groups->sql = groups->redis = groups->memcache = NULL;
 	return out;
 }
