@@ -81,8 +81,15 @@ static size_t qtable__find_or_add(struct qtable *t, uint64_t hash, size_t q,
 static uint64_t hash__bytes(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
+	uint64_t x;
 
-	/* FNV-1a: the keys are short texts, nothing adversarial is gained by colliding them */
+	/* FNV-1a over 8-byte words, then bytes: the keys are texts of this process's own
+	 * queries, nothing adversarial is gained by colliding them (equality is checked) */
+	for (; n >= 8; n -= 8, b += 8) {
+		memcpy(&x, b, 8);
+		h = (h ^ x) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
 	while (n--)
 		h = (h ^ *b++) * 0x100000001b3ULL;
 	return h;
@@ -233,7 +240,13 @@ static int grouping__fingerprints(struct grouping *g)
 		q = &g->qs[i];
 		len = strlen(query__sql(q));
 		g->text_hash[i] = hash__bytes(FNV_OFFSET, query__sql(q), len);
-		g->site[i] = stack__call_site(&q->stack);
+		/* a loop's queries come from one stack: the last query's site is found again */
+		if (i && q->stack.nframes && q->stack.nframes == q[-1].stack.nframes &&
+		    !memcmp(q->stack.frames, q[-1].stack.frames,
+			    q->stack.nframes * sizeof(*q->stack.frames)))
+			g->site[i] = g->site[i - 1];
+		else
+			g->site[i] = stack__call_site(&q->stack);
 		if (db__is_sql(q->db)) {
 			if (sql_fingerprint_cached(g, i, query__sql(q), len, g->text_hash[i]))
 				return -1;

@@ -1,6 +1,7 @@
 /* A JSON text writer into one growable buffer, printing exactly as cJSON_PrintUnformatted. */
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,55 +95,82 @@ void jsonw__close(struct jsonw *w, char c)
 	w->comma = true;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* True when one of the 8 bytes in x is below 32, a '"' or a '\\' (a byte to escape). */
+static bool word_needs_escape(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+
+	return (((x - ONES * 32) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS;
+}
+
 /* Writes s (n bytes) as a quoted string, escaped as cJSON's print_string_ptr does. */
 static void put_escaped(struct jsonw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i, extra = 0;
+	size_t i = 0;
+	uint64_t x;
 	char *o;
 
-	for (i = 0; i < n; i++)
-		if (p[i] < 32 || p[i] == '"' || p[i] == '\\')
-			extra += 5;
-	if (!reserve(w, n + extra + 2))
+	/* room for the worst case (every byte a \u00XX) rather than a pass counting escapes */
+	if (n > (SIZE_MAX - 3) / 6) {
+		w->oom = true;
+		return;
+	}
+	if (!reserve(w, 6 * n + 2))
 		return;
 	o = w->buf + w->len;
 	*o++ = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (c >= 32 && c != '"' && c != '\\') {
-			*o++ = c;
-			continue;
+	while (i < n) {
+		/* 8 bytes at a time while none needs escaping */
+		for (; i + 8 <= n; i += 8, o += 8) {
+			memcpy(&x, p + i, 8);
+			if (word_needs_escape(x))
+				break;
+			memcpy(o, &x, 8);
 		}
-		*o++ = '\\';
-		switch (c) {
-		case '"':
-		case '\\':
-			*o++ = c;
-			break;
-		case '\b':
-			*o++ = 'b';
-			break;
-		case '\f':
-			*o++ = 'f';
-			break;
-		case '\n':
-			*o++ = 'n';
-			break;
-		case '\r':
-			*o++ = 'r';
-			break;
-		case '\t':
-			*o++ = 't';
-			break;
-		default:
-			*o++ = 'u';
-			*o++ = '0';
-			*o++ = '0';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
+		for (; i < n; i++) {
+			unsigned char c = p[i];
+
+			if (c >= 32 && c != '"' && c != '\\') {
+				*o++ = c;
+				if ((i & 7) == 7) { /* back to words at the next word */
+					i++;
+					break;
+				}
+				continue;
+			}
+			*o++ = '\\';
+			switch (c) {
+			case '"':
+			case '\\':
+				*o++ = c;
+				break;
+			case '\b':
+				*o++ = 'b';
+				break;
+			case '\f':
+				*o++ = 'f';
+				break;
+			case '\n':
+				*o++ = 'n';
+				break;
+			case '\r':
+				*o++ = 'r';
+				break;
+			case '\t':
+				*o++ = 't';
+				break;
+			default:
+				*o++ = 'u';
+				*o++ = '0';
+				*o++ = '0';
+				*o++ = hex[c >> 4];
+				*o++ = hex[c & 15];
+			}
 		}
 	}
 	*o++ = '"';
@@ -154,7 +182,12 @@ void jsonw__name(struct jsonw *w, const char *name)
 {
 	value_start(w);
 	put_escaped(w, name, strlen(name));
-	put(w, ":", 1);
+	if (!w->oom && w->len + 2 <= w->cap) { /* put_escaped left room for its NUL */
+		w->buf[w->len++] = ':';
+		w->buf[w->len] = 0;
+	} else {
+		put(w, ":", 1);
+	}
 	w->comma = false;
 }
 

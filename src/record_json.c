@@ -101,13 +101,15 @@ static uint64_t frames_hash(const struct frame *f, size_t n)
 	uint64_t h = 0xcbf29ce484222325ULL ^ n;
 	size_t i;
 
+	/* two steps a frame, over what tells frames apart (frame_eq confirms a match) */
 	for (i = 0; i < n; i++) {
-		h = (h ^ (uintptr_t)f[i].filename) * 0x100000001b3ULL;
+		if (f[i].native)
+			h ^= ((uintptr_t)f[i].module + f[i].offset) ^ (uintptr_t)f[i].symbol ^ 1;
+		else
+			h ^= (uintptr_t)f[i].filename ^ ((uint64_t)f[i].lineno << 48) ^
+			     ((uint64_t)f[i].unresolved << 1);
+		h *= 0x100000001b3ULL;
 		h = (h ^ (uintptr_t)f[i].function) * 0x100000001b3ULL;
-		h = (h ^ (uint64_t)f[i].lineno) * 0x100000001b3ULL;
-		h = (h ^ (uintptr_t)f[i].symbol ^ f[i].offset) * 0x100000001b3ULL;
-		h = (h ^ (uintptr_t)f[i].module ^ f[i].native ^ (f[i].unresolved << 1)) *
-		    0x100000001b3ULL;
 	}
 	return h;
 }
