@@ -178,10 +178,10 @@ static void put_escaped(struct jsonw *w, const char *s, size_t n)
 	w->len = o - w->buf;
 }
 
-void jsonw__name(struct jsonw *w, const char *name)
+void jsonw__name_n(struct jsonw *w, const char *name, size_t n)
 {
 	value_start(w);
-	put_escaped(w, name, strlen(name));
+	put_escaped(w, name, n);
 	if (!w->oom && w->len + 2 <= w->cap) { /* put_escaped left room for its NUL */
 		w->buf[w->len++] = ':';
 		w->buf[w->len] = 0;

@@ -200,14 +200,52 @@ static void sink__disconnect(struct redis_sink *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Writes v in decimal, with a '-' when neg; returns the length (at most 21). */
+static size_t fmt_dec(char *p, unsigned long long v, bool neg)
+{
+	char tmp[24];
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = '0' + v % 10;
+	while (v /= 10);
+	if (neg)
+		p[i++] = '-';
+	while (n)
+		p[i++] = tmp[--n];
+	return i;
+}
+
+/* Writes RESP's "$len\r\n" of a bulk string; returns the bytes written. */
+static size_t resp_len(char *p, size_t len)
+{
+	size_t n = 1;
+
+	p[0] = '$';
+	n += fmt_dec(p + 1, len, false);
+	memcpy(p + n, "\r\n", 2);
+	return n + 2;
+}
+
 /* Writes RESP's "$len\r\ntext\r\n" of a bulk string; returns the bytes written. */
 static size_t resp_bulk(char *p, const char *text, size_t len)
 {
-	size_t n = sprintf(p, "$%zu\r\n", len);
+	size_t n = resp_len(p, len);
 
 	memcpy(p + n, text, len);
 	memcpy(p + n + len, "\r\n", 2);
 	return n + len + 2;
+}
+
+/* A bulk string of a signed number. */
+static size_t resp_num(char *p, long long v)
+{
+	char num[24];
+
+	/* the magnitude as unsigned: -LLONG_MIN does not overflow */
+	return resp_bulk(
+		p, num,
+		fmt_dec(num, v < 0 ? -(unsigned long long)v : (unsigned long long)v, v < 0));
 }
 
 #define RESP_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), sizeof(lit) - 1)
@@ -221,30 +259,31 @@ static size_t resp_bulk(char *p, const char *text, size_t len)
 static void sink__frame(struct redis_sink *s, const struct sink_rec *r, char *frame,
 			struct iovec *iov)
 {
-	char key[sizeof(KEY_PREFIX) + 32], num[24];
 	char *p = frame, *tail;
-	size_t n;
 
-	n = snprintf(key, sizeof(key), KEY_PREFIX "%s", r->uuid);
 	p += RESP_LIT(p, "*1\r\n$5\r\nMULTI\r\n*5\r\n$3\r\nSET\r\n");
-	p += resp_bulk(p, key, n);
-	p += sprintf(p, "$%zu\r\n", r->json_len);
+	p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
+	p += RESP_LIT(p, KEY_PREFIX);
+	memcpy(p, r->uuid, 32);
+	p += 32;
+	p += RESP_LIT(p, "\r\n");
+	p += resp_len(p, r->json_len);
 	iov[0].iov_base = frame;
 	iov[0].iov_len = p - frame;
 	iov[1].iov_base = r->json;
 	iov[1].iov_len = r->json_len;
 	tail = p;
 	p += RESP_LIT(p, "\r\n$2\r\nEX\r\n");
-	p += resp_bulk(p, num, snprintf(num, sizeof(num), "%d", s->ttl_s));
+	p += resp_num(p, s->ttl_s);
 	p += RESP_LIT(p, "*4\r\n$4\r\nZADD\r\n");
 	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
-	p += resp_bulk(p, num, snprintf(num, sizeof(num), "%lld", r->score));
+	p += resp_num(p, r->score);
 	p += resp_bulk(p, r->uuid, 32);
 	p += RESP_LIT(p, "*4\r\n$15\r\nZREMRANGEBYRANK\r\n");
 	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
 	p += RESP_LIT(p, "$1\r\n0\r\n");
 	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
-	p += resp_bulk(p, num, snprintf(num, sizeof(num), "%ld", -s->keep - 1));
+	p += resp_num(p, -s->keep - 1);
 	p += RESP_LIT(p, "*3\r\n$7\r\nPUBLISH\r\n");
 	p += resp_bulk(p, LIVE_CHANNEL, sizeof(LIVE_CHANNEL) - 1);
 	p += resp_bulk(p, r->uuid, 32);
