@@ -117,10 +117,15 @@ static __always_inline __u64 sc_wakeup_flags(void)
 	return flags;
 }
 
+/* records lost, as SC_CNT_LOST counts them, where userspace reads it without a syscall
+ * (on every tick; the adds contend only while the ring is full) */
+__u64 lost_total __weak = 0;
+
 /* Counts a record of kind that the full ring could not take. */
 static __always_inline void sc_count_lost(__u32 kind)
 {
 	sc_count(SC_CNT_LOST);
+	__sync_fetch_and_add(&lost_total, 1);
 	/* per kind too: a test (or a user) can tell lost queries from lost stacks */
 	sc_count(SC_CNT_LOST_KIND + (kind & 31));
 }

@@ -44,6 +44,10 @@ int BPF_PROG(proc_exit, struct task_struct *task)
 
 #define SC_PROT_EXEC 0x4
 
+/* Bumped when a traced process maps a file executable (a library being loaded): userspace
+ * reads /proc/PID/maps on its rescan only after a change, not on every tick. */
+__u64 exec_maps = 0;
+
 /* threads inside an mmap() of a file with PROT_EXEC, between its entry and its return */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -68,6 +72,7 @@ int proc_mmap(struct trace_event_raw_sys_enter *ctx)
 
 	if ((int)ctx->args[4] < 0 || !(ctx->args[2] & SC_PROT_EXEC) || !sc_traced(pid_tgid >> 32))
 		return 0;
+	__sync_fetch_and_add(&exec_maps, 1);
 	bpf_map_update_elem(&mmap_exec, &pid_tgid, &one, BPF_ANY);
 	return 0;
 }

@@ -721,6 +721,16 @@ int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr,
 	return fresh;
 }
 
+unsigned long long attacher__exec_maps(struct attacher *a)
+{
+	return *(volatile __u64 *)&a->skel->bss->exec_maps;
+}
+
+unsigned long long attacher__lost(struct attacher *a)
+{
+	return *(volatile __u64 *)&a->skel->bss->lost_total;
+}
+
 struct describe_ctx {
 	char *buf;
 	size_t len, used;

@@ -49,6 +49,9 @@ int attacher__scan_libs(struct attacher *a);
 /* A traced process mapped a file executable at addr (map_ns: CLOCK_MONOTONIC): probes it
  * now when it is a client library not probed yet. Returns 1 when it was, 0 otherwise. */
 int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr, uint64_t map_ns);
+/* Returns a count the BPF side bumps whenever a traced process maps memory executable: while
+ * it stays the same, no library was loaded and the maps need not be read. */
+unsigned long long attacher__exec_maps(struct attacher *a);
 /* Describes what is attached, for the "attached" line. */
 void attacher__describe(struct attacher *a, char *buf, size_t len);
 /* Returns true once the tracked set is empty (every traced process is gone). */
@@ -57,6 +60,8 @@ bool attacher__all_gone(struct attacher *a);
 void attacher__reap(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
 /* Calls fn for every traced pid. */
 void attacher__foreach_pid(struct attacher *a, void (*fn)(pid_t pid, void *ctx), void *ctx);
+/* The records the ring could not take so far (SC_CNT_LOST), read without a syscall. */
+unsigned long long attacher__lost(struct attacher *a);
 /* Sum of the per-CPU counter idx (enum sc_counter). */
 unsigned long long attacher__counter(struct attacher *a, int idx);
 

@@ -24,7 +24,39 @@ struct correlator {
 	uint64_t last_background;
 	uint64_t lost;
 	struct hashmap *comms; /* pid -> struct comm_cached; at most COMMS_MAX */
+	struct hashmap *redacted; /* text hash -> struct redacted; at most REDACTED_MAX */
 };
+
+/* Bound of the redacted-SQL cache (distinct texts), and of the texts it keeps: past either,
+ * a text is redacted afresh. Full, the cache is emptied and refilled. */
+#define REDACTED_MAX 1024
+#define REDACTED_TEXT_MAX 2048
+
+/* SQL texts as scrubbed, one per distinct text: the lexer runs once per text */
+static struct hashmap_table redacted_sql = HASHMAP_TABLE("redacted SQL", 256, REDACTED_MAX);
+
+/* A SQL text and what scrub makes of it (NULL: the text itself, nothing masked). */
+struct redacted {
+	char *sql;
+	char *clean;
+};
+
+static void redacted_free(void *v)
+{
+	struct redacted *rd = v;
+
+	if (!rd)
+		return;
+	free(rd->sql);
+	free(rd->clean);
+	free(rd);
+}
+
+static int redacted_drop(uint64_t key, void *val, void *ctx)
+{
+	redacted_free(val);
+	return 1;
+}
 
 /* Bound of the per-process name cache; past it the cache is emptied and refilled. */
 #define COMMS_MAX 4096
@@ -51,10 +83,12 @@ struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn
 	c->requests = hashmap__new_in(&open_requests);
 	c->background = hashmap__new_in(&background_records);
 	c->comms = hashmap__new_in(&comm_cache);
-	if (!c->requests || !c->background || !c->comms) {
+	c->redacted = hashmap__new_in(&redacted_sql);
+	if (!c->requests || !c->background || !c->comms || !c->redacted) {
 		hashmap__free(c->requests, NULL);
 		hashmap__free(c->background, NULL);
 		hashmap__free(c->comms, NULL);
+		hashmap__free(c->redacted, NULL);
 		free(c);
 		return NULL;
 	}
@@ -229,11 +263,39 @@ static void scrub_redis(struct query *q)
 	}
 }
 
-/* Masks what must not leave the process: credentials always, every literal with --redact. */
+static uint64_t text_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--) /* FNV-1a */
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Keeps what scrub made of sql (clean, or NULL when it masked nothing), if there is room. */
+static void redacted_keep(struct correlator *c, uint64_t h, const char *sql, size_t len,
+			  const char *clean)
+{
+	struct redacted *rd;
+
+	if (len > REDACTED_TEXT_MAX || hashmap__get(c->redacted, h))
+		return;
+	if (hashmap__size(c->redacted) >= REDACTED_MAX)
+		hashmap__sweep(c->redacted, redacted_drop, NULL);
+	rd = calloc(1, sizeof(*rd));
+	if (!rd || !(rd->sql = strdup(sql)) || (clean && !(rd->clean = strdup(clean))) ||
+	    hashmap__set(c->redacted, h, rd, NULL))
+		redacted_free(rd);
+}
+
+/* Masks what must not leave the process: credentials always, every literal with --redact.
+ * A text seen before takes what was made of it then. */
 static void scrub(struct correlator *c, struct query *q)
 {
+	struct redacted *rd;
 	size_t len, cap;
 	char *clean;
+	uint64_t h;
 
 	if (q->db == DB_REDIS || q->db == DB_MEMCACHE) {
 		/* credentials are masked by the RESP parser; only values are left to hide */
@@ -244,6 +306,18 @@ static void scrub(struct correlator *c, struct query *q)
 	if (!q->sql)
 		return;
 	len = strlen(q->sql);
+	h = text_hash(q->sql, len);
+	rd = hashmap__get(c->redacted, h);
+	if (rd && strcmp(rd->sql, q->sql) == 0) {
+		if (!rd->clean)
+			return;
+		clean = strdup(rd->clean);
+		if (clean) {
+			free(q->sql);
+			q->sql = clean;
+			return;
+		}
+	}
 	cap = 2 * len + 16;
 	clean = malloc(cap);
 	if (!clean || sql_redact(q->sql, len, c->opts.redact, clean, cap) < 0) {
@@ -253,6 +327,7 @@ static void scrub(struct correlator *c, struct query *q)
 		q->sql = strdup("(text withheld: out of memory while redacting)");
 		return;
 	}
+	redacted_keep(c, h, q->sql, len, strcmp(clean, q->sql) ? clean : NULL);
 	free(q->sql);
 	q->sql = clean;
 }
@@ -495,5 +570,6 @@ void correlator__free(struct correlator *c)
 	hashmap__free(c->requests, NULL);
 	hashmap__free(c->background, NULL);
 	hashmap__free(c->comms, free);
+	hashmap__free(c->redacted, redacted_free);
 	free(c);
 }

@@ -10,7 +10,7 @@
 #include "fingerprint.h"
 #include "hashmap.h"
 #include "groups.h"
-#include "utf8.h"
+#include "jsonw.h"
 
 const struct frame *stack__call_site(const struct stack *s)
 {
@@ -24,18 +24,23 @@ const struct frame *stack__call_site(const struct stack *s)
 	return NULL;
 }
 
-/* Per-query facts, indexed like the list's queries. */
+/* Per-query facts, indexed like the list's queries; every array in one allocation. */
 struct grouping {
 	const struct query *qs;
 	size_t n;
-	char **fp; /* fingerprints */
+	const char **fp; /* fingerprints: the cache's, or owned (see fp_owned) */
+	bool *fp_owned;
+	uint64_t *fp_hash, *text_hash;
 	const struct frame **site; /* call sites, NULL when none */
 	size_t *group; /* the group number of each query */
 	size_t *next; /* the next query of the same group, or SIZE_MAX */
 	size_t *site_count; /* for a query first at its (group, call site): how many there */
 	size_t *first; /* per group: its first query */
 	size_t *last;
+	size_t *dups; /* per group: queries repeating an earlier one's text */
 	size_t ngroups;
+	size_t *slots; /* the three qtables' slots */
+	size_t cap;
 };
 
 /*
@@ -49,15 +54,12 @@ struct qtable {
 	size_t mask;
 };
 
-static int qtable__init(struct qtable *t, size_t n)
+/* Table k (0..2) of g's slots. */
+static struct qtable grouping__table(const struct grouping *g, int k)
 {
-	size_t cap = 16;
+	struct qtable t = { .slots = g->slots + k * g->cap, .mask = g->cap - 1 };
 
-	while (cap < 2 * n)
-		cap *= 2;
-	t->slots = calloc(cap, sizeof(*t->slots));
-	t->mask = cap - 1;
-	return t->slots ? 0 : -1;
+	return t;
 }
 
 /* Returns the first query added whose key equals q's (by eq), adding q when there is none. */
@@ -74,11 +76,20 @@ static size_t qtable__find_or_add(struct qtable *t, uint64_t hash, size_t q,
 	return q;
 }
 
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
 static uint64_t hash__bytes(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
+	uint64_t x;
 
-	/* FNV-1a: the keys are short texts, nothing adversarial is gained by colliding them */
+	/* FNV-1a over 8-byte words, then bytes: the keys are texts of this process's own
+	 * queries, nothing adversarial is gained by colliding them (equality is checked) */
+	for (; n >= 8; n -= 8, b += 8) {
+		memcpy(&x, b, 8);
+		h = (h ^ x) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
 	while (n--)
 		h = (h ^ *b++) * 0x100000001b3ULL;
 	return h;
@@ -87,6 +98,12 @@ static uint64_t hash__bytes(uint64_t h, const void *p, size_t n)
 static uint64_t hash__str(uint64_t h, const char *s)
 {
 	return hash__bytes(h, s, strlen(s));
+}
+
+/* A hash of (a text's hash, a small number): a key made of both. */
+static uint64_t hash__mix(uint64_t h, uint64_t v)
+{
+	return (h ^ (v * 0x9e3779b97f4a7c15ULL)) * 0x100000001b3ULL;
 }
 
 static const char *query__sql(const struct query *q)
@@ -141,18 +158,20 @@ static void kv_fingerprint(const struct query *q, char *out, size_t cap)
 }
 
 /* Bound of the SQL fingerprint cache (distinct texts), and of the texts it keeps: past
- * either, a fingerprint is computed afresh. Full, the cache is emptied and refilled. Only
- * the main thread builds groups. At most FP_CACHE_MAX * 3 * FP_CACHE_TEXT_MAX bytes. */
+ * either, a fingerprint is computed afresh. Full, the cache is emptied and refilled, never
+ * while a list is being grouped (its queries point into it). Only the main thread builds
+ * groups. At most FP_CACHE_MAX * 3 * FP_CACHE_TEXT_MAX bytes. */
 #define FP_CACHE_MAX 1024
 #define FP_CACHE_TEXT_MAX 2048
 
 /* Fingerprints per distinct SQL text; emptied when full */
 static struct hashmap_table fp_texts = HASHMAP_TABLE("SQL fingerprints", 256, FP_CACHE_MAX);
 
-/* A SQL text and its fingerprint. */
+/* A SQL text, its fingerprint and the fingerprint's hash. */
 struct fp_cached {
 	char *sql;
 	char *fp;
+	uint64_t fp_hash;
 };
 
 static struct hashmap *fp_cache; /* text hash -> struct fp_cached */
@@ -167,78 +186,93 @@ static int fp_cached_drop(uint64_t key, void *val, void *ctx)
 	return 1;
 }
 
-/* Returns a malloc'd fingerprint of SQL text sql (len bytes), the cached one when this
- * text was seen; NULL on ENOMEM. */
-static char *sql_fingerprint_cached(const char *sql, size_t len)
+/* Sets query i's fingerprint (and its hash) from SQL text sql (len bytes, hash h): the
+ * cached one when this text was seen, else a new one, cached when there is room. Returns
+ * 0, or -1 on ENOMEM. */
+static int sql_fingerprint_cached(struct grouping *g, size_t i, const char *sql, size_t len,
+				  uint64_t h)
 {
-	uint64_t h = hash__bytes(0xcbf29ce484222325ULL, sql, len);
-	struct fp_cached *fc;
-	char *fp = malloc(2 * len + 16);
+	struct fp_cached *fc = fp_cache ? hashmap__get(fp_cache, h) : NULL;
+	char *fp;
 
-	if (!fp)
-		return NULL;
-	if (len > FP_CACHE_TEXT_MAX || (!fp_cache && !(fp_cache = hashmap__new_in(&fp_texts)))) {
-		sql_fingerprint(sql, len, fp, 2 * len + 16);
-		return fp;
-	}
-	fc = hashmap__get(fp_cache, h);
 	if (fc && strcmp(fc->sql, sql) == 0) {
-		strcpy(fp, fc->fp);
-		return fp;
+		g->fp[i] = fc->fp;
+		g->fp_hash[i] = fc->fp_hash;
+		return 0;
 	}
+	fp = malloc(2 * len + 16);
+	if (!fp)
+		return -1;
 	sql_fingerprint(sql, len, fp, 2 * len + 16);
-	if (fc) /* another text of the same hash: the newest wins */
-		fp_cached_drop(h, hashmap__del(fp_cache, h), NULL);
-	if (hashmap__size(fp_cache) >= FP_CACHE_MAX)
-		hashmap__sweep(fp_cache, fp_cached_drop, NULL);
+	g->fp_hash[i] = hash__str(FNV_OFFSET, fp);
+	/* another text of the same hash stays: an earlier query of this list may use it */
+	if (fc || len > FP_CACHE_TEXT_MAX || !fp_cache || hashmap__size(fp_cache) >= FP_CACHE_MAX)
+		goto owned;
 	fc = calloc(1, sizeof(*fc));
-	if (fc && (fc->sql = strdup(sql)) && (fc->fp = strdup(fp)) &&
-	    !hashmap__set(fp_cache, h, fc, NULL))
-		return fp;
-	if (fc) {
-		free(fc->sql);
-		free(fc->fp);
+	if (fc && (fc->sql = strdup(sql)) && !hashmap__set(fp_cache, h, fc, NULL)) {
+		fc->fp = fp;
+		fc->fp_hash = g->fp_hash[i];
+		g->fp[i] = fp;
+		return 0;
 	}
+	if (fc)
+		free(fc->sql);
 	free(fc);
-	return fp;
+owned:
+	g->fp[i] = fp;
+	g->fp_owned[i] = true;
+	return 0;
 }
 
-/* Fills fp and site for every query. Returns 0, or -1 on ENOMEM. */
+/* Fills fp, the hashes and site for every query. Returns 0, or -1 on ENOMEM. */
 static int grouping__fingerprints(struct grouping *g)
 {
 	const struct query *q;
 	size_t i, len;
+	char *fp;
 
+	if (!fp_cache)
+		fp_cache = hashmap__new_in(&fp_texts); /* NULL: every fingerprint afresh */
+	/* emptied now if this list could fill it: never while its queries point into it */
+	if (fp_cache && hashmap__size(fp_cache) + g->n > FP_CACHE_MAX)
+		hashmap__sweep(fp_cache, fp_cached_drop, NULL);
 	for (i = 0; i < g->n; i++) {
 		q = &g->qs[i];
 		len = strlen(query__sql(q));
+		g->text_hash[i] = hash__bytes(FNV_OFFSET, query__sql(q), len);
+		/* a loop's queries come from one stack: the last query's site is found again */
+		if (i && q->stack.nframes && q->stack.nframes == q[-1].stack.nframes &&
+		    !memcmp(q->stack.frames, q[-1].stack.frames,
+			    q->stack.nframes * sizeof(*q->stack.frames)))
+			g->site[i] = g->site[i - 1];
+		else
+			g->site[i] = stack__call_site(&q->stack);
 		if (db__is_sql(q->db)) {
-			g->fp[i] = sql_fingerprint_cached(query__sql(q), len);
-		} else {
-			/* the bound kv_fingerprint promises: never cut */
-			g->fp[i] = malloc(2 * len + 16);
-			if (g->fp[i])
-				kv_fingerprint(q, g->fp[i], 2 * len + 16);
+			if (sql_fingerprint_cached(g, i, query__sql(q), len, g->text_hash[i]))
+				return -1;
+			continue;
 		}
-		if (!g->fp[i])
+		/* the bound kv_fingerprint promises: never cut */
+		fp = malloc(2 * len + 16);
+		if (!fp)
 			return -1;
-		g->site[i] = stack__call_site(&q->stack);
+		kv_fingerprint(q, fp, 2 * len + 16);
+		g->fp[i] = fp;
+		g->fp_owned[i] = true;
+		g->fp_hash[i] = hash__str(FNV_OFFSET, fp);
 	}
 	return 0;
 }
 
-/* Assigns every query its group and links each group's queries. Returns 0, or -1 on ENOMEM. */
-static int grouping__assign(struct grouping *g)
+/* Assigns every query its group and links each group's queries. */
+static void grouping__assign(struct grouping *g)
 {
-	struct qtable t;
+	struct qtable t = grouping__table(g, 0);
 	size_t i, rep;
-	uint64_t h;
 
-	if (qtable__init(&t, g->n))
-		return -1;
 	for (i = 0; i < g->n; i++) {
-		h = hash__str(0xcbf29ce484222325ULL ^ g->qs[i].db, g->fp[i]);
-		rep = qtable__find_or_add(&t, h, i, eq_fingerprint, g);
+		rep = qtable__find_or_add(&t, hash__mix(g->fp_hash[i], g->qs[i].db), i,
+					  eq_fingerprint, g);
 		g->next[i] = SIZE_MAX;
 		if (rep == i) {
 			g->group[i] = g->ngroups;
@@ -250,99 +284,58 @@ static int grouping__assign(struct grouping *g)
 			g->last[g->group[i]] = i;
 		}
 	}
-	free(t.slots);
-	return 0;
 }
 
 /*
  * Counts, per group, the queries whose text repeats an earlier one's into
  * dups[], and per (group, call site) the queries there into site_count[] of
- * the first query at it. Returns 0, or -1 on ENOMEM.
+ * the first query at it.
  */
-static int grouping__count(struct grouping *g, size_t *dups)
+static void grouping__count(struct grouping *g)
 {
-	struct qtable text, sites;
+	struct qtable text = grouping__table(g, 1), sites = grouping__table(g, 2);
 	size_t i, rep;
 	uint64_t h;
-	int err = -1;
 
-	sites.slots = NULL;
-	if (qtable__init(&text, g->n) || qtable__init(&sites, g->n))
-		goto out;
 	for (i = 0; i < g->n; i++) {
-		h = hash__str(0xcbf29ce484222325ULL ^ g->group[i], query__sql(&g->qs[i]));
+		h = hash__mix(g->text_hash[i], g->group[i]);
 		if (qtable__find_or_add(&text, h, i, eq_text, g) != i)
-			dups[g->group[i]]++;
+			g->dups[g->group[i]]++;
 		if (!g->site[i])
 			continue;
-		h = hash__str(0xcbf29ce484222325ULL ^ g->group[i], g->site[i]->filename);
+		h = hash__str(FNV_OFFSET ^ g->group[i], g->site[i]->filename);
 		h = hash__bytes(h, &g->site[i]->lineno, sizeof(g->site[i]->lineno));
 		rep = qtable__find_or_add(&sites, h, i, eq_site, g);
 		g->site_count[rep]++;
 	}
-	err = 0;
-out:
-	free(text.slots);
-	free(sites.slots);
-	return err;
 }
 
-/* Adds a string member made valid UTF-8; returns false on ENOMEM. */
-static bool json__add_str(cJSON *obj, const char *name, const char *s)
+/* Writes a call site's "filename:lineno" string. */
+static void put_site(struct jsonw *w, const struct frame *f)
 {
-	char *clean = utf8_sanitize(s, strlen(s));
-	bool ok;
+	char buf[512], *site = NULL;
+	int n = snprintf(buf, sizeof(buf), "%s:%d", f->filename, f->lineno);
 
-	if (!clean)
-		return false;
-	ok = cJSON_AddStringToObject(obj, name, clean) != NULL;
-	free(clean);
-	return ok;
-}
-
-/* Adds a string item made valid UTF-8 to an array; returns false on ENOMEM. */
-static bool json__append_str(cJSON *arr, const char *s)
-{
-	char *clean = utf8_sanitize(s, strlen(s));
-	cJSON *item;
-
-	if (!clean)
-		return false;
-	item = cJSON_CreateString(clean);
-	free(clean);
-	if (!item || !cJSON_AddItemToArray(arr, item)) {
-		cJSON_Delete(item);
-		return false;
+	if (n >= 0 && (size_t)n < sizeof(buf)) {
+		jsonw__str(w, buf);
+		return;
 	}
-	return true;
-}
-
-static bool json__append_num(cJSON *arr, double v)
-{
-	cJSON *item = cJSON_CreateNumber(v);
-
-	if (!item || !cJSON_AddItemToArray(arr, item)) {
-		cJSON_Delete(item);
-		return false;
+	if (asprintf(&site, "%s:%d", f->filename, f->lineno) < 0) {
+		w->oom = true;
+		return;
 	}
-	return true;
+	jsonw__str(w, site);
+	free(site);
 }
 
-/* Builds group gi's object into arr; returns false on ENOMEM. */
-static bool grouping__emit(const struct grouping *g, size_t gi, size_t dups, cJSON *arr)
+/* Writes group gi's object; returns true when it is an N+1. */
+static bool grouping__emit(const struct grouping *g, size_t gi, struct jsonw *w)
 {
 	const struct query *qs = g->qs;
-	cJSON *o = cJSON_CreateObject(), *sites, *idx;
 	size_t i, count = 0;
 	uint64_t ns = 0;
 	bool n_plus_one = false;
-	char *site;
-	int n;
 
-	if (!o || !cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return false;
-	}
 	for (i = g->first[gi]; i != SIZE_MAX; i = g->next[i]) {
 		count++;
 		ns += qs[i].busy_ns;
@@ -350,78 +343,97 @@ static bool grouping__emit(const struct grouping *g, size_t gi, size_t dups, cJS
 			n_plus_one = true;
 	}
 	i = g->first[gi];
-	if (!json__add_str(o, "fingerprint", g->fp[i]) ||
-	    !json__add_str(o, "db", db__name(qs[i].db)) ||
-	    !cJSON_AddNumberToObject(o, "count", count) ||
-	    !cJSON_AddNumberToObject(o, "total_time", round(ns / 1e3) / 1e3))
-		return false;
-	sites = cJSON_AddArrayToObject(o, "call_sites");
-	if (!sites)
-		return false;
-	for (; i != SIZE_MAX; i = g->next[i]) {
-		/* a call site is listed where it first appears: its counter lives there */
-		if (!g->site_count[i])
-			continue;
-		n = asprintf(&site, "%s:%d", g->site[i]->filename, g->site[i]->lineno);
-		if (n < 0)
-			return false;
-		if (!json__append_str(sites, site)) {
-			free(site);
-			return false;
-		}
-		free(site);
-	}
-	if (!cJSON_AddNumberToObject(o, "duplicates", dups) ||
-	    !cJSON_AddBoolToObject(o, "n_plus_one", n_plus_one))
-		return false;
-	idx = cJSON_AddArrayToObject(o, "queries");
-	if (!idx)
-		return false;
+	jsonw__open(w, '{');
+	jsonw__mstr(w, "fingerprint", g->fp[i]);
+	jsonw__mstr(w, "db", db__name(qs[i].db));
+	jsonw__mnum(w, "count", count);
+	jsonw__mnum(w, "total_time", round(ns / 1e3) / 1e3);
+	jsonw__name(w, "call_sites");
+	jsonw__open(w, '[');
+	/* a call site is listed where it first appears: its counter lives there */
+	for (; i != SIZE_MAX; i = g->next[i])
+		if (g->site_count[i])
+			put_site(w, g->site[i]);
+	jsonw__close(w, ']');
+	jsonw__mnum(w, "duplicates", g->dups[gi]);
+	jsonw__mbool(w, "n_plus_one", n_plus_one);
+	jsonw__name(w, "queries");
+	jsonw__open(w, '[');
 	for (i = g->first[gi]; i != SIZE_MAX; i = g->next[i])
-		if (!json__append_num(idx, i))
-			return false;
-	return true;
+		jsonw__num(w, i);
+	jsonw__close(w, ']');
+	jsonw__close(w, '}');
+	return n_plus_one;
+}
+
+/* Points g's arrays into one zeroed allocation for n queries; returns 0 or -1 (ENOMEM). */
+static int grouping__alloc(struct grouping *g, size_t n)
+{
+	size_t m = n + 1, words;
+	char *p;
+
+	g->cap = 16;
+	while (g->cap < 2 * n)
+		g->cap *= 2;
+	/* 8 size_t arrays, 2 hash arrays, 2 pointer arrays, 3 tables, the flags */
+	words = 12 * m + 3 * g->cap;
+	p = calloc(1, words * sizeof(size_t) + m * sizeof(bool));
+	if (!p)
+		return -1;
+	g->group = (size_t *)p;
+	g->next = g->group + m;
+	g->site_count = g->next + m;
+	g->first = g->site_count + m;
+	g->last = g->first + m;
+	g->dups = g->last + m;
+	g->fp_hash = (uint64_t *)(g->dups + m);
+	g->text_hash = g->fp_hash + m;
+	g->fp = (const char **)(g->text_hash + m);
+	g->site = (const struct frame **)(g->fp + m);
+	g->slots = (size_t *)(g->site + m);
+	g->fp_owned = (bool *)(g->slots + 3 * g->cap);
+	return 0;
+}
+
+static void grouping__free(struct grouping *g)
+{
+	size_t i;
+
+	for (i = 0; g->fp && i < g->n; i++)
+		if (g->fp_owned[i])
+			free((char *)g->fp[i]);
+	free(g->group);
+}
+
+int groups__write(struct jsonw *w, const struct query *qs, size_t n)
+{
+	struct grouping g = { .qs = qs, .n = n };
+	int n_plus_one = 0;
+	size_t i;
+
+	if (grouping__alloc(&g, n) || grouping__fingerprints(&g)) {
+		grouping__free(&g);
+		w->oom = true;
+		return -ENOMEM;
+	}
+	grouping__assign(&g);
+	grouping__count(&g);
+	jsonw__open(w, '[');
+	for (i = 0; i < g.ngroups; i++)
+		n_plus_one += grouping__emit(&g, i, w);
+	jsonw__close(w, ']');
+	grouping__free(&g);
+	return w->oom ? -ENOMEM : n_plus_one;
 }
 
 cJSON *groups__build_list(const struct query *qs, size_t n)
 {
-	struct grouping g = { .qs = qs, .n = n };
-	size_t i, *dups = NULL;
-	cJSON *arr = cJSON_CreateArray();
+	struct jsonw w = {};
+	cJSON *arr = NULL;
 
-	if (!arr)
-		return NULL;
-	/* calloc(0) may return NULL: size everything for at least one query */
-	g.fp = calloc(n + 1, sizeof(*g.fp));
-	g.site = calloc(n + 1, sizeof(*g.site));
-	g.group = calloc(n + 1, sizeof(*g.group));
-	g.next = calloc(n + 1, sizeof(*g.next));
-	g.site_count = calloc(n + 1, sizeof(*g.site_count));
-	g.first = calloc(n + 1, sizeof(*g.first));
-	g.last = calloc(n + 1, sizeof(*g.last));
-	dups = calloc(n + 1, sizeof(*dups));
-	if (!g.fp || !g.site || !g.group || !g.next || !g.site_count || !g.first || !g.last ||
-	    !dups || grouping__fingerprints(&g) || grouping__assign(&g) ||
-	    grouping__count(&g, dups))
-		goto fail;
-	for (i = 0; i < g.ngroups; i++)
-		if (!grouping__emit(&g, i, dups[i], arr))
-			goto fail;
-	goto out;
-fail:
-	cJSON_Delete(arr);
-	arr = NULL;
-out:
-	for (i = 0; g.fp && i < n; i++)
-		free(g.fp[i]);
-	free(g.fp);
-	free(g.site);
-	free(g.group);
-	free(g.next);
-	free(g.site_count);
-	free(g.first);
-	free(g.last);
-	free(dups);
+	if (groups__write(&w, qs, n) >= 0)
+		arr = cJSON_Parse(w.buf);
+	jsonw__free(&w);
 	return arr;
 }
 

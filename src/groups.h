@@ -30,6 +30,10 @@ cJSON *groups__build(const struct record *r);
 /* The same over any list of queries: Redis and memcached commands group by
  * "COMMAND key-with-digits-as-? ?..." ("GET user:?"), SQL by sql_fingerprint. */
 cJSON *groups__build_list(const struct query *qs, size_t n);
+/* Writes the groups array of qs (as groups__build_list) into w. Returns how many groups
+ * are N+1s, or -ENOMEM (w->oom set). */
+struct jsonw;
+int groups__write(struct jsonw *w, const struct query *qs, size_t n);
 /* Builds the groups of each store family of r into g (see record.h). Returns 0, or
  * -ENOMEM with g emptied. */
 int groups__build_all(const struct record *r, struct record_groups *g);

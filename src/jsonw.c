@@ -1,6 +1,7 @@
 /* A JSON text writer into one growable buffer, printing exactly as cJSON_PrintUnformatted. */
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,25 @@ void jsonw__free(struct jsonw *w)
 		return;
 	free(w->buf);
 	memset(w, 0, sizeof(*w));
+}
+
+char *jsonw__take(struct jsonw *w, size_t *len)
+{
+	char *out, *fit;
+
+	if (w->oom || !w->buf)
+		return NULL;
+	out = w->buf;
+	*len = w->len;
+	fit = realloc(out, w->len + 1); /* shrinking: in place */
+	if (fit)
+		out = fit;
+	/* the next text is likely as long: room for it at once, no copy on the way */
+	w->buf = malloc(w->cap);
+	if (!w->buf)
+		w->cap = 0;
+	jsonw__reset(w);
+	return out;
 }
 
 /* Makes room for n more bytes and a NUL; false (and oom) when memory runs out. */
@@ -95,6 +115,10 @@ static bool put_escaped_as(struct jsonw *w, const char *s, size_t n, bool ascii)
 	size_t i = 0, run, start = w->len;
 	char *o;
 
+	if (n > (SIZE_MAX - 3) / 6) {
+		w->oom = true;
+		return true;
+	}
 	if (!reserve(w, 6 * n + 2)) /* every byte escaped as \u00XX at most */
 		return true;
 	o = w->buf + w->len;
@@ -152,11 +176,16 @@ static void put_escaped(struct jsonw *w, const char *s, size_t n)
 	put_escaped_as(w, s, n, false);
 }
 
-void jsonw__name(struct jsonw *w, const char *name)
+void jsonw__name_n(struct jsonw *w, const char *name, size_t n)
 {
 	value_start(w);
-	put_escaped(w, name, strlen(name));
-	put(w, ":", 1);
+	put_escaped(w, name, n);
+	if (!w->oom && w->len + 2 <= w->cap) { /* put_escaped left room for its NUL */
+		w->buf[w->len++] = ':';
+		w->buf[w->len] = 0;
+	} else {
+		put(w, ":", 1);
+	}
 	w->comma = false;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /* A buffer being written; a failed allocation sets oom and later writes do nothing. */
 struct jsonw {
@@ -16,11 +17,19 @@ struct jsonw {
 /* Empties w, keeping its buffer for reuse. */
 void jsonw__reset(struct jsonw *w);
 void jsonw__free(struct jsonw *w);
+/* Returns the text written (the caller frees it; *len its length) and empties w, which gets
+ * a new buffer of the same size; NULL when a write ran out of memory. */
+char *jsonw__take(struct jsonw *w, size_t *len);
 /* Opens and closes an object or array (each as a value: a member's name goes first). */
 void jsonw__open(struct jsonw *w, char c);
 void jsonw__close(struct jsonw *w, char c);
 /* Starts a member of the open object: its name and the colon. */
-void jsonw__name(struct jsonw *w, const char *name);
+void jsonw__name_n(struct jsonw *w, const char *name, size_t n);
+/* inline, so that a literal name's length is known when compiling */
+static inline void jsonw__name(struct jsonw *w, const char *name)
+{
+	jsonw__name_n(w, name, strlen(name));
+}
 /* Values: a string (NULL: null) escaped as cJSON escapes, made valid UTF-8 first; a
  * number as cJSON prints a double; true/false; null; a JSON text written as it is. */
 void jsonw__str(struct jsonw *w, const char *s);

@@ -24,10 +24,14 @@
 #include "sinks/term.h"
 
 #define TICK_MS 50 /* the BPF side does not wake us per record: this is the drain period */
-#define LIB_SCAN_NS (250 * 1000000ULL) /* a dlopen()ed library is probed within this */
+#define LIB_SCAN_NS (250 * 1000000ULL) /* new processes are looked at for Python this often */
 #define SYSWIDE_SCAN_NS (1000 * 1000000ULL)
+/* The maps are read when the BPF side saw an executable mapping (a dlopen()ed library is
+ * probed a tick or two later), and this often anyway, for one it could not see. */
+#define LIB_RESCAN_NS (5000 * 1000000ULL)
+#define REAP_EVERY_NS (1000 * 1000000ULL) /* in case a process's exit event was lost */
 /* After an exit event, every tick of this window looks for the dead (the exit tracepoint
- * fires before /proc shows a zombie); otherwise they are looked for once a scan period,
+ * fires before /proc shows a zombie); otherwise they are looked for every REAP_EVERY_NS,
  * in case the event was lost. */
 #define REAP_WINDOW_NS (500 * 1000000ULL)
 #define FLUSH_TIMEOUT_MS 3000
@@ -91,26 +95,26 @@ static void write_profile(struct sinks *s, const struct record *r)
 static void publish(struct record *r, void *ctx)
 {
 	struct sinks *s = ctx;
-	struct record_groups groups = {};
+	struct record_groups groups = { .write = true };
+	size_t len;
 	char *json;
 
 #ifdef SCOOBY_TEST_LEAK_BYTES
 	test_leak();
 #endif
-	groups__build_all(r, &groups); /* on ENOMEM the record goes out without groups */
-	r->n_plus_one = groups__n_plus_one(groups.sql) + groups__n_plus_one(groups.redis) +
-			groups__n_plus_one(groups.memcache);
-	json = record__to_json(r, &groups);
+	json = record__to_json_len(r, &groups, &len);
+	r->n_plus_one = groups.n_plus_one;
 
 	if (s->prof.dir && r->profile && !r->background)
 		write_profile(s, r);
 	if (json) {
-		if (s->redis)
-			redis_sink__publish(s->redis, r->uuid, mono_to_unix_ns(r->start_ns) / 1e6,
-					    json);
 		if (s->jsonl)
 			jsonl_sink__write(s->jsonl, json);
-		free(json);
+		if (s->redis) /* takes json */
+			redis_sink__publish_owned(s->redis, r->uuid,
+						  mono_to_unix_ns(r->start_ns) / 1e6, json, len);
+		else
+			free(json);
 		s->records++;
 	}
 	if (!s->quiet)
@@ -176,6 +180,7 @@ static int sinks_open(const struct cli_opts *o, struct sinks *s)
 	ro.ttl_s = o->ttl;
 	ro.keep = o->keep;
 	ro.max_pending = o->buffer;
+	ro.kicked = true; /* see run() */
 	s->redis = redis_sink__new(&ro);
 	if (!s->redis) {
 		fprintf(stderr, "scooby-bpf: cannot start the Redis publisher: %s\n",
@@ -203,12 +208,39 @@ static void print_status(const struct sinks *s, const struct event_router *r)
 		(mi.arena + mi.hblkhd) / 1024);
 }
 
+/* When to read the traced processes' maps for new client libraries. */
+struct lib_watch {
+	unsigned long long seen; /* the BPF side's count of executable mappings */
+	uint64_t last, gap; /* the last read; the least time between two reads */
+	int due; /* reads still owed for the last change */
+};
+
+/* Returns true when the maps should be read now: the count moved (twice for each move, gap
+ * apart: the count moves at the mmap's entry, maybe before the mapping shows), or a long
+ * time passed. */
+static bool libs_due(struct lib_watch *w, unsigned long long count, uint64_t now)
+{
+	if (count != w->seen) {
+		w->seen = count;
+		w->due = 2;
+	}
+	if ((!w->due || now - w->last < w->gap) && now - w->last < LIB_RESCAN_NS)
+		return false;
+	if (w->due)
+		w->due--;
+	w->last = now;
+	return true;
+}
+
 /* Runs the event loop until a signal, -d, or the target's end. Returns the exit code. */
 static int run(const struct cli_opts *o, const struct sinks *sinks, struct event_router *router)
 {
 	struct attacher *att = router->att;
 	uint64_t start = mono_now_ns(), last_scan = start, last_reap = start, reap_until = 0, now;
 	uint64_t scan_every = o->pid ? LIB_SCAN_NS : SYSWIDE_SCAN_NS;
+	struct lib_watch libs = { .last = start,
+				  .seen = attacher__exec_maps(att),
+				  .gap = o->pid ? TICK_MS * 1000000ULL : SYSWIDE_SCAN_NS };
 	struct ring_buffer *rb;
 	int err;
 
@@ -227,8 +259,9 @@ static int run(const struct cli_opts *o, const struct sinks *sinks, struct event
 			break;
 		}
 		now = mono_now_ns();
-		if (now - last_scan >= scan_every) {
+		if (libs_due(&libs, attacher__exec_maps(att), now))
 			attacher__scan_libs(att);
+		if (now - last_scan >= scan_every) {
 			if (o->stack_depth)
 				attacher__foreach_pid(att, discover_python, router->py);
 			/* a capture whose query never came (the query event was lost) */
@@ -239,7 +272,7 @@ static int run(const struct cli_opts *o, const struct sinks *sinks, struct event
 			router->exits_seen = false;
 			reap_until = now + REAP_WINDOW_NS;
 		}
-		if (o->pid && (now < reap_until || now - last_reap >= scan_every)) {
+		if (o->pid && (now < reap_until || now - last_reap >= REAP_EVERY_NS)) {
 			last_reap = now;
 			attacher__reap(att, proc_gone, router);
 			if (attacher__all_gone(att)) {
@@ -248,8 +281,10 @@ static int run(const struct cli_opts *o, const struct sinks *sinks, struct event
 				break;
 			}
 		}
-		correlator__set_lost(router->corr, attacher__counter(att, SC_CNT_LOST));
+		correlator__set_lost(router->corr, attacher__lost(att));
 		correlator__tick(router->corr, now);
+		/* the records of this drain, in one round trip */
+		redis_sink__kick(sinks->redis);
 		if (status_asked) {
 			status_asked = 0;
 			print_status(sinks, router);
@@ -412,6 +447,13 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	/* Records (~30 KB each) are made on this thread and freed on the Redis sink's: with
+	 * glibc's default thresholds the heap's top is trimmed and grown back again and again,
+	 * each trim a TLB shootdown on every CPU the process runs on (tens of us on a VM) and
+	 * each growth page faults. Keep up to 4 MiB free at the top; blocks under 512 KiB
+	 * come from the heap. */
+	mallopt(M_MMAP_THRESHOLD, 512 << 10);
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
 	switch (cli_parse(argc, argv, &o)) {
 	case CLI_EXIT_OK:
 		return 0;

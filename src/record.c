@@ -79,25 +79,44 @@ void iso8601_utc(int64_t unix_ns, char *buf, size_t len)
 	buf[cached_n + 8] = 0;
 }
 
+/* Copies 16 random bytes into raw from a pool the kernel refills 256 uuids at a time (a
+ * getrandom per record costs more than the rest of its uuid); false when it fails. Records
+ * are made on the main thread only. */
+static bool random16(unsigned char *raw)
+{
+	static unsigned char pool[4096];
+	static size_t used = sizeof(pool);
+	size_t got = 0;
+	ssize_t n;
+
+	if (used == sizeof(pool)) {
+		while (got < sizeof(pool)) {
+			n = getrandom(pool + got, sizeof(pool) - got, 0);
+			if (n < 0 && errno != EINTR)
+				return false;
+			if (n > 0)
+				got += n;
+		}
+		used = 0;
+	}
+	memcpy(raw, pool + used, 16);
+	explicit_bzero(pool + used, 16); /* each uuid is handed out once */
+	used += 16;
+	return true;
+}
+
 struct record *record__new(void)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct record *r = calloc(1, sizeof(*r));
 	unsigned char raw[16];
-	size_t got = 0;
-	ssize_t n;
 	int i;
 
 	if (!r)
 		return NULL;
-	while (got < sizeof(raw)) {
-		n = getrandom(raw + got, sizeof(raw) - got, 0);
-		if (n < 0 && errno != EINTR) {
-			free(r);
-			return NULL;
-		}
-		if (n > 0)
-			got += n;
+	if (!random16(raw)) {
+		free(r);
+		return NULL;
 	}
 	for (i = 0; i < 16; i++) {
 		r->uuid[2 * i] = hex[raw[i] >> 4];

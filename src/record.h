@@ -142,11 +142,17 @@ void stack__clear(struct stack *s);
 struct cJSON;
 struct record_groups {
 	struct cJSON *sql, *redis, *memcache;
+	/* instead of trees: each family's groups written from its queries (groups__write),
+	 * and the N+1 groups among them counted into n_plus_one */
+	bool write;
+	int n_plus_one;
 };
 /* Returns the record as a malloc'd JSON text (invalid UTF-8 repaired), or NULL on ENOMEM.
  * g (may be NULL) gives SQL.groups, Redis.groups and Memcache.groups; its arrays are
  * taken in every case. */
 char *record__to_json(const struct record *r, struct record_groups *g);
+/* The same, with the text's length in *len. */
+char *record__to_json_len(const struct record *r, struct record_groups *g, size_t *len);
 /* Summed time_taken of the SQL queries (kept and omitted), in ms. */
 double record__total_db_ms(const struct record *r);
 /* Likewise for a key-value list. */

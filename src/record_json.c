@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "groups.h"
 #include "hashmap.h"
 #include "jsonw.h"
 #include "profile.h"
@@ -100,13 +101,15 @@ static uint64_t frames_hash(const struct frame *f, size_t n)
 	uint64_t h = 0xcbf29ce484222325ULL ^ n;
 	size_t i;
 
+	/* two steps a frame, over what tells frames apart (frame_eq confirms a match) */
 	for (i = 0; i < n; i++) {
-		h = (h ^ (uintptr_t)f[i].filename) * 0x100000001b3ULL;
+		if (f[i].native)
+			h ^= ((uintptr_t)f[i].module + f[i].offset) ^ (uintptr_t)f[i].symbol ^ 1;
+		else
+			h ^= (uintptr_t)f[i].filename ^ ((uint64_t)f[i].lineno << 48) ^
+			     ((uint64_t)f[i].unresolved << 1);
+		h *= 0x100000001b3ULL;
 		h = (h ^ (uintptr_t)f[i].function) * 0x100000001b3ULL;
-		h = (h ^ (uint64_t)f[i].lineno) * 0x100000001b3ULL;
-		h = (h ^ (uintptr_t)f[i].symbol ^ f[i].offset) * 0x100000001b3ULL;
-		h = (h ^ (uintptr_t)f[i].module ^ f[i].native ^ (f[i].unresolved << 1)) *
-		    0x100000001b3ULL;
 	}
 	return h;
 }
@@ -261,12 +264,15 @@ static void put_tree(struct jsonw *w, const char *name, const cJSON *tree)
 	put_value(w, tree);
 }
 
-/* One store family's object: count, omitted, total_time, queries, groups. */
+/* One store family's object: count, omitted, total_time, queries, groups (the tree given,
+ * or written from the queries when g->write). */
 static void put_family(struct jsonw *w, const char *name, const struct record *r,
 		       const struct query *qs, size_t n, size_t omitted, double total_ms,
-		       const cJSON *groups,
+		       struct record_groups *g, const cJSON *groups,
 		       void (*put)(struct jsonw *, const struct record *, const struct query *))
 {
+	int n_plus_one;
+
 	size_t i;
 
 	jsonw__name(w, name);
@@ -282,7 +288,14 @@ static void put_family(struct jsonw *w, const char *name, const struct record *r
 		jsonw__close(w, '}');
 	}
 	jsonw__close(w, ']');
-	put_tree(w, "groups", groups);
+	if (g->write) {
+		jsonw__name(w, "groups");
+		n_plus_one = groups__write(w, qs, n);
+		if (n_plus_one > 0)
+			g->n_plus_one += n_plus_one;
+	} else {
+		put_tree(w, "groups", groups);
+	}
 	jsonw__close(w, '}');
 }
 
@@ -346,7 +359,7 @@ static const char *view_reason(const struct record *r)
 }
 
 /* plugins_data: ViewName, ProcessTime, SQL, Redis, Memcache, CustomLog, Profile. */
-static void put_plugins(struct jsonw *w, const struct record *r, const struct record_groups *g)
+static void put_plugins(struct jsonw *w, const struct record *r, struct record_groups *g)
 {
 	jsonw__name(w, "plugins_data");
 	jsonw__open(w, '{');
@@ -362,12 +375,12 @@ static void put_plugins(struct jsonw *w, const struct record *r, const struct re
 	put_iso(w, "end", r->end_ns);
 	jsonw__mnum(w, "process_time", ms(r->end_ns - r->start_ns));
 	jsonw__close(w, '}');
-	put_family(w, "SQL", r, r->queries, r->nqueries, r->omitted, record__total_db_ms(r), g->sql,
-		   put_query);
+	put_family(w, "SQL", r, r->queries, r->nqueries, r->omitted, record__total_db_ms(r), g,
+		   g->sql, put_query);
 	put_family(w, "Redis", r, r->redis.q, r->redis.n, r->redis.omitted,
-		   query_list__total_ms(&r->redis), g->redis, put_redis);
+		   query_list__total_ms(&r->redis), g, g->redis, put_redis);
 	put_family(w, "Memcache", r, r->memcache.q, r->memcache.n, r->memcache.omitted,
-		   query_list__total_ms(&r->memcache), g->memcache, put_memcache);
+		   query_list__total_ms(&r->memcache), g, g->memcache, put_memcache);
 	put_logs(w, r);
 	if (r->profile) {
 		jsonw__name(w, "Profile");
@@ -379,9 +392,16 @@ static void put_plugins(struct jsonw *w, const struct record *r, const struct re
 
 char *record__to_json(const struct record *r, struct record_groups *g)
 {
+	size_t len;
+
+	return record__to_json_len(r, g, &len);
+}
+
+char *record__to_json_len(const struct record *r, struct record_groups *g, size_t *len)
+{
 	static struct jsonw w; /* reused: records are built on the main thread only */
 	struct record_groups none = {}, *groups = g ? g : &none;
-	char *out = NULL;
+	char *out;
 
 	jsonw__reset(&w);
 	jsonw__open(&w, '{');
@@ -391,11 +411,10 @@ char *record__to_json(const struct record *r, struct record_groups *g)
 	put_plugins(&w, r, groups);
 	jsonw__mnum(&w, "lost_events", r->lost_events);
 	jsonw__close(&w, '}');
-	if (!w.oom && (out = malloc(w.len + 1)))
-		memcpy(out, w.buf, w.len + 1);
+	out = jsonw__take(&w, len);
 	cJSON_Delete(groups->sql);
 	cJSON_Delete(groups->redis);
 	cJSON_Delete(groups->memcache);
-	memset(groups, 0, sizeof(*groups));
+	groups->sql = groups->redis = groups->memcache = NULL;
 	return out;
 }

@@ -1,11 +1,13 @@
 /* Publishes request records to Redis from a background thread, holding them while Redis is away. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -20,6 +22,8 @@
 #define BATCH_MAX_RECS 256 /* records per round trip */
 #define BATCH_MAX_BYTES (1 << 20) /* JSON bytes per round trip, past the first record */
 #define REPLIES_PER_REC 6 /* MULTI, SET, ZADD, ZREMRANGEBYRANK, PUBLISH, EXEC */
+#define FRAME_MAX 512 /* a record's commands but its JSON, in RESP */
+#define IOV_PER_REC 3 /* the commands up to the JSON, the JSON, the rest */
 
 #define KEY_PREFIX "scooby:req:"
 #define ZSET_KEY "scooby:requests"
@@ -31,9 +35,27 @@ struct sink_rec {
 	unsigned long long seq;
 	long long score;
 	size_t json_len;
+	char *json; /* owned */
 	char uuid[33];
-	char json[];
 };
+
+static void sink_rec__free(struct sink_rec *r)
+{
+	if (!r)
+		return;
+	free(r->json);
+	free(r);
+}
+
+static void sink_rec__free_list(struct sink_rec *r)
+{
+	struct sink_rec *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		sink_rec__free(r);
+	}
+}
 
 /* Records sent in one round trip: seqs first_seq .. first_seq + n - 1. */
 struct sink_batch {
@@ -63,7 +85,12 @@ struct redis_sink {
 	pthread_cond_t wake; /* to the thread: records arrived, or stop */
 	pthread_cond_t drained; /* to flushers: records left the queue */
 	bool stop;
+	bool kicked; /* publish does not wake the thread: redis_sink__kick does */
 	struct sink_rec *head, *tail;
+	/* records below this seq are being written from their own memory: a record dropped
+	 * meanwhile waits here, for the thread to free it */
+	unsigned long long inflight_end;
+	struct sink_rec *orphans;
 	size_t count;
 	size_t bytes; /* JSON bytes queued */
 	size_t peak_count, peak_bytes; /* the most ever queued at once */
@@ -73,6 +100,9 @@ struct redis_sink {
 
 	/* the thread's alone */
 	redisContext *ctx;
+	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's commands around its JSON */
+	struct iovec *iov; /* IOV_PER_REC per record of a batch */
+	size_t niov;
 	bool ctx_used; /* a batch succeeded on ctx, so it may since have gone stale */
 	bool ever_connected;
 	bool reachable; /* no warning printed since the last success */
@@ -170,38 +200,103 @@ static void sink__disconnect(struct redis_sink *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Appends one record's transaction to the output buffer; returns REDIS_OK or REDIS_ERR (ENOMEM). */
-static int sink__append(struct redis_sink *s, const struct sink_rec *r)
+/* Writes v in decimal, with a '-' when neg; returns the length (at most 21). */
+static size_t fmt_dec(char *p, unsigned long long v, bool neg)
 {
-	char key[sizeof(KEY_PREFIX) + 32], ttl[24], score[24], stop[24];
-	const char *set[] = { "SET", key, r->json, "EX", ttl };
-	size_t set_len[] = { 3, 0, r->json_len, 2, 0 };
-	const char *zadd[] = { "ZADD", ZSET_KEY, score, r->uuid };
-	const char *trim[] = { "ZREMRANGEBYRANK", ZSET_KEY, "0", stop };
-	const char *pub[] = { "PUBLISH", LIVE_CHANNEL, r->uuid };
-	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+	char tmp[24];
+	size_t n = 0, i = 0;
 
-	set_len[1] = snprintf(key, sizeof(key), KEY_PREFIX "%s", r->uuid);
-	set_len[4] = snprintf(ttl, sizeof(ttl), "%d", s->ttl_s);
-	snprintf(score, sizeof(score), "%lld", r->score);
+	do
+		tmp[n++] = '0' + v % 10;
+	while (v /= 10);
+	if (neg)
+		p[i++] = '-';
+	while (n)
+		p[i++] = tmp[--n];
+	return i;
+}
+
+/* Writes RESP's "$len\r\n" of a bulk string; returns the bytes written. */
+static size_t resp_len(char *p, size_t len)
+{
+	size_t n = 1;
+
+	p[0] = '$';
+	n += fmt_dec(p + 1, len, false);
+	memcpy(p + n, "\r\n", 2);
+	return n + 2;
+}
+
+/* Writes RESP's "$len\r\ntext\r\n" of a bulk string; returns the bytes written. */
+static size_t resp_bulk(char *p, const char *text, size_t len)
+{
+	size_t n = resp_len(p, len);
+
+	memcpy(p + n, text, len);
+	memcpy(p + n + len, "\r\n", 2);
+	return n + len + 2;
+}
+
+/* A bulk string of a signed number. */
+static size_t resp_num(char *p, long long v)
+{
+	char num[24];
+
+	/* the magnitude as unsigned: -LLONG_MIN does not overflow */
+	return resp_bulk(
+		p, num,
+		fmt_dec(num, v < 0 ? -(unsigned long long)v : (unsigned long long)v, v < 0));
+}
+
+#define RESP_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), sizeof(lit) - 1)
+
+/*
+ * Sets up one record's transaction (MULTI, SET key json EX ttl, ZADD, ZREMRANGEBYRANK,
+ * PUBLISH, EXEC: the bytes hiredis would format) as three iovecs: the commands up to the
+ * JSON, formatted into frame (FRAME_MAX bytes), the JSON itself from the record, and the
+ * rest, formatted after the first part.
+ */
+static void sink__frame(struct redis_sink *s, const struct sink_rec *r, char *frame,
+			struct iovec *iov)
+{
+	char *p = frame, *tail;
+
+	p += RESP_LIT(p, "*1\r\n$5\r\nMULTI\r\n*5\r\n$3\r\nSET\r\n");
+	p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
+	p += RESP_LIT(p, KEY_PREFIX);
+	memcpy(p, r->uuid, 32);
+	p += 32;
+	p += RESP_LIT(p, "\r\n");
+	p += resp_len(p, r->json_len);
+	iov[0].iov_base = frame;
+	iov[0].iov_len = p - frame;
+	iov[1].iov_base = r->json;
+	iov[1].iov_len = r->json_len;
+	tail = p;
+	p += RESP_LIT(p, "\r\n$2\r\nEX\r\n");
+	p += resp_num(p, s->ttl_s);
+	p += RESP_LIT(p, "*4\r\n$4\r\nZADD\r\n");
+	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
+	p += resp_num(p, r->score);
+	p += resp_bulk(p, r->uuid, 32);
+	p += RESP_LIT(p, "*4\r\n$15\r\nZREMRANGEBYRANK\r\n");
+	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
+	p += RESP_LIT(p, "$1\r\n0\r\n");
 	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
-	snprintf(stop, sizeof(stop), "%ld", -s->keep - 1);
-	if (redisAppendCommandArgv(s->ctx, 1, multi, NULL) != REDIS_OK ||
-	    redisAppendCommandArgv(s->ctx, 5, set, set_len) != REDIS_OK ||
-	    redisAppendCommandArgv(s->ctx, 4, zadd, NULL) != REDIS_OK ||
-	    redisAppendCommandArgv(s->ctx, 4, trim, NULL) != REDIS_OK ||
-	    redisAppendCommandArgv(s->ctx, 3, pub, NULL) != REDIS_OK ||
-	    redisAppendCommandArgv(s->ctx, 1, exec, NULL) != REDIS_OK)
-		return REDIS_ERR;
-	return REDIS_OK;
+	p += resp_num(p, -s->keep - 1);
+	p += RESP_LIT(p, "*3\r\n$7\r\nPUBLISH\r\n");
+	p += resp_bulk(p, LIVE_CHANNEL, sizeof(LIVE_CHANNEL) - 1);
+	p += resp_bulk(p, r->uuid, 32);
+	p += RESP_LIT(p, "*1\r\n$4\r\nEXEC\r\n");
+	iov[2].iov_base = tail;
+	iov[2].iov_len = p - tail;
 }
 
 /*
- * Waits for records, then formats a batch from the head of the queue into the
- * connection's output buffer. The records stay queued until confirmed, so the
- * producer may drop them meanwhile: their bytes are already copied. Returns
- * false when the sink is stopping, or true with *b set (b->n may be 0 only
- * when the first append ran out of memory).
+ * Waits for records, then frames a batch from the head of the queue. The records stay
+ * queued until confirmed, so the producer may drop them meanwhile: it leaves those in
+ * flight to the thread (see orphans). Returns false when the sink is stopping, or true
+ * with *b set and s->iov holding the batch.
  */
 static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 {
@@ -221,13 +316,42 @@ static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 	for (r = s->head; r && b->n < BATCH_MAX_RECS; r = r->next) {
 		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
 			break;
-		if (sink__append(s, r) != REDIS_OK)
-			break;
+		sink__frame(s, r, s->frames + b->n * FRAME_MAX, s->iov + b->n * IOV_PER_REC);
 		bytes += r->json_len;
 		b->n++;
 	}
+	s->niov = b->n * IOV_PER_REC;
+	s->inflight_end = b->first_seq + b->n;
 	pthread_mutex_unlock(&s->lock);
 	return true;
+}
+
+/* Writes s->iov to the connection; returns 0, or -1 with the reason. */
+static int sink__write(struct redis_sink *s, char *reason, size_t len)
+{
+	struct iovec *iov = s->iov;
+	size_t left = s->niov;
+	ssize_t n;
+
+	while (left) {
+		n = writev(s->ctx->fd, iov, left < IOV_MAX ? left : IOV_MAX);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* the socket's send timeout, as redis_conn__io_reason words it */
+			snprintf(reason, len, "%s",
+				 errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" :
+									   strerror(errno));
+			return -1;
+		}
+		for (; left && (size_t)n >= iov->iov_len; left--, iov++)
+			n -= iov->iov_len;
+		if (left) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -242,11 +366,8 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
 	bool failed;
 	size_t i, j, k;
 
-	/* an append that ran out of memory left the context failed: nothing to read */
-	if (!b->n || s->ctx->err) {
-		redis_conn__io_reason(s->ctx, reason, len);
+	if (sink__write(s, reason, len))
 		return SINK_FAIL_IO;
-	}
 	for (i = 0; i < b->n; i++) {
 		failed = false;
 		/* all six replies are read even after an error: EXECABORT hides the first one's reason */
@@ -282,10 +403,13 @@ static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *
  */
 static void sink__settle(struct redis_sink *s, const struct sink_batch *b)
 {
-	struct sink_rec *done = NULL, *r;
+	struct sink_rec *done = NULL, *r, *orphans;
 	size_t popped = 0;
 
 	pthread_mutex_lock(&s->lock);
+	orphans = s->orphans;
+	s->orphans = NULL;
+	s->inflight_end = 0;
 	while (s->head && s->head->seq < b->first_seq + b->ok) {
 		r = s->head;
 		s->head = r->next;
@@ -302,11 +426,8 @@ static void sink__settle(struct redis_sink *s, const struct sink_batch *b)
 	if (popped)
 		pthread_cond_broadcast(&s->drained);
 	pthread_mutex_unlock(&s->lock);
-	while (done) {
-		r = done->next;
-		free(done);
-		done = r;
-	}
+	sink_rec__free_list(done);
+	sink_rec__free_list(orphans);
 }
 
 static void *sink__run(void *arg)
@@ -353,14 +474,9 @@ static void *sink__run(void *arg)
 
 static void sink__free_queue(struct redis_sink *s)
 {
-	struct sink_rec *r;
-
-	while (s->head) {
-		r = s->head;
-		s->head = r->next;
-		free(r);
-	}
-	s->tail = NULL;
+	sink_rec__free_list(s->head);
+	sink_rec__free_list(s->orphans);
+	s->head = s->tail = s->orphans = NULL;
 	s->count = 0;
 }
 
@@ -448,8 +564,14 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	s->keep = o->keep ? o->keep : 10000;
 	s->max_pending = o->max_pending ? o->max_pending : 10000;
 	s->max_bytes = o->max_bytes ? o->max_bytes : REDIS_SINK_MAX_BYTES;
+	s->kicked = o->kicked;
 	s->reachable = true;
 	s->backoff_ms = BACKOFF_MIN_MS;
+	s->frames = malloc(BATCH_MAX_RECS * FRAME_MAX);
+	s->iov = calloc(BATCH_MAX_RECS * IOV_PER_REC, sizeof(*s->iov));
+	err = -ENOMEM;
+	if (!s->frames || !s->iov)
+		goto cleanup;
 
 	err = sink__init_sync(s);
 	if (err)
@@ -479,6 +601,8 @@ cleanup:
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);
 	}
+	free(s->frames);
+	free(s->iov);
 	free(s);
 	errno = -err;
 	return NULL;
@@ -494,28 +618,30 @@ static bool uuid_ok(const char *u)
 	return u[32] == '\0';
 }
 
-int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_unix_ms,
-			const char *json)
+int redis_sink__publish_owned(struct redis_sink *s, const char *uuid, double start_unix_ms,
+			      char *json, size_t len)
 {
 	struct sink_rec *r, *old = NULL, *drop;
-	size_t n;
 
 	/* the comparison also rejects NaN; the bound keeps the integer cast defined */
 	if (!s || !uuid || !json || !uuid_ok(uuid) ||
-	    !(start_unix_ms > -9e18 && start_unix_ms < 9e18))
+	    !(start_unix_ms > -9e18 && start_unix_ms < 9e18)) {
+		free(json);
 		return -EINVAL;
-	n = strlen(json);
-	r = malloc(sizeof(*r) + n + 1);
-	if (!r)
+	}
+	r = malloc(sizeof(*r));
+	if (!r) {
+		free(json);
 		return -ENOMEM;
+	}
 	r->next = NULL;
 	r->score = (long long)start_unix_ms;
-	r->json_len = n;
+	r->json_len = len;
+	r->json = json;
 	memcpy(r->uuid, uuid, sizeof(r->uuid));
-	memcpy(r->json, json, n + 1);
 
 	pthread_mutex_lock(&s->lock);
-	while (s->head && (s->count >= s->max_pending || s->bytes + n > s->max_bytes)) {
+	while (s->head && (s->count >= s->max_pending || s->bytes + len > s->max_bytes)) {
 		drop = s->head;
 		s->head = drop->next;
 		if (!s->head)
@@ -523,10 +649,15 @@ int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_uni
 		s->count--;
 		s->bytes -= drop->json_len;
 		s->dropped++;
-		drop->next = old;
-		old = drop;
+		if (drop->seq < s->inflight_end) { /* being written: the thread frees it */
+			drop->next = s->orphans;
+			s->orphans = drop;
+		} else {
+			drop->next = old;
+			old = drop;
+		}
 	}
-	s->bytes += n;
+	s->bytes += len;
 	r->seq = s->next_seq++;
 	if (s->tail)
 		s->tail->next = r;
@@ -536,17 +667,39 @@ int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_uni
 	if (s->bytes > s->peak_bytes)
 		s->peak_bytes = s->bytes;
 	/* the thread waits for work only on an empty queue */
-	if (s->count++ == 0)
+	if (s->count++ == 0 && !s->kicked)
 		pthread_cond_signal(&s->wake);
 	if (s->count > s->peak_count)
 		s->peak_count = s->count;
 	pthread_mutex_unlock(&s->lock);
-	while (old) {
-		drop = old->next;
-		free(old);
-		old = drop;
-	}
+	sink_rec__free_list(old);
 	return 0;
+}
+
+int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_unix_ms,
+			const char *json)
+{
+	size_t n;
+	char *copy;
+
+	if (!s || !json)
+		return -EINVAL;
+	n = strlen(json);
+	copy = malloc(n + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, json, n + 1);
+	return redis_sink__publish_owned(s, uuid, start_unix_ms, copy, n);
+}
+
+void redis_sink__kick(struct redis_sink *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->count)
+		pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
 }
 
 size_t redis_sink__flush(struct redis_sink *s, int timeout_ms)
@@ -559,6 +712,8 @@ size_t redis_sink__flush(struct redis_sink *s, int timeout_ms)
 	if (timeout_ms >= 0)
 		mono_after_ms(&deadline, timeout_ms);
 	pthread_mutex_lock(&s->lock);
+	if (s->count)
+		pthread_cond_signal(&s->wake);
 	while (s->count && !s->stop) {
 		if (timeout_ms < 0)
 			pthread_cond_wait(&s->drained, &s->lock);
@@ -608,5 +763,7 @@ void redis_sink__free(struct redis_sink *s)
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);
 	}
+	free(s->frames);
+	free(s->iov);
 	free(s);
 }

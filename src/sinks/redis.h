@@ -2,6 +2,7 @@
 #ifndef SCOOBY_SINKS_REDIS_H
 #define SCOOBY_SINKS_REDIS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "redis_url.h"
@@ -16,6 +17,9 @@ struct redis_sink_opts {
 	long keep; /* 0: default 10000 */
 	size_t max_pending; /* --buffer, records held while Redis is unreachable; 0: default 10000 */
 	size_t max_bytes; /* and at most this many bytes of JSON; 0: REDIS_SINK_MAX_BYTES */
+	/* publishing does not wake the thread; redis_sink__kick (or a flush) does, so that the
+	 * records of one drain of the ring go in one round trip */
+	bool kicked;
 };
 
 /*
@@ -36,6 +40,12 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o);
  */
 int redis_sink__publish(struct redis_sink *s, const char *uuid, double start_unix_ms,
 			const char *json);
+/* The same, taking json (len bytes, malloc'd) instead of copying it: it is freed in every
+ * case, failures included. */
+int redis_sink__publish_owned(struct redis_sink *s, const char *uuid, double start_unix_ms,
+			      char *json, size_t len);
+/* Wakes the thread for the records published so far (opts.kicked). NULL ok. */
+void redis_sink__kick(struct redis_sink *s);
 
 /*
  * Waits up to timeout_ms (negative: without limit) for the queue to drain;
