@@ -19,6 +19,7 @@
 #include "elfsym.h"
 #include "hashmap.h"
 #include "links.h"
+#include "probe_sites.h"
 #include "procmaps.h"
 #include "targets.h"
 
@@ -86,17 +87,6 @@ static void links_destroy(struct bpf_link **links, size_t n)
 	free(links);
 }
 
-static int links_push(struct bpf_link ***links, size_t *n, struct bpf_link *l)
-{
-	struct bpf_link **nl = realloc(*links, (*n + 1) * sizeof(*nl));
-
-	if (!nl)
-		return -ENOMEM;
-	nl[(*n)++] = l;
-	*links = nl;
-	return 0;
-}
-
 /* Attaches every tracepoint program; uprobe programs wait for their libraries. */
 static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
 {
@@ -116,7 +106,7 @@ static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
 				 strerror(errno));
 			return -1;
 		}
-		if (links_push(&a->tp_links, &a->ntp_links, l)) {
+		if (links__push(&a->tp_links, &a->ntp_links, l)) {
 			bpf_link__destroy(l);
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -156,7 +146,7 @@ static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t er
 			close(fd);
 			return -1;
 		}
-		if (links_push(&a->tp_links, &a->ntp_links, l)) {
+		if (links__push(&a->tp_links, &a->ntp_links, l)) {
 			bpf_link__destroy(l);
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -440,93 +430,12 @@ static uint64_t file_key(const struct procmaps_entry *e)
 	return ((uint64_t)e->dev_major << 56) ^ ((uint64_t)e->dev_minor << 40) ^ e->inode;
 }
 
-/* libbpf 1.1 refuses a name exported under two symbol versions (libmariadb's mysql_*
- * are mysql_x@libmariadbclient_18 and mysql_x@@libmysqlclient_18, one address) as
- * ambiguous: attach at the offset our own lookup finds. NULL with errno on failure. */
-static struct bpf_link *attach_uprobe_at_offset(struct bpf_program *prog, const char *path,
-						struct bpf_uprobe_opts *uo)
-{
-	const char *sym = uo->func_name;
-	unsigned long long off;
-	struct bpf_link *link;
-	int err = elfsym_func_offset(path, sym, &off);
-
-	if (err) {
-		errno = -err;
-		return NULL;
-	}
-	uo->func_name = NULL;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, uo);
-	uo->func_name = sym;
-	return link;
-}
-
-/* Attaches prog past the NULL test at the start of function sym (see probe_spec.past_null);
- * NULL with errno when the code does not start with one, for an attach at the entry. */
-static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *path,
-					 struct bpf_uprobe_opts *uo)
-{
-	const char *sym = uo->func_name;
-	unsigned char code[32];
-	unsigned long long off;
-	struct bpf_link *link;
-	long skip;
-	int n, err = elfsym_func_offset(path, sym, &off);
-
-	n = err ? err : elfsym_func_bytes(path, sym, code, sizeof(code));
-	if (n < 0) {
-		errno = -n;
-		return NULL;
-	}
-	skip = x86_past_rdi_null_check(code, n);
-	if (skip <= 0) {
-		errno = ENOENT;
-		return NULL;
-	}
-	uo->func_name = NULL;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, off + skip, uo);
-	uo->func_name = sym;
-	return link;
-}
-
-#define CALL_SITES_MAX 16 /* more is not a function's handful of calls: probe the entry */
-
-/* Puts p's program on each direct call of p->sym inside p->inside. Returns how many
- * sites were probed, 0 when none was found (the caller probes the entry), -ENOMEM. */
-static int attach_call_sites(struct lib *l, struct bpf_program *prog, const struct probe_spec *p,
-			     struct bpf_uprobe_opts *uo)
-{
-	unsigned long long offs[CALL_SITES_MAX + 1];
-	const char *sym = uo->func_name;
-	struct bpf_link *link;
-	int i, n, done = 0;
-
-	n = elfsym_call_sites(l->path, p->inside, p->sym, offs, CALL_SITES_MAX + 1);
-	if (n <= 0 || n > CALL_SITES_MAX)
-		return 0;
-	uo->func_name = NULL;
-	for (i = 0; i < n; i++) {
-		link = bpf_program__attach_uprobe_opts(prog, -1, l->path, offs[i], uo);
-		if (!link)
-			continue;
-		if (links_push(&l->links, &l->nlinks, link)) {
-			bpf_link__destroy(link);
-			uo->func_name = sym;
-			return -ENOMEM;
-		}
-		done++;
-	}
-	uo->func_name = sym;
-	return done;
-}
-
 /* Puts every probe of target on the library file; returns 0 or -errno. */
 static int attach_lib(struct attacher *a, struct lib *l)
 {
 	struct sc_lib_cfg cfg = {};
 	const struct probe_spec *p;
 	struct bpf_program *prog;
-	struct bpf_link *link;
 	__u32 slot = l->slot;
 	size_t i;
 	int err;
@@ -550,32 +459,12 @@ static int attach_lib(struct attacher *a, struct lib *l)
 		uo.func_name = p->sym;
 		uo.retprobe = p->ret;
 		uo.bpf_cookie = (__u64)p->func << 16 | l->slot;
-		if (p->inside) {
-			err = attach_call_sites(l, prog, p, &uo);
-			if (err > 0)
-				continue;
-			if (err < 0)
-				return err;
-		}
-		/* every process: a fork of the target must be covered from its first call,
-		 * so the filter is the tracked-tgid map, not the uprobe's pid */
-		link = p->past_null && !p->ret ? attach_past_null(prog, l->path, &uo) : NULL;
-		if (!link)
-			link = bpf_program__attach_uprobe_opts(prog, -1, l->path, 0, &uo);
-		if (!link && errno == LIBBPF_ERRNO__FORMAT)
-			link = attach_uprobe_at_offset(prog, l->path, &uo);
-		if (!link) {
-			if (p->optional)
-				continue;
-			err = -errno;
+		err = probe_sites__attach(prog, l->path, p, &uo, &l->links, &l->nlinks);
+		if (err == -ENOMEM)
+			return err;
+		if (err < 0 && !p->optional)
 			fprintf(stderr, "scooby-bpf: warning: cannot probe %s in %s: %s\n", p->sym,
 				l->path, strerror(-err));
-			continue;
-		}
-		if (links_push(&l->links, &l->nlinks, link)) {
-			bpf_link__destroy(link);
-			return -ENOMEM;
-		}
 	}
 	return 0;
 }
