@@ -183,6 +183,7 @@ static int parse_uwsgi(const unsigned char *buf, size_t len, struct http_req_inf
 			break; /* cut by the capture */
 		v = (const char *)buf + p + 4 + kl;
 		p += 4 + kl + vl;
+		vl = strnlen(v, vl); /* a value is text: a NUL ends it */
 		if (var_is(k, kl, "REQUEST_METHOD")) {
 			for (i = 0; i < vl; i++)
 				if (v[i] < 'A' || v[i] > 'Z')
@@ -209,7 +210,7 @@ static int parse_uwsgi(const unsigned char *buf, size_t len, struct http_req_inf
 			var_copy(out->traceparent, sizeof(out->traceparent), v, vl);
 		}
 	}
-	if (!out->method[0] || (!uri && !pi))
+	if (!out->method[0] || (!uri && !pi_len))
 		return -EINVAL;
 	uwsgi_path(out, uri, uri_len, pi, pi_len, qs, qs_len);
 	return 0;
