@@ -1090,32 +1090,29 @@ class E2ECase(unittest.TestCase):
         return srv
 
     @classmethod
+    def start_server(cls, kind, *args, **kwargs):
+        """Starts kind(cls.tmp, *args, **kwargs) (Gunicorn, Uwsgi, Nginx, WsgiApp), stopped
+        at class cleanup; returns it."""
+        srv = kind(cls.tmp, *args, **kwargs)
+        cls.addClassCleanup(srv.stop)
+        srv.start()
+        return srv
+
+    @classmethod
     def start_gunicorn(cls, *args, **kwargs):
-        g = Gunicorn(cls.tmp, *args, **kwargs)
-        cls.addClassCleanup(g.stop)
-        g.start()
-        return g
+        return cls.start_server(Gunicorn, *args, **kwargs)
 
     @classmethod
     def start_uwsgi(cls, *args, **kwargs):
-        u = Uwsgi(cls.tmp, *args, **kwargs)
-        cls.addClassCleanup(u.stop)
-        u.start()
-        return u
+        return cls.start_server(Uwsgi, *args, **kwargs)
 
     @classmethod
     def start_nginx(cls, *args, **kwargs):
-        n = Nginx(cls.tmp, *args, **kwargs)
-        cls.addClassCleanup(n.stop)
-        n.start()
-        return n
+        return cls.start_server(Nginx, *args, **kwargs)
 
     @classmethod
     def start_wsgiapp(cls, *args, **kwargs):
-        app = WsgiApp(cls.tmp, *args, **kwargs)
-        cls.addClassCleanup(app.stop)
-        app.start()
-        return app
+        return cls.start_server(WsgiApp, *args, **kwargs)
 
     @classmethod
     def attach(cls, pid, args=(), redis_url=None):
