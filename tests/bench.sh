@@ -20,7 +20,7 @@ PY=/usr/bin/python3
 N=${BENCH_QUERIES:-50000}
 ROUNDS=${BENCH_ROUNDS:-3}
 CYCLES=${BENCH_CYCLES:-3}
-LIB=$(ldconfig -p | awk '/libsqlite3.so.0 /{print $NF; exit}')
+LIB=$(ldconfig -p | awk '/libsqlite3.so.0 / && !f {print $NF; f = 1}') # reads it all: no SIGPIPE under pipefail
 tmp=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
