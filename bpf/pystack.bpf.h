@@ -177,6 +177,8 @@ struct py_frame_walk {
 	__u16 back, code, instr, ctx, owner, cstack;
 	__u64 bulk_lo, bulk_hi; /* target range held in py_bulk, 0 when none */
 	__u64 hash; /* FNV-1a of the frames kept so far (--profile tells stacks apart by it) */
+	__u32 hashing; /* 0: the caller needs no hash (a query's stack) */
+	__u32 pad;
 };
 
 #define PY_FNV_PRIME 0x100000001b3ULL
@@ -246,7 +248,8 @@ static long py_frame_step(__u32 i, void *p)
 	f = &e->frames[w->n & (SC_PY_MAX_FRAMES - 1)];
 	if (py_frame_from_bulk(w, f, &skip)) {
 		if (!skip) {
-			py_hash_frame(w, f);
+			if (w->hashing)
+				py_hash_frame(w, f);
 			w->n++;
 		}
 		return 0;
@@ -267,7 +270,8 @@ static long py_frame_step(__u32 i, void *p)
 	f->code = py_field(buf, w->code);
 	f->instr = py_field(buf, w->instr);
 	f->ctx = py_field(buf, w->ctx);
-	py_hash_frame(w, f);
+	if (w->hashing)
+		py_hash_frame(w, f);
 	w->n++;
 	return 0;
 }
@@ -341,12 +345,13 @@ static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
 }
 
 /* Walks the Python stack of the calling thread into the scratch record, and returns it
- * (its frames, nframes and flags set; NULL when the scratch cannot be had). *hash tells
- * the frame list apart: the tgid, every frame's code, instruction and context, the flags. */
+ * (its frames, nframes and flags set; NULL when the scratch cannot be had). *hash, unless
+ * hash is NULL (a query's stack needs none), tells the frame list apart: the tgid, every
+ * frame's code, instruction and context, the flags. */
 static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_py_cfg *cfg,
 							       __u32 tgid, __u64 *hash)
 {
-	struct py_frame_walk w = { .hash = 0xcbf29ce484222325ULL ^ tgid };
+	struct py_frame_walk w = { .hash = 0xcbf29ce484222325ULL ^ tgid, .hashing = !!hash };
 	struct sc_pystack_event *e;
 	__u64 ts;
 
@@ -373,7 +378,8 @@ static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_p
 		return NULL;
 	e->flags = w.flags;
 	e->nframes = w.n;
-	*hash = (w.hash ^ ((__u64)w.flags << 32 | w.n)) * PY_FNV_PRIME;
+	if (hash)
+		*hash = (w.hash ^ ((__u64)w.flags << 32 | w.n)) * PY_FNV_PRIME;
 	return e;
 }
 
@@ -389,9 +395,8 @@ static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid,
 				    __u32 kind)
 {
 	struct sc_pystack_event *e;
-	__u64 hash;
 
-	e = py_walk_frames(cfg, pid_tgid >> 32, &hash);
+	e = py_walk_frames(cfg, pid_tgid >> 32, NULL);
 	if (!e)
 		return;
 	e->key_ts = key_ts;
