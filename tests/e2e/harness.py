@@ -665,7 +665,18 @@ def django_prepare(tmp, db_env, appdir=DJAPP, items=5):
                                                                r.stdout.decode(errors="replace")))
 
 
-class Gunicorn:
+class PreforkServer:
+    """A master (self.pid, self.proc) that forks the worker processes serving requests."""
+
+    def workers_pids(self):
+        return children(self.pid)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(signal.SIGTERM, 10)
+
+
+class Gunicorn(PreforkServer):
     """Debian's gunicorn on 127.0.0.1:<free port>; self.pid is the master. With python,
     that interpreter runs it (`python -m gunicorn`; env gives it Debian's packages)."""
 
@@ -696,13 +707,6 @@ class Gunicorn:
         wait_for(lambda: len(self.workers_pids()) == self.workers, 30,
                  "%d gunicorn workers" % self.workers)
         return self
-
-    def workers_pids(self):
-        return children(self.pid)
-
-    def stop(self):
-        if self.proc:
-            self.proc.stop(signal.SIGTERM, 10)
 
 
 class Runserver:
@@ -735,7 +739,7 @@ UWSGI = "/usr/bin/uwsgi"
 NGINX = "/usr/sbin/nginx"
 
 
-class Uwsgi:
+class Uwsgi(PreforkServer):
     """Debian's uWSGI (python3 plugin), a master and `processes` workers, serving module from
     chdir either as HTTP on 127.0.0.1:<free port> (http=True, --http-socket) or in the uwsgi
     protocol on a unix socket (for nginx's uwsgi_pass). self.pid is the master."""
@@ -760,16 +764,9 @@ class Uwsgi:
             wait_http(self.port, "/noquery/", self.proc)
         else:
             wait_for(lambda: os.path.exists(self.sock), 30, "uwsgi socket " + self.sock)
-        wait_for(lambda: len(children(self.pid)) == self.processes, 30,
+        wait_for(lambda: len(self.workers_pids()) == self.processes, 30,
                  "%d uwsgi workers" % self.processes)
         return self
-
-    def workers_pids(self):
-        return children(self.pid)
-
-    def stop(self):
-        if self.proc:
-            self.proc.stop(signal.SIGTERM, 10)
 
 
 class Nginx:
