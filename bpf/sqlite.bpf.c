@@ -121,6 +121,18 @@ int BPF_KPROBE(sqlite_prepare_v3, void *db, const char *zsql, int nbyte, unsigne
 	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, (void *)ctx->r9);
 }
 
+/* sqlite3LockAndPrepare(db, zSql, nBytes, prepFlags, pOld, ppStmt, pzTail), the worker
+ * of every sqlite3_prepare*() (see targets.c): ppStmt in r9, pzTail the seventh argument,
+ * on the stack above the return address. */
+SEC("uprobe")
+int BPF_KPROBE(sqlite_lock_and_prepare, void *db, const char *zsql, int nbyte)
+{
+	__u64 pztail = 0;
+
+	bpf_probe_read_user(&pztail, sizeof(pztail), (void *)(ctx->sp + 8));
+	return sq_prepare_enter(ctx, zsql, nbyte, (void *)ctx->r9, (void *)pztail);
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
 {

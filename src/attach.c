@@ -436,7 +436,9 @@ static int attach_lib(struct attacher *a, struct lib *l)
 	struct sc_lib_cfg cfg = {};
 	const struct probe_spec *p;
 	struct bpf_program *prog;
+	unsigned long long off;
 	__u32 slot = l->slot;
+	bool callee = false;
 	size_t i;
 	int err;
 
@@ -447,11 +449,19 @@ static int attach_lib(struct attacher *a, struct lib *l)
 			l->path, strerror(-err));
 	bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
 			     BPF_ANY);
+	/* one answer for the library: its callee probes all go on, or none (else a call
+	 * would be counted both at its wrapper and at the callee) */
+	for (i = 0; i < l->target->nprobes && !callee; i++)
+		if (l->target->probes[i].callee_of)
+			callee =
+				!probe_sites__callee(l->path, l->target->probes[i].callee_of, &off);
 	for (i = 0; i < l->target->nprobes; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uo);
 
 		p = &l->target->probes[i];
 		if (p->unless_state && cfg.sqlite_state_off)
+			continue;
+		if ((p->callee_of && !callee) || (p->unless_callee && callee))
 			continue;
 		prog = bpf_object__find_program_by_name(a->skel->obj, p->prog);
 		if (!prog)

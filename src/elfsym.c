@@ -258,6 +258,31 @@ long x86_past_rdi_null_check(const unsigned char *code, size_t len)
 	return -1;
 }
 
+bool x86_uprobe_emulated(const unsigned char *code, size_t len)
+{
+	if (len >= 1 && code[0] >= 0x50 && code[0] <= 0x57)
+		return true; /* push %reg */
+	if (len >= 2 && code[0] == 0x41 && code[1] >= 0x50 && code[1] <= 0x57)
+		return true; /* push %r8-%r15 */
+	if (len >= 5 && (code[0] == 0xe8 || code[0] == 0xe9))
+		return true; /* call/jmp rel32 */
+	return len >= 2 && code[0] == 0xeb; /* jmp rel8 */
+}
+
+long long x86_first_call_target(const unsigned char *code, size_t len, unsigned long long off)
+{
+	size_t i;
+	int32_t rel;
+
+	for (i = 0; i + 5 <= len; i++) {
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, sizeof(rel));
+		return (long long)(off + i + 5) + rel;
+	}
+	return -1;
+}
+
 int elfsym_find(const char *path, const char *name, unsigned long long *value,
 		long long *exec_delta)
 {

@@ -2,6 +2,7 @@
 #ifndef SCOOBY_ELFSYM_H
 #define SCOOBY_ELFSYM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Copies up to len bytes of the code of function name in the ELF file at path into buf.
@@ -46,5 +47,15 @@ int x86_first_rdi_cmpb(const unsigned char *code, size_t len, long *disp, unsign
  * then "test %rdi,%rdi; je". Returns the offset of the instruction after the je, where the
  * first argument is known non-NULL and still in %rdi, or -1 when the code starts otherwise. */
 long x86_past_rdi_null_check(const unsigned char *code, size_t len);
+
+/* True when the instruction at code is one the kernel emulates at a uprobe (push of a
+ * register, call/jmp rel32, jmp rel8): any other is single-stepped out of line, a debug
+ * exception after the breakpoint's, which on these VMs costs more than the breakpoint. */
+bool x86_uprobe_emulated(const unsigned char *code, size_t len);
+
+/* Finds the first "call rel32" in code, the bytes of a function at file offset off.
+ * Returns the file offset of its target, or -1 when none. A byte 0xe8 inside another
+ * instruction would be taken for one: callers confirm the target another way. */
+long long x86_first_call_target(const unsigned char *code, size_t len, unsigned long long off);
 
 #endif /* SCOOBY_ELFSYM_H */

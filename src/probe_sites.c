@@ -1,6 +1,8 @@
 /* Where on a library file a probe goes: its function's entry, past its NULL test, or its call sites. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "elfsym.h"
 #include "probe_sites.h"
@@ -56,12 +58,74 @@ static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *p
 		return NULL;
 	}
 	skip = x86_past_rdi_null_check(code, n);
+	/* the NULL calls skipped are traps saved, but a trap there that single-steps its
+	 * instruction costs more than three at an emulated entry */
+	if (skip > 0 && !x86_uprobe_emulated(code + skip, n - skip) && x86_uprobe_emulated(code, n))
+		skip = -1;
 	if (skip <= 0) {
 		errno = ENOENT;
 		return NULL;
 	}
 	uo->func_name = NULL;
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, off + skip, uo);
+	uo->func_name = sym;
+	return link;
+}
+
+int probe_sites__callee(const char *path, const char *const *wrappers, unsigned long long *off)
+{
+	unsigned long long woff, target = 0;
+	unsigned char code[32];
+	long long t;
+	int n, fd, err = -ENOENT;
+	size_t i;
+
+	for (i = 0; wrappers[i]; i++) {
+		err = elfsym_func_offset(path, wrappers[i], &woff);
+		if (err == -ENOENT)
+			continue;
+		n = err ? err : elfsym_func_bytes(path, wrappers[i], code, sizeof(code));
+		if (n < 0)
+			return n;
+		if (i == 0 && x86_uprobe_emulated(code, n))
+			return -ENOENT; /* its own entry is as cheap: nothing to gain */
+		t = x86_first_call_target(code, n, woff);
+		if (t <= 0 || (target && (unsigned long long)t != target))
+			return -ENOENT; /* no call, or wrappers that disagree: not one worker */
+		target = t;
+	}
+	if (!target)
+		return -ENOENT;
+	err = -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, code, sizeof(code), (off_t)target);
+	if (n < 0)
+		err = -errno;
+	else if (x86_uprobe_emulated(code, n))
+		err = 0;
+	close(fd);
+	if (!err)
+		*off = target;
+	return err;
+}
+
+/* Attaches prog at the function p->callee_of's wrappers call first; NULL with errno. */
+static struct bpf_link *attach_callee(struct bpf_program *prog, const char *path,
+				      const struct probe_spec *p, struct bpf_uprobe_opts *uo)
+{
+	const char *sym = uo->func_name;
+	unsigned long long off;
+	struct bpf_link *link;
+	int err = probe_sites__callee(path, p->callee_of, &off);
+
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	uo->func_name = NULL;
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, uo);
 	uo->func_name = sym;
 	return link;
 }
@@ -108,6 +172,12 @@ int probe_sites__attach(struct bpf_program *prog, const char *path, const struct
 		if (err != 0)
 			return err;
 	}
+	if (p->callee_of) {
+		link = attach_callee(prog, path, p, uo);
+		if (!link)
+			return errno ? -errno : -ENOENT;
+		goto push;
+	}
 	link = p->past_null && !p->ret ? attach_past_null(prog, path, uo) : NULL;
 	if (!link)
 		link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, uo);
@@ -115,6 +185,7 @@ int probe_sites__attach(struct bpf_program *prog, const char *path, const struct
 		link = attach_uprobe_at_offset(prog, path, uo);
 	if (!link)
 		return errno ? -errno : -ENOENT;
+push:
 	if (links__push(links, n, link)) {
 		bpf_link__destroy(link);
 		return -ENOMEM;

@@ -20,13 +20,22 @@ static int accessor_offset(const char *path, const char *func, __u32 *off)
 	return 0;
 }
 
+/* Every sqlite3_prepare*() is a thin wrapper of sqlite3LockAndPrepare(db, zSql, nBytes,
+ * prepFlags, pOld, ppStmt, pzTail), which no symbol names: one probe pair on it serves all.
+ * Its entry is a push, which the kernel emulates, where the wrappers' is `sub $16,%rsp`,
+ * single-stepped at each call: a debug exception after the breakpoint's. */
+static const char *const sqlite_prepare_wrappers[] = { "sqlite3_prepare_v2", "sqlite3_prepare_v3",
+						       "sqlite3_prepare", NULL };
+
 static const struct probe_spec sqlite_probes[] = {
-	{ "sqlite3_prepare_v2", "sqlite_prepare_v2" },
-	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true },
-	{ "sqlite3_prepare", "sqlite_prepare_v2" },
-	{ "sqlite3_prepare", "sqlite_prepare_ret", true },
-	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true },
-	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true },
+	{ "sqlite3_prepare_v2", "sqlite_lock_and_prepare", .callee_of = sqlite_prepare_wrappers },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .callee_of = sqlite_prepare_wrappers },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_v2", .unless_callee = true },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .unless_callee = true },
+	{ "sqlite3_prepare", "sqlite_prepare_v2", .unless_callee = true },
+	{ "sqlite3_prepare", "sqlite_prepare_ret", true, .unless_callee = true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true, .unless_callee = true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true, .unless_callee = true },
 	{ "sqlite3_step", "sqlite_step" },
 	{ "sqlite3_step", "sqlite_step_ret", true },
 	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },

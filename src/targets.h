@@ -22,6 +22,11 @@ struct probe_spec {
 	/* set: probe sym's direct calls inside this function instead of sym's entry (which
 	 * is the fallback when none are found) */
 	const char *inside;
+	/* set: probe the function that every one of these wrappers (NULL-terminated, sym the
+	 * first) calls first, in place of the wrappers, when its entry is a push the kernel
+	 * emulates and theirs is not (see probe_sites__callee) */
+	const char *const *callee_of;
+	bool unless_callee; /* not needed when the library's callee_of probes are placed */
 };
 
 struct target_lib {

@@ -336,6 +336,27 @@ static void test_null_check_decoder(void **state)
 	assert_int_equal(x86_past_rdi_null_check(fin, 10), -1);
 }
 
+static void test_emulated_and_callee_decoders(void **state)
+{
+	/* Debian 12's sqlite3_prepare_v2 at 0xbdcb0: sub $0x10,%rsp; mov %rcx,%r9;
+	 * mov $0x80,%ecx; push %r8; xor %r8d,%r8d; call 0xbd810 */
+	static const unsigned char prep[] = { 0x48, 0x83, 0xec, 0x10, 0x49, 0x89, 0xc9, 0xb9,
+					      0x80, 0x00, 0x00, 0x00, 0x41, 0x50, 0x45, 0x31,
+					      0xc0, 0xe8, 0x4a, 0xfb, 0xff, 0xff, 0x48, 0x83 };
+	static const unsigned char push_r15[] = { 0x41, 0x57 }, push_rbp[] = { 0x55 };
+	static const unsigned char mov[] = { 0x48, 0x8b, 0x2f }, jmp8[] = { 0xeb, 0x10 };
+
+	assert_false(x86_uprobe_emulated(prep, sizeof(prep)));
+	assert_false(x86_uprobe_emulated(mov, sizeof(mov)));
+	assert_true(x86_uprobe_emulated(push_r15, sizeof(push_r15)));
+	assert_true(x86_uprobe_emulated(push_rbp, sizeof(push_rbp)));
+	assert_true(x86_uprobe_emulated(jmp8, sizeof(jmp8)));
+	assert_false(x86_uprobe_emulated(push_r15, 1)); /* a REX prefix alone */
+	assert_int_equal(x86_first_call_target(prep, sizeof(prep), 0xbdcb0), 0xbd810);
+	assert_int_equal(x86_first_call_target(prep, 21, 0xbdcb0), -1); /* cut in the call */
+	assert_int_equal(x86_first_call_target(mov, sizeof(mov), 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_lea_decoder),
 		cmocka_unit_test(test_null_check_decoder),
+		cmocka_unit_test(test_emulated_and_callee_decoders),
 	};
 
 	clock_ref__init();
