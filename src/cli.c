@@ -27,7 +27,9 @@ static const char usage[] =
 	"                           (default redis://127.0.0.1:6379; REDISCLI_AUTH is used\n"
 	"                           when the URL has no password)\n"
 	"      --ttl SECONDS        lifetime of each record in Redis (default 600)\n"
-	"      --keep N             uuids kept in the scooby:requests index (default 10000)\n"
+	"      --keep N             records kept in Redis: the newest N in the scooby:requests\n"
+	"                           index, and each one trimmed from it deleted (default\n"
+	"                           10000, at most 1000000)\n"
 	"      --buffer N           records held while Redis is unreachable (default 10000,\n"
 	"                           and at most 128 MiB of them; the oldest go first)\n"
 	"      --json FILE          also write each record as a JSON line to FILE (- = stdout)\n"
@@ -225,8 +227,8 @@ static enum cli_result cli_apply(int c, const char *arg, struct cli_opts *o)
 			return bad("--ttl", arg, "whole seconds, 1 or more");
 		break;
 	case OPT_KEEP:
-		if (!parse_long(arg, 1, 100000000, &o->keep))
-			return bad("--keep", arg, "a count, 1 or more");
+		if (!parse_long(arg, 1, 1000000, &o->keep))
+			return bad("--keep", arg, "a count from 1 to 1000000");
 		break;
 	case OPT_BUFFER:
 		if (!parse_long(arg, 1, 10000000, &o->buffer))

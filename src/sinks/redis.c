@@ -21,7 +21,7 @@
 #define BACKOFF_MAX_MS 2000
 #define BATCH_MAX_RECS 256 /* records per round trip */
 #define BATCH_MAX_BYTES (1 << 20) /* JSON bytes per round trip, past the first record */
-#define REPLIES_PER_REC 6 /* MULTI, SET, ZADD, ZREMRANGEBYRANK, PUBLISH, EXEC */
+#define REPLIES_PER_REC 6 /* MULTI, SET, ZADD, ZREMRANGEBYRANK, PUBLISH, EXEC (+ UNLINK) */
 #define FRAME_MAX 512 /* a record's commands but its JSON, in RESP */
 #define IOV_PER_REC 3 /* the commands up to the JSON, the JSON, the rest */
 
@@ -37,6 +37,8 @@ struct sink_rec {
 	size_t json_len;
 	char *json; /* owned */
 	char uuid[33];
+	bool framed; /* counted in the kept ring (a retry frames it again) */
+	char doomed[33]; /* the record this one's transaction deletes, "" when none */
 };
 
 static void sink_rec__free(struct sink_rec *r)
@@ -103,6 +105,12 @@ struct redis_sink {
 	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's commands around its JSON */
 	struct iovec *iov; /* IOV_PER_REC per record of a batch */
 	size_t niov;
+	unsigned char unlinks[BATCH_MAX_RECS]; /* per record of the batch: 1 with an UNLINK */
+	/* uuids of the last keep records framed, oldest at kept_head: the record that pushes
+	 * one out deletes it, so that Redis holds --keep records, not a TTL's worth of them
+	 * (600 s at 1000 req/s is 600000 records of tens of KiB each) */
+	char (*kept)[32];
+	size_t kept_cap, kept_head, kept_n;
 	bool ctx_used; /* a batch succeeded on ctx, so it may since have gone stale */
 	bool ever_connected;
 	bool reachable; /* no warning printed since the last success */
@@ -256,8 +264,40 @@ static size_t resp_num(char *p, long long v)
  * JSON, formatted into frame (FRAME_MAX bytes), the JSON itself from the record, and the
  * rest, formatted after the first part.
  */
-static void sink__frame(struct redis_sink *s, const struct sink_rec *r, char *frame,
-			struct iovec *iov)
+/* Counts r among the kept records, the first time it is framed: once keep are, the oldest
+ * leaves the ring into r->doomed. Without memory for the ring, nothing is deleted (the
+ * TTL still is). */
+static void sink__keep(struct redis_sink *s, struct sink_rec *r)
+{
+	size_t cap, i;
+	char(*nk)[32];
+
+	if (r->framed)
+		return;
+	r->framed = true;
+	if (s->kept_n == (size_t)s->keep) {
+		memcpy(r->doomed, s->kept[s->kept_head], 32);
+		r->doomed[32] = 0;
+		memcpy(s->kept[s->kept_head], r->uuid, 32);
+		s->kept_head = (s->kept_head + 1) % s->kept_n;
+		return;
+	}
+	if (s->kept_n == s->kept_cap) {
+		cap = s->kept_cap ? s->kept_cap * 2 : 64;
+		if (cap > (size_t)s->keep)
+			cap = s->keep;
+		nk = realloc(s->kept, cap * sizeof(*nk));
+		if (!nk)
+			return;
+		/* the ring is unwrapped while it fills: kept_head stays 0 until it is full */
+		s->kept = nk;
+		s->kept_cap = cap;
+	}
+	i = s->kept_n++;
+	memcpy(s->kept[i], r->uuid, 32);
+}
+
+static void sink__frame(struct redis_sink *s, struct sink_rec *r, char *frame, struct iovec *iov)
 {
 	char *p = frame, *tail;
 
@@ -284,6 +324,14 @@ static void sink__frame(struct redis_sink *s, const struct sink_rec *r, char *fr
 	p += RESP_LIT(p, "$1\r\n0\r\n");
 	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
 	p += resp_num(p, -s->keep - 1);
+	if (r->doomed[0]) {
+		p += RESP_LIT(p, "*2\r\n$6\r\nUNLINK\r\n");
+		p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
+		p += RESP_LIT(p, KEY_PREFIX);
+		memcpy(p, r->doomed, 32);
+		p += 32;
+		p += RESP_LIT(p, "\r\n");
+	}
 	p += RESP_LIT(p, "*3\r\n$7\r\nPUBLISH\r\n");
 	p += resp_bulk(p, LIVE_CHANNEL, sizeof(LIVE_CHANNEL) - 1);
 	p += resp_bulk(p, r->uuid, 32);
@@ -300,7 +348,7 @@ static void sink__frame(struct redis_sink *s, const struct sink_rec *r, char *fr
  */
 static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 {
-	const struct sink_rec *r;
+	struct sink_rec *r;
 	size_t bytes = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -316,6 +364,8 @@ static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 	for (r = s->head; r && b->n < BATCH_MAX_RECS; r = r->next) {
 		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
 			break;
+		sink__keep(s, r);
+		s->unlinks[b->n] = !!r->doomed[0];
 		sink__frame(s, r, s->frames + b->n * FRAME_MAX, s->iov + b->n * IOV_PER_REC);
 		bytes += r->json_len;
 		b->n++;
@@ -355,31 +405,32 @@ static int sink__write(struct redis_sink *s, char *reason, size_t len)
 }
 
 /*
- * Sends the batch and reads each transaction's six replies; b->ok counts the
- * leading transactions whose EXEC returned all four results without error.
+ * Sends the batch and reads each transaction's six or seven replies (with an UNLINK);
+ * b->ok counts the leading transactions whose EXEC returned every result without error.
  * Returns SINK_OK, or why it stopped at the first failure with the reason.
  */
 static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *b, char *reason,
 				       size_t len)
 {
+	size_t i, j, k, replies;
 	redisReply *r;
 	bool failed;
-	size_t i, j, k;
 
 	if (sink__write(s, reason, len))
 		return SINK_FAIL_IO;
 	for (i = 0; i < b->n; i++) {
 		failed = false;
-		/* all six replies are read even after an error: EXECABORT hides the first one's reason */
-		for (j = 0; j < REPLIES_PER_REC; j++) {
+		replies = REPLIES_PER_REC + s->unlinks[i];
+		/* all replies are read even after an error: EXECABORT hides the first one's reason */
+		for (j = 0; j < replies; j++) {
 			if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
 				redis_conn__io_reason(s->ctx, reason, len);
 				return SINK_FAIL_IO;
 			}
 			if (!failed && redis_conn__check(s->ctx, r, reason, len))
 				failed = true;
-			if (!failed && j == REPLIES_PER_REC - 1) {
-				if (r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+			if (!failed && j == replies - 1) {
+				if (r->type != REDIS_REPLY_ARRAY || r->elements != replies - 2) {
 					snprintf(reason, len, "transaction aborted");
 					failed = true;
 				}
@@ -603,6 +654,7 @@ cleanup:
 	}
 	free(s->frames);
 	free(s->iov);
+	free(s->kept);
 	free(s);
 	errno = -err;
 	return NULL;
@@ -639,6 +691,8 @@ int redis_sink__publish_owned(struct redis_sink *s, const char *uuid, double sta
 	r->json_len = len;
 	r->json = json;
 	memcpy(r->uuid, uuid, sizeof(r->uuid));
+	r->framed = false;
+	r->doomed[0] = 0;
 
 	pthread_mutex_lock(&s->lock);
 	while (s->head && (s->count >= s->max_pending || s->bytes + len > s->max_bytes)) {
@@ -765,5 +819,6 @@ void redis_sink__free(struct redis_sink *s)
 	}
 	free(s->frames);
 	free(s->iov);
+	free(s->kept);
 	free(s);
 }

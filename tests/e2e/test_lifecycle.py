@@ -259,6 +259,9 @@ class Signals(E2ECase):
         self.assertLessEqual(len(members), 3, members)
         kept = [json.loads(r.get("scooby:req:" + m))["request"]["path"] for m in members]
         self.assertEqual(kept, paths[-3:])
+        # the two pushed out are deleted with their index entries, not left to the TTL
+        uuid = {rec["request"]["path"]: rec["uuid"] for rec in sc.json_records()}
+        self.assertEqual([r.exists("scooby:req:" + uuid[p]) for p in paths], [0, 0, 1, 1, 1])
         self.assertEqual(sc.stop(), 0, sc.stderr())
 
     def test_nothing_left_attached_after_sigint(self):

@@ -437,6 +437,38 @@ static int flush_shared(void **state)
 	return 0;
 }
 
+/* Redis holds keep records however many are published: each one pushed out of the newest
+ * keep is deleted in the transaction of the record that pushed it, across batches. */
+static void test_keep_bounds_records(void **state)
+{
+	char url[256], uuid[33];
+	struct redis_sink *s;
+	redisContext *c;
+	redisReply *r;
+	unsigned i;
+
+	(void)state;
+	unix_url(url, sizeof(url), NULL, shared, NULL);
+	s = sink_new(url, 60, 100, 5000);
+	publish_n(s, 1, 1000, 1700000000000.0);
+	assert_int_equal(redis_sink__flush(s, 10000), 0);
+	assert_stats(s, 1000, 0, 0, 0, 1);
+	c = connect_raw(shared);
+	r = cmd(c, "DBSIZE");
+	assert_int_equal(r->integer, 101); /* 100 records and the index */
+	freeReplyObject(r);
+	for (i = 1; i <= 900; i += 899) {
+		make_uuid(uuid, i);
+		r = cmd(c, "EXISTS scooby:req:%s", uuid);
+		assert_int_equal(r->integer, 0);
+		freeReplyObject(r);
+	}
+	assert_record(c, 901, 60);
+	assert_record(c, 1000, 60);
+	redisFree(c);
+	redis_sink__free(s);
+}
+
 static void test_publish_and_verify(void **state)
 {
 	const double base = 1700000000000.75; /* fraction dropped in the score */
@@ -460,12 +492,19 @@ static void test_publish_and_verify(void **state)
 	assert_stats(s, 5, 0, 0, 0, 1);
 
 	c = connect_raw(shared);
-	for (i = 1; i <= 5; i++)
+	/* keep=3: records 1 and 2 were deleted by 4 and 5, which pushed them out */
+	for (i = 1; i <= 2; i++) {
+		make_uuid(uuid, i);
+		r = cmd(c, "EXISTS scooby:req:%s", uuid);
+		assert_int_equal(r->integer, 0);
+		freeReplyObject(r);
+	}
+	for (i = 3; i <= 5; i++)
 		assert_record(c, i, 60);
-	/* keep=3: only the three highest scores stay */
+	/* only the three highest scores stay in the index */
 	assert_zset(c, 3, 5, 1700000000000LL);
 	r = cmd(c, "DBSIZE");
-	assert_int_equal(r->integer, 6);
+	assert_int_equal(r->integer, 4);
 	freeReplyObject(r);
 	redisFree(c);
 
@@ -866,6 +905,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_publish_and_verify, flush_shared,
+						test_teardown),
+		cmocka_unit_test_setup_teardown(test_keep_bounds_records, flush_shared,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_and_many, flush_shared,
 						test_teardown),
