@@ -227,7 +227,8 @@ fi
 #                       included), which collects and injects itself on every request
 # Figures are medians over the cycles. loss: against bare; loss/pair: that loss over the bare
 # pair's; CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
-# served; peak RSS: scooby-bpf's VmHWM, the largest of its runs.
+# served; Redis: the CPU of the redis-server the records go to, on these same two cores,
+# per request served; peak RSS: scooby-bpf's VmHWM, the largest of its runs.
 if section wrk; then
 	WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
 	WRK_CYCLES=${BENCH_WRK_CYCLES:-5}
@@ -240,6 +241,7 @@ if section wrk; then
 		{ cat "$tmp/django.log"; exit 1; }
 	redis-server --port 0 --unixsocket "$tmp/redis.sock" --unixsocketperm 700 --save '' \
 		--appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+	REDIS=$!
 	free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 	port=$(free_port)
 	DJANGO_SETTINGS_MODULE=djapp.settings gunicorn -w 2 -k sync -b "127.0.0.1:$port" \
@@ -272,23 +274,29 @@ if section wrk; then
 	}
 
 	# scooby-bpf on the gunicorn master (and so its workers) while wrk runs; appends its CPU
-	# in us per request to $1.cpu, its peak RSS (KiB) to $1.rss, the events it lost to $1.lost
+	# in us per request to $1.cpu (Redis's to $1.rcpu), its peak RSS (KiB) to $1.rss, the
+	# events it lost to $1.lost
 	wrk_with_scooby() { # result-file scooby-bpf options...
-		local out=$1 pid cpu0 cpu1 reqs
+		local out=$1 pid cpu0 cpu1 rcpu0 rcpu1 reqs hz
 		shift
 		: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
 		"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
 		pid=$!
 		wait_line "$tmp/wsc.log" "scooby-bpf: attached"
 		cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+		rcpu0=$(awk '{print $14 + $15}' /proc/$REDIS/stat)
 		wrk_rps "$out" "$url" "$WRK_SECONDS"
 		cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+		rcpu1=$(awk '{print $14 + $15}' /proc/$REDIS/stat)
 		awk '/VmHWM/{print $2}' /proc/$pid/status >>"$out.rss"
 		kill -INT $pid
 		wait $pid || true
 		reqs=$(tail -n 1 "$out" | awk '{print $2}')
-		awk -v c=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
+		hz=$(getconf CLK_TCK)
+		awk -v c=$((cpu1 - cpu0)) -v hz="$hz" -v n="$reqs" \
 			'BEGIN {print (n > 0 ? c * 1e6 / hz / n : 0)}' >>"$out.cpu"
+		awk -v c=$((rcpu1 - rcpu0)) -v hz="$hz" -v n="$reqs" \
+			'BEGIN {print (n > 0 ? c * 1e6 / hz / n : 0)}' >>"$out.rcpu"
 		sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
 	}
 
@@ -325,7 +333,8 @@ if section wrk; then
 	awk -v n="$(median "$tmp/wrk_none")" -v p="$(median "$tmp/wrk_pair")" \
 		-v s="$(median "$tmp/wrk_core")" -v f="$(median "$tmp/wrk_prof")" \
 		-v tb="$(median "$tmp/wrk_tb")" -v cs="$(median "$tmp/wrk_core.cpu")" \
-		-v cf="$(median "$tmp/wrk_prof.cpu")" -v rs="$(peak "$tmp/wrk_core.rss")" \
+		-v cf="$(median "$tmp/wrk_prof.cpu")" -v qs="$(median "$tmp/wrk_core.rcpu")" \
+		-v qf="$(median "$tmp/wrk_prof.rcpu")" -v rs="$(peak "$tmp/wrk_core.rss")" \
 		-v rf="$(peak "$tmp/wrk_prof.rss")" -v ls="$(total "$tmp/wrk_core.lost")" \
 		-v lf="$(total "$tmp/wrk_prof.lost")" -v rn="$(runs "$tmp/wrk_none")" \
 		-v rp="$(runs "$tmp/wrk_pair")" -v rc="$(runs "$tmp/wrk_core")" \
@@ -336,21 +345,22 @@ if section wrk; then
 	function ratio(x) {
 		return loss(p) > 0 ? sprintf("%9.2f", loss(x) / loss(p)) : "      n/a"
 	}
-	function row(name, x, cpu, rss, note) {
-		printf "  %-26s %8.1f %7.1f %% %s %10s %10s%s\n", name, x, loss(x), ratio(x), cpu, rss,
-		       note == "" ? "" : "  " note
+	function row(name, x, cpu, rcpu, rss, note) {
+		printf "  %-26s %8.1f %7.1f %% %s %10s %10s %10s%s\n", name, x, loss(x), ratio(x), cpu,
+		       rcpu, rss, note == "" ? "" : "  " note
 	}
 	BEGIN {
 		printf "wrk on the Django N+1 page, %s (6 SQLite queries, HTML; gunicorn -w 2 sync; %d connections;\n", pg, c
 		printf "%d interleaved cycles x %d s, median):\n", k, d
-		printf "  %-26s %8s %9s %9s %10s %10s\n", "", "req/s", "loss", "loss/pair", "CPU us/req", "peak RSS"
-		printf "  %-26s %8.1f %9s %9s %10s %10s\n", "bare", n, "-", "-", "-", "-"
-		row("bpftrace step pair", p, "-", "-", "")
-		row("scooby-bpf", s, sprintf("%.1f", cs), sprintf("%.1f MiB", rs / 1024),
+		printf "  %-26s %8s %9s %9s %10s %10s %10s\n", "", "req/s", "loss", "loss/pair", "CPU us/req",
+		       "Redis us/r", "peak RSS"
+		printf "  %-26s %8.1f %9s %9s %10s %10s %10s\n", "bare", n, "-", "-", "-", "-", "-"
+		row("bpftrace step pair", p, "-", "-", "-", "")
+		row("scooby-bpf", s, sprintf("%.1f", cs), sprintf("%.1f", qs), sprintf("%.1f MiB", rs / 1024),
 		    sprintf("(target: loss/pair <= 1.5; %d events lost)", ls))
-		row("scooby-bpf --profile=999", f, sprintf("%.1f", cf), sprintf("%.1f MiB", rf / 1024),
-		    sprintf("(target: loss < 3 %%; %d events lost)", lf))
-		row("django-debug-toolbar", tb, "-", "-", "")
+		row("scooby-bpf --profile=999", f, sprintf("%.1f", cf), sprintf("%.1f", qf),
+		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %d events lost)", lf))
+		row("django-debug-toolbar", tb, "-", "-", "-", "")
 		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; --profile %s; toolbar %s\n", rn, rp, rc, rpf, rtb
 	}'
 
