@@ -38,6 +38,10 @@ struct {
 	__type(value, struct sc_task_code);
 } py_task_codes SEC(".maps") __weak;
 
+/* set by userspace once any traced process has a py_task_codes entry: until then no
+ * response write looks for a task (a sync server's pays nothing) */
+volatile __u32 py_task_procs __weak;
+
 #define PY_OWNED_BY_GENERATOR 1 /* _PyInterpreterFrame.owner of a generator's frame */
 
 #define PY_MAX_THREADS 256 /* threads walked to find ours */
@@ -448,9 +452,12 @@ static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_p
  * when the process has run no asgiref executor work (whose queries it would name). */
 static __always_inline __u64 py_outer_coro(__u32 tgid)
 {
-	struct sc_py_cfg *cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct sc_py_cfg *cfg;
 	__u64 gen = 0;
 
+	if (!py_task_procs)
+		return 0;
+	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
 	if (!cfg || !py_stacks || !cfg->ntask_codes)
 		return 0;
 	py_walk_frames(cfg, tgid, NULL, &gen);

@@ -711,9 +711,9 @@ void pystack__set_dispatchers(struct pystack *ps, int fd)
 	ps->dispatchers_fd = fd;
 }
 
-int pystack__set_task_codes(struct pystack *ps, int fd)
+int pystack__set_task_codes(struct pystack *ps, int fd, struct scooby_bpf *skel)
 {
-	ps->tasks = pytasks__new(fd, ps->map_fd);
+	ps->tasks = pytasks__new(fd, ps->map_fd, skel);
 	return ps->tasks ? 0 : -ENOMEM;
 }
 

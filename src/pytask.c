@@ -8,6 +8,7 @@
 #include "scooby/events.h"
 #include "hashmap.h"
 #include "pytask.h"
+#include "scooby.skel.h"
 
 /* Code objects told to BPF, by (pid, code) */
 static struct hashmap_table task_codes = HASHMAP_TABLE("task handler codes", 16, 256);
@@ -17,10 +18,11 @@ static struct hashmap_table task_codes = HASHMAP_TABLE("task handler codes", 16,
 
 struct pytasks {
 	int codes_fd, procs_fd;
+	struct scooby_bpf *skel; /* its .bss holds py_task_procs (mapped at load: read late) */
 	struct hashmap *codes; /* hashmap_key2(pid, code) -> pid + 1 */
 };
 
-struct pytasks *pytasks__new(int codes_fd, int procs_fd)
+struct pytasks *pytasks__new(int codes_fd, int procs_fd, struct scooby_bpf *skel)
 {
 	struct pytasks *pt = calloc(1, sizeof(*pt));
 
@@ -28,6 +30,7 @@ struct pytasks *pytasks__new(int codes_fd, int procs_fd)
 		return NULL;
 	pt->codes_fd = codes_fd;
 	pt->procs_fd = procs_fd;
+	pt->skel = skel;
 	pt->codes = hashmap__new_in(&task_codes);
 	if (!pt->codes) {
 		free(pt);
@@ -82,10 +85,15 @@ void pytasks__note(struct pytasks *pt, uint32_t pid, uint64_t code)
 		return;
 	if (hashmap__set(pt->codes, k, (void *)(uintptr_t)(pid + 1ULL), NULL))
 		return;
-	if (bpf_map_update_elem(pt->codes_fd, &key, &val, BPF_ANY) || bump_count(pt, pid, 1))
+	if (bpf_map_update_elem(pt->codes_fd, &key, &val, BPF_ANY) || bump_count(pt, pid, 1)) {
 		fprintf(stderr,
 			"scooby-bpf: pid %u: cannot tell BPF of asgiref's thread_handler: %s\n",
 			pid, strerror(errno));
+		return;
+	}
+	/* from now on response writes look for the task writing them */
+	if (pt->skel && pt->skel->bss)
+		*(volatile __u32 *)&pt->skel->bss->py_task_procs = 1;
 }
 
 struct gone_ctx {

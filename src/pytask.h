@@ -6,10 +6,12 @@
 #include <stdint.h>
 
 struct pytasks;
+struct scooby_bpf;
 
-/* Returns a registry writing to BPF's py_task_codes (codes_fd) and bumping the process's
- * ntask_codes in py_procs (procs_fd), or NULL on ENOMEM. */
-struct pytasks *pytasks__new(int codes_fd, int procs_fd);
+/* Returns a registry writing to BPF's py_task_codes (codes_fd), bumping the process's
+ * ntask_codes in py_procs (procs_fd) and setting skel's py_task_procs (skel may be NULL),
+ * or NULL on ENOMEM. */
+struct pytasks *pytasks__new(int codes_fd, int procs_fd, struct scooby_bpf *skel);
 void pytasks__free(struct pytasks *pt);
 /* True for asgiref's SyncToAsync.thread_handler (asgiref/sync.py), whose third local
  * (source_task) is the asyncio Task whose sync work its thread runs. */
