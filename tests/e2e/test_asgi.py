@@ -55,13 +55,29 @@ class DjangoUvicorn(E2ECase):
     """THREADS clients at once, each sending PER_THREAD requests with an X-Request-ID, to Django
     under uvicorn: every request is recorded once, with the exact SQL Django's own execute
     wrapper logged for it (tests/apps/djapp/djapp/asgi_logged.py), attributed through its
-    asyncio task ("executor"), with its status and view."""
+    asyncio task ("executor"), with its status and view. SQLite here."""
+
+    db = "sqlite"
+    record_db = "sqlite"  # the queries' db in records
+
+    @classmethod
+    def db_env(cls, tmp):
+        return harness.sqlite_env(tmp)
+
+    @classmethod
+    def expected(cls, logged):
+        """What the tracer must see for what Django logged: its sqlite3 backend's set-up
+        statement where it opened the connection, its %s placeholders as ?."""
+        out = []
+        for sql in logged:
+            out += [SQ_PRAGMA] if sql == "<connect>" else [as_sqlite_received(sql)]
+        return out
 
     @classmethod
     def setUpClass(cls):
-        tmp = cls.make_tmp("asgi-uvicorn")
+        tmp = cls.make_tmp("asgi-uvicorn-" + cls.db)
         cls.start_redis()
-        db = harness.sqlite_env(tmp)
+        db = cls.db_env(tmp)
         harness.django_prepare(tmp, db)
         cls.sql_log = os.path.join(tmp, "sql.jsonl")
         env = harness.django_env(db)
@@ -124,13 +140,11 @@ class DjangoUvicorn(E2ECase):
             self.assertEqual(req["pid"], self.server.pid, short(rec))
             self.assertEqual(logged[rid]["pid"], req["pid"], short(rec))
             loop_tids.add(req["tid"])
-            expected = []
-            for sql in logged[rid]["sql"]:
-                expected += [SQ_PRAGMA] if sql == "<connect>" else [as_sqlite_received(sql)]
+            expected = self.expected(logged[rid]["sql"])
             self.assertEqual(texts(rec), expected, short(rec))
             for q in queries(rec):
                 self.assertIsNone(q["error"], short(rec))
-                self.assertEqual(q["db"], "sqlite", short(rec))
+                self.assertEqual(q["db"], self.record_db, short(rec))
                 # run in the executor thread, not the thread that read the request
                 self.assertEqual(q["attributed_by"], "executor", short(rec))
                 self.assertNotEqual(q["tid"], req["tid"], short(rec))
@@ -141,6 +155,27 @@ class DjangoUvicorn(E2ECase):
                                  short(rec))
         # one event loop read every request
         self.assertEqual(len(loop_tids), 1, loop_tids)
+
+
+class DjangoUvicornPostgres(DjangoUvicorn):
+    """The same on the postgresql backend (psycopg2, libpq's PQexec): Django's log holds the
+    statements as psycopg2 sends them."""
+
+    db = "postgresql"
+    record_db = "postgresql"
+
+    @classmethod
+    def db_env(cls, tmp):
+        pg = harness.Postgres(tmp)
+        cls.addClassCleanup(pg.stop)
+        pg.start()
+        pg.psql("CREATE DATABASE djscooby")
+        return dict(pg.env("djscooby"), SCOOBY_DB="postgresql")
+
+    @classmethod
+    def expected(cls, logged):
+        """Opening the connection runs no statement through libpq's query calls."""
+        return [sql for sql in logged if sql != "<connect>"]
 
 
 def task_coro_table():

@@ -2,7 +2,7 @@
 executed for each request, as wsgi_logged.py does for WSGI: one JSON line per request appended
 to $SCOOBY_SQL_LOG before its last response bytes are sent, with its X-Request-ID, its path and
 its statements in order as the connection's execute wrapper saw them ("<connect>" where Django
-opened the connection). Django runs the sync views and the ORM in asgiref's executor thread:
+opened the connection; on PostgreSQL, as psycopg2 sends them, its literals inline). Django runs the sync views and the ORM in asgiref's executor thread:
 the request's statements are found through a context variable, which asgiref's sync_to_async
 copies into that thread."""
 import contextvars
@@ -23,7 +23,11 @@ django_application = get_asgi_application()
 def _wrapper(execute, sql, params, many, context):
     executed = _executed.get()
     if executed is not None:
-        executed.append(sql)
+        if context["connection"].vendor == "postgresql" and not many:
+            # psycopg2 sends its literals inline: log the text as libpq receives it
+            executed.append(context["cursor"].cursor.mogrify(sql, params).decode())
+        else:
+            executed.append(sql)
     return execute(sql, params, many, context)
 
 
