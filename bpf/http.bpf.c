@@ -194,8 +194,10 @@ static __always_inline int read_exit(long ret)
 		goto out;
 	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true, 0);
 	/* a second socket's request before the first one's response: an event loop */
-	if (t->req_fd1 && t->req_fd1 != t->fd + 1 && !t->resp_bytes)
+	if (t->req_fd1 && t->req_fd1 != t->fd + 1 && !t->resp_bytes && !t->loop) {
 		t->loop = 1;
+		py_loop_threads = 1;
+	}
 	t->req_fd1 = t->fd + 1;
 	t->resp_bytes = 0;
 	t->view_seen = 0;
@@ -214,10 +216,9 @@ static __always_inline void loop_out(struct sc_thread *t, struct http_conn *conn
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), coro = 0;
 
-	if (conn->resp_bytes == 0) {
-		sq_flush_thread(pid_tgid);
-		coro = py_outer_coro(pid_tgid >> 32);
-	}
+	/* no statement is flushed here: those open on the thread may be other tasks' */
+	if (conn->resp_bytes == 0)
+		coro = py_outer_coro(pid_tgid >> 32, true);
 	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, conn->resp_bytes < SC_HTTP_CAP, coro);
 	conn->resp_bytes += ret;
 	if (t->req_fd1 == t->fd + 1)
@@ -257,7 +258,7 @@ static __always_inline int write_exit(void *ctx, long ret)
 	 * asyncio task that writes it names the request of its executor's queries */
 	if (t->resp_bytes == 0) {
 		sq_flush_thread(bpf_get_current_pid_tgid());
-		coro = py_outer_coro(bpf_get_current_pid_tgid() >> 32);
+		coro = py_outer_coro(bpf_get_current_pid_tgid() >> 32, false);
 	}
 	/* head bytes until the response head has surely been seen, tails after */
 	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, t->resp_bytes < SC_HTTP_CAP, coro);

@@ -41,6 +41,9 @@ struct {
 /* set by userspace once any traced process has a py_task_codes entry: until then no
  * response write looks for a task (a sync server's pays nothing) */
 volatile __u32 py_task_procs __weak;
+/* set by BPF once any traced thread is an event loop's (bpf/http.bpf.c): until then a
+ * query's stack walk does not ask whether its thread is one */
+volatile __u32 py_loop_threads __weak;
 
 #define PY_OWNED_BY_GENERATOR 1 /* _PyInterpreterFrame.owner of a generator's frame */
 
@@ -449,16 +452,17 @@ static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_p
 
 /* Returns the coroutine of the outermost generator frame on the calling thread's Python
  * stack: on an event loop's thread, inside a task, that task's coroutine; 0 when none, or
- * when the process has run no asgiref executor work (whose queries it would name). */
-static __always_inline __u64 py_outer_coro(__u32 tgid)
+ * when the process has run no asgiref executor work (whose queries it would name) and the
+ * thread is not an event loop's (loop). */
+static __always_inline __u64 py_outer_coro(__u32 tgid, bool loop)
 {
 	struct sc_py_cfg *cfg;
 	__u64 gen = 0;
 
-	if (!py_task_procs)
+	if (!py_task_procs && !loop)
 		return 0;
 	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (!cfg || !py_stacks || !cfg->ntask_codes)
+	if (!cfg || !py_stacks || (!cfg->ntask_codes && !loop))
 		return 0;
 	py_walk_frames(cfg, tgid, NULL, &gen);
 	return gen;
@@ -471,15 +475,20 @@ static __always_inline __u32 py_event_size(const struct sc_pystack_event *e)
 	       (e->nframes & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
 }
 
-/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
+/* Walks the Python stack of the calling thread and sends it keyed by key_ts; loop: the
+ * thread is an event loop's (the outermost coroutine is sent as task_coro). */
 static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
-				    __u32 kind)
+				    __u32 kind, bool loop)
 {
 	struct sc_pystack_event *e;
+	__u64 gen = 0;
 
-	e = py_walk_frames(cfg, pid_tgid >> 32, NULL, NULL);
+	e = py_walk_frames(cfg, pid_tgid >> 32, NULL, loop ? &gen : NULL);
 	if (!e)
 		return;
+	/* on an event loop's thread the task is the one running: its coroutine, no Task */
+	if (loop && !e->task && gen)
+		e->task_coro = gen;
 	e->key_ts = key_ts;
 	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
 	e->hdr.size = py_event_size(e);
@@ -493,12 +502,18 @@ static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_t
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct sc_py_cfg *cfg;
+	struct sc_thread *t;
+	bool loop = false;
 
 	if (!py_stacks)
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (cfg && py_loop_threads) {
+		t = sc_thread_get(false);
+		loop = t && t->loop;
+	}
 	if (cfg)
-		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK);
+		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK, loop);
 	if (!cfg || native_stacks)
 		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK, at_entry);
 }

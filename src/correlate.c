@@ -417,12 +417,19 @@ static void query_background(struct correlator *c, uint32_t pid, struct query *q
 	record__add_query(r, q);
 }
 
+/* How a query found through its task finds it: from the executor thread's frame that
+ * holds the Task, or on the event loop's thread from the task's running coroutine. */
+static const char *query_by(const struct query *q)
+{
+	return q->stack.task ? "executor" : "task";
+}
+
 /* A held executor query whose task is bound (key) or given up on (key 0). */
 static void task_query(struct query *q, uint32_t pid, uint64_t key, void *ctx)
 {
 	struct correlator *c = ctx;
 
-	if (!key || !correlator__query_to(c, pid, key, q, "executor"))
+	if (!key || !correlator__query_to(c, pid, key, q, query_by(q)))
 		query_background(c, pid, q,
 				 key ? "its task's request had ended" :
 				       "its task wrote no response on a traced connection");
@@ -436,10 +443,10 @@ void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 	if (r && r->pid != pid)
 		r = NULL;
 	if (!r && q->stack.task_coro) {
-		/* an asyncio task's work in an executor thread: its request is the one the
-		 * task answers, which its response write will tell */
+		/* an asyncio task's work, in an executor thread or on the loop's: its
+		 * request is the one the task answers, which its response write will tell */
 		key = taskwait__bound(c->tasks, pid, q->stack.task_coro);
-		if (key && correlator__query_to(c, pid, key, q, "executor"))
+		if (key && correlator__query_to(c, pid, key, q, query_by(q)))
 			return;
 		if (!key && taskwait__hold(c->tasks, pid, q->stack.task_coro, q))
 			return;

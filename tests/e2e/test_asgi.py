@@ -33,8 +33,9 @@ class Uvicorn:
     """Debian's uvicorn (h11, the asyncio loop) serving module on 127.0.0.1:<free port>, one
     process (self.pid)."""
 
-    def __init__(self, tmp, app, chdir, env):
+    def __init__(self, tmp, app, chdir, env, ready="/noquery/"):
         self.tmp, self.app, self.chdir, self.env = tmp, app, chdir, env
+        self.ready = ready
         self.port = free_port()
         self.proc = None
 
@@ -43,7 +44,7 @@ class Uvicorn:
                 str(self.port), "--lifespan", "off", "--no-access-log"]
         self.proc = Proc("uvicorn", argv, self.tmp, env=self.env, cwd=self.chdir)
         self.pid = self.proc.pid
-        wait_http(self.port, "/noquery/", self.proc)
+        wait_http(self.port, self.ready, self.proc)
         return self
 
     def stop(self):
@@ -176,6 +177,75 @@ class DjangoUvicornPostgres(DjangoUvicorn):
     def expected(cls, logged):
         """Opening the connection runs no statement through libpq's query calls."""
         return [sql for sql in logged if sql != "<connect>"]
+
+
+ASGI_PER_THREAD = 25
+ASGI_QUERIES = 3
+
+
+def query_text(rid, k):
+    """tests/apps/asgiapp.py's k-th statement of request rid."""
+    return "SELECT name FROM items WHERE id = %d /* %s */" % (k % 4 + 1, rid)
+
+
+class PlainAsgiUvicorn(E2ECase):
+    """tests/apps/asgiapp.py under uvicorn: async handlers query SQLite on the event loop's
+    thread, awaiting between queries, THREADS clients at once: each request's queries are its
+    own (found through its task's coroutine, "task", or by the thread while it serves one
+    request at a time, "thread"), in order."""
+
+    @classmethod
+    def setUpClass(cls):
+        tmp = cls.make_tmp("asgi-plain")
+        cls.start_redis()
+        env = {"SCOOBY_ASGI_DB": os.path.join(tmp, "asgi.sqlite3")}
+        cls.server = cls.start_server(Uvicorn, "asgiapp:application", harness.APPS, env,
+                                      ready="/q/0/")
+        cls.port = cls.server.port
+        cls.attach(cls.server.pid)
+
+    def test_interleaved_requests_own_queries(self):
+        sent, errors, lock = {}, [], threading.Lock()
+
+        def client(n):
+            try:
+                for i in range(ASGI_PER_THREAD):
+                    rid = "plain-%d-%d-%s" % (n, i, nonce())
+                    status, _, _ = http_request(self.port, "/q/%d/" % ASGI_QUERIES,
+                                                headers={"X-Request-ID": rid})
+                    with lock:
+                        sent[rid] = status
+            except Exception as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        self.assertEqual(errors, [])
+        recs = self.records.wait(lambda r: r["request"]["request_id"] in sent,
+                                 "%d requests" % len(sent), count=len(sent))
+        by_id, by = {}, set()
+        for rec in recs:
+            rid = rec["request"]["request_id"]
+            self.assertNotIn(rid, by_id, "two records for %s: %s" % (rid, short(rec)))
+            by_id[rid] = rec
+        for rid, status in sorted(sent.items()):
+            rec = by_id[rid]
+            check_record(self, rec)
+            self.assertEqual(status, 200, rid)
+            req = rec["request"]
+            self.assertEqual((req["path"], req["status"]), ("/q/%d/" % ASGI_QUERIES, 200),
+                             short(rec))
+            self.assertEqual(texts(rec), [query_text(rid, k) for k in range(ASGI_QUERIES)],
+                             short(rec))
+            for q in queries(rec):
+                self.assertIn(q["attributed_by"], ("thread", "task"), short(rec))
+                self.assertEqual(q["tid"], req["tid"], short(rec))
+                by.add(q["attributed_by"])
+        # the clients' requests interleaved on the loop: some were found by their task
+        self.assertIn("task", by)
 
 
 def task_coro_table():
