@@ -196,6 +196,10 @@ struct sc_thread {
 	__u32 await_proto; /* its enum sc_client */
 	__u32 await_port;
 	__u32 prof; /* --profile: its prof_threads entry was made */
+	/* an event loop's thread: it read a second socket's request before the first one's
+	 * response began, so its responses are counted per socket (http_fds) */
+	__u32 loop;
+	__u32 pad;
 };
 
 struct {

@@ -17,12 +17,18 @@ enum http_sys {
 	SYS_SENDFILE
 };
 
+/* A socket that carried a request: its response bytes since its latest request line
+ * (an event loop's thread keeps many requests open, each counted on its own socket). */
+struct http_conn {
+	__u64 resp_bytes;
+};
+
 /* sockets that carried a request, so their close is reported */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct fd_key);
-	__type(value, __u32);
+	__type(value, struct http_conn);
 } http_fds SEC(".maps");
 
 /* Remembers a read's arguments; any traced thread may be about to read a request. */
@@ -52,8 +58,9 @@ static __always_inline int write_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iov
 	if (!t)
 		return 0;
 	if (t->req_fd1 != fd + 1) {
-		/* stdout/stderr only count inside a request; other fds may be a store's */
-		if (fd <= 2 ? !t->req_fd1 || !logs_enabled : !wire_enabled)
+		/* stdout/stderr only count inside a request; other fds may be a store's, or
+		 * on an event loop's thread another request's socket */
+		if (fd <= 2 ? !t->req_fd1 || !logs_enabled : !wire_enabled && !t->loop)
 			return 0;
 	}
 	t->sys = sys;
@@ -130,7 +137,7 @@ static __always_inline bool looks_like_request(const char *p)
 
 /* Copies the head (or the tail) of buf into a record and sends it. */
 static __always_inline void send_data(__u32 kind, struct sc_thread *t, __u64 buf, __u64 avail,
-				      __u64 moved, bool head)
+				      __u64 moved, bool head, __u64 coro)
 {
 	struct sc_http_event *e = sc_scratch();
 	__u64 n = avail;
@@ -140,6 +147,7 @@ static __always_inline void send_data(__u32 kind, struct sc_thread *t, __u64 buf
 	e->fd = t->fd;
 	e->len = moved;
 	e->flags = head ? SC_HTTP_F_HEAD : 0;
+	e->coro = coro;
 	e->cap_len = 0;
 	if (buf) {
 		if (head) {
@@ -166,9 +174,9 @@ static __always_inline int read_exit(long ret)
 {
 	struct sc_thread *t = sc_thread_get(false);
 	__u64 len = ret, buf;
+	struct http_conn fresh = {};
 	char head[8] = {};
 	struct fd_key key;
-	__u32 one = 1;
 
 	if (!t || !t->sys)
 		return 0;
@@ -184,22 +192,45 @@ static __always_inline int read_exit(long ret)
 	if (len < 8 || bpf_probe_read_user(head, sizeof(head), (void *)buf) ||
 	    !looks_like_request(head) || !is_socket(t->fd) || wire_is_store(t->fd))
 		goto out;
-	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true);
+	send_data(SC_EV_HTTP_IN, t, buf, len, ret, true, 0);
+	/* a second socket's request before the first one's response: an event loop */
+	if (t->req_fd1 && t->req_fd1 != t->fd + 1 && !t->resp_bytes && !t->loop) {
+		t->loop = 1;
+		py_loop_threads = 1;
+	}
 	t->req_fd1 = t->fd + 1;
 	t->resp_bytes = 0;
 	t->view_seen = 0;
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.fd = t->fd;
-	bpf_map_update_elem(&http_fds, &key, &one, BPF_ANY);
+	bpf_map_update_elem(&http_fds, &key, &fresh, BPF_ANY);
 out:
 	t->sys = 0;
 	return 0;
 }
 
+/* An event loop's thread wrote on request socket conn: sent as its response's bytes, the
+ * first write with the coroutine of the task writing it (which names the request's task). */
+static __always_inline void loop_out(struct sc_thread *t, struct http_conn *conn, __u64 buf,
+				     __u64 len, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), coro = 0;
+
+	/* no statement is flushed here: those open on the thread may be other tasks' */
+	if (conn->resp_bytes == 0)
+		coro = py_outer_coro(pid_tgid >> 32, true);
+	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, conn->resp_bytes < SC_HTTP_CAP, coro);
+	conn->resp_bytes += ret;
+	if (t->req_fd1 == t->fd + 1)
+		t->resp_bytes += ret;
+}
+
 static __always_inline int write_exit(void *ctx, long ret)
 {
 	struct sc_thread *t = sc_thread_get(false);
-	__u64 len = ret, buf = 0;
+	__u64 len = ret, buf = 0, coro = 0;
+	struct http_conn *conn;
+	struct fd_key key;
 
 	if (!t || !t->sys)
 		return 0;
@@ -207,18 +238,30 @@ static __always_inline int write_exit(void *ctx, long ret)
 		goto out;
 	if (t->sys != SYS_SENDFILE)
 		buf = first_buf(t, &len);
+	if (t->loop && t->fd > 2) {
+		key.tgid = bpf_get_current_pid_tgid() >> 32;
+		key.fd = t->fd;
+		conn = bpf_map_lookup_elem(&http_fds, &key);
+		if (conn) {
+			loop_out(t, conn, buf, len, ret);
+			goto out;
+		}
+	}
 	if (t->fd + 1 != t->req_fd1) {
 		if (t->fd <= 2)
 			log_out(ctx, t->fd, buf, len, ret);
-		else
+		else if (wire_enabled)
 			wire_out(ctx, t, buf, len, ret);
 		goto out;
 	}
-	/* the response has begun: what the request's queries left open ends here */
-	if (t->resp_bytes == 0)
+	/* the response has begun: what the request's queries left open ends here; an
+	 * asyncio task that writes it names the request of its executor's queries */
+	if (t->resp_bytes == 0) {
 		sq_flush_thread(bpf_get_current_pid_tgid());
+		coro = py_outer_coro(bpf_get_current_pid_tgid() >> 32, false);
+	}
 	/* head bytes until the response head has surely been seen, tails after */
-	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, t->resp_bytes < SC_HTTP_CAP);
+	send_data(SC_EV_HTTP_OUT, t, buf, len, ret, t->resp_bytes < SC_HTTP_CAP, coro);
 	t->resp_bytes += ret;
 out:
 	t->sys = 0;

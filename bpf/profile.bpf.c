@@ -25,6 +25,7 @@ struct prof_known {
 	__u64 sent_ns; /* the record's key_ts: when it was last sent whole */
 	__u32 nframes;
 	__u32 flags;
+	__u64 task, task_coro;
 	struct sc_py_frame frames[SC_PY_MAX_FRAMES];
 };
 
@@ -130,7 +131,7 @@ static __always_inline void prof_py_sample(const struct sc_py_cfg *cfg, __u64 pi
 	__u64 hash, now;
 	bool fresh = false;
 
-	e = py_walk_frames(cfg, tgid, &hash);
+	e = py_walk_frames(cfg, tgid, &hash, NULL);
 	if (!e)
 		return;
 	now = bpf_ktime_get_ns();

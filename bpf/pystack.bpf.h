@@ -29,6 +29,24 @@ struct {
 	__type(value, struct py_thread);
 } py_threads SEC(".maps") __weak;
 
+/* code objects whose frames hold an asyncio task in a local (asgiref's thread_handler),
+ * filled by userspace as it meets them in stacks */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct sc_code_key);
+	__type(value, struct sc_task_code);
+} py_task_codes SEC(".maps") __weak;
+
+/* set by userspace once any traced process has a py_task_codes entry: until then no
+ * response write looks for a task (a sync server's pays nothing) */
+volatile __u32 py_task_procs __weak;
+/* set by BPF once any traced thread is an event loop's (bpf/http.bpf.c): until then a
+ * query's stack walk does not ask whether its thread is one */
+volatile __u32 py_loop_threads __weak;
+
+#define PY_OWNED_BY_GENERATOR 1 /* _PyInterpreterFrame.owner of a generator's frame */
+
 #define PY_MAX_THREADS 256 /* threads walked to find ours */
 #define PY_BULK_MAX 16384 /* bytes of a thread's frame stack copied in one read */
 /* bytes of data stack copied per frame asked for: a frame is its header and its locals and
@@ -178,7 +196,12 @@ struct py_frame_walk {
 	__u64 bulk_lo, bulk_hi; /* target range held in py_bulk, 0 when none */
 	__u64 hash; /* FNV-1a of the frames kept so far (--profile tells stacks apart by it) */
 	__u32 hashing; /* 0: the caller needs no hash (a query's stack) */
-	__u32 pad;
+	__u32 tgid;
+	__u32 tasks; /* the process has py_task_codes entries: look frames up */
+	__u32 want_gen; /* find the outermost generator frame's object */
+	__u16 localsplus, frame_gen, gen_iframe, pad;
+	__u64 task; /* the local of the outermost py_task_codes frame, 0: none */
+	__u64 gen; /* the outermost generator (coroutine) whose frame was walked, 0: none */
 };
 
 #define PY_FNV_PRIME 0x100000001b3ULL
@@ -227,6 +250,22 @@ static __always_inline bool py_frame_from_bulk(struct py_frame_walk *w, struct s
 	return true;
 }
 
+/* When frame's code is one of py_task_codes, keeps the task local it names: the walk
+ * goes outwards, so the outermost such frame's is kept. */
+static __always_inline void py_task_check(struct py_frame_walk *w, __u64 frame, __u64 code)
+{
+	struct sc_code_key key = { .tgid = w->tgid, .code = code };
+	struct sc_task_code *tc;
+	__u64 task;
+
+	tc = bpf_map_lookup_elem(&py_task_codes, &key);
+	if (!tc || tc->local > 64)
+		return;
+	task = py_read_ptr(frame + w->localsplus + tc->local * 8);
+	if (task)
+		w->task = task;
+}
+
 static long py_frame_step(__u32 i, void *p)
 {
 	struct py_frame_walk *w = p;
@@ -234,6 +273,7 @@ static long py_frame_step(__u32 i, void *p)
 	struct sc_py_frame *f;
 	__u64 buf[PY_FRAME_READ / 8] = {};
 	bool skip = false;
+	__u64 frame;
 	__u32 size;
 
 	if (!w->frame)
@@ -246,7 +286,11 @@ static long py_frame_step(__u32 i, void *p)
 	if (!e)
 		return 1;
 	f = &e->frames[w->n & (SC_PY_MAX_FRAMES - 1)];
+	frame = w->frame;
 	if (py_frame_from_bulk(w, f, &skip)) {
+		/* a generator's frame lives in its object, never in the data stack */
+		if (!skip && w->tasks)
+			py_task_check(w, frame, f->code);
 		if (!skip) {
 			if (w->hashing)
 				py_hash_frame(w, f);
@@ -270,6 +314,15 @@ static long py_frame_step(__u32 i, void *p)
 	f->code = py_field(buf, w->code);
 	f->instr = py_field(buf, w->instr);
 	f->ctx = py_field(buf, w->ctx);
+	if (w->want_gen) {
+		if (w->gen_iframe != SC_PY_NONE && w->owner != SC_PY_NONE &&
+		    ((__u8 *)buf)[w->owner & (PY_FRAME_READ - 1)] == PY_OWNED_BY_GENERATOR)
+			w->gen = frame - w->gen_iframe;
+		else if (w->frame_gen != SC_PY_NONE && py_field(buf, w->frame_gen))
+			w->gen = py_field(buf, w->frame_gen);
+	}
+	if (w->tasks)
+		py_task_check(w, frame, f->code);
 	if (w->hashing)
 		py_hash_frame(w, f);
 	w->n++;
@@ -345,11 +398,12 @@ static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
 }
 
 /* Walks the Python stack of the calling thread into the scratch record, and returns it
- * (its frames, nframes and flags set; NULL when the scratch cannot be had). *hash, unless
- * hash is NULL (a query's stack needs none), tells the frame list apart: the tgid, every
- * frame's code, instruction and context, the flags. */
+ * (its frames, nframes, flags, task and task_coro set; NULL when the scratch cannot be
+ * had). *hash, unless hash is NULL (a query's stack needs none), tells the frame list
+ * apart: the tgid, every frame's code, instruction and context, the flags. *gen, unless
+ * gen is NULL, is the outermost generator walked (an event loop's task coroutine). */
 static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_py_cfg *cfg,
-							       __u32 tgid, __u64 *hash)
+							       __u32 tgid, __u64 *hash, __u64 *gen)
 {
 	struct py_frame_walk w = { .hash = 0xcbf29ce484222325ULL ^ tgid, .hashing = !!hash };
 	struct sc_pystack_event *e;
@@ -370,6 +424,13 @@ static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_p
 		w.owner = cfg->frame_owner;
 		w.cstack = cfg->owner_cstack;
 		w.read = cfg->frame_read > PY_FRAME_READ ? PY_FRAME_READ : cfg->frame_read;
+		w.tgid = tgid;
+		/* a sync server's process has none: its walk does no lookup */
+		w.tasks = cfg->ntask_codes != 0 && cfg->frame_localsplus != SC_PY_NONE;
+		w.localsplus = cfg->frame_localsplus;
+		w.want_gen = gen != NULL;
+		w.frame_gen = cfg->frame_gen;
+		w.gen_iframe = cfg->gen_iframe;
 		py_bulk_copy(cfg, ts, &w);
 		bpf_loop(SC_PY_MAX_FRAMES + 1, py_frame_step, &w, 0);
 	}
@@ -378,9 +439,33 @@ static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_p
 		return NULL;
 	e->flags = w.flags;
 	e->nframes = w.n;
+	e->task = w.task;
+	e->task_coro = 0;
+	if (w.task && cfg->task_coro != SC_PY_NONE)
+		e->task_coro = py_read_ptr(w.task + cfg->task_coro);
 	if (hash)
 		*hash = (w.hash ^ ((__u64)w.flags << 32 | w.n)) * PY_FNV_PRIME;
+	if (gen)
+		*gen = w.gen;
 	return e;
+}
+
+/* Returns the coroutine of the outermost generator frame on the calling thread's Python
+ * stack: on an event loop's thread, inside a task, that task's coroutine; 0 when none, or
+ * when the process has run no asgiref executor work (whose queries it would name) and the
+ * thread is not an event loop's (loop). */
+static __always_inline __u64 py_outer_coro(__u32 tgid, bool loop)
+{
+	struct sc_py_cfg *cfg;
+	__u64 gen = 0;
+
+	if (!py_task_procs && !loop)
+		return 0;
+	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (!cfg || !py_stacks || (!cfg->ntask_codes && !loop))
+		return 0;
+	py_walk_frames(cfg, tgid, NULL, &gen);
+	return gen;
 }
 
 /* The size of stack record e, as sent. */
@@ -390,15 +475,20 @@ static __always_inline __u32 py_event_size(const struct sc_pystack_event *e)
 	       (e->nframes & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
 }
 
-/* Walks the Python stack of the calling thread and sends it keyed by key_ts. */
+/* Walks the Python stack of the calling thread and sends it keyed by key_ts; loop: the
+ * thread is an event loop's (the outermost coroutine is sent as task_coro). */
 static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
-				    __u32 kind)
+				    __u32 kind, bool loop)
 {
 	struct sc_pystack_event *e;
+	__u64 gen = 0;
 
-	e = py_walk_frames(cfg, pid_tgid >> 32, NULL);
+	e = py_walk_frames(cfg, pid_tgid >> 32, NULL, loop ? &gen : NULL);
 	if (!e)
 		return;
+	/* on an event loop's thread the task is the one running: its coroutine, no Task */
+	if (loop && !e->task && gen)
+		e->task_coro = gen;
 	e->key_ts = key_ts;
 	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
 	e->hdr.size = py_event_size(e);
@@ -412,12 +502,18 @@ static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_t
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct sc_py_cfg *cfg;
+	struct sc_thread *t;
+	bool loop = false;
 
 	if (!py_stacks)
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (cfg && py_loop_threads) {
+		t = sc_thread_get(false);
+		loop = t && t->loop;
+	}
 	if (cfg)
-		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK);
+		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK, loop);
 	if (!cfg || native_stacks)
 		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK, at_entry);
 }

@@ -8,6 +8,7 @@
 #include "fingerprint.h"
 #include "profile.h"
 #include "hashmap.h"
+#include "taskwait.h"
 
 /* Requests begun and not yet ended, one per thread */
 static struct hashmap_table open_requests = HASHMAP_TABLE("open requests", 1024, 16384);
@@ -19,12 +20,13 @@ struct correlator {
 	struct correlator_opts opts;
 	record_fn emit;
 	void *ctx;
-	struct hashmap *requests; /* tid -> struct record in flight */
+	struct hashmap *requests; /* request key (see correlator__request_start) -> record */
 	struct hashmap *background; /* pid -> struct record of queries outside requests */
 	uint64_t last_background;
 	uint64_t lost;
 	struct hashmap *comms; /* pid -> struct comm_cached; at most COMMS_MAX */
 	struct hashmap *redacted; /* text hash -> struct redacted; at most REDACTED_MAX */
+	struct taskwait *tasks; /* executor queries waiting for their task's request */
 };
 
 /* Bound of the redacted-SQL cache (distinct texts), and of the texts it keeps: past either,
@@ -84,11 +86,13 @@ struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn
 	c->background = hashmap__new_in(&background_records);
 	c->comms = hashmap__new_in(&comm_cache);
 	c->redacted = hashmap__new_in(&redacted_sql);
-	if (!c->requests || !c->background || !c->comms || !c->redacted) {
+	c->tasks = taskwait__new();
+	if (!c->requests || !c->background || !c->comms || !c->redacted || !c->tasks) {
 		hashmap__free(c->requests, NULL);
 		hashmap__free(c->background, NULL);
 		hashmap__free(c->comms, NULL);
 		hashmap__free(c->redacted, NULL);
+		taskwait__free(c->tasks);
 		free(c);
 		return NULL;
 	}
@@ -148,8 +152,8 @@ static void cached_comm(struct correlator *c, uint32_t pid, uint64_t now, char *
 	snprintf(cc->comm, sizeof(cc->comm), "%s", buf);
 }
 
-int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts,
-			      const struct http_req_info *req)
+int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t key,
+			      uint64_t ts, const struct http_req_info *req)
 {
 	struct record *r = record__new(), *old;
 	int err = -ENOMEM;
@@ -170,7 +174,7 @@ int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, 
 	r->tid = tid;
 	r->start_ns = r->end_ns = ts;
 	cached_comm(c, pid, mono_now_ns(), r->comm, sizeof(r->comm));
-	err = hashmap__set(c->requests, tid, r, (void **)&old);
+	err = hashmap__set(c->requests, key, r, (void **)&old);
 	if (err)
 		goto cleanup;
 	if (old) { /* the caller should have ended it; do not lose it */
@@ -183,19 +187,40 @@ cleanup:
 	return err;
 }
 
-void correlator__response_status(struct correlator *c, uint32_t tid, int status)
+void correlator__response_status(struct correlator *c, uint64_t key, int status)
 {
-	struct record *r = hashmap__get(c->requests, tid);
+	struct record *r = hashmap__get(c->requests, key);
 
 	if (r)
 		r->status = status;
 }
 
-void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, int status,
+int correlator__rekey(struct correlator *c, uint64_t old_key, uint64_t new_key)
+{
+	struct record *r = hashmap__del(c->requests, old_key), *old;
+	int err;
+
+	if (!r)
+		return 0;
+	err = hashmap__set(c->requests, new_key, r, (void **)&old);
+	if (err) {
+		r->incomplete = true;
+		publish(c, r);
+		return err;
+	}
+	if (old) {
+		old->incomplete = true;
+		publish(c, old);
+	}
+	return 0;
+}
+
+void correlator__request_end(struct correlator *c, uint64_t key, uint64_t ts, int status,
 			     bool incomplete)
 {
-	struct record *r = hashmap__del(c->requests, tid);
+	struct record *r = hashmap__del(c->requests, key);
 
+	taskwait__unbind(c->tasks, key);
 	if (!r)
 		return;
 	r->end_ns = ts > r->start_ns ? ts : r->start_ns;
@@ -371,26 +396,92 @@ void correlator__view(struct correlator *c, uint32_t pid, uint32_t tid, struct v
 	n->view = n->scooby = NULL;
 }
 
+/* Gives q to pid's background record (taking its strings), with reason (static) saying
+ * why it has no request, when known. */
+static void query_background(struct correlator *c, uint32_t pid, struct query *q,
+			     const char *reason)
+{
+	struct record *r = background(c, pid);
+
+	q->attributed_by = NULL;
+	q->attribution_reason = reason;
+	if (!r) {
+		query__free_strings(q);
+		return;
+	}
+	scrub(c, q);
+	if (!record__nqueries_all(r) || q->start_ns < r->start_ns)
+		r->start_ns = q->start_ns;
+	if (q->end_ns > r->end_ns)
+		r->end_ns = q->end_ns;
+	record__add_query(r, q);
+}
+
+/* How a query found through its task finds it: from the executor thread's frame that
+ * holds the Task, or on the event loop's thread from the task's running coroutine. */
+static const char *query_by(const struct query *q)
+{
+	return q->stack.task ? "executor" : "task";
+}
+
+/* A held executor query whose task is bound (key) or given up on (key 0). */
+static void task_query(struct query *q, uint32_t pid, uint64_t key, void *ctx)
+{
+	struct correlator *c = ctx;
+
+	if (!key || !correlator__query_to(c, pid, key, q, query_by(q)))
+		query_background(c, pid, q,
+				 key ? "its task's request had ended" :
+				       "its task wrote no response on a traced connection");
+}
+
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q)
 {
 	struct record *r = hashmap__get(c->requests, q->tid);
+	uint64_t key;
 
-	scrub(c, q);
 	if (r && r->pid != pid)
 		r = NULL;
-	if (!r) {
-		r = background(c, pid);
-		if (!r) {
-			query__free_strings(q);
+	if (!r && q->stack.task_coro) {
+		/* an asyncio task's work, in an executor thread or on the loop's: its
+		 * request is the one the task answers, which its response write will tell */
+		key = taskwait__bound(c->tasks, pid, q->stack.task_coro);
+		if (key && correlator__query_to(c, pid, key, q, query_by(q)))
 			return;
-		}
-		if (!record__nqueries_all(r) || q->start_ns < r->start_ns)
-			r->start_ns = q->start_ns;
-		if (q->end_ns > r->end_ns)
-			r->end_ns = q->end_ns;
+		if (!key && taskwait__hold(c->tasks, pid, q->stack.task_coro, q))
+			return;
 	}
+	if (!r) {
+		query_background(c, pid, q,
+				 q->stack.handler_code && !q->stack.task ?
+					 "an asgiref executor's query before its frame was known" :
+					 NULL);
+		return;
+	}
+	scrub(c, q);
+	q->attributed_by = "thread";
 	decide_view(r, &q->stack, q->start_ns, false);
 	record__add_query(r, q);
+}
+
+void correlator__bind_task(struct correlator *c, uint32_t pid, uint64_t coro, uint64_t key)
+{
+	taskwait__bind(c->tasks, pid, coro, key, task_query, c);
+}
+
+bool correlator__query_to(struct correlator *c, uint32_t pid, uint64_t key, struct query *q,
+			  const char *by)
+{
+	struct record *r = hashmap__get(c->requests, key);
+
+	if (!r || r->pid != pid)
+		return false;
+	scrub(c, q);
+	q->attributed_by = by;
+	q->attribution_reason = NULL;
+	decide_view(r, &q->stack, q->start_ns, false);
+	record__add_query(r, q);
+	return true;
 }
 
 /* Returns the record a sample of (pid, tid) belongs to, background included; NULL on ENOMEM. */
@@ -516,6 +607,7 @@ void correlator__tick(struct correlator *c, uint64_t now)
 {
 	struct timeout_ctx t = { .c = c, .now = now };
 
+	taskwait__expire(c->tasks, now, c->opts.request_timeout_ns, 0, task_query, c);
 	if (now - c->last_background >= c->opts.background_period_ns) {
 		hashmap__sweep(c->background, sweep_background, c);
 		c->last_background = now;
@@ -537,6 +629,7 @@ void correlator__proc_gone(struct correlator *c, uint32_t pid, uint64_t now)
 	struct timeout_ctx t = { .c = c, .now = now, .only_pid = pid };
 
 	hashmap__sweep(c->requests, sweep_requests, &t);
+	taskwait__expire(c->tasks, now, 0, pid, task_query, c);
 	hashmap__sweep(c->background, sweep_pid_background, &t);
 	free(hashmap__del(c->comms, pid));
 }
@@ -566,6 +659,8 @@ void correlator__free(struct correlator *c)
 	t.c = c;
 	t.now = mono_now_ns();
 	hashmap__sweep(c->requests, flush_request, &t);
+	taskwait__expire(c->tasks, t.now, 0, 0, task_query, c);
+	taskwait__free(c->tasks);
 	hashmap__sweep(c->background, sweep_background, c);
 	hashmap__free(c->requests, NULL);
 	hashmap__free(c->background, NULL);

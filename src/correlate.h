@@ -9,6 +9,12 @@
 
 struct correlator;
 
+/* The request key of connection (pid, fd) on an event loop's thread: never a tid. */
+static inline uint64_t http_conn_key(uint32_t pid, uint32_t fd)
+{
+	return 1ULL << 63 | (uint64_t)pid << 32 | fd;
+}
+
 /* Receives each finished record and owns it from then on. */
 typedef void (*record_fn)(struct record *r, void *ctx);
 
@@ -24,19 +30,31 @@ struct correlator *correlator__new(const struct correlator_opts *o, record_fn fn
 /* Publishes what is still open (incomplete requests, background queries), then frees. */
 void correlator__free(struct correlator *c);
 
-/* A request line arrived on tid at ts. A request still open on the thread must have been
- * ended by the caller first. Returns 0 or -ENOMEM. */
-int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ts,
-			      const struct http_req_info *req);
-/* The response head of tid's request was seen with status: kept even if the request never
+/* A request line arrived on tid at ts; the request is known by key from then on: the tid
+ * for a thread that serves one request at a time (its queries find it by their tid), a
+ * connection's key (http_conn_key) on an event loop's thread. A request still open under
+ * key must have been ended by the caller first. Returns 0 or -ENOMEM. */
+int correlator__request_start(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t key,
+			      uint64_t ts, const struct http_req_info *req);
+/* The response head of key's request was seen with status: kept even if the request never
  * completes (a timeout, a crash, a streaming response cut off). */
-void correlator__response_status(struct correlator *c, uint32_t tid, int status);
-/* Ends tid's request at ts with status (0: none seen); no-op when none is open. */
-void correlator__request_end(struct correlator *c, uint32_t tid, uint64_t ts, int status,
+void correlator__response_status(struct correlator *c, uint64_t key, int status);
+/* Ends key's request at ts with status (0: none seen); no-op when none is open. */
+void correlator__request_end(struct correlator *c, uint64_t key, uint64_t ts, int status,
 			     bool incomplete);
+/* Files the request open under old_key under new_key (a thread found to be an event loop:
+ * its request is its connection's from then on). Returns 0, or -ENOMEM (published). */
+int correlator__rekey(struct correlator *c, uint64_t old_key, uint64_t new_key);
+/* Gives a finished query to the request open under key, attributed by (static, e.g.
+ * "executor"), taking q's strings. Returns false (q untouched) when none is open. */
+bool correlator__query_to(struct correlator *c, uint32_t pid, uint64_t key, struct query *q,
+			  const char *by);
 /* Gives a finished query to the request open on its thread, or to the process's background
- * record; takes q's strings. */
+ * record; takes q's strings. Its attributed_by says which ("thread", or NULL). */
 void correlator__query(struct correlator *c, uint32_t pid, struct query *q);
+/* The response of request key (an event loop's connection) is written by pid's asyncio
+ * task of coroutine coro: its executor queries, held and to come, are the request's. */
+void correlator__bind_task(struct correlator *c, uint32_t pid, uint64_t coro, uint64_t key);
 /* True when a query of pid's thread tid would be kept with its details (its record is not
  * full), so that resolving its stack is worth the work. */
 bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db);

@@ -330,6 +330,12 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 	if (r->py)
 		pystack__set_dispatchers(r->py,
 					 bpf_map__fd(attacher__skel(r->att)->maps.py_dispatchers));
+	if (r->py &&
+	    pystack__set_task_codes(r->py, bpf_map__fd(attacher__skel(r->att)->maps.py_task_codes),
+				    attacher__skel(r->att))) {
+		pystack__free(r->py);
+		r->py = NULL;
+	}
 	if (r->corr && r->py) {
 		r->http = http_tracker__new(r->corr);
 		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);

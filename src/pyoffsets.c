@@ -6,6 +6,8 @@
  * Values printed by tests/pyoffsets/gen.c compiled against each interpreter's installed
  * headers (pyenv 3.8.18 ... 3.13.0, Debian's python3.11-dev); tests/unit/test_pyoffsets.c
  * recompiles gen.c against every interpreter found and fails on any difference.
+ * task_coro is not in any header (_asynciomodule.c's TaskObj): found with ctypes on each
+ * interpreter, and checked so by tests/e2e/test_asgi.py's TaskCoroOffsets.
  */
 static const struct py_layout layouts[] = {
 	{ .minor = 8,
@@ -43,6 +45,10 @@ static const struct py_layout layouts[] = {
 	  .tstate_datastack_chunk = -1,
 	  .tstate_datastack_top = -1,
 	  .stackchunk_data = -1,
+	  .frame_localsplus = 360,
+	  .frame_gen = 96,
+	  .gen_iframe = -1,
+	  .task_coro = 112,
 	  .owner_cstack = -1 },
 	{ .minor = 9,
 	  .runtime_interp_head = 32,
@@ -79,6 +85,10 @@ static const struct py_layout layouts[] = {
 	  .tstate_datastack_chunk = -1,
 	  .tstate_datastack_top = -1,
 	  .stackchunk_data = -1,
+	  .frame_localsplus = 360,
+	  .frame_gen = 96,
+	  .gen_iframe = -1,
+	  .task_coro = 152,
 	  .owner_cstack = -1 },
 	{ .minor = 10,
 	  .runtime_interp_head = 32,
@@ -115,6 +125,10 @@ static const struct py_layout layouts[] = {
 	  .tstate_datastack_chunk = -1,
 	  .tstate_datastack_top = -1,
 	  .stackchunk_data = -1,
+	  .frame_localsplus = 352,
+	  .frame_gen = 88,
+	  .gen_iframe = -1,
+	  .task_coro = 160,
 	  .owner_cstack = -1 },
 	{ .minor = 11,
 	  .runtime_interp_head = 40,
@@ -151,6 +165,10 @@ static const struct py_layout layouts[] = {
 	  .tstate_datastack_chunk = 296,
 	  .tstate_datastack_top = 304,
 	  .stackchunk_data = 24,
+	  .frame_localsplus = 72,
+	  .frame_gen = -1,
+	  .gen_iframe = 80,
+	  .task_coro = 136,
 	  .owner_cstack = -1 },
 	{ .minor = 12,
 	  .runtime_interp_head = 40,
@@ -187,6 +205,10 @@ static const struct py_layout layouts[] = {
 	  .tstate_datastack_chunk = 232,
 	  .tstate_datastack_top = 240,
 	  .stackchunk_data = 24,
+	  .frame_localsplus = 72,
+	  .frame_gen = -1,
+	  .gen_iframe = 72,
+	  .task_coro = 136,
 	  .owner_cstack = 3 },
 	{ .minor = 13,
 	  .runtime_interp_head = 632,
@@ -223,6 +245,10 @@ static const struct py_layout layouts[] = {
 	  .tstate_datastack_chunk = 232,
 	  .tstate_datastack_top = 240,
 	  .stackchunk_data = 24,
+	  .frame_localsplus = 72,
+	  .frame_gen = -1,
+	  .gen_iframe = 72,
+	  .task_coro = 120,
 	  .owner_cstack = 3 },
 };
 
@@ -249,7 +275,7 @@ int py_layout__format(const struct py_layout *l, char *buf, size_t len)
 		"code_firstlineno=%d unicode_state=%d unicode_length=%d "
 		"unicode_ascii_data=%d unicode_compact_data=%d bytes_size=%d bytes_data=%d "
 		"dict_keys=%d dict_values=%d tstate_datastack_chunk=%d tstate_datastack_top=%d "
-		"stackchunk_data=%d",
+		"stackchunk_data=%d frame_localsplus=%d frame_gen=%d gen_iframe=%d",
 		l->minor, l->runtime_interp_head, l->interp_tstate_head, l->interp_next,
 		l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id, l->tstate_frame,
 		l->cframe_current_frame, l->frame_back, l->frame_code, l->frame_instr,
@@ -258,5 +284,5 @@ int py_layout__format(const struct py_layout *l, char *buf, size_t len)
 		l->code_name, l->code_firstlineno, l->unicode_state, l->unicode_length,
 		l->unicode_ascii_data, l->unicode_compact_data, l->bytes_size, l->bytes_data,
 		l->dict_keys, l->dict_values, l->tstate_datastack_chunk, l->tstate_datastack_top,
-		l->stackchunk_data);
+		l->stackchunk_data, l->frame_localsplus, l->frame_gen, l->gen_iframe);
 }

@@ -19,6 +19,10 @@ struct py_layout {
 	int bytes_size, bytes_data;
 	int dict_keys, dict_values;
 	int tstate_datastack_chunk, tstate_datastack_top, stackchunk_data;
+	int frame_localsplus; /* a frame's locals */
+	int frame_gen; /* 3.8-3.10: PyFrameObject.f_gen */
+	int gen_iframe; /* 3.11+: the frame embedded in a PyGenObject */
+	int task_coro; /* _asyncio TaskObj.task_coro (not in the headers: see pyoffsets.c) */
 	int owner_cstack; /* owner value of C-stack shim frames, -1 when none */
 };
 

@@ -9,6 +9,7 @@
 #include "procmaps.h"
 #include "pycode.h"
 #include "pystack.h"
+#include "pytask.h"
 #include "symbolize.h"
 
 /* Processes whose interpreter layout is known */
@@ -42,6 +43,7 @@ struct pyentry {
 struct pending {
 	uint32_t pid;
 	uint64_t key_ts;
+	uint64_t task, task_coro;
 	uint32_t nframes, flags;
 	struct sc_py_frame frames[];
 };
@@ -64,6 +66,7 @@ struct pystack {
 	struct hashmap *known; /* BPF's stack hash -> struct known */
 	int known_fd;
 	struct symbolizer *syms;
+	struct pytasks *tasks; /* asgiref's thread_handler code objects told to BPF */
 	unsigned warned_minor[64]; /* unsupported versions already said */
 };
 
@@ -146,6 +149,7 @@ void pystack__free(struct pystack *ps)
 	hashmap__free(ps->resolved, resolved_free);
 	hashmap__free(ps->known, known_free);
 	symbolizer__free(ps->syms);
+	pytasks__free(ps->tasks);
 	free(ps);
 }
 
@@ -230,7 +234,7 @@ static __u16 off16(int v)
 static __u16 frame_read_size(const struct py_layout *l)
 {
 	int fields[] = { l->frame_back, l->frame_code, l->frame_instr,
-			 l->minor >= 11 ? l->frame_func : l->frame_globals };
+			 l->minor >= 11 ? l->frame_func : l->frame_globals, l->frame_gen };
 	int end = l->frame_owner >= 0 ? l->frame_owner + 1 : 0;
 	size_t i;
 
@@ -263,6 +267,10 @@ static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const st
 		.tstate_datastack_chunk = off16(l->tstate_datastack_chunk),
 		.tstate_datastack_top = off16(l->tstate_datastack_top),
 		.stackchunk_data = off16(l->stackchunk_data),
+		.frame_localsplus = off16(l->frame_localsplus),
+		.frame_gen = off16(l->frame_gen),
+		.gen_iframe = off16(l->gen_iframe),
+		.task_coro = off16(l->task_coro),
 	};
 	__u32 key = pid;
 
@@ -367,6 +375,8 @@ static struct pending *pending_from(const struct sc_pystack_event *e)
 		return NULL;
 	p->pid = e->hdr.pid;
 	p->key_ts = e->key_ts;
+	p->task = e->task;
+	p->task_coro = e->task_coro;
 	p->nframes = n;
 	p->flags = e->flags;
 	memcpy(p->frames, e->frames, n * sizeof(p->frames[0]));
@@ -522,6 +532,8 @@ static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *
 		}
 		f->filename = c->filename;
 		f->function = c->function;
+		if (!s->handler_code && pytasks__is_handler(c->function, c->filename))
+			s->handler_code = p->frames[i].code;
 		f->lineno = pyproc__line(proc, c, p->frames[i].code, p->frames[i].instr);
 	}
 	v = view_frame(s);
@@ -594,8 +606,13 @@ bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_
 	memset(out, 0, sizeof(*out));
 	if (!p && !n)
 		return false;
-	if (p && e && e->proc && p->pid == pid)
+	if (p && e && e->proc && p->pid == pid) {
 		ok = resolve_cached(ps, e->proc, p, out);
+		out->task = p->task;
+		out->task_coro = p->task_coro;
+		if (ok && out->handler_code)
+			pytasks__note(ps->tasks, pid, out->handler_code);
+	}
 	if (ok && n && n->pid == pid)
 		ok = resolve_native(ps->syms, n, out);
 	free(p);
@@ -692,6 +709,12 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns)
 void pystack__set_dispatchers(struct pystack *ps, int fd)
 {
 	ps->dispatchers_fd = fd;
+}
+
+int pystack__set_task_codes(struct pystack *ps, int fd, struct scooby_bpf *skel)
+{
+	ps->tasks = pytasks__new(fd, ps->map_fd, skel);
+	return ps->tasks ? 0 : -ENOMEM;
 }
 
 /* The opcodes of the dispatcher's call of the view, CALL_FUNCTION_EX then its
@@ -796,6 +819,7 @@ void pystack__proc_gone(struct pystack *ps, pid_t pid)
 	__u32 key = pid;
 
 	dispatchers_forget(ps, pid);
+	pytasks__proc_gone(ps->tasks, pid);
 	hashmap__sweep(ps->known, known_gone, &kc);
 	entry_free(hashmap__del(ps->procs, pid));
 	/* its code addresses may be another process's next: forget every resolved stack */

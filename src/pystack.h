@@ -42,6 +42,11 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns);
 void pystack__proc_gone(struct pystack *ps, pid_t pid);
 /* Gives the BPF map of dispatcher code objects (py_dispatchers) to fill. */
 void pystack__set_dispatchers(struct pystack *ps, int fd);
+/* Gives the BPF map of task-holding code objects (py_task_codes) to fill as asgiref's
+ * thread_handler is met in stacks, and BPF's flag (py_task_procs) set at the first one.
+ * Returns 0 or -ENOMEM. */
+struct scooby_bpf;
+int pystack__set_task_codes(struct pystack *ps, int fd, struct scooby_bpf *skel);
 /* Reads an SC_EV_PYCALL: when its calling frame is a framework's dispatcher, the callable
  * is the request's view. Returns false when it is not a dispatcher's call; true with out
  * filled, or out empty and *reason saying why the view cannot be named (static). */

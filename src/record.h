@@ -35,6 +35,8 @@ struct stack {
 	size_t nframes;
 	bool truncated; /* deeper than --stack-depth */
 	bool partial; /* the walk stopped early (no frame pointer, unreadable memory) */
+	uint64_t task, task_coro; /* the asyncio task it runs for (sc_pystack_event), 0: none */
+	uint64_t handler_code; /* code object of an asgiref thread_handler frame in it, 0: none */
 	char *view; /* "module.function" of the view this stack runs in, NULL if none */
 	char *scooby_view; /* Scooby's "module.__name__" of it, NULL if not known */
 	const char *view_reason; /* static: why view is NULL, or NULL */
@@ -67,6 +69,10 @@ struct query {
 	uint64_t busy_ns; /* time inside the client library: time_taken */
 	char *error; /* NULL on success */
 	uint32_t tid;
+	/* static: how the query found its request ("thread", "executor"), NULL in the
+	 * background record; there, attribution_reason says why, when it is known */
+	const char *attributed_by;
+	const char *attribution_reason;
 	struct stack stack; /* empty when none was captured */
 };
 

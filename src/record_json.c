@@ -192,6 +192,9 @@ static void put_query_common(struct jsonw *w, const struct record *r, const stru
 	jsonw__mbool(w, "truncated", q->truncated);
 	jsonw__mnum(w, "tid", q->tid);
 	jsonw__mstr(w, "via", q->wire ? "wire" : "library");
+	jsonw__mstr(w, "attributed_by", q->attributed_by);
+	if (q->attribution_reason)
+		jsonw__mstr(w, "attribution_reason", q->attribution_reason);
 	put_stack(w, &q->stack);
 }
 

@@ -13,6 +13,7 @@ PKGS=(
 	mariadb-server python3-mysqldb python3-pymysql python3-pylibmc python3-pymemcache python3-pg8000
 	memcached libmemcached-dev libmariadb-dev python3-django-debug-toolbar
 	uwsgi uwsgi-plugin-python3 nginx-light
+	uvicorn daphne python3-hypercorn
 )
 
 # Servers whose packages start a system service; the tests run their own instances.

@@ -62,6 +62,10 @@ struct sc_http_event {
 	__u64 len; /* bytes the syscall moved */
 	__u32 cap_len; /* bytes in data[] */
 	__u32 pad;
+	/* SC_EV_HTTP_OUT of an event-loop thread's response's first write: the coroutine
+	 * of the outermost generator frame on the stack (the asyncio task's coroutine when
+	 * the task writes it), 0 when none or not looked for */
+	__u64 coro;
 	char data[SC_HTTP_CAP];
 };
 
@@ -267,6 +271,10 @@ struct sc_pystack_event {
 	__u64 key_ts;
 	__u32 nframes;
 	__u32 flags;
+	/* the outermost frame whose code is in py_task_codes: that local (asgiref's
+	 * thread_handler's source_task, an asyncio Task), and the Task's coroutine; 0: none */
+	__u64 task;
+	__u64 task_coro;
 	struct sc_py_frame frames[SC_PY_MAX_FRAMES];
 };
 
@@ -323,7 +331,13 @@ struct sc_py_cfg {
 	__u16 tstate_datastack_chunk; /* 3.11+: frames live in this chunk ... */
 	__u16 tstate_datastack_top; /* ... up to here, so one read copies most of them */
 	__u16 stackchunk_data;
+	__u16 frame_localsplus; /* a frame's first local */
+	__u16 frame_gen; /* 3.8-3.10: PyFrameObject.f_gen */
+	__u16 gen_iframe; /* 3.11+: offsetof(PyGenObject, gi_iframe) */
+	__u16 task_coro; /* _asyncio's TaskObj.task_coro */
 	__u16 pad2;
+	__u32 ntask_codes; /* entries of py_task_codes for this process: 0 skips the lookup */
+	__u32 pad3;
 };
 
 /* SC_EV_PYCALL: PyObject_Call(callable, ...) entered on a request's thread before its
@@ -341,6 +355,12 @@ struct sc_code_key {
 	__u32 tgid;
 	__u32 pad;
 	__u64 code;
+};
+
+/* Value of py_task_codes: the local of a frame of that code to read as a task. */
+struct sc_task_code {
+	__u32 local; /* index in the frame's localsplus */
+	__u32 pad;
 };
 
 /* Indexes of the per-CPU counters the loader reports. */

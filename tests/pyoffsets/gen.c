@@ -17,6 +17,9 @@
 #if PY_VERSION_HEX < 0x030b0000
 #include "frameobject.h"
 #endif
+#if PY_VERSION_HEX >= 0x030d0000
+#include "internal/pycore_genobject.h"
+#endif
 
 #define P(name, val) printf(" %s=%ld", name, (long)(val))
 
@@ -105,6 +108,15 @@ int main(void)
 	P("tstate_datastack_chunk", -1);
 	P("tstate_datastack_top", -1);
 	P("stackchunk_data", -1);
+#endif
+#if PY_VERSION_HEX >= 0x030b0000
+	P("frame_localsplus", offsetof(_PyInterpreterFrame, localsplus));
+	P("frame_gen", -1);
+	P("gen_iframe", offsetof(PyGenObject, gi_iframe));
+#else
+	P("frame_localsplus", offsetof(PyFrameObject, f_localsplus));
+	P("frame_gen", offsetof(PyFrameObject, f_gen));
+	P("gen_iframe", -1);
 #endif
 	printf("\n");
 	return 0;
