@@ -1,6 +1,11 @@
 /* Closing many BPF links at once: each uprobe or tracepoint link waits out RCU grace periods. */
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "links.h"
 
@@ -51,4 +56,35 @@ void links_destroy_all(struct bpf_link **links, size_t n)
 	for (k = 0; k < LINKS_THREADS; k++)
 		if (started[k])
 			pthread_join(th[k], NULL);
+}
+
+/*
+ * Why after our exit: a link's close waits out the grace periods under the kernel's
+ * event_mutex, one link at a time whatever the threads, and an exiting process closes its
+ * files before its parent may reap it. A helper sharing our file table (CLONE_FILES, as a
+ * fork otherwise) keeps the links' files open past our exit, then closes every file of the
+ * table once we are gone. It only makes raw system calls (it is a copy of one thread of a
+ * threaded process).
+ */
+int links_close_after_exit(struct bpf_link **links, size_t n)
+{
+	pid_t parent = getpid();
+	long child;
+	size_t i;
+
+	child = syscall(SYS_clone, CLONE_FILES | SIGCHLD, NULL, NULL, NULL, 0);
+	if (child < 0)
+		return -errno;
+	if (child == 0) {
+		while (getppid() == parent)
+			usleep(2000);
+		syscall(SYS_close_range, 0, ~0U, 0);
+		_exit(0);
+	}
+	/* the structures go, the files stay open in the table the helper shares */
+	for (i = 0; i < n; i++) {
+		bpf_link__disconnect(links[i]);
+		bpf_link__destroy(links[i]);
+	}
+	return 0;
 }

@@ -13,4 +13,8 @@ struct bpf_link;
  */
 void links_destroy_all(struct bpf_link **links, size_t n);
 
+/* Frees the n links now and leaves their detaching to a helper process that closes them
+ * once we have exited. Returns 0, or -errno when no helper could start (nothing done). */
+int links_close_after_exit(struct bpf_link **links, size_t n);
+
 #endif /* SCOOBY_LINKS_H */
