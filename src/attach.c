@@ -47,7 +47,11 @@ struct lib {
 	unsigned slot; /* uprobe cookie and lib_cfg index */
 	struct bpf_link **links;
 	size_t nlinks;
+	char full[4200]; /* the path it was opened by (through /proc/PID/root, maybe) */
+	size_t nearly; /* links armed ahead of the mapping (ARM_EARLY) */
 	bool mapped; /* a traced process was seen with it mapped */
+	bool complete; /* every probe is on (not the first calls' only: ARM_EARLY) */
+	bool state_readable; /* SQLite: a statement's state is, sqlite3_reset needs no probe */
 };
 
 struct attacher {
@@ -464,8 +468,16 @@ static int path_key(const char *path, uint64_t *key)
 	return 0;
 }
 
-/* Puts every probe of target on the library file; returns 0 or -errno. */
-static int attach_lib(struct attacher *a, struct lib *l)
+/* Which of a library's probes attach_lib puts on */
+enum arm_set {
+	ARM_ALL,
+	ARM_EARLY, /* a library no traced process maps yet: what its first query needs */
+	ARM_REST, /* the others, once it is mapped */
+};
+
+/* Puts the probes of set on the library file (its struct offsets first, unless ARM_REST);
+ * returns 0 or -errno. */
+static int attach_lib(struct attacher *a, struct lib *l, enum arm_set set)
 {
 	struct sc_lib_cfg cfg = {};
 	const struct probe_spec *p;
@@ -474,18 +486,23 @@ static int attach_lib(struct attacher *a, struct lib *l)
 	size_t i;
 	int err;
 
-	err = l->target->configure(l->path, &cfg);
-	if (err)
-		fprintf(stderr,
-			"scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
-			l->path, strerror(-err));
-	bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
-			     BPF_ANY);
+	if (set != ARM_REST) {
+		err = l->target->configure(l->path, &cfg);
+		if (err)
+			fprintf(stderr,
+				"scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
+				l->path, strerror(-err));
+		bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
+				     BPF_ANY);
+		l->state_readable = cfg.sqlite_state_off != 0;
+	}
+	l->complete = set != ARM_EARLY;
 	for (i = 0; i < l->target->nprobes; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uo);
 
 		p = &l->target->probes[i];
-		if (p->unless_state && cfg.sqlite_state_off)
+		if ((p->unless_state && l->state_readable) ||
+		    (set != ARM_ALL && targets__early(p->sym) != (set == ARM_EARLY)))
 			continue;
 		prog = bpf_object__find_program_by_name(a->skel->obj, p->prog);
 		if (!prog)
@@ -509,7 +526,7 @@ static int attach_lib(struct attacher *a, struct lib *l)
  * library, or NULL when out of slots (said on stderr) or memory.
  */
 static struct lib *lib_arm(struct attacher *a, const struct target_lib *t, uint64_t key,
-			   const char *full, const char *shown)
+			   const char *full, const char *shown, enum arm_set set)
 {
 	struct lib *l;
 
@@ -529,8 +546,10 @@ static struct lib *lib_arm(struct attacher *a, const struct target_lib *t, uint6
 		free(l);
 		return NULL;
 	}
-	attach_lib(a, l);
+	attach_lib(a, l, set);
+	l->nearly = set == ARM_EARLY ? l->nlinks : 0;
 	snprintf(l->path, sizeof(l->path), "%s", shown);
+	snprintf(l->full, sizeof(l->full), "%s", full);
 	return l;
 }
 
@@ -552,7 +571,7 @@ static void prearm_file(const char *root, const char *path, void *ctx)
 	if (!t || t->interpreter || path_key(full, &key) || hashmap__get(a->libs, key) ||
 	    !libfind__is_elf64(full))
 		return;
-	lib_arm(a, t, key, full, shown);
+	lib_arm(a, t, key, full, shown, ARM_EARLY);
 }
 
 /* Arms the client libraries pid's executable needs, and a Python's modules need, once per
@@ -619,9 +638,15 @@ static struct lib *arm_mapping(struct attacher *a, pid_t pid, const struct procm
 	if (path_key(full, &key))
 		key = file_key(e);
 	l = hashmap__get(a->libs, key);
+	if (l && !l->complete) {
+		/* armed ahead, the first calls' probes only: the others now */
+		snprintf(l->path, sizeof(l->path), "%s", l->full);
+		attach_lib(a, l, ARM_REST);
+		snprintf(l->path, sizeof(l->path), "%s", e->path);
+	}
 	if (l)
 		return l;
-	l = lib_arm(a, t, key, full, e->path);
+	l = lib_arm(a, t, key, full, e->path, ARM_ALL);
 	*fresh = l != NULL;
 	return l;
 }
@@ -719,8 +744,8 @@ int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr,
 			pid, e.path, l->nlinks, (mono_ns() - map_ns) / 1e6);
 	else if (verbose)
 		fprintf(stderr,
-			"scooby-bpf: PID %d mapped %s: armed before the map (%zu probes), every call seen; told %.1f ms after the map\n",
-			pid, e.path, l->nlinks, (mono_ns() - map_ns) / 1e6);
+			"scooby-bpf: PID %d mapped %s: armed before the map (%zu probes: a query's; the other %zu %.1f ms after the map)\n",
+			pid, e.path, l->nearly, l->nlinks - l->nearly, (mono_ns() - map_ns) / 1e6);
 	return fresh;
 }
 
