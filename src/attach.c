@@ -64,6 +64,7 @@ struct attacher {
 	struct hashmap *pids; /* tracked tgids -> (void *)1 */
 	struct hashmap *exes; /* executables read (dev, inode) -> (void *)1 */
 	pid_t self;
+	int lock_fd; /* links_lock's, from the start until the first scan is done */
 	bool started; /* the first scan of the traced processes' maps is done */
 };
 
@@ -214,6 +215,7 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	}
 	a->opts = *o;
 	a->self = getpid();
+	a->lock_fd = -1;
 	a->libs = hashmap__new_in(&library_files);
 	a->pids = hashmap__new_in(&traced_pids);
 	a->exes = hashmap__new_in(&exe_files);
@@ -240,6 +242,7 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 			 o->verbose ? "" : "; run with -v to see the verifier's log");
 		goto fail;
 	}
+	a->lock_fd = links_lock();
 	if (set_wire_ports(a, o, err, errlen) || attach_tracepoints(a, err, errlen))
 		goto fail;
 	if (o->profile_hz && attach_sampling(a, o->profile_hz, err, errlen))
@@ -299,6 +302,7 @@ static void detach_all(struct attacher *a)
 {
 	struct links_split all = {};
 	size_t total = a->ntp_links;
+	int lock = links_lock();
 
 	hashmap__sweep(a->libs, count_links, &total);
 	all.now = malloc((total ? total : 1) * sizeof(*all.now));
@@ -315,6 +319,7 @@ static void detach_all(struct attacher *a)
 		links_destroy_all(all.later, all.nlater);
 	links_destroy_all(all.now, all.nnow);
 cleanup:
+	links_unlock(lock);
 	free(all.now);
 	free(all.later);
 }
@@ -331,6 +336,7 @@ void attacher__free(struct attacher *a)
 	scooby_bpf__destroy(a->skel);
 	hashmap__free(a->pids, NULL);
 	hashmap__free(a->exes, NULL);
+	links_unlock(a->lock_fd);
 	free(a);
 }
 
@@ -695,6 +701,10 @@ int attacher__scan_libs(struct attacher *a)
 		hashmap__sweep(a->pids, scan_tracked, &c);
 	else
 		for_each_pid(a->self, scan_pid, &c);
+	if (!a->started) {
+		links_unlock(a->lock_fd);
+		a->lock_fd = -1;
+	}
 	a->started = true;
 	return c.attached;
 }
