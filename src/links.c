@@ -116,11 +116,8 @@ static void helper_run(pid_t parent, int maxfd)
 		if (lock >= 0)
 			flock(lock, LOCK_EX);
 		close(fd);
-		if (lock >= 0) {
+		if (lock >= 0)
 			flock(lock, LOCK_UN);
-			/* a waiter woken by the unlock gets the lock before our next close */
-			usleep(2000);
-		}
 	}
 	_exit(0);
 }

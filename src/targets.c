@@ -252,27 +252,10 @@ const struct target_lib *targets__match(const char *path)
  * traced process maps yet (each probe's detach costs the kernel ~40 ms of grace periods, on
  * libraries most of which never load), the rest once a process maps it. */
 static const char *const early_syms[] = {
-	"sqlite3_prepare_v2",
-	"sqlite3_step",
-	"sqlite3_reset",
-	"sqlite3_finalize",
-	"PQexec",
-	"PQexecParams",
-	"PQsendQuery",
-	"PQsendQueryParams",
-	"PQgetResult",
-	"mysql_real_query",
-	"mysql_send_query",
-	"mysql_read_query_result",
-	"redisCommand",
-	"redisvCommand",
-	"redisCommandArgv",
-	"__redisAppendCommand",
-	"memcached_get",
-	"memcached_set",
-	"memcached_delete",
-	"memcached_mget",
-	"memcached_fetch_result",
+	"sqlite3_prepare_v2", "sqlite3_step",	  "sqlite3_reset",
+	"sqlite3_finalize",   "PQexec",		  "PQsendQuery",
+	"PQgetResult",	      "mysql_real_query", "redisCommand",
+	"memcached_get",      "memcached_set",
 };
 
 bool targets__early(const char *sym)
