@@ -1,12 +1,15 @@
 /* Attaching: the BPF object's lifetime, the traced process tree, and uprobes per client library. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/perf_event.h>
 #include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -18,6 +21,7 @@
 #include "attach.h"
 #include "elfsym.h"
 #include "hashmap.h"
+#include "libfind.h"
 #include "links.h"
 #include "probe_sites.h"
 #include "procmaps.h"
@@ -25,6 +29,9 @@
 
 /* Library files scanned for probes (one per distinct file) */
 static struct hashmap_table library_files = HASHMAP_TABLE("library files", 64, 4096);
+
+/* Executables whose needed libraries were looked for (one per distinct file) */
+static struct hashmap_table exe_files = HASHMAP_TABLE("executables read", 64, 4096);
 
 /* Processes in the traced tree */
 static struct hashmap_table traced_pids = HASHMAP_TABLE("traced processes", 256, 16384);
@@ -36,11 +43,15 @@ static struct hashmap_table traced_pids = HASHMAP_TABLE("traced processes", 256,
 /* A client library file with our uprobes on it. */
 struct lib {
 	const struct target_lib *target;
-	char path[4200]; /* as the first process that mapped it names it */
+	char path[4200]; /* as the first process that mapped it names it, or as found */
 	unsigned slot; /* uprobe cookie and lib_cfg index */
 	struct bpf_link **links;
 	size_t nlinks;
+	char full[4200]; /* the path it was opened by (through /proc/PID/root, maybe) */
+	size_t nearly; /* links armed ahead of the mapping (ARM_EARLY) */
 	bool mapped; /* a traced process was seen with it mapped */
+	bool complete; /* every probe is on (not the first calls' only: ARM_EARLY) */
+	bool state_readable; /* SQLite: a statement's state is, sqlite3_reset needs no probe */
 };
 
 struct attacher {
@@ -51,7 +62,9 @@ struct attacher {
 	struct hashmap *libs; /* file identity (dev, inode) -> struct lib */
 	unsigned nslots;
 	struct hashmap *pids; /* tracked tgids -> (void *)1 */
+	struct hashmap *exes; /* executables read (dev, inode) -> (void *)1 */
 	pid_t self;
+	int lock_fd; /* links_lock's, from the start until the first scan is done */
 	bool started; /* the first scan of the traced processes' maps is done */
 };
 
@@ -202,10 +215,12 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	}
 	a->opts = *o;
 	a->self = getpid();
+	a->lock_fd = -1;
 	a->libs = hashmap__new_in(&library_files);
 	a->pids = hashmap__new_in(&traced_pids);
+	a->exes = hashmap__new_in(&exe_files);
 	a->skel = scooby_bpf__open();
-	if (!a->libs || !a->pids || !a->skel) {
+	if (!a->libs || !a->pids || !a->exes || !a->skel) {
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
 		goto fail;
 	}
@@ -227,6 +242,7 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 			 o->verbose ? "" : "; run with -v to see the verifier's log");
 		goto fail;
 	}
+	a->lock_fd = links_lock();
 	if (set_wire_ports(a, o, err, errlen) || attach_tracepoints(a, err, errlen))
 		goto fail;
 	if (o->profile_hz && attach_sampling(a, o->profile_hz, err, errlen))
@@ -253,45 +269,59 @@ static int count_links(uint64_t key, void *val, void *ctx)
 	return 0;
 }
 
-/* Moves every library's links into the array at ctx (sized by count_links). */
+struct links_split {
+	struct bpf_link **now, **later; /* detached before we exit, after we exit */
+	size_t nnow, nlater;
+};
+
+/* Moves every library's links into the arrays at ctx (sized by count_links): those of a
+ * library no traced process mapped to later, the others to now. */
 static int take_links(uint64_t key, void *val, void *ctx)
 {
 	struct lib *l = val;
-	struct links_slice {
-		struct bpf_link **v;
-		size_t n;
-	} *all = ctx;
+	struct links_split *all = ctx;
+	struct bpf_link **v = l->mapped ? all->now : all->later;
+	size_t *n = l->mapped ? &all->nnow : &all->nlater;
 
-	memcpy(all->v + all->n, l->links, l->nlinks * sizeof(*l->links));
-	all->n += l->nlinks;
+	memcpy(v + *n, l->links, l->nlinks * sizeof(*l->links));
+	*n += l->nlinks;
 	free(l->links);
 	l->links = NULL;
 	l->nlinks = 0;
 	return 0;
 }
 
-/* Destroys every uprobe and tracepoint link at once (see links.c for why in parallel);
- * whatever cannot be gathered for want of memory is destroyed one by one after. */
+/*
+ * Destroys every uprobe and tracepoint link at once (see links.c for why in parallel);
+ * whatever cannot be gathered for want of memory is destroyed one by one after. The probes
+ * of libraries armed ahead that no traced process ever mapped trap no target: their links
+ * are left to links_close_after_exit, so that each costing ~40 ms of the kernel's grace
+ * periods does not make our exit wait for them.
+ */
 static void detach_all(struct attacher *a)
 {
-	struct {
-		struct bpf_link **v;
-		size_t n;
-	} all = {};
+	struct links_split all = {};
 	size_t total = a->ntp_links;
+	int lock = links_lock();
 
 	hashmap__sweep(a->libs, count_links, &total);
-	all.v = malloc((total ? total : 1) * sizeof(*all.v));
-	if (!all.v)
-		return;
+	all.now = malloc((total ? total : 1) * sizeof(*all.now));
+	all.later = malloc((total ? total : 1) * sizeof(*all.later));
+	if (!all.now || !all.later)
+		goto cleanup;
 	hashmap__sweep(a->libs, take_links, &all);
-	memcpy(all.v + all.n, a->tp_links, a->ntp_links * sizeof(*all.v));
-	all.n += a->ntp_links;
+	memcpy(all.now + all.nnow, a->tp_links, a->ntp_links * sizeof(*all.now));
+	all.nnow += a->ntp_links;
 	free(a->tp_links);
 	a->tp_links = NULL;
 	a->ntp_links = 0;
-	links_destroy_all(all.v, all.n);
-	free(all.v);
+	if (all.nlater && links_close_after_exit(all.later, all.nlater))
+		links_destroy_all(all.later, all.nlater);
+	links_destroy_all(all.now, all.nnow);
+cleanup:
+	links_unlock(lock);
+	free(all.now);
+	free(all.later);
 }
 
 void attacher__free(struct attacher *a)
@@ -305,6 +335,8 @@ void attacher__free(struct attacher *a)
 	links_destroy(a->tp_links, a->ntp_links);
 	scooby_bpf__destroy(a->skel);
 	hashmap__free(a->pids, NULL);
+	hashmap__free(a->exes, NULL);
+	links_unlock(a->lock_fd);
 	free(a);
 }
 
@@ -430,8 +462,28 @@ static uint64_t file_key(const struct procmaps_entry *e)
 	return ((uint64_t)e->dev_major << 56) ^ ((uint64_t)e->dev_minor << 40) ^ e->inode;
 }
 
-/* Puts every probe of target on the library file; returns 0 or -errno. */
-static int attach_lib(struct attacher *a, struct lib *l)
+/* The same identity for a file found by path (the device as /proc/PID/maps shows it).
+ * Returns 0, or -1 when the file cannot be reached. */
+static int path_key(const char *path, uint64_t *key)
+{
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return -1;
+	*key = ((uint64_t)major(st.st_dev) << 56) ^ ((uint64_t)minor(st.st_dev) << 40) ^ st.st_ino;
+	return 0;
+}
+
+/* Which of a library's probes attach_lib puts on */
+enum arm_set {
+	ARM_ALL,
+	ARM_EARLY, /* a library no traced process maps yet: what its first query needs */
+	ARM_REST, /* the others, once it is mapped */
+};
+
+/* Puts the probes of set on the library file (its struct offsets first, unless ARM_REST);
+ * returns 0 or -errno. */
+static int attach_lib(struct attacher *a, struct lib *l, enum arm_set set)
 {
 	struct sc_lib_cfg cfg = {};
 	const struct probe_spec *p;
@@ -442,13 +494,17 @@ static int attach_lib(struct attacher *a, struct lib *l)
 	size_t i;
 	int err;
 
-	err = l->target->configure(l->path, &cfg);
-	if (err)
-		fprintf(stderr,
-			"scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
-			l->path, strerror(-err));
-	bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
-			     BPF_ANY);
+	if (set != ARM_REST) {
+		err = l->target->configure(l->path, &cfg);
+		if (err)
+			fprintf(stderr,
+				"scooby-bpf: warning: %s: struct offsets not found (%s); some texts and errors will be missing\n",
+				l->path, strerror(-err));
+		bpf_map__update_elem(a->skel->maps.lib_cfg, &slot, sizeof(slot), &cfg, sizeof(cfg),
+				     BPF_ANY);
+		l->state_readable = cfg.sqlite_state_off != 0;
+	}
+	l->complete = set != ARM_EARLY;
 	/* one answer for the library: its callee probes all go on, or none (else a call
 	 * would be counted both at its wrapper and at the callee) */
 	for (i = 0; i < l->target->nprobes && !callee; i++)
@@ -459,7 +515,8 @@ static int attach_lib(struct attacher *a, struct lib *l)
 		LIBBPF_OPTS(bpf_uprobe_opts, uo);
 
 		p = &l->target->probes[i];
-		if (p->unless_state && cfg.sqlite_state_off)
+		if ((p->unless_state && l->state_readable) ||
+		    (set != ARM_ALL && targets__early(p->sym) != (set == ARM_EARLY)))
 			continue;
 		if ((p->callee_of && !callee) || (p->unless_callee && callee))
 			continue;
@@ -479,6 +536,97 @@ static int attach_lib(struct attacher *a, struct lib *l)
 	return 0;
 }
 
+/*
+ * Probes the library file of target t at full (the path to open: through /proc/PID/root
+ * for a file in a process's root) under key, and names it shown after. Returns the new
+ * library, or NULL when out of slots (said on stderr) or memory.
+ */
+static struct lib *lib_arm(struct attacher *a, const struct target_lib *t, uint64_t key,
+			   const char *full, const char *shown, enum arm_set set)
+{
+	struct lib *l;
+
+	if (a->nslots >= SC_MAX_LIBS) {
+		fprintf(stderr,
+			"scooby-bpf: warning: more than %d client libraries; %s not probed\n",
+			SC_MAX_LIBS, shown);
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->target = t;
+	l->slot = a->nslots++;
+	snprintf(l->path, sizeof(l->path), "%s", full);
+	if (hashmap__set(a->libs, key, l, NULL)) {
+		free(l);
+		return NULL;
+	}
+	attach_lib(a, l, set);
+	l->nearly = set == ARM_EARLY ? l->nlinks : 0;
+	snprintf(l->path, sizeof(l->path), "%s", shown);
+	snprintf(l->full, sizeof(l->full), "%s", full);
+	return l;
+}
+
+/* libfind callback: arms the client library file at path inside root unless armed. */
+static void prearm_file(const char *root, const char *path, void *ctx)
+{
+	char full[PATH_MAX], shown[PATH_MAX], *rp = NULL;
+	const struct target_lib *t;
+	struct attacher *a = ctx;
+	uint64_t key;
+
+	snprintf(full, sizeof(full), "%s%s", root, path);
+	/* the file itself, as a mapping of it will name it (libsqlite3.so.0 is a link) */
+	if (!root[0] && (rp = realpath(full, NULL)))
+		snprintf(full, sizeof(full), "%s", rp);
+	free(rp);
+	snprintf(shown, sizeof(shown), "%s", root[0] ? path : full);
+	t = targets__match(shown);
+	if (!t || t->interpreter || path_key(full, &key) || hashmap__get(a->libs, key) ||
+	    !libfind__is_elf64(full))
+		return;
+	lib_arm(a, t, key, full, shown, ARM_EARLY);
+}
+
+/* Arms the client libraries pid's executable needs, and a Python's modules need, once per
+ * executable file. Returns 1 when the executable was new. */
+static int prearm_exe(struct attacher *a, pid_t pid)
+{
+	char link[64];
+	uint64_t key;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	if (path_key(link, &key) || hashmap__get(a->exes, key))
+		return 0;
+	hashmap__set(a->exes, key, (void *)1, NULL);
+	libfind__process(pid, prearm_file, a);
+	return 1;
+}
+
+static void prearm_pid(pid_t pid, void *p)
+{
+	prearm_exe(p, pid);
+}
+
+static int prearm_tracked(uint64_t key, void *val, void *p)
+{
+	prearm_exe(p, key);
+	return 0;
+}
+
+/* Arms, before any process maps them, the client libraries found on the machine and those
+ * the traced processes' executables and Python modules need. */
+static void prearm(struct attacher *a)
+{
+	libfind__system("", prearm_file, a);
+	if (a->opts.pid)
+		hashmap__sweep(a->pids, prearm_tracked, a);
+	else
+		for_each_pid(a->self, prearm_pid, a);
+}
+
 struct scan_ctx {
 	struct attacher *a;
 	pid_t pid;
@@ -494,35 +642,28 @@ static struct lib *arm_mapping(struct attacher *a, pid_t pid, const struct procm
 			       bool *fresh)
 {
 	const struct target_lib *t = targets__match(e->path);
-	uint64_t key = file_key(e);
+	char full[4200], rbuf[64];
+	uint64_t key;
 	struct lib *l;
 
 	*fresh = false;
 	if (!t || e->deleted || (t->interpreter && !a->opts.view_probe))
 		return NULL;
+	/* through the process's root, so a library inside a container is the right file */
+	snprintf(full, sizeof(full), "%s%s", libfind__root(pid, rbuf, sizeof(rbuf)), e->path);
+	if (path_key(full, &key))
+		key = file_key(e);
 	l = hashmap__get(a->libs, key);
+	if (l && !l->complete) {
+		/* armed ahead, the first calls' probes only: the others now */
+		snprintf(l->path, sizeof(l->path), "%s", l->full);
+		attach_lib(a, l, ARM_REST);
+		snprintf(l->path, sizeof(l->path), "%s", e->path);
+	}
 	if (l)
 		return l;
-	if (a->nslots >= SC_MAX_LIBS) {
-		fprintf(stderr,
-			"scooby-bpf: warning: more than %d client libraries; %s not probed\n",
-			SC_MAX_LIBS, e->path);
-		return NULL;
-	}
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->target = t;
-	l->slot = a->nslots++;
-	/* through the process's root, so a library inside a container is the right file */
-	snprintf(l->path, sizeof(l->path), "/proc/%d/root%s", pid, e->path);
-	if (hashmap__set(a->libs, key, l, NULL)) {
-		free(l);
-		return NULL;
-	}
-	attach_lib(a, l);
-	snprintf(l->path, sizeof(l->path), "%s", e->path);
-	*fresh = true;
+	l = lib_arm(a, t, key, full, e->path, ARM_ALL);
+	*fresh = l != NULL;
 	return l;
 }
 
@@ -541,7 +682,7 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 		if (c->a->started && (fresh || verbose))
 			fprintf(stderr, "scooby-bpf: PID %d has %s mapped: %s\n", c->pid, e->path,
 				fresh ? "probed at the rescan, its calls until now are not seen" :
-					"probed before");
+					"armed before the map, every call seen");
 	}
 	return 0;
 }
@@ -564,10 +705,16 @@ int attacher__scan_libs(struct attacher *a)
 {
 	struct scan_ctx c = { .a = a };
 
+	if (!a->started)
+		prearm(a);
 	if (a->opts.pid)
 		hashmap__sweep(a->pids, scan_tracked, &c);
 	else
 		for_each_pid(a->self, scan_pid, &c);
+	if (!a->started) {
+		links_unlock(a->lock_fd);
+		a->lock_fd = -1;
+	}
 	a->started = true;
 	return c.attached;
 }
@@ -602,6 +749,8 @@ int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr,
 	bool fresh;
 	struct lib *l;
 
+	/* a process that exec'ed since: what its program and modules need, before they load */
+	prearm_exe(a, pid);
 	if (procmaps_foreach_exec(pid, find_mapping, &c) != 1)
 		return 0; /* unmapped again, or the process is gone: the rescan has the rest */
 	l = arm_mapping(a, pid, &e, &fresh);
@@ -615,8 +764,8 @@ int attacher__arm_mapped(struct attacher *a, pid_t pid, unsigned long long addr,
 			pid, e.path, l->nlinks, (mono_ns() - map_ns) / 1e6);
 	else if (verbose)
 		fprintf(stderr,
-			"scooby-bpf: PID %d mapped %s: probed before the map (seen %.1f ms after it)\n",
-			pid, e.path, (mono_ns() - map_ns) / 1e6);
+			"scooby-bpf: PID %d mapped %s: armed before the map (%zu probes: a query's; the other %zu %.1f ms after the map)\n",
+			pid, e.path, l->nearly, l->nlinks - l->nearly, (mono_ns() - map_ns) / 1e6);
 	return fresh;
 }
 
@@ -643,7 +792,8 @@ static int describe_lib(uint64_t key, void *val, void *p)
 
 	if (d->used >= d->len)
 		return 0;
-	n = snprintf(d->buf + d->used, d->len - d->used, ", %s (%zu probes)", l->path, l->nlinks);
+	n = snprintf(d->buf + d->used, d->len - d->used, ", %s (%zu probes, %s)", l->path,
+		     l->nlinks, l->mapped ? "loaded" : "not loaded yet");
 	if (n > 0)
 		d->used += n;
 	return 0;
@@ -674,7 +824,7 @@ void attacher__describe(struct attacher *a, char *buf, size_t len)
 	hashmap__sweep(a->libs, describe_lib, &d);
 	if (!hashmap__size(a->libs) && d.used < len)
 		snprintf(buf + d.used, len - d.used,
-			 "; no client library loaded yet (each is probed as soon as it is mapped)");
+			 "; no client library found yet (each is probed as soon as it is mapped)");
 }
 
 bool attacher__all_gone(struct attacher *a)

@@ -13,4 +13,14 @@ struct bpf_link;
  */
 void links_destroy_all(struct bpf_link **links, size_t n);
 
+/* Frees the n links now and leaves their detaching to a helper process that closes them
+ * once we have exited. Returns 0, or -errno when no helper could start (nothing done). */
+int links_close_after_exit(struct bpf_link **links, size_t n);
+
+/* Takes the lock scooby-bpf processes share while they attach or detach (see links.c);
+ * returns its fd for links_unlock, or -1 when it cannot be had (then no lock). */
+int links_lock(void);
+/* Releases links_lock's lock; -1 ok. */
+void links_unlock(int fd);
+
 #endif /* SCOOBY_LINKS_H */

@@ -256,3 +256,23 @@ const struct target_lib *targets__match(const char *path)
 			return &targets[i];
 	return NULL;
 }
+
+/* The functions a client calls for its first query, by library: armed ahead on a library no
+ * traced process maps yet (each probe's detach costs the kernel ~40 ms of grace periods, on
+ * libraries most of which never load), the rest once a process maps it. */
+static const char *const early_syms[] = {
+	"sqlite3_prepare_v2", "sqlite3_step",	  "sqlite3_reset",
+	"sqlite3_finalize",   "PQexec",		  "PQsendQuery",
+	"PQgetResult",	      "mysql_real_query", "redisCommand",
+	"memcached_get",      "memcached_set",
+};
+
+bool targets__early(const char *sym)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(early_syms) / sizeof(early_syms[0]); i++)
+		if (strcmp(sym, early_syms[i]) == 0)
+			return true;
+	return false;
+}

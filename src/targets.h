@@ -43,4 +43,8 @@ struct target_lib {
 /* Returns the target a mapped file belongs to (by its file name), or NULL. */
 const struct target_lib *targets__match(const char *path);
 
+/* Returns true when a probe on function sym is armed ahead, before its library is mapped
+ * (the functions of a first query), false when it waits for the mapping. */
+bool targets__early(const char *sym);
+
 #endif /* SCOOBY_TARGETS_H */

@@ -9,10 +9,12 @@ import sqlite3
 import threading
 
 import harness
-from harness import APPS, E2ECase, Scooby, http_request, texts, wait_for
+from harness import APPS, E2ECase, Scooby, http_request, queries, tagged, texts, wait_for
 
 LAZYDJ = os.path.join(APPS, "lazydj")
 REQUESTS, CLIENTS = 50, 4
+# the attached line names a library armed ahead that no traced process has mapped yet
+NOT_LOADED = r"%s\.so[^,]* \(\d+ probes, not loaded yet\)"
 
 
 def setUpModule():
@@ -115,7 +117,7 @@ class LazySqlite(E2ECase):
         sc = Scooby(self.tmp, gun.pid, self.redis.url, args=["-v"])
         self.addCleanup(sc.stop_checked)
         sc.wait_attached()
-        self.assertNotIn(self.LIB, sc.attached_lines()[0])
+        self.assertRegex(sc.attached_lines()[0], NOT_LOADED % self.LIB)
         expected = self.drive(port, "attach")
         self.check_records(expected)
         lines = [l for l in sc.stderr().splitlines() if self.LIB in l and "mapped" in l]
@@ -137,7 +139,7 @@ class LazySqlite(E2ECase):
         sc = Scooby(self.tmp, shell.pid, self.redis.url, args=["-v"])
         self.addCleanup(sc.stop_checked)
         sc.wait_attached()
-        self.assertNotIn(self.LIB, sc.attached_lines()[0])
+        self.assertRegex(sc.attached_lines()[0], NOT_LOADED % self.LIB)
         open(go, "w").close()
         self.wait_workers(ready, 2, shell)
         expected = self.drive(port, "shell")
@@ -166,3 +168,88 @@ class LazyPostgres(LazySqlite):
         env = dict(self.pg.env("lazy"), DJANGO_SETTINGS_MODULE="settings", SCOOBY_DB="postgresql",
                    LAZYDJ_READY_DIR=ready)
         return env
+
+
+# A Python that maps libsqlite3 and queries within a millisecond or two of the map: ctypes
+# is warmed up first (a libc call), then the dlopen, then each statement by the C API.
+FIRST_SQL = ["SELECT %d * 7" % i for i in range(5)]
+CHILD = ("import ctypes, sys, time\n"
+         "ctypes.CDLL(None).getpid()\n"
+         "db, st = ctypes.c_void_p(), ctypes.c_void_p()\n"
+         "sqls = [s.encode() for s in sys.argv[1:]]\n"
+         "lib = ctypes.CDLL('libsqlite3.so.0')\n"
+         "lib.sqlite3_open(b':memory:', ctypes.byref(db))\n"
+         "for sql in sqls:\n"
+         "    lib.sqlite3_prepare_v2(db, sql, -1, ctypes.byref(st), None)\n"
+         "    while lib.sqlite3_step(st) == 100:\n"
+         "        pass\n"
+         "    lib.sqlite3_finalize(st)\n"
+         "lib.sqlite3_close(db)\n"
+         "time.sleep(1)\n")
+
+
+class FirstCallAtTheLoad(E2ECase):
+    """The first query follows the library's load at once: no window for probing on sight
+    of the mapping (the old build's way) to close in time. Each test has a fresh process."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("firstcall")
+        cls.start_redis()
+
+    def test_first_request_imports_and_queries(self):
+        """A WSGI app whose first request imports sqlite3 and queries at once (-p)."""
+        port = harness.free_port()
+        app = harness.Proc("lazyapp-first", [harness.PYTHON, os.path.join(APPS, "lazyapp.py"),
+                                              str(port)], self.tmp)
+        self.addCleanup(app.stop)
+        harness.wait_http(port, "/", app)
+        self.assertFalse(maps_have(app.pid, "libsqlite3"), "libsqlite3 loaded too early")
+        sc = Scooby(self.tmp, app.pid, self.redis.url, args=["-v"])
+        self.addCleanup(sc.stop_checked)
+        sc.wait_attached()
+        self.assertRegex(sc.attached_lines()[0], NOT_LOADED % "libsqlite3")
+        sent = tagged("/first")
+        status, body, _ = http_request(port, sent)
+        self.assertEqual(status, 200)
+        rec = self.records.by_path(sent)
+        self.assertEqual(texts(rec), json.loads(body))
+        harness.check_record(self, rec)
+
+    def background_sql(self, pid):
+        """The background record of pid holding FIRST_SQL's first statement."""
+        def mine(r):
+            return (r["request"]["method"] == "background" and r["request"]["pid"] == pid
+                    and FIRST_SQL[0] in texts(r))
+        return self.records.wait(mine, "the background record of PID %d" % pid)[0]
+
+    def test_exec_into_python_after_attach(self):
+        """-p on a shell that execs a Python which loads libsqlite3 and queries at once."""
+        go = os.path.join(self.tmp, "go-exec")
+        script = 'while [ ! -e "$1" ]; do sleep 0.05; done; shift; exec "$@"'
+        shell = harness.Proc("shell-exec", ["/bin/bash", "-c", script, "bash", go,
+                                             harness.PYTHON, "-c", CHILD] + FIRST_SQL, self.tmp)
+        self.addCleanup(shell.stop)
+        sc = Scooby(self.tmp, shell.pid, self.redis.url, args=["-v"])
+        self.addCleanup(sc.stop_checked)
+        sc.wait_attached()
+        self.assertRegex(sc.attached_lines()[0], NOT_LOADED % "libsqlite3")
+        open(go, "w").close()
+        self.assertEqual(texts(self.background_sql(shell.pid)), FIRST_SQL)
+
+    def test_system_wide_before_the_process(self):
+        """System-wide: a Python started after attach, loading libsqlite3 and querying at
+        once; its statements carry a nonce, as other processes may query too."""
+        tag = harness.nonce()
+        sql = ["SELECT %d * 7, '%s'" % (i, tag) for i in range(5)]
+        sc = Scooby(self.tmp, None, self.redis.url, args=["-v"])
+        self.addCleanup(sc.stop_checked)
+        sc.wait_attached()
+        self.assertRegex(sc.attached_lines()[0], r"libsqlite3\.so[^,]* \(\d+ probes, ")
+        child = harness.Proc("child-sw", [harness.PYTHON, "-c", CHILD] + sql, self.tmp)
+        self.addCleanup(child.stop)
+
+        def mine(r):
+            return r["request"]["method"] == "background" and sql[0] in texts(r)
+        rec = self.records.wait(mine, "the background record of the child")[0]
+        self.assertEqual(texts(rec), sql)
