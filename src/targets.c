@@ -259,7 +259,8 @@ const struct target_lib *targets__match(const char *path)
 
 /* The functions a client calls for its first query, by library: armed ahead on a library no
  * traced process maps yet (each probe's detach costs the kernel ~40 ms of grace periods, on
- * libraries most of which never load), the rest once a process maps it. */
+ * libraries most of which never load), the rest once a process maps it. The probes put on
+ * sqlite3LockAndPrepare name sqlite3_prepare_v2, the first of the wrappers it serves. */
 static const char *const early_syms[] = {
 	"sqlite3_prepare_v2", "sqlite3_step",	  "sqlite3_reset",
 	"sqlite3_finalize",   "PQexec",		  "PQsendQuery",
