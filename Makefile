@@ -164,7 +164,7 @@ $(BUILD)/fuzz/fuzz_record: src/record/record.c src/record/record_json.c src/util
 			   src/record/fingerprint.c src/record/profile.c
 $(BUILD)/fuzz/fuzz_redis_url: src/sinks/redis_url.c
 $(BUILD)/fuzz/fuzz_utf8: src/util/utf8.c
-$(BUILD)/fuzz/fuzz_wire: src/wire/wire_proto.c src/stores/postgresql/wire_pg.c \
+$(BUILD)/fuzz/fuzz_wire: src/wire/wire_proto.c src/stores/wire_parsers.c src/stores/postgresql/wire_pg.c \
 			 src/stores/mysql/wire_mysql.c src/stores/redis/wire_redis.c \
 			 src/stores/memcached/wire_memcache.c src/util/utf8.c
 FUZZ_LIBS_elfsym = $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)

@@ -209,17 +209,29 @@ void wire_stmts__free(struct wire_stmts *m)
 	m->n = 0;
 }
 
+/* Returns the parser of proto (enum sc_client), NULL when none speaks it. */
+static const struct wire_parser *parser_of(uint32_t proto)
+{
+	const struct wire_parser *const *p;
+
+	for (p = wire_parsers; *p; p++)
+		if ((*p)->proto == proto)
+			return *p;
+	return NULL;
+}
+
 struct wire_conn *wire_conn__new(uint32_t proto, size_t max_text)
 {
+	const struct wire_parser *ops = parser_of(proto);
 	struct wire_conn *c;
 
-	if (proto != SC_CL_PG && proto != SC_CL_MYSQL && proto != SC_CL_REDIS &&
-	    proto != SC_CL_MEMCACHE)
+	if (!ops)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->proto = proto;
+	c->ops = ops;
 	c->max_text = max_text ? max_text : WIRE_DEFAULT_TEXT;
 	return c;
 }
@@ -228,7 +240,8 @@ void wire_conn__free(struct wire_conn *c)
 {
 	if (!c)
 		return;
-	wire_pg__free(c);
+	if (c->ops->free)
+		c->ops->free(c);
 	wire__pend_drop(c, 0);
 	free(c->pend);
 	wire_stmts__free(&c->stmts);
@@ -267,16 +280,7 @@ int wire_conn__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
 		buf += start;
 	cap -= start;
 	full -= start;
-	switch (c->proto) {
-	case SC_CL_PG:
-		return wire_pg__client(c, buf, cap, full, cmds, ncmds);
-	case SC_CL_MYSQL:
-		return wire_mysql__client(c, buf, cap, full, cmds, ncmds);
-	case SC_CL_REDIS:
-		return wire_redis__client(c, buf, cap, full, cmds, ncmds);
-	default:
-		return wire_memcache__client(c, buf, cap, full, cmds, ncmds);
-	}
+	return c->ops->client(c, buf, cap, full, cmds, ncmds);
 }
 
 /*
@@ -293,21 +297,8 @@ int wire_conn__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
 		return 0;
 	for (i = 0; i < npending; i++)
 		errs[i] = NULL;
-	if (npending && (buf || !cap)) {
-		switch (c->proto) {
-		case SC_CL_PG:
-			rc = wire_pg__server(c, buf, cap, npending, errs);
-			break;
-		case SC_CL_MYSQL:
-			rc = wire_mysql__server(c, buf, cap, npending, errs);
-			break;
-		case SC_CL_REDIS:
-			rc = wire_redis__server(c, buf, cap, npending, errs);
-			break;
-		default:
-			rc = wire_memcache__server(c, buf, cap, npending, errs);
-		}
-	}
+	if (npending && (buf || !cap))
+		rc = c->ops->server(c, buf, cap, npending, errs);
 	wire__pend_drop(c, 0);
 	if (rc < 0) {
 		for (i = 0; i < npending; i++) {
@@ -316,68 +307,6 @@ int wire_conn__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
 		}
 	}
 	return rc;
-}
-
-/* memcached verbs a client starts a line with (keep in step with wire_memcache.c). */
-static const char *const mc_verbs[] = {
-	"get",	   "gets",	"gat",	  "gats", "set",  "add",   "replace",	"append",
-	"prepend", "cas",	"delete", "incr", "decr", "touch", "flush_all", "version",
-	"stats",   "verbosity", "mg",	  "ms",	  "md",	  "ma",	   "mn",	"me",
-};
-
-/* True when the first 8 bytes of b (n of them present) are a memcached verb and then ' '
- * or '\r'; a verb of 8 letters or more is matched on its first 8. */
-static bool guess_memcache(const uint8_t *b, size_t n)
-{
-	size_t i, vl;
-
-	for (i = 0; i < sizeof(mc_verbs) / sizeof(mc_verbs[0]); i++) {
-		vl = strlen(mc_verbs[i]);
-		if (vl >= 8) {
-			if (n >= 8 && !memcmp(b, mc_verbs[i], 8))
-				return true;
-		} else if (n > vl && !memcmp(b, mc_verbs[i], vl) &&
-			   (b[vl] == ' ' || b[vl] == '\r')) {
-			return true;
-		}
-	}
-	return false;
-}
-
-/* True for a PostgreSQL typed client message header (5 bytes) or an untyped startup,
- * SSL/GSS encryption or cancel request (8 bytes). */
-static bool guess_pg(const uint8_t *b, size_t n)
-{
-	uint32_t len, code;
-
-	if (n >= 5 && b[0] && strchr("QPBEDSCHFXdcf", b[0])) {
-		len = wire_be32(b + 1);
-		if (len < 4 || len >= 1u << 30)
-			return false;
-		/* Sync, Flush, Terminate, CopyDone have no body; the others always do */
-		return strchr("SHXc", b[0]) ? len == 4 : len >= 5;
-	}
-	if (n < 8)
-		return false;
-	len = wire_be32(b);
-	code = wire_be32(b + 4);
-	if (len == 8 && (code == 80877103 || code == 80877104))
-		return true;
-	if (len == 16 && code == 80877102)
-		return true;
-	return code == 196608 && len >= 8 && len < 10000;
-}
-
-/* True for a MySQL command packet header: length >= 1, sequence 0, a command byte that
- * starts a conversation (quit, init db, query, ping, statement prepare, execute, send
- * long data, close, reset, reset connection). */
-static bool guess_mysql(const uint8_t *b, size_t n)
-{
-	static const uint8_t cmds[] = {
-		0x01, 0x02, 0x03, 0x0e, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1f
-	};
-
-	return n >= 5 && wire_le24(b) >= 1 && b[3] == 0 && memchr(cmds, b[4], sizeof(cmds));
 }
 
 /*
@@ -396,48 +325,38 @@ uint32_t wire_guess(const uint8_t *buf, size_t len)
 {
 	size_t n = len < 8 ? len : 8;
 
+	const struct wire_parser *const *p;
+
 	if (!buf)
 		return SC_CL_NONE;
-	if (n >= 2 && buf[0] == '*' && buf[1] >= '0' && buf[1] <= '9')
-		return SC_CL_REDIS;
-	if (guess_pg(buf, n))
-		return SC_CL_PG;
-	if (guess_mysql(buf, n))
-		return SC_CL_MYSQL;
-	if (guess_memcache(buf, n))
-		return SC_CL_MEMCACHE;
+	for (p = wire_parsers; *p; p++)
+		if ((*p)->guess(buf, n))
+			return (*p)->proto;
 	return SC_CL_NONE;
 }
 
-static const struct {
-	const char *name;
-	uint32_t proto;
-} proto_names[] = {
-	{ "postgresql", SC_CL_PG },	 { "mysql", SC_CL_MYSQL },	 { "redis", SC_CL_REDIS },
-	{ "memcached", SC_CL_MEMCACHE }, { "postgres", SC_CL_PG },	 { "pg", SC_CL_PG },
-	{ "mariadb", SC_CL_MYSQL },	 { "memcache", SC_CL_MEMCACHE },
-};
-
 const char *wire_proto_name(uint32_t proto)
 {
-	size_t i;
+	const struct wire_parser *p = parser_of(proto);
 
-	for (i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
-		if (proto_names[i].proto == proto)
-			return proto_names[i].name;
-	return NULL;
+	return p ? p->name : NULL;
 }
 
-/* Accepts the four names wire_proto_name gives, any case, and the aliases "postgres",
- * "pg", "mariadb", "memcache". */
+/* Accepts the names wire_proto_name gives, any case, and each parser's aliases
+ * ("postgres", "pg", "mariadb", "memcache"). */
 uint32_t wire_proto_parse(const char *name)
 {
-	size_t i;
+	const struct wire_parser *const *p;
+	const char *const *a;
 
 	if (!name)
 		return SC_CL_NONE;
-	for (i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
-		if (!strcasecmp(name, proto_names[i].name))
-			return proto_names[i].proto;
+	for (p = wire_parsers; *p; p++) {
+		if (!strcasecmp(name, (*p)->name))
+			return (*p)->proto;
+		for (a = (*p)->aliases; a && *a; a++)
+			if (!strcasecmp(name, *a))
+				return (*p)->proto;
+	}
 	return SC_CL_NONE;
 }

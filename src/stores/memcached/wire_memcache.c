@@ -276,8 +276,8 @@ static long mc_frame(const uint8_t *buf, size_t pos, size_t cap, struct mc_line 
  * blocks of storage commands. Any line no client sends voids the whole send. Returns
  * the number of commands appended, or -ENOMEM.
  */
-int wire_memcache__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
-			  struct wire_cmd **cmds, size_t *ncmds)
+static int wire_memcache__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
+				 struct wire_cmd **cmds, size_t *ncmds)
 {
 	size_t pos = 0, n0 = *ncmds, p0 = c->npend;
 	const uint8_t *nl;
@@ -439,8 +439,8 @@ static int mc_reply(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t 
  * else their errs stay NULL. Stops at the capture's end (an error line cut there is kept
  * as seen) or at a line that does not fit. Returns 0 or -ENOMEM.
  */
-int wire_memcache__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
-			  char **errs)
+static int wire_memcache__server(struct wire_conn *c, const uint8_t *buf, size_t cap,
+				 size_t npending, char **errs)
 {
 	size_t pos = 0, i, k, quiet = 0;
 	struct wire_pend *p;
@@ -466,3 +466,40 @@ int wire_memcache__server(struct wire_conn *c, const uint8_t *buf, size_t cap, s
 	}
 	return 0;
 }
+
+/* memcached verbs a client starts a line with (keep in step with the parser above). */
+static const char *const mc_verbs[] = {
+	"get",	   "gets",	"gat",	  "gats", "set",  "add",   "replace",	"append",
+	"prepend", "cas",	"delete", "incr", "decr", "touch", "flush_all", "version",
+	"stats",   "verbosity", "mg",	  "ms",	  "md",	  "ma",	   "mn",	"me",
+};
+
+/* True when the first 8 bytes of b (n of them present) are a memcached verb and then ' '
+ * or '\r'; a verb of 8 letters or more is matched on its first 8. */
+static bool guess_memcache(const uint8_t *b, size_t n)
+{
+	size_t i, vl;
+
+	for (i = 0; i < sizeof(mc_verbs) / sizeof(mc_verbs[0]); i++) {
+		vl = strlen(mc_verbs[i]);
+		if (vl >= 8) {
+			if (n >= 8 && !memcmp(b, mc_verbs[i], 8))
+				return true;
+		} else if (n > vl && !memcmp(b, mc_verbs[i], vl) &&
+			   (b[vl] == ' ' || b[vl] == '\r')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *const memcache_aliases[] = { "memcache", NULL };
+
+const struct wire_parser memcached_wire_parser = {
+	.proto = SC_CL_MEMCACHE,
+	.name = "memcached",
+	.aliases = memcache_aliases,
+	.guess = guess_memcache,
+	.client = wire_memcache__client,
+	.server = wire_memcache__server,
+};

@@ -262,8 +262,8 @@ static void my_handshake(struct wire_conn *c, const struct my_pkt *k)
  * Checks the framing of the whole captured send, then turns its command packets
  * (sequence 0) into commands. Returns the number appended, or -ENOMEM.
  */
-int wire_mysql__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
-		       struct wire_cmd **cmds, size_t *ncmds)
+static int wire_mysql__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
+			      struct wire_cmd **cmds, size_t *ncmds)
 {
 	struct my_walk w = { .buf = buf, .cap = cap, .full = full };
 	size_t n0 = *ncmds;
@@ -347,8 +347,8 @@ static bool my_ok_last(const uint8_t *p, size_t avail)
  * packet answers the next command. A prepare's OK teaches its statement id. Returns 0 or
  * -ENOMEM.
  */
-int wire_mysql__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
-		       char **errs)
+static int wire_mysql__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
+			      char **errs)
 {
 	struct wire_pend *pd;
 	size_t pos = 0, i = 0, len, avail;
@@ -394,3 +394,26 @@ int wire_mysql__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size
 	}
 	return 0;
 }
+
+/* True for a MySQL command packet header: length >= 1, sequence 0, a command byte that
+ * starts a conversation (quit, init db, query, ping, statement prepare, execute, send
+ * long data, close, reset, reset connection). */
+static bool guess_mysql(const uint8_t *b, size_t n)
+{
+	static const uint8_t cmds[] = {
+		0x01, 0x02, 0x03, 0x0e, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1f
+	};
+
+	return n >= 5 && wire_le24(b) >= 1 && b[3] == 0 && memchr(cmds, b[4], sizeof(cmds));
+}
+
+static const char *const mysql_aliases[] = { "mariadb", NULL };
+
+const struct wire_parser mysql_wire_parser = {
+	.proto = SC_CL_MYSQL,
+	.name = "mysql",
+	.aliases = mysql_aliases,
+	.guess = guess_mysql,
+	.client = wire_mysql__client,
+	.server = wire_mysql__server,
+};

@@ -392,7 +392,7 @@ static void open_drop_all(struct wire_conn *c)
 		open_forget(c, 0);
 }
 
-void wire_pg__free(struct wire_conn *c)
+static void wire_pg__free(struct wire_conn *c)
 {
 	open_drop_all(c);
 }
@@ -570,8 +570,8 @@ static int pg_end(struct wire_conn *c, const struct pg_walk *w, struct wire_cmd 
  * that holds anything a client does not send), then turns its messages into commands.
  * Returns the number of commands appended, or -ENOMEM.
  */
-int wire_pg__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
-		    struct wire_cmd **cmds, size_t *ncmds)
+static int wire_pg__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
+			   struct wire_cmd **cmds, size_t *ncmds)
 {
 	struct pg_walk w = { .buf = buf, .cap = cap, .full = full };
 	size_t n0 = *ncmds;
@@ -704,8 +704,8 @@ static void reply_done(struct pg_reply *r)
  * ErrorResponse among its results. Stops at the capture's end or at bytes that are not a
  * backend message (the rest stay NULL). Returns 0 or -ENOMEM.
  */
-int wire_pg__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
-		    char **errs)
+static int wire_pg__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
+			   char **errs)
 {
 	struct pg_reply r = { .c = c, .npending = npending };
 	size_t pos = 0, avail;
@@ -745,3 +745,39 @@ int wire_pg__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t 
 	}
 	return 0;
 }
+
+/* True for a PostgreSQL typed client message header (5 bytes) or an untyped startup,
+ * SSL/GSS encryption or cancel request (8 bytes). */
+static bool guess_pg(const uint8_t *b, size_t n)
+{
+	uint32_t len, code;
+
+	if (n >= 5 && b[0] && strchr("QPBEDSCHFXdcf", b[0])) {
+		len = wire_be32(b + 1);
+		if (len < 4 || len >= 1u << 30)
+			return false;
+		/* Sync, Flush, Terminate, CopyDone have no body; the others always do */
+		return strchr("SHXc", b[0]) ? len == 4 : len >= 5;
+	}
+	if (n < 8)
+		return false;
+	len = wire_be32(b);
+	code = wire_be32(b + 4);
+	if (len == 8 && (code == 80877103 || code == 80877104))
+		return true;
+	if (len == 16 && code == 80877102)
+		return true;
+	return code == 196608 && len >= 8 && len < 10000;
+}
+
+static const char *const pg_aliases[] = { "postgres", "pg", NULL };
+
+const struct wire_parser postgresql_wire_parser = {
+	.proto = SC_CL_PG,
+	.name = "postgresql",
+	.aliases = pg_aliases,
+	.guess = guess_pg,
+	.client = wire_pg__client,
+	.server = wire_pg__server,
+	.free = wire_pg__free,
+};

@@ -357,8 +357,8 @@ static int resp_emit(struct wire_conn *c, const struct resp_req *r, struct wire_
  * lines, after the bulk strings an array begun in an earlier send still owes. Any
  * garbage voids the whole send. Returns the number of commands appended, or -ENOMEM.
  */
-int wire_redis__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
-		       struct wire_cmd **cmds, size_t *ncmds)
+static int wire_redis__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
+			      struct wire_cmd **cmds, size_t *ncmds)
 {
 	uint32_t owed = c->bulks_left;
 	size_t pos = 0, n0 = *ncmds;
@@ -482,8 +482,8 @@ static int resp_value(const uint8_t *b, size_t cap, size_t *pos, uint64_t *more,
  * gives its text. Stops at the first value that does not fit in the capture (an error's
  * visible part is kept) or at bytes that are not RESP. Returns 0 or -ENOMEM.
  */
-int wire_redis__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
-		       char **errs)
+static int wire_redis__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
+			      char **errs)
 {
 	size_t pos = 0, i, elen;
 	const uint8_t *err;
@@ -507,3 +507,17 @@ int wire_redis__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size
 	}
 	return 0;
 }
+
+/* True for a RESP array header: '*' and a digit. */
+static bool guess_redis(const uint8_t *b, size_t n)
+{
+	return n >= 2 && b[0] == '*' && b[1] >= '0' && b[1] <= '9';
+}
+
+const struct wire_parser redis_wire_parser = {
+	.proto = SC_CL_REDIS,
+	.name = "redis",
+	.guess = guess_redis,
+	.client = wire_redis__client,
+	.server = wire_redis__server,
+};
