@@ -128,13 +128,9 @@ static void proc_gone(pid_t pid, void *ctx)
 
 	/* commands still waiting for a reply go into the records before they are published */
 	wire_tracker__proc_gone(r->wire, pid, mono_now_ns());
-	memcached_tracker__proc_gone(r->memcached, pid);
-	mysql_tracker__proc_gone(r->mysql, pid);
-	hiredis_tracker__proc_gone(r->hiredis, pid);
+	event_router__stores_proc_gone(r, pid);
 	correlator__proc_gone(r->corr, pid, mono_now_ns());
 	http_tracker__proc_gone(r->http, pid);
-	sqlite_tracker__proc_gone(r->sqlite, pid);
-	pq_tracker__proc_gone(r->pq, pid);
 	pystack__proc_gone(r->py, pid);
 }
 
@@ -314,7 +310,9 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		.nport_protos = o->nport_protos,
 		.verbose = o->verbose,
 	};
+	struct store_env env = { .max_text = o->max_query };
 	char msg[512];
+	int err = 0;
 
 	r->att = attacher__new(&ao, msg, sizeof(msg));
 	if (!r->att) {
@@ -331,17 +329,13 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		pystack__set_dispatchers(r->py,
 					 bpf_map__fd(attacher__skel(r->att)->maps.py_dispatchers));
 	if (r->corr && r->py) {
+		env.corr = r->corr;
+		env.ps = o->stack_depth ? r->py : NULL;
 		r->http = http_tracker__new(r->corr);
-		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
-		r->pq = pq_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
-		r->mysql = mysql_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
-		r->hiredis =
-			hiredis_tracker__new(r->corr, o->stack_depth ? r->py : NULL, o->max_query);
-		r->memcached = memcached_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+		err = event_router__open_stores(r, &env);
 		r->wire = wire_tracker__new(r->corr, o->stack_depth ? r->py : NULL, o->max_query);
 	}
-	if (!r->corr || !r->py || !r->http || !r->sqlite || !r->pq || !r->wire || !r->mysql ||
-	    !r->hiredis || !r->memcached) {
+	if (!r->corr || !r->py || !r->http || err || !r->wire) {
 		fprintf(stderr, "scooby-bpf: out of memory\n");
 		return -1;
 	}
@@ -365,13 +359,9 @@ static unsigned long long router_close(struct event_router *r, unsigned long lon
 	if (r->corr)
 		correlator__set_lost(r->corr, lost);
 	wire_tracker__free(r->wire); /* its waiting commands go into records first */
-	memcached_tracker__free(r->memcached); /* likewise its multi-gets still fetching */
-	mysql_tracker__free(r->mysql);
-	hiredis_tracker__free(r->hiredis);
+	event_router__free_stores(r); /* likewise memcached's multi-gets still fetching */
 	correlator__free(r->corr);
 	http_tracker__free(r->http);
-	sqlite_tracker__free(r->sqlite);
-	pq_tracker__free(r->pq);
 	pystack__free(r->py);
 	return lost;
 }

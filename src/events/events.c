@@ -1,4 +1,6 @@
-/* Ring buffer records -> the tracker of each feature. */
+/* Ring buffer records -> the tracker of each feature: HTTP, wire capture, stacks, and each registered store. */
+#include <errno.h>
+#include <string.h>
 #include <linux/types.h>
 #include "scooby/events.h"
 #include "events.h"
@@ -123,36 +125,77 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 	return true;
 }
 
+int event_router__open_stores(struct event_router *r, const struct store_env *env)
+{
+	const struct store *s;
+	size_t i, k;
+
+	memset(r->by_kind, -1, sizeof(r->by_kind));
+	memset(r->by_client, -1, sizeof(r->by_client));
+	for (i = 0; i < STORE_COUNT; i++) {
+		s = stores[i];
+		r->stores[i] = s->new (env);
+		if (!r->stores[i])
+			return -ENOMEM;
+		for (k = 0; k < s->nkinds; k++)
+			if (s->kinds[k] < EVENTS_KIND_MAX)
+				r->by_kind[s->kinds[k]] = i;
+		if (s->call && s->client < SC_CL_MAX)
+			r->by_client[s->client] = i;
+	}
+	return 0;
+}
+
+void event_router__stores_proc_gone(struct event_router *r, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_COUNT; i++)
+		if (r->stores[i])
+			stores[i]->proc_gone(r->stores[i], pid);
+}
+
+void event_router__free_stores(struct event_router *r)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_COUNT; i++) {
+		stores[i]->free(r->stores[i]);
+		r->stores[i] = NULL;
+	}
+}
+
+/* Returns the index of the store of SC_EV_CALL* records of client, or -1. */
+static int client_store(const struct event_router *r, uint32_t client)
+{
+	return client < SC_CL_MAX ? r->by_client[client] : -1;
+}
+
 /* SC_EV_CALL / SC_EV_CALL_TEXT: to the tracker of the call's client family. */
 static void call_event(struct event_router *r, const struct sc_call_event *e)
 {
-	switch (e->client) {
-	case SC_CL_MYSQL:
-		mysql_tracker__call(r->mysql, e);
-		break;
-	case SC_CL_REDIS:
-		hiredis_tracker__call(r->hiredis, e);
-		break;
-	case SC_CL_MEMCACHE:
-		memcached_tracker__call(r->memcached, e);
-		break;
-	}
+	int i = client_store(r, e->client);
+
+	if (i >= 0)
+		stores[i]->call(r->stores[i], e);
 }
 
 /* SC_EV_CALL_RET: likewise. */
 static void call_ret_event(struct event_router *r, const struct sc_call_ret_event *e)
 {
-	switch (e->client) {
-	case SC_CL_MYSQL:
-		mysql_tracker__ret(r->mysql, e);
-		break;
-	case SC_CL_REDIS:
-		hiredis_tracker__ret(r->hiredis, e);
-		break;
-	case SC_CL_MEMCACHE:
-		memcached_tracker__ret(r->memcached, e);
-		break;
-	}
+	int i = client_store(r, e->client);
+
+	if (i >= 0)
+		stores[i]->ret(r->stores[i], e);
+}
+
+/* A record of a kind a store owns (SQLite's, libpq's): to that store. */
+static void store_event(struct event_router *r, const struct sc_hdr *h)
+{
+	int i = h->kind < EVENTS_KIND_MAX ? r->by_kind[h->kind] : -1;
+
+	if (i >= 0)
+		stores[i]->event(r->stores[i], h);
 }
 
 /* SC_EV_PYCALL: a dispatcher's call names its request's view. */
@@ -202,24 +245,6 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_HTTP_CLOSE:
 		http_tracker__close(r->http, h->pid, s->arg, h->ts);
-		break;
-	case SC_EV_SQL_TEXT:
-		sqlite_tracker__text(r->sqlite, data);
-		break;
-	case SC_EV_SQL_ERRMSG:
-		sqlite_tracker__errmsg(r->sqlite, data);
-		break;
-	case SC_EV_SQL_EXEC:
-		sqlite_tracker__exec(r->sqlite, data);
-		break;
-	case SC_EV_SQL_FINALIZE:
-		sqlite_tracker__finalize(r->sqlite, h->pid, s->arg);
-		break;
-	case SC_EV_PQ_CALL:
-		pq_tracker__call(r->pq, data);
-		break;
-	case SC_EV_PQ_RET:
-		pq_tracker__ret(r->pq, data);
 		break;
 	case SC_EV_CALL:
 	case SC_EV_CALL_TEXT:
@@ -271,6 +296,8 @@ int events__handle(void *ctx, void *data, size_t size)
 	case SC_EV_LOG:
 		wire_tracker__log(r->wire, data);
 		break;
+	default:
+		store_event(r, h);
 	}
 	return 0;
 }

@@ -11,4 +11,8 @@
 #define SCOOBY_STORES(X) X(sqlite) X(postgresql) X(mysql) X(redis) X(memcached)
 #define SCOOBY_WIRE_PARSERS(X) X(redis) X(postgresql) X(mysql) X(memcached)
 
+#define SCOOBY_STORE_ONE(name) +1
+/* How many stores are registered: the length of stores[] without its NULL. */
+#define STORE_COUNT (0 SCOOBY_STORES(SCOOBY_STORE_ONE))
+
 #endif /* SCOOBY_STORES_REGISTRY_H */
