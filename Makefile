@@ -32,7 +32,7 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all clean install test unit e2e demo bench deps vmlinux format check-format
+.PHONY: all clean install test unit e2e demo bench deps vmlinux format check-format check-deps
 
 all: $(BUILD)/scooby-bpf
 
@@ -85,6 +85,7 @@ e2e: $(BUILD)/scooby-bpf
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-format
+	$(Q)$(MAKE) --no-print-directory check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
@@ -108,6 +109,11 @@ format:
 
 check-format:
 	clang-format --dry-run --Werror $(BPF_SRCS) bpf/*.bpf.h $(SRCS) src/*/*.h src/*/*/*.h include/scooby/*.h $(UNIT_SRCS)
+
+# src/'s folders include each other without a cycle, and no store includes another's files
+# (docs/ARCHITECTURE.md); prints the folder graph.
+check-deps:
+	$(Q)$(PYTHON) tests/check_deps.py
 
 clean:
 	rm -rf $(BUILD)
