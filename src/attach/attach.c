@@ -22,6 +22,7 @@
 #include "probe_sites.h"
 #include "native/procmaps.h"
 #include "targets.h"
+#include "wire/wire_proto.h" /* wire_parsers: each protocol's well-known port */
 
 /* Library files scanned for probes (one per distinct file) */
 static struct hashmap_table library_files = HASHMAP_TABLE("library files", 64, 4096);
@@ -160,21 +161,15 @@ static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t er
  * --port-proto (which may override them). Returns 0, or -1 with err set. */
 static int set_wire_ports(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
 {
-	static const struct port_proto known[] = {
-		{ 5432, SC_CL_PG },
-		{ 3306, SC_CL_MYSQL },
-		{ 6379, SC_CL_REDIS },
-		{ 11211, SC_CL_MEMCACHE },
-	};
-	const int n = sizeof(known) / sizeof(known[0]);
-	const struct port_proto *pp;
+	const struct wire_parser *const *wp;
 	__u32 port, proto;
-	int i;
+	int n = 0, i;
 
+	for (wp = wire_parsers; *wp; wp++)
+		n++;
 	for (i = 0; i < n + o->nport_protos; i++) {
-		pp = i < n ? &known[i] : &o->port_protos[i - n];
-		port = pp->port;
-		proto = pp->proto;
+		port = i < n ? wire_parsers[i]->port : o->port_protos[i - n].port;
+		proto = i < n ? wire_parsers[i]->proto : o->port_protos[i - n].proto;
 		if (bpf_map__update_elem(a->skel->maps.wire_ports, &port, sizeof(port), &proto,
 					 sizeof(proto), BPF_ANY)) {
 			snprintf(err, errlen, "cannot set the data store ports: %s",

@@ -1,6 +1,6 @@
 /* The wire parser table src/wire/wire_proto.c dispatches over, from the registry's list. */
 #include <stddef.h>
-#include "wire/wire_int.h"
+#include "wire/wire_proto.h"
 #include "registry.h"
 
 #define DECLARE(name) extern const struct wire_parser name##_wire_parser;

@@ -135,26 +135,4 @@ int wire_stmts__put(struct wire_stmts *m, size_t max, const void *name, size_t l
 void wire_stmts__del(struct wire_stmts *m, const void *name, size_t len);
 void wire_stmts__free(struct wire_stmts *m);
 
-/* One protocol's parser (src/stores/NAME/wire_*.c): what wire_proto.c dispatches to. */
-struct wire_parser {
-	uint32_t proto; /* enum sc_client */
-	const char *name; /* wire_proto_name()'s: "postgresql" */
-	const char *const
-		*aliases; /* more names --port-proto takes, NULL-terminated; may be NULL */
-	/* True when the first n (at most 8) bytes of a send start like this protocol's client
-	 * messages (the kernel side's test, bpf/wire.bpf.h) */
-	bool (*guess)(const uint8_t *b, size_t n);
-	int (*client)(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
-		      struct wire_cmd **cmds, size_t *ncmds);
-	int (*server)(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
-		      char **errs);
-	/* Frees the parser's own state in c (PostgreSQL's Parses held over); may be NULL. */
-	void (*free)(struct wire_conn *c);
-};
-
-/* Every parser, NULL-terminated, in the order wire_guess() tries them. Defined with the
- * stores (src/stores/wire_parsers.c, from src/stores/registry.h): the dispatcher names no
- * protocol, and no parser calls back into it. */
-extern const struct wire_parser *const wire_parsers[];
-
 #endif /* SCOOBY_WIRE_INT_H */

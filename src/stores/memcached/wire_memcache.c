@@ -499,6 +499,7 @@ const struct wire_parser memcached_wire_parser = {
 	.proto = SC_CL_MEMCACHE,
 	.name = "memcached",
 	.aliases = memcache_aliases,
+	.port = 11211,
 	.guess = guess_memcache,
 	.client = wire_memcache__client,
 	.server = wire_memcache__server,

@@ -413,6 +413,7 @@ const struct wire_parser mysql_wire_parser = {
 	.proto = SC_CL_MYSQL,
 	.name = "mysql",
 	.aliases = mysql_aliases,
+	.port = 3306,
 	.guess = guess_mysql,
 	.client = wire_mysql__client,
 	.server = wire_mysql__server,

@@ -776,6 +776,7 @@ const struct wire_parser postgresql_wire_parser = {
 	.proto = SC_CL_PG,
 	.name = "postgresql",
 	.aliases = pg_aliases,
+	.port = 5432,
 	.guess = guess_pg,
 	.client = wire_pg__client,
 	.server = wire_pg__server,

@@ -517,6 +517,7 @@ static bool guess_redis(const uint8_t *b, size_t n)
 const struct wire_parser redis_wire_parser = {
 	.proto = SC_CL_REDIS,
 	.name = "redis",
+	.port = 6379,
 	.guess = guess_redis,
 	.client = wire_redis__client,
 	.server = wire_redis__server,
