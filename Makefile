@@ -170,9 +170,9 @@ $(BUILD)/fuzz/fuzz_record: src/record/record.c src/record/record_json.c src/util
 			   src/record/fingerprint.c src/record/profile.c
 $(BUILD)/fuzz/fuzz_redis_url: src/sinks/redis_url.c
 $(BUILD)/fuzz/fuzz_utf8: src/util/utf8.c
-$(BUILD)/fuzz/fuzz_wire: src/wire/wire_proto.c src/stores/wire_parsers.c src/stores/postgresql/wire_pg.c \
-			 src/stores/mysql/wire_mysql.c src/stores/redis/wire_redis.c \
-			 src/stores/memcached/wire_memcache.c src/util/utf8.c
+# every store's wire parser (src/stores/NAME/wire_*.c), through the registry's table
+$(BUILD)/fuzz/fuzz_wire: src/wire/wire_proto.c src/stores/wire_parsers.c \
+			 $(sort $(wildcard src/stores/*/wire_*.c)) src/util/utf8.c
 FUZZ_LIBS_elfsym = $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 FUZZ_LIBS_record = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
 

@@ -349,17 +349,13 @@ static unsigned long long router_close(struct event_router *r, unsigned long lon
 {
 	unsigned long long lost = r->att ? attacher__counter(r->att, SC_CNT_LOST) : 0;
 
-	*queries = r->att ? attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_SQL_EXEC) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_PQ_RET) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_CALL_RET) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_WIRE_OUT) :
-			    0;
+	*queries = event_router__lost_query_ends(r);
 	attacher__free(r->att);
 	r->att = NULL;
 	if (r->corr)
 		correlator__set_lost(r->corr, lost);
 	wire_tracker__free(r->wire); /* its waiting commands go into records first */
-	event_router__free_stores(r); /* likewise memcached's multi-gets still fetching */
+	event_router__free_stores(r); /* likewise what the stores hold open */
 	correlator__free(r->corr);
 	http_tracker__free(r->http);
 	pystack__free(r->py);

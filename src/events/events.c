@@ -165,6 +165,24 @@ void event_router__free_stores(struct event_router *r)
 	}
 }
 
+unsigned long long event_router__lost_query_ends(const struct event_router *r)
+{
+	bool seen[EVENTS_KIND_MAX] = { [SC_EV_WIRE_OUT] = true };
+	unsigned long long n;
+	size_t i;
+
+	if (!r->att)
+		return 0;
+	n = attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_WIRE_OUT);
+	for (i = 0; i < STORE_COUNT; i++) {
+		if (stores[i]->end_kind >= EVENTS_KIND_MAX || seen[stores[i]->end_kind])
+			continue;
+		seen[stores[i]->end_kind] = true;
+		n += attacher__counter(r->att, SC_CNT_LOST_KIND + stores[i]->end_kind);
+	}
+	return n;
+}
+
 /* Returns the index of the store of SC_EV_CALL* records of client, or -1. */
 static int client_store(const struct event_router *r, uint32_t client)
 {

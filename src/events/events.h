@@ -36,6 +36,10 @@ void event_router__stores_proc_gone(struct event_router *r, uint32_t pid);
 /* Frees every store's tracker, each handing what is still open to the correlator first. */
 void event_router__free_stores(struct event_router *r);
 
+/* Returns the ring-buffer records lost that each ended a query: every store's end kind (each
+ * kind once) and wire capture's sends; 0 without an attacher. */
+unsigned long long event_router__lost_query_ends(const struct event_router *r);
+
 /* libbpf ring_buffer callback: ctx is a struct event_router. Always returns 0. */
 int events__handle(void *ctx, void *data, size_t size);
 

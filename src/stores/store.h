@@ -72,6 +72,8 @@ struct store {
 	 * each symbol gets (bpf/NAME.bpf.c) */
 	const struct target_lib *libs;
 	size_t nlibs;
+	/* the record kind that ends one of its queries: one lost is a query lost */
+	uint32_t end_kind;
 	/* Returns the store's tracker, or NULL on ENOMEM. */
 	void *(*new)(const struct store_env *env);
 	/* Hands what is still open to the correlator, then frees; NULL ok. */

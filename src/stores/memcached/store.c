@@ -60,6 +60,7 @@ const struct store memcached_store = {
 	.db = DB_MEMCACHE,
 	.libs = memcached_libs,
 	.nlibs = sizeof(memcached_libs) / sizeof(memcached_libs[0]),
+	.end_kind = SC_EV_CALL_RET,
 	.new = mc_new,
 	.free = mc_free,
 	.proc_gone = mc_proc_gone,

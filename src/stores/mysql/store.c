@@ -65,6 +65,7 @@ const struct store mysql_store = {
 	.db = DB_MYSQL,
 	.libs = mysql_libs,
 	.nlibs = sizeof(mysql_libs) / sizeof(mysql_libs[0]),
+	.end_kind = SC_EV_CALL_RET,
 	.new = my_new,
 	.free = my_free,
 	.proc_gone = my_proc_gone,

@@ -65,6 +65,7 @@ const struct store postgresql_store = {
 	.db = DB_POSTGRESQL,
 	.libs = postgresql_libs,
 	.nlibs = sizeof(postgresql_libs) / sizeof(postgresql_libs[0]),
+	.end_kind = SC_EV_PQ_RET,
 	.new = pg_new,
 	.free = pg_free,
 	.proc_gone = pg_proc_gone,

@@ -72,6 +72,7 @@ const struct store redis_store = {
 	.db = DB_REDIS,
 	.libs = redis_libs,
 	.nlibs = sizeof(redis_libs) / sizeof(redis_libs[0]),
+	.end_kind = SC_EV_CALL_RET,
 	.new = rd_new,
 	.free = rd_free,
 	.proc_gone = rd_proc_gone,

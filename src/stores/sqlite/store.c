@@ -83,6 +83,7 @@ const struct store sqlite_store = {
 	.db = DB_SQLITE,
 	.libs = sqlite_libs,
 	.nlibs = sizeof(sqlite_libs) / sizeof(sqlite_libs[0]),
+	.end_kind = SC_EV_SQL_EXEC,
 	.new = sq_new,
 	.free = sq_free,
 	.proc_gone = sq_proc_gone,
