@@ -1,4 +1,4 @@
-/* The client libraries scooby-bpf probes, the symbols each probe needs, and their struct offsets. */
+/* Which library a mapped file is: the registered stores' rows (src/stores/NAME/store.c), then the interpreter's. */
 #ifndef SCOOBY_TARGETS_H
 #define SCOOBY_TARGETS_H
 
