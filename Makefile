@@ -26,13 +26,13 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-SRCS := $(sort $(wildcard src/*.c src/*/*.c))
+SRCS := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all clean install test unit e2e demo bench deps vmlinux format check-format
+.PHONY: all clean install test unit e2e demo bench deps vmlinux format check-format check-deps
 
 all: $(BUILD)/scooby-bpf
 
@@ -51,7 +51,7 @@ $(BUILD)/scooby.skel.h: $(BUILD)/scooby.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name scooby_bpf > $@
 
 # Every userspace object may include the skeleton header.
-$(BUILD)/obj/%.o: src/%.c $(BUILD)/scooby.skel.h $(wildcard src/*.h src/*/*.h include/scooby/*.h)
+$(BUILD)/obj/%.o: src/%.c $(BUILD)/scooby.skel.h $(wildcard src/*/*.h src/*/*/*.h include/scooby/*.h)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -85,6 +85,7 @@ e2e: $(BUILD)/scooby-bpf
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-format
+	$(Q)$(MAKE) --no-print-directory check-deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
@@ -104,10 +105,15 @@ install: $(BUILD)/scooby-bpf
 	install -D -m 0755 $(BUILD)/scooby-bpf $(DESTDIR)$(PREFIX)/bin/scooby-bpf
 
 format:
-	clang-format -i $(BPF_SRCS) bpf/*.bpf.h $(SRCS) src/*.h src/*/*.h include/scooby/*.h $(UNIT_SRCS)
+	clang-format -i $(BPF_SRCS) bpf/*.bpf.h $(SRCS) src/*/*.h src/*/*/*.h include/scooby/*.h $(UNIT_SRCS)
 
 check-format:
-	clang-format --dry-run --Werror $(BPF_SRCS) bpf/*.bpf.h $(SRCS) src/*.h src/*/*.h include/scooby/*.h $(UNIT_SRCS)
+	clang-format --dry-run --Werror $(BPF_SRCS) bpf/*.bpf.h $(SRCS) src/*/*.h src/*/*/*.h include/scooby/*.h $(UNIT_SRCS)
+
+# src/'s folders include each other without a cycle, and no store includes another's files
+# (docs/ARCHITECTURE.md); prints the folder graph.
+check-deps:
+	$(Q)$(PYTHON) tests/check_deps.py
 
 clean:
 	rm -rf $(BUILD)
@@ -153,17 +159,20 @@ FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_RUNS := $(patsubst %,fuzz-run-%,$(FUZZ_NAMES))
 
 # what each harness links besides itself
-$(BUILD)/fuzz/fuzz_elfsym: src/elfsym.c
-$(BUILD)/fuzz/fuzz_fingerprint: src/fingerprint.c
-$(BUILD)/fuzz/fuzz_http: src/http_parse.c
-$(BUILD)/fuzz/fuzz_procmaps: src/procmaps.c
-$(BUILD)/fuzz/fuzz_pyline: src/pyline.c
-$(BUILD)/fuzz/fuzz_redact: src/fingerprint.c
-$(BUILD)/fuzz/fuzz_record: src/record.c src/record_json.c src/jsonw.c src/hashmap.c src/intern.c src/utf8.c \
-			   src/groups.c src/fingerprint.c src/profile.c
-$(BUILD)/fuzz/fuzz_redis_url: src/redis_url.c
-$(BUILD)/fuzz/fuzz_utf8: src/utf8.c
-$(BUILD)/fuzz/fuzz_wire: src/wire_proto.c src/wire_pg.c src/wire_mysql.c src/wire_redis.c src/wire_memcache.c src/utf8.c
+$(BUILD)/fuzz/fuzz_elfsym: src/native/elfsym.c
+$(BUILD)/fuzz/fuzz_fingerprint: src/record/fingerprint.c
+$(BUILD)/fuzz/fuzz_http: src/request/http_parse.c
+$(BUILD)/fuzz/fuzz_procmaps: src/native/procmaps.c
+$(BUILD)/fuzz/fuzz_pyline: src/python/pyline.c
+$(BUILD)/fuzz/fuzz_redact: src/record/fingerprint.c
+$(BUILD)/fuzz/fuzz_record: src/record/record.c src/record/record_json.c src/util/jsonw.c \
+			   src/util/hashmap.c src/util/intern.c src/util/utf8.c src/record/groups.c \
+			   src/record/fingerprint.c src/record/profile.c
+$(BUILD)/fuzz/fuzz_redis_url: src/sinks/redis_url.c
+$(BUILD)/fuzz/fuzz_utf8: src/util/utf8.c
+# every store's wire parser (src/stores/NAME/wire_*.c), through the registry's table
+$(BUILD)/fuzz/fuzz_wire: src/wire/wire_proto.c src/stores/wire_parsers.c \
+			 $(sort $(wildcard src/stores/*/wire_*.c)) src/util/utf8.c
 FUZZ_LIBS_elfsym = $(shell pkg-config --libs libelf 2>/dev/null || echo -lelf)
 FUZZ_LIBS_record = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson) -lm
 
@@ -174,7 +183,7 @@ fuzz-toolchain:
 	[ -f "$$rt" ] || { echo "fuzz: no libFuzzer runtime for $(FUZZ_CC) ($$rt):" \
 		"apt-get install libclang-rt-14-dev" >&2; exit 1; }
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(wildcard src/*.h) | fuzz-toolchain
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(wildcard src/*/*.h src/*/*/*.h) | fuzz-toolchain
 	$(call msg,FUZZER,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.c,$^) $(FUZZ_LIBS_$*) -o $@

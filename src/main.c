@@ -9,14 +9,14 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "scooby.skel.h"
-#include "attach.h"
-#include "cli.h"
-#include "correlate.h"
-#include "events.h"
-#include "groups.h"
-#include "hashmap.h"
-#include "record.h"
-#include "redis_url.h"
+#include "attach/attach.h"
+#include "cli/cli.h"
+#include "request/correlate.h"
+#include "events/events.h"
+#include "record/groups.h"
+#include "util/hashmap.h"
+#include "record/record.h"
+#include "sinks/redis_url.h"
 #include "serve/serve.h"
 #include "sinks/jsonl.h"
 #include "sinks/proffile.h"
@@ -128,13 +128,9 @@ static void proc_gone(pid_t pid, void *ctx)
 
 	/* commands still waiting for a reply go into the records before they are published */
 	wire_tracker__proc_gone(r->wire, pid, mono_now_ns());
-	memcached_tracker__proc_gone(r->memcached, pid);
-	mysql_tracker__proc_gone(r->mysql, pid);
-	hiredis_tracker__proc_gone(r->hiredis, pid);
+	event_router__stores_proc_gone(r, pid);
 	correlator__proc_gone(r->corr, pid, mono_now_ns());
 	http_tracker__proc_gone(r->http, pid);
-	sqlite_tracker__proc_gone(r->sqlite, pid);
-	pq_tracker__proc_gone(r->pq, pid);
 	pystack__proc_gone(r->py, pid);
 }
 
@@ -314,7 +310,9 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		.nport_protos = o->nport_protos,
 		.verbose = o->verbose,
 	};
+	struct store_env env = { .max_text = o->max_query };
 	char msg[512];
+	int err = 0;
 
 	r->att = attacher__new(&ao, msg, sizeof(msg));
 	if (!r->att) {
@@ -337,17 +335,13 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 		r->py = NULL;
 	}
 	if (r->corr && r->py) {
+		env.corr = r->corr;
+		env.ps = o->stack_depth ? r->py : NULL;
 		r->http = http_tracker__new(r->corr);
-		r->sqlite = sqlite_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
-		r->pq = pq_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
-		r->mysql = mysql_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
-		r->hiredis =
-			hiredis_tracker__new(r->corr, o->stack_depth ? r->py : NULL, o->max_query);
-		r->memcached = memcached_tracker__new(r->corr, o->stack_depth ? r->py : NULL);
+		err = event_router__open_stores(r, &env);
 		r->wire = wire_tracker__new(r->corr, o->stack_depth ? r->py : NULL, o->max_query);
 	}
-	if (!r->corr || !r->py || !r->http || !r->sqlite || !r->pq || !r->wire || !r->mysql ||
-	    !r->hiredis || !r->memcached) {
+	if (!r->corr || !r->py || !r->http || err || !r->wire) {
 		fprintf(stderr, "scooby-bpf: out of memory\n");
 		return -1;
 	}
@@ -361,23 +355,15 @@ static unsigned long long router_close(struct event_router *r, unsigned long lon
 {
 	unsigned long long lost = r->att ? attacher__counter(r->att, SC_CNT_LOST) : 0;
 
-	*queries = r->att ? attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_SQL_EXEC) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_PQ_RET) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_CALL_RET) +
-				    attacher__counter(r->att, SC_CNT_LOST_KIND + SC_EV_WIRE_OUT) :
-			    0;
+	*queries = event_router__lost_query_ends(r);
 	attacher__free(r->att);
 	r->att = NULL;
 	if (r->corr)
 		correlator__set_lost(r->corr, lost);
 	wire_tracker__free(r->wire); /* its waiting commands go into records first */
-	memcached_tracker__free(r->memcached); /* likewise its multi-gets still fetching */
-	mysql_tracker__free(r->mysql);
-	hiredis_tracker__free(r->hiredis);
+	event_router__free_stores(r); /* likewise what the stores hold open */
 	correlator__free(r->corr);
 	http_tracker__free(r->http);
-	sqlite_tracker__free(r->sqlite);
-	pq_tracker__free(r->pq);
 	pystack__free(r->py);
 	return lost;
 }

@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "record.h"
+#include "record/record.h"
 #include "serve/live.h"
 #include "serve/summary.h"
 

@@ -14,7 +14,7 @@
 
 #include <microhttpd.h>
 
-#include "redis_url.h"
+#include "sinks/redis_url.h"
 #include "serve/live.h"
 #include "serve/routes.h"
 #include "serve/serve.h"

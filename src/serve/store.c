@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis_conn.h"
+#include "sinks/redis_conn.h"
 #include "serve/store.h"
 
 #define STORE_IDLE_MAX 8 /* idle connections kept; more are closed after use */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
-#include "redis_url.h"
+#include "sinks/redis_url.h"
 
 #define STORE_KEY_PREFIX "scooby:req:"
 #define STORE_ZSET_KEY "scooby:requests"

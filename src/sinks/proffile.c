@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hashmap.h"
+#include "util/hashmap.h"
 #include "sinks/proffile.h"
-#include "utf8.h"
+#include "util/utf8.h"
 
 /* Names are rendered into this much room; they are cut to PROFFILE_NAME_MAX after. */
 #define RENDER_MAX 1024

@@ -3,7 +3,7 @@
 #define SCOOBY_SINKS_PROFFILE_H
 
 #include <stddef.h>
-#include "profile.h"
+#include "record/profile.h"
 
 /* runprofileserver's default --prof-file */
 #define PROFFILE_DEFAULT_FORMAT "{path}.{duration:06d}ms.{time}"

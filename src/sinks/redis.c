@@ -12,7 +12,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "record.h"
+#include "record/record.h"
 #include "redis_conn.h"
 #include "sinks/redis.h"
 

@@ -3,7 +3,7 @@
 #define SCOOBY_SINKS_TERM_H
 
 #include <stdio.h>
-#include "record.h"
+#include "record/record.h"
 
 /* Writes r's line to out: time, method, path, status, duration, queries, DB time, uuid. */
 void term_sink__print(FILE *out, const struct record *r);

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "elfsym.h"
+#include "native/elfsym.h"
 #include "fuzz_util.h"
 
 /* Symbols of the seed files (tests/fuzz/gen_seeds.py), and one that is absent. */

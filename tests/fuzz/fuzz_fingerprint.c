@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprint.h"
+#include "record/fingerprint.h"
 
 /*
  * Checks the bounds (length returned = strlen < outlen) and that a

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "http_parse.h"
+#include "request/http_parse.h"
 
 /*
  * Input: one flags byte, two PRNG seed bytes, then the bytes of the stream,

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "procmaps.h"
+#include "native/procmaps.h"
 
 static struct procmaps_entry e, again;
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pyline.h"
+#include "python/pyline.h"
 
 /* Input: minor selector, 4 bytes firstlineno, 4 bytes offset, then the table. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

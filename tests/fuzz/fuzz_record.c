@@ -5,11 +5,11 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_util.h"
-#include "groups.h"
-#include "intern.h"
-#include "profile.h"
-#include "record.h"
-#include "utf8.h"
+#include "record/groups.h"
+#include "util/intern.h"
+#include "record/profile.h"
+#include "record/record.h"
+#include "util/utf8.h"
 
 #define MAX_QUERIES 6
 #define MAX_FRAMES 4

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprint.h"
+#include "record/fingerprint.h"
 #include "fuzz_util.h"
 
 /* Input: one flags byte (bit 0: literals too), then the SQL text. */

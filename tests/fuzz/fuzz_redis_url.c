@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "redis_url.h"
+#include "sinks/redis_url.h"
 
 static struct redis_url u, v;
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "utf8.h"
+#include "util/utf8.h"
 
 /* The byte offset of the last character boundary at or before k in valid UTF-8 s. */
 static size_t boundary_before(const char *s, size_t k)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "wire_proto.h"
+#include "wire/wire_proto.h"
 
 /*
  * Input: one flags byte (protocol, --max-query), then records until the input ends:

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fingerprint.h"
+#include "record/fingerprint.h"
 
 struct fp_case {
 	const char *name;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "groups.h"
-#include "record.h"
+#include "record/groups.h"
+#include "record/record.h"
 
 /* A frame to build: a Python frame has file/line/func; native has module/symbol. */
 struct fspec {

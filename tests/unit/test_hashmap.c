@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hashmap.h"
+#include "util/hashmap.h"
 
 static struct hashmap_table small = HASHMAP_TABLE("small", 4, 10);
 static struct hashmap_table big = HASHMAP_TABLE("big", 100000, 1 << 20);

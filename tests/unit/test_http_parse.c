@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_parse.h"
+#include "request/http_parse.h"
 
 /* Copies len bytes into an exactly sized heap block so ASan catches any read past the capture. */
 static char *exact_copy(const char *s, size_t len)

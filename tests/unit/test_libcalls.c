@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "hiredis.h"
-#include "memcached.h"
-#include "mysql.h"
+#include "native/elfsym.h"
+#include "stores/redis/hiredis.h"
+#include "stores/memcached/memcached.h"
+#include "stores/mysql/mysql.h"
 
 #define PID 4242
 #define TID 4243

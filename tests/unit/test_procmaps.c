@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "procmaps.h"
+#include "native/procmaps.h"
 
 struct line_case {
 	const char *name;

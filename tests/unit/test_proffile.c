@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "profile.h"
+#include "record/profile.h"
 #include "sinks/proffile.h"
 
 #define T_END 1700000000LL

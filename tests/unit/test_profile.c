@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "profile.h"
+#include "record/profile.h"
 
 /* A frame to build: Python file:line function, or native module symbol (line ignored). */
 struct fspec {

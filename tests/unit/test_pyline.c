@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pyline.h"
+#include "python/pyline.h"
 
 /* One code object of a fixture file (tests/pyline/gen_fixtures.py writes them). */
 struct fx_code {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "pyoffsets.h"
+#include "python/pyoffsets.h"
 
 /* Compiles tests/pyoffsets/gen.c against include dir inc and returns what it prints. */
 static char *gen_for(const char *inc)

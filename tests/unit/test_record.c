@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
-#include "record.h"
+#include "record/record.h"
 
 /* cmocka 1.1.5 has no assert_double_equal */
 #define assert_close(a, b, eps) assert_true(fabs((a) - (b)) < (eps))

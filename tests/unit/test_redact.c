@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "fingerprint.h"
+#include "record/fingerprint.h"
 
 struct redact_case {
 	const char *in;

@@ -20,7 +20,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "redis_url.h"
+#include "sinks/redis_url.h"
 #include "sinks/redis.h"
 
 #define REDIS_SERVER "/usr/bin/redis-server"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis_url.h"
+#include "sinks/redis_url.h"
 
 struct url_case {
 	const char *url;

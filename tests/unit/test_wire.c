@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire_proto.h"
+#include "wire/wire_proto.h"
 
 /* A string literal's bytes and length, embedded NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

@@ -1,0 +1,829 @@
+/* Python stacks: finding a process's interpreter, and turning captured frames into file:line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "native/elfsym.h"
+#include "util/hashmap.h"
+#include "native/procmaps.h"
+#include "pycode.h"
+#include "pystack.h"
+#include "pytask.h"
+#include "native/symbolize.h"
+
+/* Processes whose interpreter layout is known */
+static struct hashmap_table py_procs = HASHMAP_TABLE("Python processes", 64, 16384);
+
+/* Stacks waiting for the entry they belong to */
+static struct hashmap_table py_pending = HASHMAP_TABLE("Python stacks waiting", 1024, 65536);
+
+/* Native stacks waiting for the entry they belong to */
+static struct hashmap_table native_pending = HASHMAP_TABLE("native stacks waiting", 1024, 65536);
+
+/* Bound of the resolved-stack cache: distinct captured frame lists (code, instruction,
+ * context of each frame) kept resolved. Full, it is emptied and refilled. An entry is
+ * resolved again after RESOLVED_TTL_NS, so that it sees what the code cache re-checks. */
+#define RESOLVED_MAX 1024
+#define RESOLVED_TTL_NS 1000000000ULL
+
+/* Stacks --profile counts in BPF, by hash: as many as BPF keeps */
+static struct hashmap_table py_known = HASHMAP_TABLE("profile stacks", 256, SC_PROF_KNOWN_MAX);
+
+/* Resolved stacks per distinct captured frame list; emptied when full */
+static struct hashmap_table py_resolved = HASHMAP_TABLE("resolved stacks", 256, RESOLVED_MAX);
+#define DEBUG_OFFSETS_WORDS 44 /* _Py_DebugOffsets of 3.13, up to code_object.co_code_adaptive */
+
+/* A traced process: its interpreter, or the fact that it has none we can walk. */
+struct pyentry {
+	struct pyproc *proc; /* NULL: not Python, or a version we cannot walk */
+};
+
+/* A capture waiting for its query. */
+struct pending {
+	uint32_t pid;
+	uint64_t key_ts;
+	uint64_t task, task_coro;
+	uint32_t nframes, flags;
+	struct sc_py_frame frames[];
+};
+
+/* A native capture waiting for its query. */
+struct native_pending {
+	uint32_t pid;
+	uint64_t key_ts;
+	uint32_t nframes, flags;
+	uint64_t ips[];
+};
+
+struct pystack {
+	int map_fd;
+	int dispatchers_fd; /* py_dispatchers (bpf/pyview.bpf.c), -1 when none */
+	struct hashmap *procs; /* pid -> struct pyentry */
+	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
+	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
+	struct hashmap *resolved; /* frame-list hash -> struct resolved; at most RESOLVED_MAX */
+	struct hashmap *known; /* BPF's stack hash -> struct known */
+	int known_fd;
+	struct symbolizer *syms;
+	struct pytasks *tasks; /* asgiref's thread_handler code objects told to BPF */
+	unsigned warned_minor[64]; /* unsupported versions already said */
+};
+
+/* A captured frame list and what it resolved to. */
+struct resolved {
+	uint32_t pid, nframes, flags;
+	uint64_t resolved_ns;
+	struct stack stack;
+	struct sc_py_frame frames[];
+};
+
+static void resolved_free(void *v)
+{
+	struct resolved *r = v;
+
+	if (r)
+		stack__clear(&r->stack);
+	free(r);
+}
+
+static int resolved_drop(uint64_t key, void *val, void *ctx)
+{
+	resolved_free(val);
+	return 1;
+}
+
+/* A stack whose samples BPF counts (SC_PY_F_KNOWN), as resolved when last sent whole. */
+struct known {
+	uint32_t pid;
+	struct stack stack;
+};
+
+static void known_free(void *v)
+{
+	struct known *k = v;
+
+	if (k)
+		stack__clear(&k->stack);
+	free(k);
+}
+
+static void entry_free(void *v)
+{
+	struct pyentry *e = v;
+
+	if (e)
+		pyproc__free(e->proc);
+	free(e);
+}
+
+struct pystack *pystack__new(int py_procs_fd, int prof_known_fd)
+{
+	struct pystack *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->map_fd = py_procs_fd;
+	ps->dispatchers_fd = -1;
+	ps->procs = hashmap__new_in(&py_procs);
+	ps->pending = hashmap__new_in(&py_pending);
+	ps->native = hashmap__new_in(&native_pending);
+	ps->resolved = hashmap__new_in(&py_resolved);
+	ps->known = hashmap__new_in(&py_known);
+	ps->known_fd = prof_known_fd;
+	ps->syms = symbolizer__new();
+	if (!ps->procs || !ps->pending || !ps->native || !ps->resolved || !ps->known || !ps->syms) {
+		pystack__free(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+void pystack__free(struct pystack *ps)
+{
+	if (!ps)
+		return;
+	hashmap__free(ps->procs, entry_free);
+	hashmap__free(ps->pending, free);
+	hashmap__free(ps->native, free);
+	hashmap__free(ps->resolved, resolved_free);
+	hashmap__free(ps->known, known_free);
+	symbolizer__free(ps->syms);
+	pytasks__free(ps->tasks);
+	free(ps);
+}
+
+/* Returns the 3.<minor> a file name says ("python3.11", "libpython3.12.so.1.0"), or -1. */
+static int minor_from_name(const char *path)
+{
+	const char *base = strrchr(path, '/'), *p;
+	char *end;
+	long minor;
+
+	base = base ? base + 1 : path;
+	p = strstr(base, "python3.");
+	if (!p || (p != base && strncmp(base, "libpython3.", 11) != 0))
+		return -1;
+	minor = strtol(p + 8, &end, 10);
+	if (end == p + 8 || (*end && *end != '.' && *end != 'd' && *end != 'm'))
+		return -1;
+	return minor;
+}
+
+struct find_ctx {
+	char path[4200]; /* through /proc/PID/root */
+	unsigned long long start; /* lowest mapping of that file */
+	unsigned long long offset;
+	int minor;
+};
+
+/* Picks the interpreter file among the mappings: libpython wins over the executable. */
+static int find_python(const struct procmaps_entry *e, void *p)
+{
+	struct find_ctx *c = p;
+	int minor = minor_from_name(e->path);
+	bool lib = strstr(e->path, "/libpython3.") != NULL;
+
+	if (minor < 0)
+		return 0;
+	if (c->minor >= 0 && !lib)
+		return 0;
+	c->minor = minor;
+	snprintf(c->path, sizeof(c->path), "%s", e->path);
+	c->start = e->start;
+	c->offset = e->offset;
+	return lib; /* a libpython is final */
+}
+
+/* Overrides the table's offsets with the interpreter's own _Py_DebugOffsets (3.13). */
+static int apply_debug_offsets(pid_t pid, uint64_t runtime, struct py_layout *l)
+{
+	uint64_t w[DEBUG_OFFSETS_WORDS];
+
+	if (!target_read(pid, runtime, w, sizeof(w)) || memcmp(w, "xdebugpy", 8) != 0)
+		return -ENOENT;
+	if ((w[1] >> 16) != 0x030d || w[2] /* free-threaded */)
+		return -ENOTSUP;
+	l->runtime_interp_head = w[5];
+	l->interp_next = w[8];
+	l->interp_tstate_head = w[9];
+	l->tstate_next = w[21];
+	l->tstate_frame = w[23];
+	l->tstate_thread_id = w[24];
+	l->tstate_native_thread_id = w[25];
+	l->frame_back = w[29];
+	l->frame_code = w[30];
+	l->frame_instr = w[31];
+	l->frame_owner = w[33];
+	l->code_filename = w[35];
+	l->code_name = w[36];
+	l->code_qualname = w[37];
+	l->code_linetable = w[38];
+	l->code_firstlineno = w[39];
+	l->code_adaptive = w[43];
+	return 0;
+}
+
+static __u16 off16(int v)
+{
+	return v < 0 ? SC_PY_NONE : (__u16)v;
+}
+
+/* Bytes from a frame's start that cover every field the walker reads: fewer bytes
+ * copied per frame on the target's time. */
+static __u16 frame_read_size(const struct py_layout *l)
+{
+	int fields[] = { l->frame_back, l->frame_code, l->frame_instr,
+			 l->minor >= 11 ? l->frame_func : l->frame_globals, l->frame_gen };
+	int end = l->frame_owner >= 0 ? l->frame_owner + 1 : 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i] >= 0 && fields[i] + 8 > end)
+			end = fields[i] + 8;
+	return end > 128 ? 128 : end;
+}
+
+/* Publishes how BPF walks this process's stacks. */
+static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const struct py_layout *l)
+{
+	struct sc_py_cfg cfg = {
+		.runtime = runtime,
+		.minor = l->minor,
+		.runtime_interp_head = off16(l->runtime_interp_head),
+		.interp_tstate_head = off16(l->interp_tstate_head),
+		.tstate_next = off16(l->tstate_next),
+		.tstate_thread_id = off16(l->tstate_thread_id),
+		.tstate_native_thread_id = off16(l->tstate_native_thread_id),
+		.tstate_frame = off16(l->tstate_frame),
+		.cframe_current_frame = off16(l->cframe_current_frame),
+		.frame_back = off16(l->frame_back),
+		.frame_code = off16(l->frame_code),
+		.frame_instr = off16(l->frame_instr),
+		.frame_owner = off16(l->frame_owner),
+		.frame_ctx = off16(l->minor >= 11 ? l->frame_func : l->frame_globals),
+		.owner_cstack = off16(l->owner_cstack),
+		.frame_read = frame_read_size(l),
+		.tstate_datastack_chunk = off16(l->tstate_datastack_chunk),
+		.tstate_datastack_top = off16(l->tstate_datastack_top),
+		.stackchunk_data = off16(l->stackchunk_data),
+		.frame_localsplus = off16(l->frame_localsplus),
+		.frame_gen = off16(l->frame_gen),
+		.gen_iframe = off16(l->gen_iframe),
+		.task_coro = off16(l->task_coro),
+	};
+	__u32 key = pid;
+
+	return bpf_map_update_elem(ps->map_fd, &key, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+/* Says once per version that its stacks are not available. */
+static void warn_version(struct pystack *ps, int minor, const char *why)
+{
+	if (minor >= 0 && minor < 64 && ps->warned_minor[minor]++)
+		return;
+	fprintf(stderr,
+		"scooby-bpf: warning: Python 3.%d: %s; its queries are recorded without Python stacks\n",
+		minor, why);
+}
+
+/* Examines pid; returns the pyproc to use, or NULL (not Python / unsupported). */
+static struct pyproc *examine(struct pystack *ps, pid_t pid)
+{
+	struct find_ctx c = { .minor = -1 };
+	unsigned long long sym;
+	long long delta;
+	const struct py_layout *base;
+	struct py_layout l;
+	struct pyproc *proc;
+	char path[4300];
+	uint64_t runtime;
+
+	if (procmaps_foreach_exec(pid, find_python, &c) < 0 || c.minor < 0)
+		return NULL;
+	base = py_layout__get(c.minor);
+	if (!base) {
+		warn_version(ps, c.minor, "this version is not supported (3.8 to 3.13 are)");
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, c.path);
+	if (elfsym_find(path, "_PyRuntime", &sym, &delta)) {
+		warn_version(ps, c.minor, "_PyRuntime not found in its binary");
+		return NULL;
+	}
+	/* the load bias: where the executable segment sits minus where it was linked
+	 * (0 for a fixed-address executable such as Debian's static python3.11) */
+	runtime = sym + c.start - (c.offset + delta);
+	l = *base;
+	if (c.minor >= 13) {
+		int err = apply_debug_offsets(pid, runtime, &l);
+
+		if (err) {
+			warn_version(ps, c.minor,
+				     err == -ENOTSUP ? "free-threaded or unknown build" :
+						       "_Py_DebugOffsets not found");
+			return NULL;
+		}
+	}
+	proc = pyproc__new(pid, &l);
+	if (proc && publish_cfg(ps, pid, runtime, &l)) {
+		pyproc__free(proc);
+		return NULL;
+	}
+	return proc;
+}
+
+int pystack__discover(struct pystack *ps, pid_t pid)
+{
+	struct pyentry *e = hashmap__get(ps->procs, pid);
+
+	if (e)
+		return e->proc != NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->proc = examine(ps, pid);
+	if (hashmap__set(ps->procs, pid, e, NULL)) {
+		entry_free(e);
+		return -ENOMEM;
+	}
+	return e->proc != NULL;
+}
+
+void pystack__inherit(struct pystack *ps, pid_t parent, pid_t child)
+{
+	struct pyentry *pe = hashmap__get(ps->procs, parent), *e;
+
+	if (!pe || !pe->proc || hashmap__get(ps->procs, child))
+		return;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	/* the same binary at the same addresses; the code cache starts empty */
+	e->proc = pyproc__new(child, pyproc__layout(pe->proc));
+	if (hashmap__set(ps->procs, child, e, NULL))
+		entry_free(e);
+}
+
+/* Copies a Python capture out of the ring buffer; NULL on ENOMEM. */
+static struct pending *pending_from(const struct sc_pystack_event *e)
+{
+	size_t n = e->nframes > SC_PY_MAX_FRAMES ? SC_PY_MAX_FRAMES : e->nframes;
+	struct pending *p = malloc(sizeof(*p) + n * sizeof(p->frames[0]));
+
+	if (!p)
+		return NULL;
+	p->pid = e->hdr.pid;
+	p->key_ts = e->key_ts;
+	p->task = e->task;
+	p->task_coro = e->task_coro;
+	p->nframes = n;
+	p->flags = e->flags;
+	memcpy(p->frames, e->frames, n * sizeof(p->frames[0]));
+	return p;
+}
+
+/* Copies a native capture out of the ring buffer; NULL on ENOMEM. */
+static struct native_pending *native_from(const struct sc_natstack_event *e)
+{
+	size_t n = e->nframes > SC_NAT_MAX_FRAMES ? SC_NAT_MAX_FRAMES : e->nframes;
+	struct native_pending *p = malloc(sizeof(*p) + n * sizeof(p->ips[0]));
+
+	if (!p)
+		return NULL;
+	p->pid = e->hdr.pid;
+	p->key_ts = e->key_ts;
+	p->nframes = n;
+	p->flags = e->flags;
+	memcpy(p->ips, e->ips, n * sizeof(p->ips[0]));
+	return p;
+}
+
+/* Holds a capture in map under (tid, key_ts), replacing (and freeing) any older one. */
+static void hold(struct hashmap *map, uint32_t tid, uint64_t key_ts, void *p)
+{
+	void *old;
+
+	if (!p)
+		return;
+	if (hashmap__set(map, hashmap_key2(tid, key_ts), p, &old))
+		free(p);
+	else
+		free(old);
+}
+
+void pystack__event(struct pystack *ps, const struct sc_pystack_event *e)
+{
+	hold(ps->pending, e->hdr.tid, e->key_ts, pending_from(e));
+}
+
+void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e)
+{
+	hold(ps->native, e->hdr.tid, e->key_ts, native_from(e));
+}
+
+/* True when a native walk reached a thread's or the process's entry: a known entry symbol,
+ * or libc's (stripped, so nameless) frame that called main. */
+static bool complete_native(const struct stack *s)
+{
+	const struct frame *last = &s->frames[s->nframes - 1];
+	const char *base;
+
+	if (symbolizer__is_stack_base(last->symbol))
+		return true;
+	if (s->nframes < 2 || !last->module || !s->frames[s->nframes - 2].symbol)
+		return false;
+	base = strrchr(last->module, '/');
+	base = base ? base + 1 : last->module;
+	return strncmp(base, "libc.so", 7) == 0 &&
+	       strcmp(s->frames[s->nframes - 2].symbol, "main") == 0;
+}
+
+/* Appends the native frames of a capture under what s holds; false on ENOMEM. A walk
+ * that did not reach a thread's or process's entry stopped at code built without frame
+ * pointers: the stack is marked partial (ruling 9). */
+static bool resolve_native(struct symbolizer *syms, const struct native_pending *n, struct stack *s)
+{
+	struct frame *grown = realloc(s->frames, (s->nframes + n->nframes + 1) * sizeof(*grown));
+	size_t first = s->nframes;
+	uint32_t i;
+
+	if (!grown)
+		return false;
+	s->frames = grown;
+	for (i = 0; i < n->nframes; i++) {
+		symbolizer__resolve(syms, n->pid, n->ips[i], i > 0, &s->frames[s->nframes]);
+		/* an address no executable mapping holds is not a return address: the
+		 * walk went through code without frame pointers; stop before the garbage */
+		if (!s->frames[s->nframes].module) {
+			s->partial = true;
+			return true;
+		}
+		s->nframes++;
+	}
+	if (n->flags & SC_PY_F_TRUNCATED)
+		s->truncated = true;
+	else if (s->nframes == first || !complete_native(s))
+		s->partial = true;
+	return true;
+}
+
+/* True for the function of a framework that calls the view: Django's
+ * BaseHandler._get_response, Flask's dispatch_request (ruling 6). */
+static bool is_dispatcher(const char *function, const char *filename)
+{
+	return (strstr(function, "_get_response") &&
+		strstr(filename, "django/core/handlers/base.py")) ||
+	       (strstr(function, "dispatch_request") && strstr(filename, "flask/app.py"));
+}
+
+/* Finds the frame the framework dispatched the request to (ruling 6): the callee of
+ * Django's BaseHandler._get_response or Flask's dispatch_request; otherwise the
+ * outermost application function (a plain WSGI app's callable). A module's top level
+ * (the server's launcher script, /usr/bin/gunicorn) is never a view. Returns its index,
+ * or -1. */
+static int view_frame(const struct stack *s)
+{
+	const struct frame *f;
+	int i, outer_app = -1;
+
+	for (i = 0; i < (int)s->nframes; i++) {
+		f = &s->frames[i];
+		if (f->unresolved || !f->function || !f->filename)
+			continue;
+		if (i > 0 && is_dispatcher(f->function, f->filename))
+			return i - 1;
+		if (frame__is_app(f) && strcmp(f->function, "<module>") != 0)
+			outer_app = i;
+	}
+	return outer_app;
+}
+
+/* Resolves the frames of a capture into s; returns false on ENOMEM. Interpreter helper
+ * frames are dropped, so a kept frame's capture is at[its index], not the same index. */
+static bool resolve(struct pyproc *proc, const struct pending *p, struct stack *s, uint64_t now)
+{
+	struct view_names names;
+	struct pycode *c;
+	struct frame *f;
+	uint32_t i, *at;
+	int v;
+
+	s->frames = calloc(p->nframes ? p->nframes : 1, sizeof(*s->frames));
+	at = calloc(p->nframes ? p->nframes : 1, sizeof(*at));
+	if (!s->frames || !at) {
+		free(at);
+		return false;
+	}
+	s->truncated = p->flags & SC_PY_F_TRUNCATED;
+	s->partial = p->flags & (SC_PY_F_PARTIAL | SC_PY_F_NO_THREAD);
+	for (i = 0; i < p->nframes; i++) {
+		at[s->nframes] = i;
+		f = &s->frames[s->nframes++];
+		c = pyproc__code(proc, p->frames[i].code, now);
+		if (!c) {
+			f->unresolved = true; /* shown as such, never as a guessed line */
+			continue;
+		}
+		if (c->shim) { /* an interpreter helper frame, hidden as CPython hides it */
+			memset(f, 0, sizeof(*f));
+			s->nframes--;
+			continue;
+		}
+		f->filename = c->filename;
+		f->function = c->function;
+		if (!s->handler_code && pytasks__is_handler(c->function, c->filename))
+			s->handler_code = p->frames[i].code;
+		f->lineno = pyproc__line(proc, c, p->frames[i].code, p->frames[i].instr);
+	}
+	v = view_frame(s);
+	if (v >= 0) {
+		s->view_reason =
+			pyproc__view_names(proc, p->frames[at[v]].ctx, p->frames[at[v]].code,
+					   s->frames[v].function, now, &names);
+		s->view = names.view;
+		s->scooby_view = names.scooby;
+	} else if (s->nframes) {
+		s->view_reason = "the stack holds no dispatcher and no application frame";
+	}
+	free(at);
+	return true;
+}
+
+static uint64_t capture_hash(const struct pending *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)p->pid << 32 | p->flags) ^ p->nframes;
+	uint32_t i;
+
+	for (i = 0; i < p->nframes; i++) {
+		h = (h ^ p->frames[i].code) * 0x100000001b3ULL;
+		h = (h ^ p->frames[i].instr) * 0x100000001b3ULL;
+		h = (h ^ p->frames[i].ctx) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Resolves a capture into s, from the cache when the same frame list was resolved less
+ * than RESOLVED_TTL_NS ago; returns false on ENOMEM. */
+static bool resolve_cached(struct pystack *ps, struct pyproc *proc, const struct pending *p,
+			   struct stack *s)
+{
+	uint64_t now = mono_now_ns(), h = capture_hash(p);
+	struct resolved *r = hashmap__get(ps->resolved, h);
+	size_t fbytes = p->nframes * sizeof(p->frames[0]);
+
+	if (r && r->pid == p->pid && r->nframes == p->nframes && r->flags == p->flags &&
+	    now - r->resolved_ns < RESOLVED_TTL_NS && !memcmp(r->frames, p->frames, fbytes))
+		return stack__copy(s, &r->stack) == 0;
+	if (!resolve(proc, p, s, now))
+		return false;
+	resolved_free(hashmap__del(ps->resolved, h));
+	if (hashmap__size(ps->resolved) >= RESOLVED_MAX)
+		hashmap__sweep(ps->resolved, resolved_drop, NULL);
+	r = calloc(1, sizeof(*r) + fbytes);
+	if (!r || stack__copy(&r->stack, s)) {
+		free(r);
+		return true; /* resolved, just not kept */
+	}
+	r->pid = p->pid;
+	r->nframes = p->nframes;
+	r->flags = p->flags;
+	r->resolved_ns = now;
+	memcpy(r->frames, p->frames, fbytes);
+	if (hashmap__set(ps->resolved, h, r, NULL))
+		resolved_free(r);
+	return true;
+}
+
+bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_ts,
+		   struct stack *out)
+{
+	struct pending *p = hashmap__del(ps->pending, hashmap_key2(tid, key_ts));
+	struct native_pending *n = hashmap__del(ps->native, hashmap_key2(tid, key_ts));
+	struct pyentry *e = hashmap__get(ps->procs, pid);
+	bool ok = true;
+
+	memset(out, 0, sizeof(*out));
+	if (!p && !n)
+		return false;
+	if (p && e && e->proc && p->pid == pid) {
+		ok = resolve_cached(ps, e->proc, p, out);
+		out->task = p->task;
+		out->task_coro = p->task_coro;
+		if (ok && out->handler_code)
+			pytasks__note(ps->tasks, pid, out->handler_code);
+	}
+	if (ok && n && n->pid == pid)
+		ok = resolve_native(ps->syms, n, out);
+	free(p);
+	free(n);
+	if (!ok)
+		stack__clear(out);
+	return ok;
+}
+
+void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts)
+{
+	free(hashmap__del(ps->pending, hashmap_key2(tid, key_ts)));
+	free(hashmap__del(ps->native, hashmap_key2(tid, key_ts)));
+}
+
+/* Keeps stack s as the one BPF now counts as hash in pid (replacing an older copy of it);
+ * without memory it is not kept, and its counts are not counted. */
+static void known_keep(struct pystack *ps, uint32_t pid, uint64_t hash, const struct stack *s)
+{
+	struct known *k = calloc(1, sizeof(*k));
+	void *old = NULL;
+
+	if (!k || stack__copy(&k->stack, s)) {
+		known_free(k);
+		known_free(hashmap__del(ps->known, hash));
+		return;
+	}
+	k->pid = pid;
+	if (hashmap__set(ps->known, hash, k, &old))
+		known_free(k);
+	known_free(old);
+}
+
+bool pystack__sample(struct pystack *ps, const struct sc_hdr *h, struct stack *out)
+{
+	const struct sc_pystack_event *pe = (const void *)h;
+	struct pyentry *e = hashmap__get(ps->procs, h->pid);
+	struct native_pending *n = NULL;
+	struct pending *p = NULL;
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
+	if (h->kind == SC_EV_PYSAMPLE && e && e->proc) {
+		p = pending_from(pe);
+		if (p)
+			p->flags &= ~SC_PY_F_KNOWN;
+		ok = p && resolve(e->proc, p, out, mono_now_ns());
+		if (ok && (pe->flags & SC_PY_F_KNOWN))
+			known_keep(ps, h->pid, pe->key_ts, out);
+	} else if (h->kind == SC_EV_NATSAMPLE) {
+		n = native_from((const struct sc_natstack_event *)h);
+		ok = n && resolve_native(ps->syms, n, out);
+	}
+	free(p);
+	free(n);
+	if (!ok)
+		stack__clear(out);
+	return ok;
+}
+
+const struct stack *pystack__known(const struct pystack *ps, uint32_t pid, uint64_t hash)
+{
+	const struct known *k = hashmap__get(ps->known, hash);
+
+	return k && k->pid == pid ? &k->stack : NULL;
+}
+
+struct expire_ctx {
+	uint64_t now, max_age;
+};
+
+/* Both capture kinds start with pid then key_ts. */
+_Static_assert(offsetof(struct pending, key_ts) == offsetof(struct native_pending, key_ts),
+	       "expire_one reads key_ts of either kind");
+static int expire_one(uint64_t key, void *val, void *p)
+{
+	struct expire_ctx *c = p;
+	struct pending *pd = val;
+
+	if (c->now - pd->key_ts < c->max_age)
+		return 0;
+	free(pd);
+	return 1;
+}
+
+void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns)
+{
+	struct expire_ctx c = { .now = now, .max_age = max_age_ns };
+
+	hashmap__sweep(ps->pending, expire_one, &c);
+	hashmap__sweep(ps->native, expire_one, &c);
+}
+
+void pystack__set_dispatchers(struct pystack *ps, int fd)
+{
+	ps->dispatchers_fd = fd;
+}
+
+int pystack__set_task_codes(struct pystack *ps, int fd, struct scooby_bpf *skel)
+{
+	ps->tasks = pytasks__new(fd, ps->map_fd, skel);
+	return ps->tasks ? 0 : -ENOMEM;
+}
+
+/* The opcodes of the dispatcher's call of the view, CALL_FUNCTION_EX then its
+ * INSTRUMENTED_ form, where frame pushes (3.12+) also come from its other calls; 0 where
+ * every call a dispatcher makes through PyObject_Call is the view's. */
+static __u32 view_call_ops(int minor)
+{
+	if (minor == 12)
+		return 142 | 244 << 8;
+	if (minor == 13)
+		return 54 | 246 << 8;
+	return 0;
+}
+
+/* Marks code as a dispatcher of pid's for BPF: the request's later calls go unreported. */
+static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code, __u32 ops)
+{
+	struct sc_code_key key = { .tgid = pid, .code = code };
+	__u32 known = 0;
+
+	if (ps->dispatchers_fd < 0)
+		return;
+	bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
+	/* (pid, 0): from now on only calls from a known dispatcher are reported */
+	key.code = 0;
+	bpf_map_update_elem(ps->dispatchers_fd, &key, &known, BPF_NOEXIST);
+}
+
+/* True when the call at instr is the view's: the opcode there is one of ops (3.12+). */
+static bool is_view_call(uint32_t pid, uint64_t instr, __u32 ops)
+{
+	uint8_t op;
+
+	if (!ops)
+		return true;
+	return target_read(pid, instr, &op, 1) && (op == (__u8)ops || op == (__u8)(ops >> 8));
+}
+
+/* Forgets pid's dispatchers: its code addresses may be another process's next. */
+static void dispatchers_forget(struct pystack *ps, uint32_t pid)
+{
+	struct sc_code_key key, next, *prev = NULL;
+
+	if (ps->dispatchers_fd < 0)
+		return;
+	while (bpf_map_get_next_key(ps->dispatchers_fd, prev, &next) == 0) {
+		if (next.tgid == pid) {
+			bpf_map_delete_elem(ps->dispatchers_fd, &next);
+			continue; /* restart from the same predecessor */
+		}
+		key = next;
+		prev = &key;
+	}
+}
+
+bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct view_names *out,
+		   const char **reason)
+{
+	struct pyentry *pe = hashmap__get(ps->procs, e->hdr.pid);
+	uint64_t now = mono_now_ns();
+	struct pycode *c;
+	__u32 ops;
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	if (!pe || !pe->proc || !e->code)
+		return false;
+	c = pyproc__code(pe->proc, e->code, now);
+	if (!c || !is_dispatcher(c->function, c->filename))
+		return false;
+	ops = view_call_ops(pyproc__layout(pe->proc)->minor);
+	dispatcher_add(ps, e->hdr.pid, e->code, ops);
+	/* read after the fact: the dispatcher's bytecode stays, CALL_FUNCTION_EX has no
+	 * specialized forms to be rewritten into */
+	if (!is_view_call(e->hdr.pid, e->instr, ops))
+		return false;
+	*reason = pyproc__func_names(pe->proc, e->callable, now, out);
+	return true;
+}
+
+struct known_gone_ctx {
+	int fd;
+	uint32_t pid;
+};
+
+/* Forgets a stack of the gone process, here and in BPF. */
+static int known_gone(uint64_t key, void *val, void *p)
+{
+	struct known_gone_ctx *c = p;
+	struct known *k = val;
+
+	if (k->pid != c->pid)
+		return 0;
+	bpf_map_delete_elem(c->fd, &key);
+	known_free(k);
+	return 1;
+}
+
+void pystack__proc_gone(struct pystack *ps, pid_t pid)
+{
+	struct known_gone_ctx kc = { .fd = ps->known_fd, .pid = pid };
+	__u32 key = pid;
+
+	dispatchers_forget(ps, pid);
+	pytasks__proc_gone(ps->tasks, pid);
+	hashmap__sweep(ps->known, known_gone, &kc);
+	entry_free(hashmap__del(ps->procs, pid));
+	/* its code addresses may be another process's next: forget every resolved stack */
+	hashmap__sweep(ps->resolved, resolved_drop, NULL);
+	symbolizer__proc_gone(ps->syms, pid);
+	bpf_map_delete_elem(ps->map_fd, &key);
+}

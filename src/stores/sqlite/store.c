@@ -1,0 +1,107 @@
+/* SQLite as a store: libsqlite3's symbols, probes and struct offsets, and its tracker behind the store interface. */
+#include "native/elfsym.h"
+#include "stores/store.h"
+#include "sqlite.h"
+
+/* Every sqlite3_prepare*() is a thin wrapper of sqlite3LockAndPrepare(db, zSql, nBytes,
+ * prepFlags, pOld, ppStmt, pzTail), which no symbol names: one probe pair on it serves all.
+ * Its entry is a push, which the kernel emulates, where the wrappers' is `sub $16,%rsp`,
+ * single-stepped at each call: a debug exception after the breakpoint's. */
+static const char *const sqlite_prepare_wrappers[] = { "sqlite3_prepare_v2", "sqlite3_prepare_v3",
+						       "sqlite3_prepare", NULL };
+
+static const struct probe_spec sqlite_probes[] = {
+	{ "sqlite3_prepare_v2", "sqlite_lock_and_prepare", .callee_of = sqlite_prepare_wrappers },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .callee_of = sqlite_prepare_wrappers },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_v2", .unless_callee = true },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .unless_callee = true },
+	{ "sqlite3_prepare", "sqlite_prepare_v2", .unless_callee = true },
+	{ "sqlite3_prepare", "sqlite_prepare_ret", true, .unless_callee = true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true, .unless_callee = true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true, .unless_callee = true },
+	{ "sqlite3_step", "sqlite_step" },
+	{ "sqlite3_step", "sqlite_step_ret", true },
+	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },
+	{ "sqlite3_finalize", "sqlite_finalize", .past_null = true },
+	{ "sqlite3_errmsg", "sqlite_errmsg_ret", true },
+};
+
+/* The text of a statement prepared before we attached lives in the Vdbe; sqlite3_sql()
+ * is `return p->zSql`, so its code names the offset for this very build. Likewise
+ * sqlite3_stmt_busy() is `return p->eVdbeState == VDBE_RUN_STATE` from SQLite 3.40:
+ * where it is, a step can tell that its statement was reset since the last one. */
+static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
+{
+	unsigned char code[48], imm;
+	long disp;
+	int n;
+
+	n = elfsym_func_bytes(path, "sqlite3_stmt_busy", code, sizeof(code));
+	if (n > 0 && x86_first_rdi_cmpb(code, n, &disp, &imm) == 0 && disp > 0 && disp < 4096) {
+		cfg->sqlite_state_off = disp;
+		cfg->sqlite_run_state = imm;
+	}
+	return store__accessor_offset(path, "sqlite3_sql", &cfg->sqlite_zsql_off);
+}
+
+/* the functions of a first query, armed ahead (struct target_lib.early); the probes on
+ * sqlite3LockAndPrepare name sqlite3_prepare_v2, the first of the wrappers it serves */
+static const char *const sqlite_early[] = { "sqlite3_prepare_v2", "sqlite3_step", "sqlite3_reset",
+					    "sqlite3_finalize", NULL };
+
+static const struct target_lib sqlite_libs[] = {
+	STORE_LIB("libsqlite3", "libsqlite3.so", sqlite_probes, sqlite_configure, sqlite_early),
+};
+
+static void *sq_new(const struct store_env *env)
+{
+	return sqlite_tracker__new(env->corr, env->ps);
+}
+
+static void sq_free(void *t)
+{
+	sqlite_tracker__free(t);
+}
+
+static void sq_proc_gone(void *t, uint32_t pid)
+{
+	sqlite_tracker__proc_gone(t, pid);
+}
+
+static const uint32_t sq_kinds[] = { SC_EV_SQL_TEXT, SC_EV_SQL_ERRMSG, SC_EV_SQL_EXEC,
+				     SC_EV_SQL_FINALIZE };
+
+/* libsqlite3's own records: statement texts, error messages, executions, finalizes. */
+static void sq_event(void *t, const struct sc_hdr *h)
+{
+	const struct sc_small_event *s = (const void *)h;
+
+	switch (h->kind) {
+	case SC_EV_SQL_TEXT:
+		sqlite_tracker__text(t, (const void *)h);
+		break;
+	case SC_EV_SQL_ERRMSG:
+		sqlite_tracker__errmsg(t, (const void *)h);
+		break;
+	case SC_EV_SQL_EXEC:
+		sqlite_tracker__exec(t, (const void *)h);
+		break;
+	case SC_EV_SQL_FINALIZE:
+		sqlite_tracker__finalize(t, h->pid, s->arg);
+		break;
+	}
+}
+
+const struct store sqlite_store = {
+	.name = "sqlite",
+	.db = DB_SQLITE,
+	.libs = sqlite_libs,
+	.nlibs = sizeof(sqlite_libs) / sizeof(sqlite_libs[0]),
+	.end_kind = SC_EV_SQL_EXEC,
+	.new = sq_new,
+	.free = sq_free,
+	.proc_gone = sq_proc_gone,
+	.kinds = sq_kinds,
+	.nkinds = sizeof(sq_kinds) / sizeof(sq_kinds[0]),
+	.event = sq_event,
+};

@@ -1,0 +1,138 @@
+/* Internals the wire protocol parsers (src/wire_*.c) share: connection state, texts, lists. */
+#ifndef SCOOBY_WIRE_INT_H
+#define SCOOBY_WIRE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire_proto.h"
+
+/* Commands remembered while their reply is awaited, and statements kept per connection. */
+#define WIRE_PEND_MAX 4096
+#define WIRE_MAX_STMTS 256
+#define WIRE_MAX_PORTALS 32
+
+/* Text kept when --max-query is not given (max_text 0). */
+#define WIRE_DEFAULT_TEXT 4096
+
+/* A command sent and not yet answered: what its reply looks like. */
+struct wire_pend {
+	uint8_t kind; /* per protocol: PG_*, MY_*, MC_* */
+	bool no_reply; /* memcached noreply / meta q: no reply expected */
+	uint32_t batch; /* PostgreSQL: the Sync batch (or simple query) it belongs to */
+	uint32_t zbefore; /* PostgreSQL: ReadyForQuery of command-less batches before it */
+	char *sql; /* MySQL prepare: its text, kept until the reply gives its id */
+	bool truncated;
+};
+
+/* A prepared statement (by name or decimal id) or a portal, remembered across sends. */
+struct wire_stmt {
+	char *name;
+	char *stmt; /* portal: the statement it was bound to */
+	char *sql; /* NULL when the statement's text was never seen */
+	bool truncated;
+};
+
+/* Up to a fixed number of entries, oldest first; the oldest goes when full. */
+struct wire_stmts {
+	struct wire_stmt *v;
+	size_t n;
+};
+
+/* PostgreSQL: a Parse not yet known to be a command of its own (an Execute of its
+ * statement in the same batch makes it part of that command instead). */
+#define WIRE_PG_OPEN 8
+struct wire_pg_open {
+	struct wire_cmd cmd; /* held over to the next send: the message continues there */
+	bool held;
+	size_t idx; /* not held: its index in the caller's commands */
+	uint32_t batch, zbefore;
+	char *name; /* the statement's name */
+};
+
+struct wire_conn {
+	uint32_t proto; /* enum sc_client */
+	const struct wire_parser *ops;
+	size_t max_text;
+	/* framing carried from one send to the next */
+	uint64_t skip; /* bytes at the start of the next sends that continue a framed message */
+	uint32_t bulks_left; /* Redis: bulk strings of an array still due after skip */
+	bool skip_line; /* memcached: the next send starts inside a command line */
+	/* commands awaiting their reply, oldest first */
+	struct wire_pend *pend;
+	size_t npend, pend_cap; /* grown as needed up to WIRE_PEND_MAX */
+	/* PostgreSQL */
+	uint32_t batch; /* Sync batches and simple queries seen */
+	uint32_t empty_z; /* command-less batches closed in this send, before the next command */
+	bool batch_has_cmd;
+	struct wire_pg_open open[WIRE_PG_OPEN];
+	size_t nopen;
+	struct wire_stmts portals;
+	/* PostgreSQL statements by name, MySQL statements by id */
+	struct wire_stmts stmts;
+	/* MySQL */
+	char *last_prep; /* text of the last prepare (for MariaDB's id -1 "the last one") */
+	bool last_prep_trunc;
+	bool tls; /* the client asked for TLS: the rest is ciphertext */
+	bool qattr; /* CLIENT_QUERY_ATTRIBUTES negotiated */
+	bool seen_cmd; /* a command packet was seen (the handshake is over) */
+	bool my_cont; /* the last packet was 0xffffff long: the next one continues it */
+	bool my_infile; /* the server asked for a LOCAL INFILE: file packets come */
+};
+
+/* Big-endian and little-endian readers; the caller checks the bounds. */
+static inline uint32_t wire_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint16_t wire_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t wire_le24(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+
+static inline uint32_t wire_le32(const uint8_t *p)
+{
+	return wire_le24(p) | (uint32_t)p[3] << 24;
+}
+
+/* Returns a malloc'd copy of at most max of the len bytes at s (cut on a UTF-8 boundary,
+ * NUL bytes as '?'), setting *cut when bytes were left out; NULL on ENOMEM. */
+char *wire__text(const void *s, size_t len, size_t max, bool *cut);
+/* Returns a malloc'd "prefix<name, or (unnamed) when empty>" cut to max like wire__text,
+ * or NULL on ENOMEM. */
+char *wire__named(const char *prefix, const void *name, size_t len, size_t max, bool *cut);
+
+/* Returns a zeroed command appended to *cmds, or NULL on ENOMEM (nothing appended). */
+struct wire_cmd *wire__cmd_push(struct wire_cmd **cmds, size_t *ncmds);
+/* Frees the commands past the first n0 and sets *ncmds back to n0. */
+void wire__cmds_drop(struct wire_cmd *cmds, size_t *ncmds, size_t n0);
+
+/* Appends a pending command, taking sql (freed on failure); drops the oldest half when
+ * full. Returns the entry, or NULL on ENOMEM (the command is then not tracked). */
+struct wire_pend *wire__pend_push(struct wire_conn *c, uint8_t kind, char *sql);
+/* Frees the pending commands past the first n0. */
+void wire__pend_drop(struct wire_conn *c, size_t n0);
+/* Returns the pending entry for the i-th of npending commands a reply answers (the last
+ * npending recorded), or NULL when it was not recorded. */
+struct wire_pend *wire__pend_at(struct wire_conn *c, size_t npending, size_t i);
+
+/* Framing lost: the next send starts afresh. */
+void wire__lost(struct wire_conn *c);
+
+/* Returns the entry named name, NULL if none. */
+struct wire_stmt *wire_stmts__get(struct wire_stmts *m, const void *name, size_t len);
+/* Remembers name -> (stmt, sql) with copies, replacing an entry of that name; stmt and sql
+ * may be NULL. Returns 0 or -ENOMEM. */
+int wire_stmts__put(struct wire_stmts *m, size_t max, const void *name, size_t len,
+		    const char *stmt, const char *sql, bool truncated);
+void wire_stmts__del(struct wire_stmts *m, const void *name, size_t len);
+void wire_stmts__free(struct wire_stmts *m);
+
+#endif /* SCOOBY_WIRE_INT_H */
