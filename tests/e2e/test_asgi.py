@@ -250,7 +250,7 @@ class PlainAsgiUvicorn(E2ECase):
 
 def task_coro_table():
     """{minor: offset} of src/pyoffsets.c's task_coro."""
-    with open(os.path.join(ROOT, "src", "pyoffsets.c")) as f:
+    with open(os.path.join(ROOT, "src", "python", "pyoffsets.c")) as f:
         text = f.read()
     return {int(m.group(1)): int(m.group(2))
             for m in re.finditer(r"\.minor = (\d+),.*?\.task_coro = (-?\d+),", text, re.S)}

@@ -3,22 +3,18 @@
 #include "stores/store.h"
 #include "sqlite.h"
 
-/* Every sqlite3_prepare*() is a thin wrapper of sqlite3LockAndPrepare(db, zSql, nBytes,
- * prepFlags, pOld, ppStmt, pzTail), which no symbol names: one probe pair on it serves all.
- * Its entry is a push, which the kernel emulates, where the wrappers' is `sub $16,%rsp`,
- * single-stepped at each call: a debug exception after the breakpoint's. */
-static const char *const sqlite_prepare_wrappers[] = { "sqlite3_prepare_v2", "sqlite3_prepare_v3",
-						       "sqlite3_prepare", NULL };
-
+/* Every sqlite3_prepare*() is a thin wrapper of sqlite3LockAndPrepare(), whose entry is a
+ * push the kernel emulates where theirs (`sub $16,%rsp`) is single-stepped, a debug exception
+ * per call (probe_sites__callee finds it). The probes stay on the wrappers until a native
+ * stack taken there can be framed as the wrapper's: at the callee the wrapper's caller is
+ * below a frame the wrapper's code alone tells the size of. */
 static const struct probe_spec sqlite_probes[] = {
-	{ "sqlite3_prepare_v2", "sqlite_lock_and_prepare", .callee_of = sqlite_prepare_wrappers },
-	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .callee_of = sqlite_prepare_wrappers },
-	{ "sqlite3_prepare_v2", "sqlite_prepare_v2", .unless_callee = true },
-	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .unless_callee = true },
-	{ "sqlite3_prepare", "sqlite_prepare_v2", .unless_callee = true },
-	{ "sqlite3_prepare", "sqlite_prepare_ret", true, .unless_callee = true },
-	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true, .unless_callee = true },
-	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true, .unless_callee = true },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_v2" },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true },
+	{ "sqlite3_prepare", "sqlite_prepare_v2" },
+	{ "sqlite3_prepare", "sqlite_prepare_ret", true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true },
 	{ "sqlite3_step", "sqlite_step" },
 	{ "sqlite3_step", "sqlite_step_ret", true },
 	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },
@@ -44,8 +40,7 @@ static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 	return store__accessor_offset(path, "sqlite3_sql", &cfg->sqlite_zsql_off);
 }
 
-/* the functions of a first query, armed ahead (struct target_lib.early); the probes on
- * sqlite3LockAndPrepare name sqlite3_prepare_v2, the first of the wrappers it serves */
+/* the functions of a first query, armed ahead (struct target_lib.early) */
 static const char *const sqlite_early[] = { "sqlite3_prepare_v2", "sqlite3_step", "sqlite3_reset",
 					    "sqlite3_finalize", NULL };
 
