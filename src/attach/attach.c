@@ -674,10 +674,15 @@ static int scan_mapping(const struct procmaps_entry *e, void *p)
 	if (!l->mapped) {
 		/* probed on sight of the mapping, after the start: the calls before are lost */
 		l->mapped = true;
-		if (c->a->started && (fresh || verbose))
-			fprintf(stderr, "scooby-bpf: PID %d has %s mapped: %s\n", c->pid, e->path,
-				fresh ? "probed at the rescan, its calls until now are not seen" :
-					"armed before the map, every call seen");
+		if (c->a->started && fresh)
+			fprintf(stderr,
+				"scooby-bpf: PID %d has %s mapped: probed at the rescan, its calls until now are not seen\n",
+				c->pid, e->path);
+		else if (c->a->started && verbose)
+			/* the rescan saw it before the mmap event came: said as that one says it */
+			fprintf(stderr,
+				"scooby-bpf: PID %d mapped %s: armed before the map (%zu probes: a query's; the other %zu at the rescan, after the map)\n",
+				c->pid, e->path, l->nearly, l->nlinks - l->nearly);
 	}
 	return 0;
 }
