@@ -19,25 +19,33 @@ int links__push(struct bpf_link ***links, size_t *n, struct bpf_link *l)
 	return 0;
 }
 
+/* Attaches prog at file offset off of path, by offset rather than by uo's symbol name. */
+static struct bpf_link *attach_at(struct bpf_program *prog, const char *path,
+				  struct bpf_uprobe_opts *uo, unsigned long long off)
+{
+	const char *sym = uo->func_name;
+	struct bpf_link *link;
+
+	uo->func_name = NULL;
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, uo);
+	uo->func_name = sym;
+	return link;
+}
+
 /* libbpf 1.1 refuses a name exported under two symbol versions (libmariadb's mysql_*
  * are mysql_x@libmariadbclient_18 and mysql_x@@libmysqlclient_18, one address) as
  * ambiguous: attach at the offset our own lookup finds. NULL with errno on failure. */
 static struct bpf_link *attach_uprobe_at_offset(struct bpf_program *prog, const char *path,
 						struct bpf_uprobe_opts *uo)
 {
-	const char *sym = uo->func_name;
 	unsigned long long off;
-	struct bpf_link *link;
-	int err = elfsym_func_offset(path, sym, &off);
+	int err = elfsym_func_offset(path, uo->func_name, &off);
 
 	if (err) {
 		errno = -err;
 		return NULL;
 	}
-	uo->func_name = NULL;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, uo);
-	uo->func_name = sym;
-	return link;
+	return attach_at(prog, path, uo, off);
 }
 
 /* Attaches prog past the NULL test at the start of function sym (see probe_spec.past_null);
@@ -48,7 +56,6 @@ static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *p
 	const char *sym = uo->func_name;
 	unsigned char code[32];
 	unsigned long long off;
-	struct bpf_link *link;
 	long skip;
 	int n, err = elfsym_func_offset(path, sym, &off);
 
@@ -66,10 +73,7 @@ static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *p
 		errno = ENOENT;
 		return NULL;
 	}
-	uo->func_name = NULL;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, off + skip, uo);
-	uo->func_name = sym;
-	return link;
+	return attach_at(prog, path, uo, off + skip);
 }
 
 int probe_sites__callee(const char *path, const char *const *wrappers, unsigned long long *off)
@@ -115,19 +119,14 @@ int probe_sites__callee(const char *path, const char *const *wrappers, unsigned 
 static struct bpf_link *attach_callee(struct bpf_program *prog, const char *path,
 				      const struct probe_spec *p, struct bpf_uprobe_opts *uo)
 {
-	const char *sym = uo->func_name;
 	unsigned long long off;
-	struct bpf_link *link;
 	int err = probe_sites__callee(path, p->callee_of, &off);
 
 	if (err) {
 		errno = -err;
 		return NULL;
 	}
-	uo->func_name = NULL;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, off, uo);
-	uo->func_name = sym;
-	return link;
+	return attach_at(prog, path, uo, off);
 }
 
 #define CALL_SITES_MAX 16 /* more is not a function's handful of calls: probe the entry */
