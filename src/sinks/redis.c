@@ -21,9 +21,10 @@
 #define BACKOFF_MAX_MS 2000
 #define BATCH_MAX_RECS 256 /* records per round trip */
 #define BATCH_MAX_BYTES (1 << 20) /* JSON bytes per round trip, past the first record */
-#define REPLIES_PER_REC 6 /* MULTI, SET, ZADD, ZREMRANGEBYRANK, PUBLISH, EXEC (+ UNLINK) */
-#define FRAME_MAX 512 /* a record's commands but its JSON, in RESP */
-#define IOV_PER_REC 3 /* the commands up to the JSON, the JSON, the rest */
+#define FRAME_MAX 192 /* a record's SET but its JSON, in RESP */
+#define TRAILER_PER_REC 256 /* a record's share of the batch's ZADD, UNLINK and its PUBLISH */
+#define TRAILER_MAX (BATCH_MAX_RECS * TRAILER_PER_REC + 128)
+#define IOV_PER_REC 3 /* the SET up to the JSON, the JSON, the rest of the SET */
 
 #define KEY_PREFIX "scooby:req:"
 #define ZSET_KEY "scooby:requests"
@@ -102,10 +103,11 @@ struct redis_sink {
 
 	/* the thread's alone */
 	redisContext *ctx;
-	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's commands around its JSON */
-	struct iovec *iov; /* IOV_PER_REC per record of a batch */
+	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's SET around its JSON */
+	char *trailer; /* TRAILER_MAX: the batch's ZADD, ZREMRANGEBYRANK, UNLINK, PUBLISHes */
+	struct iovec *iov; /* IOV_PER_REC per record of a batch, and the trailer */
 	size_t niov;
-	unsigned char unlinks[BATCH_MAX_RECS]; /* per record of the batch: 1 with an UNLINK */
+	bool unlink; /* the batch has an UNLINK */
 	/* uuids of the last keep records framed, oldest at kept_head: the record that pushes
 	 * one out deletes it, so that Redis holds --keep records, not a TTL's worth of them
 	 * (600 s at 1000 req/s is 600000 records of tens of KiB each) */
@@ -258,12 +260,6 @@ static size_t resp_num(char *p, long long v)
 
 #define RESP_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), sizeof(lit) - 1)
 
-/*
- * Sets up one record's transaction (MULTI, SET key json EX ttl, ZADD, ZREMRANGEBYRANK,
- * PUBLISH, EXEC: the bytes hiredis would format) as three iovecs: the commands up to the
- * JSON, formatted into frame (FRAME_MAX bytes), the JSON itself from the record, and the
- * rest, formatted after the first part.
- */
 /* Counts r among the kept records, the first time it is framed: once keep are, the oldest
  * leaves the ring into r->doomed. Without memory for the ring, nothing is deleted (the
  * TTL still is). */
@@ -297,11 +293,14 @@ static void sink__keep(struct redis_sink *s, struct sink_rec *r)
 	memcpy(s->kept[i], r->uuid, 32);
 }
 
+/* Sets up one record's SET key json EX ttl (the bytes hiredis would format) as three
+ * iovecs: the command up to the JSON, formatted into frame (FRAME_MAX bytes), the JSON
+ * itself from the record, and the rest, formatted after the first part. */
 static void sink__frame(struct redis_sink *s, struct sink_rec *r, char *frame, struct iovec *iov)
 {
 	char *p = frame, *tail;
 
-	p += RESP_LIT(p, "*1\r\n$5\r\nMULTI\r\n*5\r\n$3\r\nSET\r\n");
+	p += RESP_LIT(p, "*5\r\n$3\r\nSET\r\n");
 	p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
 	p += RESP_LIT(p, KEY_PREFIX);
 	memcpy(p, r->uuid, 32);
@@ -315,29 +314,69 @@ static void sink__frame(struct redis_sink *s, struct sink_rec *r, char *frame, s
 	tail = p;
 	p += RESP_LIT(p, "\r\n$2\r\nEX\r\n");
 	p += resp_num(p, s->ttl_s);
-	p += RESP_LIT(p, "*4\r\n$4\r\nZADD\r\n");
+	iov[2].iov_base = tail;
+	iov[2].iov_len = p - tail;
+}
+
+/* Writes RESP's "*n\r\n" array header; returns the bytes written. */
+static size_t resp_array(char *p, size_t n)
+{
+	size_t len = 1;
+
+	p[0] = '*';
+	len += fmt_dec(p + 1, n, false);
+	memcpy(p + len, "\r\n", 2);
+	return len + 2;
+}
+
+/*
+ * Formats what the batch's records need after their SETs into s->trailer: one ZADD of all
+ * their uuids, one ZREMRANGEBYRANK to the newest keep, one UNLINK of the records they push
+ * out of keep (when any), then a PUBLISH per record, so that a subscriber told of a uuid
+ * finds its record and its index entry. One command per batch instead of one per record
+ * for the index: Redis's cost is per command as much as per byte (a MULTI, EXEC, ZADD,
+ * ZREMRANGEBYRANK and UNLINK per record were 45 % of its time per record). Returns the
+ * trailer's length; sets s->unlink.
+ */
+static size_t sink__frame_trailer(struct redis_sink *s, struct sink_rec *first, size_t n)
+{
+	char *p = s->trailer;
+	struct sink_rec *r;
+	size_t i, ndoomed = 0;
+
+	p += resp_array(p, 2 + 2 * n);
+	p += RESP_LIT(p, "$4\r\nZADD\r\n");
 	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
-	p += resp_num(p, r->score);
-	p += resp_bulk(p, r->uuid, 32);
+	for (r = first, i = 0; i < n; r = r->next, i++) {
+		p += resp_num(p, r->score);
+		p += resp_bulk(p, r->uuid, 32);
+		ndoomed += !!r->doomed[0];
+	}
 	p += RESP_LIT(p, "*4\r\n$15\r\nZREMRANGEBYRANK\r\n");
 	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
 	p += RESP_LIT(p, "$1\r\n0\r\n");
 	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
 	p += resp_num(p, -s->keep - 1);
-	if (r->doomed[0]) {
-		p += RESP_LIT(p, "*2\r\n$6\r\nUNLINK\r\n");
-		p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
-		p += RESP_LIT(p, KEY_PREFIX);
-		memcpy(p, r->doomed, 32);
-		p += 32;
-		p += RESP_LIT(p, "\r\n");
+	s->unlink = ndoomed != 0;
+	if (ndoomed) {
+		p += resp_array(p, 1 + ndoomed);
+		p += RESP_LIT(p, "$6\r\nUNLINK\r\n");
+		for (r = first, i = 0; i < n; r = r->next, i++) {
+			if (!r->doomed[0])
+				continue;
+			p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
+			p += RESP_LIT(p, KEY_PREFIX);
+			memcpy(p, r->doomed, 32);
+			p += 32;
+			p += RESP_LIT(p, "\r\n");
+		}
 	}
-	p += RESP_LIT(p, "*3\r\n$7\r\nPUBLISH\r\n");
-	p += resp_bulk(p, LIVE_CHANNEL, sizeof(LIVE_CHANNEL) - 1);
-	p += resp_bulk(p, r->uuid, 32);
-	p += RESP_LIT(p, "*1\r\n$4\r\nEXEC\r\n");
-	iov[2].iov_base = tail;
-	iov[2].iov_len = p - tail;
+	for (r = first, i = 0; i < n; r = r->next, i++) {
+		p += RESP_LIT(p, "*3\r\n$7\r\nPUBLISH\r\n");
+		p += resp_bulk(p, LIVE_CHANNEL, sizeof(LIVE_CHANNEL) - 1);
+		p += resp_bulk(p, r->uuid, 32);
+	}
+	return p - s->trailer;
 }
 
 /*
@@ -365,12 +404,13 @@ static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
 			break;
 		sink__keep(s, r);
-		s->unlinks[b->n] = !!r->doomed[0];
 		sink__frame(s, r, s->frames + b->n * FRAME_MAX, s->iov + b->n * IOV_PER_REC);
 		bytes += r->json_len;
 		b->n++;
 	}
 	s->niov = b->n * IOV_PER_REC;
+	s->iov[s->niov].iov_base = s->trailer;
+	s->iov[s->niov++].iov_len = sink__frame_trailer(s, s->head, b->n);
 	s->inflight_end = b->first_seq + b->n;
 	pthread_mutex_unlock(&s->lock);
 	return true;
@@ -405,46 +445,59 @@ static int sink__write(struct redis_sink *s, char *reason, size_t len)
 }
 
 /*
- * Sends the batch and reads each transaction's six or seven replies (with an UNLINK);
- * b->ok counts the leading transactions whose EXEC returned every result without error.
- * Returns SINK_OK, or why it stopped at the first failure with the reason.
+ * Reads the next reply; returns 0 when it is not an error, 1 when it is (its text in
+ * reason unless one is there already), -1 when the connection failed (reason set).
+ */
+static int sink__reply(struct redis_sink *s, char *reason, size_t len, bool *have_reason)
+{
+	char why[256];
+	redisReply *r;
+	int bad;
+
+	if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+		redis_conn__io_reason(s->ctx, reason, len);
+		return -1;
+	}
+	bad = redis_conn__check(s->ctx, r, why, sizeof(why)) != 0;
+	if (bad && !*have_reason) {
+		snprintf(reason, len, "%s", why);
+		*have_reason = true;
+	}
+	freeReplyObject(r);
+	return bad;
+}
+
+/*
+ * Sends the batch and reads its replies: a SET per record, the ZADD, ZREMRANGEBYRANK and
+ * UNLINK of the batch, a PUBLISH per record (all are read even after an error, to keep
+ * the connection in step). b->ok counts the leading records whose SET and PUBLISH went
+ * through, when the batch's index commands did (a record is published once it is stored,
+ * indexed and announced; every command is idempotent, so the rest are sent again).
+ * Returns SINK_OK, or why it stopped with the first error's text in reason.
  */
 static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *b, char *reason,
 				       size_t len)
 {
-	size_t i, j, k, replies;
-	redisReply *r;
-	bool failed;
+	bool rec_ok[BATCH_MAX_RECS], index_ok = true, have_reason = false;
+	size_t i, nindex = 2 + s->unlink;
+	int rc;
 
 	if (sink__write(s, reason, len))
 		return SINK_FAIL_IO;
-	for (i = 0; i < b->n; i++) {
-		failed = false;
-		replies = REPLIES_PER_REC + s->unlinks[i];
-		/* all replies are read even after an error: EXECABORT hides the first one's reason */
-		for (j = 0; j < replies; j++) {
-			if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-				redis_conn__io_reason(s->ctx, reason, len);
-				return SINK_FAIL_IO;
-			}
-			if (!failed && redis_conn__check(s->ctx, r, reason, len))
-				failed = true;
-			if (!failed && j == replies - 1) {
-				if (r->type != REDIS_REPLY_ARRAY || r->elements != replies - 2) {
-					snprintf(reason, len, "transaction aborted");
-					failed = true;
-				}
-				for (k = 0; !failed && k < r->elements; k++)
-					failed = redis_conn__check(s->ctx, r->element[k], reason,
-								   len);
-			}
-			freeReplyObject(r);
-		}
-		if (failed)
-			return SINK_FAIL_REPLY;
-		b->ok++;
+	for (i = 0; i < b->n + nindex + b->n; i++) {
+		rc = sink__reply(s, reason, len, &have_reason);
+		if (rc < 0)
+			return SINK_FAIL_IO;
+		if (i < b->n)
+			rec_ok[i] = !rc;
+		else if (i < b->n + nindex)
+			index_ok = index_ok && !rc;
+		else
+			rec_ok[i - b->n - nindex] = rec_ok[i - b->n - nindex] && !rc;
 	}
-	return SINK_OK;
+	for (b->ok = 0; index_ok && b->ok < b->n && rec_ok[b->ok]; b->ok++)
+		;
+	return b->ok == b->n ? SINK_OK : SINK_FAIL_REPLY;
 }
 
 /*
@@ -619,9 +672,10 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	s->reachable = true;
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->frames = malloc(BATCH_MAX_RECS * FRAME_MAX);
-	s->iov = calloc(BATCH_MAX_RECS * IOV_PER_REC, sizeof(*s->iov));
+	s->trailer = malloc(TRAILER_MAX);
+	s->iov = calloc(BATCH_MAX_RECS * IOV_PER_REC + 1, sizeof(*s->iov));
 	err = -ENOMEM;
-	if (!s->frames || !s->iov)
+	if (!s->frames || !s->trailer || !s->iov)
 		goto cleanup;
 
 	err = sink__init_sync(s);
@@ -653,6 +707,7 @@ cleanup:
 		free(s->password);
 	}
 	free(s->frames);
+	free(s->trailer);
 	free(s->iov);
 	free(s->kept);
 	free(s);
@@ -818,6 +873,7 @@ void redis_sink__free(struct redis_sink *s)
 		free(s->password);
 	}
 	free(s->frames);
+	free(s->trailer);
 	free(s->iov);
 	free(s->kept);
 	free(s);

@@ -108,15 +108,18 @@ def store_plugins(start):
 
 
 def store(client, recs, publish=True, score=None):
-    """Stores records as scooby-bpf does: one MULTI per record."""
+    """Stores records as scooby-bpf does: the batch's SETs, one ZADD, then a PUBLISH each."""
+    pipe = client.pipeline(transaction=False)
     for rec in recs:
-        pipe = client.pipeline(transaction=True)
         pipe.set("scooby:req:" + rec["uuid"], json.dumps(rec), ex=600)
+    if recs:
         pipe.zadd("scooby:requests", {rec["uuid"]: int(score if score is not None
-                                                       else rec["request"]["start_unix_ms"])})
-        if publish:
+                                                       else rec["request"]["start_unix_ms"])
+                                      for rec in recs})
+    if publish:
+        for rec in recs:
             pipe.publish("scooby:live", rec["uuid"])
-        pipe.execute()
+    pipe.execute()
 
 
 class Viewer:

@@ -438,7 +438,7 @@ static int flush_shared(void **state)
 }
 
 /* Redis holds keep records however many are published: each one pushed out of the newest
- * keep is deleted in the transaction of the record that pushed it, across batches. */
+ * keep is deleted in the round trip of the record that pushed it, across batches. */
 static void test_keep_bounds_records(void **state)
 {
 	char url[256], uuid[33];
