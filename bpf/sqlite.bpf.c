@@ -282,18 +282,57 @@ int BPF_KPROBE(sqlite_reset, void *stmt)
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(sqlite_finalize, void *stmt)
+/* The register that holds the statement where sqlite3_finalize is probed: the cookie's top
+ * byte is 1 + its x86 number when the probe sits inside the function, at the first call past
+ * its NULL test (see probe_sites.c), 0 at the entry (%rdi). */
+static __always_inline __u64 sq_finalize_arg(struct pt_regs *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct sq_key key = { .stmt = (__u64)stmt, .tgid = pid_tgid >> 32 };
+	__u32 off;
+	__u64 v = 0;
+
+	switch (bpf_get_attach_cookie(ctx) >> 56) {
+	case 1 + 3:
+		off = offsetof(struct pt_regs, bx);
+		break;
+	case 1 + 5:
+		off = offsetof(struct pt_regs, bp);
+		break;
+	case 1 + 12:
+		off = offsetof(struct pt_regs, r12);
+		break;
+	case 1 + 13:
+		off = offsetof(struct pt_regs, r13);
+		break;
+	case 1 + 14:
+		off = offsetof(struct pt_regs, r14);
+		break;
+	case 1 + 15:
+		off = offsetof(struct pt_regs, r15);
+		break;
+	case 0:
+	case 1 + 7:
+		return ctx->di;
+	default:
+		return 0; /* a register no site was set up with */
+	}
+	/* one load at a computed offset: the verifier takes no variable offset into ctx, and
+	 * the compiler folds the cases into one */
+	bpf_probe_read_kernel(&v, sizeof(v), (char *)ctx + off);
+	return v;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(sqlite_finalize)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), stmt = sq_finalize_arg(ctx);
+	struct sq_key key = { .stmt = stmt, .tgid = pid_tgid >> 32 };
 	struct sc_small_event e = {};
 
-	if (!sq_close(pid_tgid, (__u64)stmt, SC_SQL_END_FINALIZE))
+	if (!sq_close(pid_tgid, stmt, SC_SQL_END_FINALIZE))
 		return 0;
 	if (bpf_map_delete_elem(&sq_seen, &key) == 0) {
 		sc_hdr_fill(&e.hdr, SC_EV_SQL_FINALIZE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
-		e.arg = (__u64)stmt;
+		e.arg = stmt;
 		sc_emit(e);
 	}
 	return 0;

@@ -48,15 +48,19 @@ static struct bpf_link *attach_uprobe_at_offset(struct bpf_program *prog, const 
 	return attach_at(prog, path, uo, off);
 }
 
-/* Attaches prog past the NULL test at the start of function sym (see probe_spec.past_null);
- * NULL with errno when the code does not start with one, for an attach at the entry. */
+/* Attaches prog past the NULL test at the start of function sym (see probe_spec.past_null):
+ * right after it where that instruction is emulated, else at the first call past it, where
+ * the cookie's top byte names the register that holds the argument then (1 + its number).
+ * NULL with errno when the code is not of that form, for an attach at the entry. */
 static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *path,
 					 struct bpf_uprobe_opts *uo)
 {
+	struct bpf_uprobe_opts at = *uo; /* the entry's, should this fail, keeps its cookie */
 	const char *sym = uo->func_name;
-	unsigned char code[32];
+	unsigned char code[64];
 	unsigned long long off;
-	long skip;
+	unsigned reg;
+	long skip, call;
 	int n, err = elfsym_func_offset(path, sym, &off);
 
 	n = err ? err : elfsym_func_bytes(path, sym, code, sizeof(code));
@@ -65,15 +69,22 @@ static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *p
 		return NULL;
 	}
 	skip = x86_past_rdi_null_check(code, n);
-	/* the NULL calls skipped are traps saved, but a trap there that single-steps its
-	 * instruction costs more than three at an emulated entry */
-	if (skip > 0 && !x86_uprobe_emulated(code + skip, n - skip) && x86_uprobe_emulated(code, n))
-		skip = -1;
 	if (skip <= 0) {
 		errno = ENOENT;
 		return NULL;
 	}
-	return attach_at(prog, path, uo, off + skip);
+	/* the NULL calls skipped are traps saved, but a trap that single-steps its instruction
+	 * costs more than three at an emulated entry: go on to the call, which is emulated */
+	if (!x86_uprobe_emulated(code + skip, n - skip)) {
+		call = x86_arg_at_first_call(code + skip, n - skip, &reg);
+		if (call < 0) {
+			errno = ENOENT;
+			return NULL;
+		}
+		skip += call;
+		at.bpf_cookie |= (__u64)(1 + reg) << 56;
+	}
+	return attach_at(prog, path, &at, off + skip);
 }
 
 int probe_sites__callee(const char *path, const char *const *wrappers, unsigned long long *off)

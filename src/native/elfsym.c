@@ -258,6 +258,80 @@ long x86_past_rdi_null_check(const unsigned char *code, size_t len)
 	return -1;
 }
 
+/* The length of a ModRM operand (the ModRM byte, a SIB, a displacement) at code, or 0 when
+ * it does not fit in len. */
+static size_t modrm_len(const unsigned char *code, size_t len)
+{
+	unsigned mod, rm;
+	size_t n = 1;
+
+	if (!len)
+		return 0;
+	mod = code[0] >> 6;
+	rm = code[0] & 7;
+	if (mod != 3 && rm == 4)
+		n++; /* SIB */
+	if (mod == 1)
+		n += 1;
+	else if (mod == 2 || (mod == 0 && rm == 5))
+		n += 4; /* disp32, or RIP-relative */
+	else if (mod == 0 && rm == 4 && n <= len && (code[1] & 7) == 5)
+		n += 4; /* SIB without a base: disp32 */
+	return n <= len ? n : 0;
+}
+
+long x86_arg_at_first_call(const unsigned char *code, size_t len, unsigned *reg)
+{
+	unsigned rex, op, src, dst, set = 1u << 7; /* registers holding the argument: %rdi */
+	size_t i = 0, n;
+
+	while (i < len) {
+		rex = (code[i] & 0xf0) == 0x40 ? code[i++] : 0;
+		if (i >= len)
+			return -1;
+		op = code[i];
+		if (!rex && op == 0xe8 && i + 5 <= len) {
+			if (!set)
+				return -1;
+			/* the probe runs before the call: any register of the set holds it */
+			for (dst = 0; !(set >> dst & 1); dst++)
+				;
+			*reg = dst;
+			return (long)i;
+		}
+		if (!rex && (op == 0x74 || op == 0x75) && i + 2 <= len && (int8_t)code[i + 1] > 0) {
+			i += 2; /* je/jne rel8, forward */
+			continue;
+		}
+		if (!rex && op == 0x0f && i + 6 <= len && (code[i + 1] == 0x84 || code[i + 1] == 0x85)) {
+			if ((int32_t)(code[i + 2] | code[i + 3] << 8 | code[i + 4] << 16 |
+				      (uint32_t)code[i + 5] << 24) <= 0)
+				return -1;
+			i += 6; /* je/jne rel32, forward */
+			continue;
+		}
+		/* mov r -> r/m (89), mov r/m -> r (8b), test (85), 64-bit or 32-bit */
+		if (op != 0x89 && op != 0x8b && op != 0x85)
+			return -1;
+		n = modrm_len(code + i + 1, len - i - 1);
+		if (!n)
+			return -1;
+		src = (code[i + 1] >> 3 & 7) | (rex & 4 ? 8 : 0); /* ModRM.reg */
+		dst = (code[i + 1] & 7) | (rex & 1 ? 8 : 0); /* ModRM.rm */
+		if (op == 0x89 && code[i + 1] >> 6 == 3) {
+			/* a register copy: a full one (REX.W) carries the argument along */
+			if (set >> src & 1 && rex & 8)
+				set |= 1u << dst;
+			else
+				set &= ~(1u << dst);
+		} else if (op == 0x8b) {
+			set &= ~(1u << src); /* a load into ModRM.reg */
+		}
+		i += 1 + n;
+	}
+	return -1;
+}
+
 bool x86_uprobe_emulated(const unsigned char *code, size_t len)
 {
 	if (len >= 1 && code[0] >= 0x50 && code[0] <= 0x57)

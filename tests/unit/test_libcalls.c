@@ -336,6 +336,37 @@ static void test_null_check_decoder(void **state)
 	assert_int_equal(x86_past_rdi_null_check(fin, 10), -1);
 }
 
+static void test_arg_at_first_call_decoder(void **state)
+{
+	/* Debian 12's sqlite3_finalize past its NULL test: mov (%rdi),%rbp; mov %rdi,%rbx;
+	 * test %rbp,%rbp; je +0x6c; mov 0x18(%rbp),%rdi; call sqlite3_mutex_enter */
+	static const unsigned char fin[] = { 0x48, 0x8b, 0x2f, 0x48, 0x89, 0xfb, 0x48, 0x85,
+					     0xed, 0x74, 0x6c, 0x48, 0x8b, 0x7d, 0x18, 0xe8,
+					     0x43, 0x83, 0xf3, 0xff };
+	/* mov %rdi,%r12 (REX.WB); mov 0x8(%rdi),%rdi; call: the argument is in r12 */
+	static const unsigned char r12[] = { 0x49, 0x89, 0xfc, 0x48, 0x8b, 0x7f, 0x08,
+					     0xe8, 0x00, 0x00, 0x00, 0x00 };
+	/* mov 0x8(%rdi),%rdi; call: nothing holds it any more */
+	static const unsigned char lost[] = { 0x48, 0x8b, 0x7f, 0x08, 0xe8, 0, 0, 0, 0 };
+	/* mov %edi,%ebx (32-bit) then the load: a truncated copy is not the pointer */
+	static const unsigned char half[] = { 0x89, 0xfb, 0x48, 0x8b, 0x7f, 0x08, 0xe8, 0, 0, 0, 0 };
+	/* a backward jump: a loop, not straight-line code */
+	static const unsigned char loop[] = { 0x74, 0xfe, 0xe8, 0, 0, 0, 0 };
+	/* sub $0x10,%rsp: an instruction the scan does not know */
+	static const unsigned char sub[] = { 0x48, 0x83, 0xec, 0x10, 0xe8, 0, 0, 0, 0 };
+	unsigned reg = 99;
+
+	assert_int_equal(x86_arg_at_first_call(fin, sizeof(fin), &reg), 15);
+	assert_int_equal(reg, 3); /* %rbx */
+	assert_int_equal(x86_arg_at_first_call(r12, sizeof(r12), &reg), 7);
+	assert_int_equal(reg, 12);
+	assert_int_equal(x86_arg_at_first_call(fin, 19, &reg), -1); /* cut in the call */
+	assert_int_equal(x86_arg_at_first_call(lost, sizeof(lost), &reg), -1);
+	assert_int_equal(x86_arg_at_first_call(half, sizeof(half), &reg), -1);
+	assert_int_equal(x86_arg_at_first_call(loop, sizeof(loop), &reg), -1);
+	assert_int_equal(x86_arg_at_first_call(sub, sizeof(sub), &reg), -1);
+}
+
 static void test_emulated_and_callee_decoders(void **state)
 {
 	/* Debian 12's sqlite3_prepare_v2 at 0xbdcb0: sub $0x10,%rsp; mov %rcx,%r9;
@@ -367,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_lea_decoder),
 		cmocka_unit_test(test_null_check_decoder),
+		cmocka_unit_test(test_arg_at_first_call_decoder),
 		cmocka_unit_test(test_emulated_and_callee_decoders),
 	};
 
