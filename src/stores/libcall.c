@@ -158,7 +158,7 @@ void libcall__timing(struct query *q, const struct libcall *c, const struct sc_c
 }
 
 void libcall__stack(struct pystack *ps, struct correlator *corr, const struct libcall *c,
-		    enum db_kind db, struct stack *out)
+		    const struct db_kind *db, struct stack *out)
 {
 	if (!ps)
 		return;

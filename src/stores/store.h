@@ -76,7 +76,8 @@ struct store_env {
  */
 struct store {
 	const char *name; /* "memcached": as db__name() */
-	enum db_kind db; /* the record section its entries fill (record.h) */
+	const struct db_kind
+		*db; /* what the record calls it and the section its entries fill (its db.c) */
 	/* the client library files it probes (first prefix match wins) and the BPF programs
 	 * each symbol gets (bpf/NAME.bpf.c) */
 	const struct target_lib *libs;

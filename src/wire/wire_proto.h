@@ -23,7 +23,7 @@
 
 /* One command found in a send. The strings are malloc'd and owned by the command. */
 struct wire_cmd {
-	enum db_kind db;
+	const struct db_kind *db;
 	/* SQL stores: the statement text (a prepared statement's execution carries the
 	 * statement's SQL when the parser saw it prepared, else "EXECUTE <name or id>").
 	 * Redis: the command line, arguments space-separated ("SET k v"), cut like args.

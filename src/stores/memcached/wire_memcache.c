@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "wire/wire_int.h"
+#include "memcached.h"
 
 /* What a pending command's reply looks like. */
 enum {

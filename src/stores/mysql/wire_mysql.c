@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "wire/wire_int.h"
+#include "mysql.h"
 
 /* What a pending command is, for its reply. */
 enum { MY_QUERY = 1, MY_PREPARE, MY_EXEC };

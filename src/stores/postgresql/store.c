@@ -65,7 +65,7 @@ static void pg_event(void *t, const struct sc_hdr *h)
 
 const struct store postgresql_store = {
 	.name = "postgresql",
-	.db = DB_POSTGRESQL,
+	.db = &postgresql_db,
 	.libs = postgresql_libs,
 	.nlibs = sizeof(postgresql_libs) / sizeof(postgresql_libs[0]),
 	.end_kind = SC_EV_PQ_RET,

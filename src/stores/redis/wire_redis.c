@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "wire/wire_int.h"
+#include "hiredis.h"
 
 #define RESP_MAX_BULK (512LL << 20) /* proto-max-bulk-len's default */
 #define RESP_MAX_COUNT 0x7fffffffLL

@@ -89,7 +89,7 @@ static void sq_event(void *t, const struct sc_hdr *h)
 
 const struct store sqlite_store = {
 	.name = "sqlite",
-	.db = DB_SQLITE,
+	.db = &sqlite_db,
 	.libs = sqlite_libs,
 	.nlibs = sizeof(sqlite_libs) / sizeof(sqlite_libs[0]),
 	.end_kind = SC_EV_SQL_EXEC,
