@@ -143,8 +143,8 @@ struct wire_pend *wire__pend_at(struct wire_conn *c, size_t npending, size_t i)
 void wire__lost(struct wire_conn *c)
 {
 	c->skip = 0;
-	c->bulks_left = 0;
-	c->skip_line = false;
+	if (c->ops->lost)
+		c->ops->lost(c);
 }
 
 struct wire_stmt *wire_stmts__get(struct wire_stmts *m, const void *name, size_t len)
@@ -227,7 +227,7 @@ struct wire_conn *wire_conn__new(uint32_t proto, size_t max_text)
 
 	if (!ops)
 		return NULL;
-	c = calloc(1, sizeof(*c));
+	c = calloc(1, sizeof(*c) + ops->state_size);
 	if (!c)
 		return NULL;
 	c->proto = proto;
@@ -244,9 +244,6 @@ void wire_conn__free(struct wire_conn *c)
 		c->ops->free(c);
 	wire__pend_drop(c, 0);
 	free(c->pend);
-	wire_stmts__free(&c->stmts);
-	wire_stmts__free(&c->portals);
-	free(c->last_prep);
 	free(c);
 }
 

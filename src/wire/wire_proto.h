@@ -95,8 +95,13 @@ struct wire_parser {
 		      struct wire_cmd **cmds, size_t *ncmds);
 	int (*server)(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
 		      char **errs);
-	/* Frees the parser's own state in c (PostgreSQL's Parses held over); may be NULL. */
+	/* bytes of its own state per connection (wire_conn__state, src/wire/wire_int.h) */
+	size_t state_size;
+	/* Frees what its own state holds (statements, Parses held over); may be NULL. */
 	void (*free)(struct wire_conn *c);
+	/* The framing was lost: forgets what its state carries into the next send; may be
+	 * NULL. */
+	void (*lost)(struct wire_conn *c);
 };
 
 /* Every parser, NULL-terminated, in the order wire_guess() tries them. Defined with the

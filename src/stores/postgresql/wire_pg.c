@@ -18,6 +18,35 @@ enum {
 #define PG_CODE_GSS 80877104u
 #define PG_CODE_CANCEL 80877102u
 
+#define WIRE_MAX_PORTALS 32
+
+/* A Parse not yet known to be a command of its own (an Execute of its statement in the
+ * same batch makes it part of that command instead). */
+#define WIRE_PG_OPEN 8
+struct wire_pg_open {
+	struct wire_cmd cmd; /* held over to the next send: the message continues there */
+	bool held;
+	size_t idx; /* not held: its index in the caller's commands */
+	uint32_t batch, zbefore;
+	char *name; /* the statement's name */
+};
+
+/* A connection's PostgreSQL state (struct wire_conn's parser area). */
+struct pg_conn {
+	uint32_t batch; /* Sync batches and simple queries seen */
+	uint32_t empty_z; /* command-less batches closed in this send, before the next command */
+	bool batch_has_cmd;
+	struct wire_pg_open open[WIRE_PG_OPEN];
+	size_t nopen;
+	struct wire_stmts portals;
+	struct wire_stmts stmts; /* by name */
+};
+
+static struct pg_conn *pg_st(struct wire_conn *c)
+{
+	return wire_conn__state(c);
+}
+
 /* One message framed in a send: type 0 for an untyped startup-phase message. */
 struct pg_msg {
 	uint8_t type;
@@ -294,7 +323,7 @@ static uint32_t pend_remove(struct wire_conn *c, size_t k, bool hand_on)
 	if (hand_on && i + 1 < c->npend)
 		p[1].zbefore += z;
 	else if (hand_on)
-		c->empty_z += z;
+		pg_st(c)->empty_z += z;
 	memmove(p, p + 1, (c->npend - i - 1) * sizeof(*p));
 	c->npend--;
 	return z;
@@ -313,15 +342,15 @@ static long pg_emit(struct wire_conn *c, struct wire_cmd *cmd, uint8_t kind, uin
 		return -ENOMEM;
 	}
 	p->batch = batch;
-	p->zbefore = zbefore + c->empty_z;
+	p->zbefore = zbefore + pg_st(c)->empty_z;
 	d = wire__cmd_push(cmds, ncmds);
 	if (!d) {
 		wire__pend_drop(c, c->npend - 1);
 		wire_cmd__clear(cmd);
 		return -ENOMEM;
 	}
-	c->empty_z = 0;
-	c->batch_has_cmd = true;
+	pg_st(c)->empty_z = 0;
+	pg_st(c)->batch_has_cmd = true;
 	*d = *cmd;
 	memset(cmd, 0, sizeof(*cmd));
 	d->db = DB_POSTGRESQL;
@@ -331,10 +360,11 @@ static long pg_emit(struct wire_conn *c, struct wire_cmd *cmd, uint8_t kind, uin
 /* Forgets open Parse k; a held one's command is freed. */
 static void open_forget(struct wire_conn *c, size_t k)
 {
-	wire_cmd__clear(&c->open[k].cmd);
-	free(c->open[k].name);
-	memmove(&c->open[k], &c->open[k + 1], (c->nopen - k - 1) * sizeof(c->open[0]));
-	c->nopen--;
+	wire_cmd__clear(&pg_st(c)->open[k].cmd);
+	free(pg_st(c)->open[k].name);
+	memmove(&pg_st(c)->open[k], &pg_st(c)->open[k + 1],
+		(pg_st(c)->nopen - k - 1) * sizeof(pg_st(c)->open[0]));
+	pg_st(c)->nopen--;
 }
 
 /* Takes open Parse k's command out of *cmds and the pending list: into the open entry
@@ -343,12 +373,12 @@ static void open_forget(struct wire_conn *c, size_t k)
 static void open_unemit(struct wire_conn *c, size_t k, bool hold, struct wire_cmd *cmds,
 			size_t *ncmds)
 {
-	struct wire_pg_open *o = &c->open[k];
+	struct wire_pg_open *o = &pg_st(c)->open[k];
 	size_t j, idx = o->idx;
 
 	if (o->held) {
 		if (!hold)
-			c->empty_z += o->zbefore;
+			pg_st(c)->empty_z += o->zbefore;
 		return;
 	}
 	o->zbefore = pend_remove(c, *ncmds - 1 - idx, !hold);
@@ -359,9 +389,9 @@ static void open_unemit(struct wire_conn *c, size_t k, bool hold, struct wire_cm
 	memmove(&cmds[idx], &cmds[idx + 1], (*ncmds - idx - 1) * sizeof(*cmds));
 	(*ncmds)--;
 	o->held = hold;
-	for (j = 0; j < c->nopen; j++)
-		if (!c->open[j].held && c->open[j].idx > idx)
-			c->open[j].idx--;
+	for (j = 0; j < pg_st(c)->nopen; j++)
+		if (!pg_st(c)->open[j].held && pg_st(c)->open[j].idx > idx)
+			pg_st(c)->open[j].idx--;
 }
 
 /* Settles every open Parse: held ones become commands of the given kind, in-send ones
@@ -373,8 +403,8 @@ static int open_settle(struct wire_conn *c, uint8_t kind, struct wire_cmd **cmds
 	long idx;
 	int rc = 0;
 
-	while (c->nopen) {
-		o = &c->open[0];
+	while (pg_st(c)->nopen) {
+		o = &pg_st(c)->open[0];
 		if (o->held && !rc) {
 			idx = pg_emit(c, &o->cmd, kind, o->batch, o->zbefore, cmds, ncmds);
 			rc = idx < 0 ? (int)idx : 0;
@@ -389,13 +419,15 @@ static int open_settle(struct wire_conn *c, uint8_t kind, struct wire_cmd **cmds
 /* Drops the Parses held over from earlier sends. */
 static void open_drop_all(struct wire_conn *c)
 {
-	while (c->nopen)
+	while (pg_st(c)->nopen)
 		open_forget(c, 0);
 }
 
 static void wire_pg__free(struct wire_conn *c)
 {
 	open_drop_all(c);
+	wire_stmts__free(&pg_st(c)->stmts);
+	wire_stmts__free(&pg_st(c)->portals);
 }
 
 /* Parse: remembers the statement, and makes the Parse a command of its own, open until
@@ -418,31 +450,32 @@ static int pg_on_parse(struct wire_conn *c, const struct pg_walk *w, const struc
 	cmd.truncated = trunc;
 	cmd.db = DB_POSTGRESQL;
 	name = wire__text(f->name, f->nlen, f->nlen, NULL);
-	if (!name ||
-	    wire_stmts__put(&c->stmts, WIRE_MAX_STMTS, f->name, f->nlen, NULL, cmd.sql, trunc)) {
+	if (!name || wire_stmts__put(&pg_st(c)->stmts, WIRE_MAX_STMTS, f->name, f->nlen, NULL,
+				     cmd.sql, trunc)) {
 		free(name);
 		wire_cmd__clear(&cmd);
 		return -ENOMEM;
 	}
-	if (m->end > w->full && c->nopen < WIRE_PG_OPEN) {
+	if (m->end > w->full && pg_st(c)->nopen < WIRE_PG_OPEN) {
 		/* the message goes on in the next send, and so may the batch */
-		o = &c->open[c->nopen++];
+		o = &pg_st(c)->open[pg_st(c)->nopen++];
 		*o = (struct wire_pg_open){ .cmd = cmd,
 					    .held = true,
-					    .batch = c->batch,
-					    .zbefore = c->empty_z,
+					    .batch = pg_st(c)->batch,
+					    .zbefore = pg_st(c)->empty_z,
 					    .name = name };
-		c->empty_z = 0;
-		c->batch_has_cmd = true;
+		pg_st(c)->empty_z = 0;
+		pg_st(c)->batch_has_cmd = true;
 		return 0;
 	}
-	idx = pg_emit(c, &cmd, m->end > w->cap ? PG_EXEC : PG_PARSE, c->batch, 0, cmds, ncmds);
-	if (idx < 0 || m->end > w->cap || c->nopen == WIRE_PG_OPEN) {
+	idx = pg_emit(c, &cmd, m->end > w->cap ? PG_EXEC : PG_PARSE, pg_st(c)->batch, 0, cmds,
+		      ncmds);
+	if (idx < 0 || m->end > w->cap || pg_st(c)->nopen == WIRE_PG_OPEN) {
 		free(name);
 		return idx < 0 ? (int)idx : 0;
 	}
-	c->open[c->nopen++] =
-		(struct wire_pg_open){ .idx = (size_t)idx, .batch = c->batch, .name = name };
+	pg_st(c)->open[pg_st(c)->nopen++] =
+		(struct wire_pg_open){ .idx = (size_t)idx, .batch = pg_st(c)->batch, .name = name };
 	return 0;
 }
 
@@ -459,24 +492,24 @@ static int pg_on_execute(struct wire_conn *c, const struct pg_fields *f, struct 
 
 	if (!f->name_ok)
 		return 0;
-	p = wire_stmts__get(&c->portals, f->name, f->nlen);
-	for (k = 0; p && p->stmt && k < c->nopen;) {
-		if (!strcmp(c->open[k].name, p->stmt)) {
+	p = wire_stmts__get(&pg_st(c)->portals, f->name, f->nlen);
+	for (k = 0; p && p->stmt && k < pg_st(c)->nopen;) {
+		if (!strcmp(pg_st(c)->open[k].name, p->stmt)) {
 			open_unemit(c, k, false, *cmds, ncmds);
 			open_forget(c, k);
 		} else {
 			k++;
 		}
 	}
-	for (k = 0; k < c->nopen; k++) {
-		if (!c->open[k].held)
+	for (k = 0; k < pg_st(c)->nopen; k++) {
+		if (!pg_st(c)->open[k].held)
 			continue;
-		idx = pg_emit(c, &c->open[k].cmd, PG_PARSE, c->open[k].batch, c->open[k].zbefore,
-			      cmds, ncmds);
+		idx = pg_emit(c, &pg_st(c)->open[k].cmd, PG_PARSE, pg_st(c)->open[k].batch,
+			      pg_st(c)->open[k].zbefore, cmds, ncmds);
 		if (idx < 0)
 			return (int)idx;
-		c->open[k].held = false;
-		c->open[k].idx = (size_t)idx;
+		pg_st(c)->open[k].held = false;
+		pg_st(c)->open[k].idx = (size_t)idx;
 	}
 	if (p && p->sql) {
 		cmd.sql = strdup(p->sql);
@@ -489,7 +522,7 @@ static int pg_on_execute(struct wire_conn *c, const struct pg_fields *f, struct 
 	}
 	if (!cmd.sql)
 		return -ENOMEM;
-	idx = pg_emit(c, &cmd, PG_EXEC, c->batch, 0, cmds, ncmds);
+	idx = pg_emit(c, &cmd, PG_EXEC, pg_st(c)->batch, 0, cmds, ncmds);
 	return idx < 0 ? (int)idx : 0;
 }
 
@@ -503,9 +536,9 @@ static int pg_on_query(struct wire_conn *c, const struct pg_fields *f, struct wi
 	cmd.sql = wire__text(f->text, f->tlen, c->max_text, &cmd.truncated);
 	if (!cmd.sql)
 		return -ENOMEM;
-	idx = pg_emit(c, &cmd, PG_Q, c->batch, 0, cmds, ncmds);
-	c->batch++;
-	c->batch_has_cmd = false;
+	idx = pg_emit(c, &cmd, PG_Q, pg_st(c)->batch, 0, cmds, ncmds);
+	pg_st(c)->batch++;
+	pg_st(c)->batch_has_cmd = false;
 	return idx < 0 ? (int)idx : 0;
 }
 
@@ -526,23 +559,24 @@ static int pg_act(struct wire_conn *c, const struct pg_walk *w, const struct pg_
 	case 'B':
 		if (!f->name_ok || !f->text_ok)
 			return 0;
-		s = wire_stmts__get(&c->stmts, f->text, f->tlen);
+		s = wire_stmts__get(&pg_st(c)->stmts, f->text, f->tlen);
 		/* f->text is NUL-terminated in the capture */
-		return wire_stmts__put(&c->portals, WIRE_MAX_PORTALS, f->name, f->nlen,
+		return wire_stmts__put(&pg_st(c)->portals, WIRE_MAX_PORTALS, f->name, f->nlen,
 				       (const char *)f->text, s ? s->sql : NULL,
 				       s && s->truncated) ?
 			       -ENOMEM :
 			       0;
 	case 'C':
 		if (f->name_ok)
-			wire_stmts__del(f->what == 'S' ? &c->stmts : &c->portals, f->name, f->nlen);
+			wire_stmts__del(f->what == 'S' ? &pg_st(c)->stmts : &pg_st(c)->portals,
+					f->name, f->nlen);
 		return 0;
 	case 'S':
 		rc = open_settle(c, PG_PARSE, cmds, ncmds);
-		if (!c->batch_has_cmd)
-			c->empty_z++;
-		c->batch_has_cmd = false;
-		c->batch++;
+		if (!pg_st(c)->batch_has_cmd)
+			pg_st(c)->empty_z++;
+		pg_st(c)->batch_has_cmd = false;
+		pg_st(c)->batch++;
 		return rc;
 	default:
 		return 0;
@@ -559,7 +593,7 @@ static int pg_end(struct wire_conn *c, const struct pg_walk *w, struct wire_cmd 
 
 	if (w->pos > w->full) {
 		c->skip = w->pos - w->full;
-		for (k = 0; k < c->nopen; k++)
+		for (k = 0; k < pg_st(c)->nopen; k++)
 			open_unemit(c, k, true, *cmds, ncmds);
 		return 0;
 	}
@@ -580,7 +614,7 @@ static int wire_pg__client(struct wire_conn *c, const uint8_t *buf, size_t cap, 
 	struct pg_msg m;
 	int rc = 0;
 
-	c->empty_z = 0;
+	pg_st(c)->empty_z = 0;
 	if (pg_check(buf, cap, full) < 0) {
 		open_drop_all(c);
 		wire__lost(c);
@@ -781,5 +815,6 @@ const struct wire_parser postgresql_wire_parser = {
 	.guess = guess_pg,
 	.client = wire_pg__client,
 	.server = wire_pg__server,
+	.state_size = sizeof(struct pg_conn),
 	.free = wire_pg__free,
 };
