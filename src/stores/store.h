@@ -61,6 +61,15 @@ struct target_lib {
 		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), configure, false, early \
 	}
 
+/* A record kind a store owns, and how the event loop checks one before handing it over. */
+struct store_kind {
+	uint32_t kind; /* enum sc_event_kind */
+	size_t min_size; /* the record's fixed part (its variable part may be empty) */
+	/* True when the variable part the record claims fits in the size bytes that arrived;
+	 * NULL for a fixed-size record. */
+	bool (*fits)(const struct sc_hdr *h, size_t size);
+};
+
 /* What a store's tracker is made with. */
 struct store_env {
 	struct correlator *corr; /* where its queries go */
@@ -96,8 +105,8 @@ struct store {
 	uint32_t client;
 	void (*call)(void *t, const struct sc_call_event *e);
 	void (*ret)(void *t, const struct sc_call_ret_event *e);
-	/* records of kinds of its own (nkinds of kinds[]), already checked for size */
-	const uint32_t *kinds;
+	/* records of kinds of its own (nkinds of kinds[]), handed over once their size checks */
+	const struct store_kind *kinds;
 	size_t nkinds;
 	void (*event)(void *t, const struct sc_hdr *h);
 };

@@ -63,8 +63,20 @@ static void sq_proc_gone(void *t, uint32_t pid)
 	sqlite_tracker__proc_gone(t, pid);
 }
 
-static const uint32_t sq_kinds[] = { SC_EV_SQL_TEXT, SC_EV_SQL_ERRMSG, SC_EV_SQL_EXEC,
-				     SC_EV_SQL_FINALIZE };
+/* A text record's text fits in what arrived. */
+static bool sq_text_fits(const struct sc_hdr *h, size_t size)
+{
+	const struct sc_sql_text_event *e = (const void *)h;
+
+	return e->len < SC_SQL_CAP && offsetof(struct sc_sql_text_event, text) + e->len <= size;
+}
+
+static const struct store_kind sq_kinds[] = {
+	{ SC_EV_SQL_TEXT, offsetof(struct sc_sql_text_event, text), sq_text_fits },
+	{ SC_EV_SQL_ERRMSG, offsetof(struct sc_sql_text_event, text), sq_text_fits },
+	{ SC_EV_SQL_EXEC, sizeof(struct sc_sql_exec_event), NULL },
+	{ SC_EV_SQL_FINALIZE, sizeof(struct sc_small_event), NULL },
+};
 
 /* libsqlite3's own records: statement texts, error messages, executions, finalizes. */
 static void sq_event(void *t, const struct sc_hdr *h)
