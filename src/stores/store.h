@@ -46,6 +46,9 @@ struct target_lib {
 	 * a file no traced process maps yet, the others once one maps it (each probe's detach
 	 * costs the kernel ~40 ms of grace periods, on libraries most of which never load) */
 	const char *const *early;
+	/* True when the offsets configure found let the probes read a statement's state:
+	 * the unless_state probes are then not placed; NULL: never */
+	bool (*state_readable)(const struct sc_lib_cfg *cfg);
 };
 
 /* An outermost-call entry probe and the family's return probe on the same symbol. */

@@ -44,8 +44,22 @@ static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 static const char *const sqlite_early[] = { "sqlite3_prepare_v2", "sqlite3_step", "sqlite3_reset",
 					    "sqlite3_finalize", NULL };
 
+/* From SQLite 3.40 a step tells a reset statement by its state: sqlite3_reset needs no probe. */
+static bool sqlite_state_readable(const struct sc_lib_cfg *cfg)
+{
+	return cfg->sqlite_state_off != 0;
+}
+
 static const struct target_lib sqlite_libs[] = {
-	STORE_LIB("libsqlite3", "libsqlite3.so", sqlite_probes, sqlite_configure, sqlite_early),
+	{
+		.name = "libsqlite3",
+		.prefix = "libsqlite3.so",
+		.probes = sqlite_probes,
+		.nprobes = sizeof(sqlite_probes) / sizeof(sqlite_probes[0]),
+		.configure = sqlite_configure,
+		.early = sqlite_early,
+		.state_readable = sqlite_state_readable,
+	},
 };
 
 static void *sq_new(const struct store_env *env)
