@@ -1,4 +1,4 @@
-/* Outermost client library calls (SC_EV_CALL ... SC_EV_CALL_RET) matched per thread, for the MySQL, hiredis and libmemcached trackers. */
+/* Outermost client library calls (SC_EV_CALL ... SC_EV_CALL_RET) matched per thread, for the trackers of the stores on that call family. */
 #ifndef SCOOBY_LIBCALL_H
 #define SCOOBY_LIBCALL_H
 

@@ -87,7 +87,7 @@ struct store_env {
  * apart (struct wire_parser), since wire capture needs no library of it.
  */
 struct store {
-	const char *name; /* "memcached": as db__name() */
+	const char *name; /* its folder's name, as its db's: "postgresql" */
 	const struct db_kind
 		*db; /* what the record calls it and the section its entries fill (its db.c) */
 	/* the client library files it probes (first prefix match wins) and the BPF programs

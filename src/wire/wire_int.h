@@ -17,8 +17,8 @@
 
 /* A command sent and not yet answered: what its reply looks like. */
 struct wire_pend {
-	uint8_t kind; /* per protocol: PG_*, MY_*, MC_* */
-	bool no_reply; /* memcached noreply / meta q: no reply expected */
+	uint8_t kind; /* per protocol: its parser's own values */
+	bool no_reply; /* a command the server does not answer (noreply): no reply expected */
 	uint32_t batch; /* PostgreSQL: the Sync batch (or simple query) it belongs to */
 	uint32_t zbefore; /* PostgreSQL: ReadyForQuery of command-less batches before it */
 	char *sql; /* MySQL prepare: its text, kept until the reply gives its id */

@@ -1,4 +1,4 @@
-/* Parsers of the protocols data stores speak (PostgreSQL, MySQL, RESP, memcached text), for wire capture. */
+/* Parsers of the protocols data stores speak, for wire capture: the commands a send holds, the errors a reply says. */
 #ifndef SCOOBY_WIRE_PROTO_H
 #define SCOOBY_WIRE_PROTO_H
 
@@ -76,7 +76,7 @@ int wire_conn__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
  * SC_CL_NONE. The kernel side makes the same decision on the first 8 bytes. */
 uint32_t wire_guess(const uint8_t *buf, size_t len);
 
-/* Returns "postgresql", "mysql", "redis", "memcached" for an enum sc_client, NULL else;
+/* Returns the parser's name ("postgresql") for an enum sc_client, NULL else;
  * and the reverse (for --port-proto), SC_CL_NONE when unknown. */
 const char *wire_proto_name(uint32_t proto);
 uint32_t wire_proto_parse(const char *name);
