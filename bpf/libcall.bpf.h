@@ -1,4 +1,4 @@
-/* Outermost client library calls as generic call events (MySQL, hiredis, libmemcached): state and emitters. */
+/* Outermost client library calls as generic call events (the stores on that family): state and emitters. */
 #ifndef SCOOBY_LIBCALL_BPF_H
 #define SCOOBY_LIBCALL_BPF_H
 

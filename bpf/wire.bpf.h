@@ -97,131 +97,27 @@ static __always_inline void wire_fd_learn(__u32 fd, struct wire_fd *w)
 		w->proto = *proto;
 }
 
-static __always_inline __u32 be32(const __u8 *p)
-{
-	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
-}
+/* Each store's guess: NAME_wire_guess8() of every bpf/wire_NAME.bpf.h (the build lists them). */
+#include "wire_stores.bpf.h"
+#include "src/stores/registry.h"
 
-/* True when p (8 bytes) starts with the memcached verb v followed by ' ' or '\r'. */
-static __always_inline bool mc_verb(const __u8 *p, const char *v, int n)
-{
-	int i;
-
-	for (i = 0; i < n && i < 7; i++)
-		if (p[i] != v[i])
-			return false;
-	return p[n & 7] == ' ' || p[n & 7] == '\r';
-}
-
-/* True when the 8 bytes p start with a memcached text or meta command verb. */
-static __always_inline bool mc_guess8(const __u8 *p)
-{
-	switch (p[0]) {
-	case 'g':
-		if (mc_verb(p, "get", 3) || mc_verb(p, "gets", 4) || mc_verb(p, "gat", 3) ||
-		    mc_verb(p, "gats", 4))
-			return true;
-		break;
-	case 's':
-		if (mc_verb(p, "set", 3) || mc_verb(p, "stats", 5))
-			return true;
-		break;
-	case 'a':
-		if (mc_verb(p, "add", 3) || mc_verb(p, "append", 6))
-			return true;
-		break;
-	case 'r':
-		if (mc_verb(p, "replace", 7))
-			return true;
-		break;
-	case 'p':
-		if (mc_verb(p, "prepend", 7))
-			return true;
-		break;
-	case 'c':
-		if (mc_verb(p, "cas", 3))
-			return true;
-		break;
-	case 'd':
-		if (mc_verb(p, "delete", 6) || mc_verb(p, "decr", 4))
-			return true;
-		break;
-	case 'i':
-		if (mc_verb(p, "incr", 4))
-			return true;
-		break;
-	case 't':
-		if (mc_verb(p, "touch", 5))
-			return true;
-		break;
-	case 'f':
-		if (p[1] == 'l' && p[2] == 'u' && p[3] == 's' && p[4] == 'h' && p[5] == '_' &&
-		    p[6] == 'a' && p[7] == 'l')
-			return true;
-		break;
-	case 'v':
-		if (mc_verb(p, "version", 7))
-			return true;
-		break;
-	case 'm':
-		if ((p[1] == 'g' || p[1] == 's' || p[1] == 'd' || p[1] == 'a' || p[1] == 'n' ||
-		     p[1] == 'e') &&
-		    (p[2] == ' ' || p[2] == '\r'))
-			return true;
-		break;
-	}
-	return false;
-}
+#define WIRE_GUESS_ONE(name)                              \
+	do {                                              \
+		__u32 proto = name##_wire_guess8(p, len); \
+		if (proto != SC_CL_NONE)                  \
+			return proto;                     \
+	} while (0);
 
 /*
  * Returns the protocol whose client messages the 8 bytes p of a send of len bytes start
- * like, SC_CL_NONE otherwise. The same test as wire_guess() in src/wire_proto.c (see
- * there): RESP arrays, PostgreSQL typed messages and startup packets, MySQL commands
- * (sequence 0), memcached verbs. HTTP request lines match none of them.
+ * like, SC_CL_NONE otherwise: the stores' guesses in the registry's order
+ * (SCOOBY_WIRE_PARSERS), the same test as wire_guess() in src/wire/wire_proto.c. HTTP
+ * request lines match none of them.
  */
 static __always_inline __u32 wire_guess8(const __u8 *p, __u64 len)
 {
-	__u32 n = be32(p + 1), mlen;
-
-	if (p[0] == '*' && p[1] >= '0' && p[1] <= '9')
-		return SC_CL_REDIS;
-	switch (p[0]) {
-	case 'Q':
-	case 'P':
-	case 'B':
-	case 'E':
-	case 'D':
-	case 'S':
-	case 'C':
-	case 'H':
-	case 'F':
-	case 'X':
-	case 'd':
-	case 'c':
-	case 'f':
-		if (n >= 4 && n < (1u << 30))
-			return SC_CL_PG;
-	}
-	n = be32(p);
-	if ((n == 8 && be32(p + 4) == 80877103) || (be32(p + 4) == 196608 && n < 10000))
-		return SC_CL_PG;
-	mlen = p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16;
-	if (mlen >= 1 && p[3] == 0) {
-		switch (p[4]) {
-		case 0x01:
-		case 0x02:
-		case 0x03:
-		case 0x0e:
-		case 0x16:
-		case 0x17:
-		case 0x18:
-		case 0x19:
-		case 0x1a:
-		case 0x1f:
-			return SC_CL_MYSQL;
-		}
-	}
-	return mc_guess8(p) ? SC_CL_MEMCACHE : SC_CL_NONE;
+	SCOOBY_WIRE_PARSERS(WIRE_GUESS_ONE)
+	return SC_CL_NONE;
 }
 
 /* Most commands and reply heads are short: they are read straight into a ring buffer slot

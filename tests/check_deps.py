@@ -5,7 +5,8 @@ Each #include "..." of src/**/*.{c,h} is resolved as the compiler does (the incl
 file's folder, then -Isrc); a file's folder is its first component under src/ (main.c
 is "main"), except that src/stores/NAME/ is "stores/NAME" and src/stores/*.{c,h} is
 "stores". Prints the folder graph, lowest first; exits 1 on a cycle, a store reaching
-into another store, or anything but src/main.c including src/ itself.
+into another store, anything but src/main.c including src/ itself, or a header both BPF
+and userspace read (include/scooby/stores/*.h, src/stores/registry.h) including a file.
 """
 import os
 import re
@@ -22,6 +23,24 @@ def folder(rel):
     if parts[0] == 'stores' and len(parts) > 2:
         return 'stores/' + parts[1]
     return parts[0]
+
+
+def leaf_headers():
+    """The headers both halves read include nothing of their own: scooby/events.h lists every
+    include/scooby/stores/NAME.h (for BPF and userspace alike), and bpf/wire.bpf.h reads
+    src/stores/registry.h for the order of the stores' guesses."""
+    bad = []
+    root = os.path.join(SRC, '..')
+    sdir = os.path.join(root, 'include', 'scooby', 'stores')
+    leaves = [os.path.join(sdir, f) for f in sorted(os.listdir(sdir)) if f.endswith('.h')] \
+        if os.path.isdir(sdir) else []
+    leaves.append(os.path.join(SRC, 'stores', 'registry.h'))
+    for path in leaves:
+        with open(path) as fh:
+            for name in INC.findall(fh.read()):
+                bad.append('%s includes %s: it is read by BPF and userspace alike, and includes nothing'
+                           % (os.path.relpath(path, root), name))
+    return bad
 
 
 def main():
@@ -76,6 +95,7 @@ def main():
         print('  %-8s -> %s' % (n, ' '.join(sorted(top.get(n, ()))) or '(nothing)'))
     for s in sorted(e for e in edges if e.startswith('stores/')):
         print('  %-20s -> %s' % (s, ' '.join(sorted(edges[s]))))
+    bad += leaf_headers()
     for b in bad:
         print('check-deps: ' + b, file=sys.stderr)
     return 1 if bad else 0

@@ -12,29 +12,26 @@
 #define SC_SQL_CAP 16384 /* most SQL bytes the kernel side ever copies */
 #define SC_HTTP_CAP 4096 /* head of a request or response copied for parsing */
 #define SC_HTTP_TAIL 8 /* tail of later response writes (chunked terminator) */
-#define SC_PQ_ERR_CAP 256 /* PGresult error message bytes */
-#define SC_PQ_NAME_CAP 64 /* prepared statement name bytes */
 #define SC_MAX_LIBS 64 /* attached library slots (uprobe cookie indexes) */
 
+/*
+ * The kinds every store shares. A store's own kinds are in its header,
+ * include/scooby/stores/NAME.h, numbered apart from every other kind (the event loop
+ * refuses to start when two claim one number).
+ */
 enum sc_event_kind {
 	SC_EV_HTTP_IN = 1, /* bytes read on a socket that begin with an HTTP method */
 	SC_EV_HTTP_OUT = 2, /* bytes written on the socket of a request in flight */
 	SC_EV_HTTP_CLOSE = 3, /* that socket was closed */
-	SC_EV_SQL_TEXT = 4, /* a SQLite statement's text (prepare, or first step seen) */
-	SC_EV_SQL_EXEC = 5, /* one SQLite statement execution ended */
-	SC_EV_SQL_FINALIZE = 6, /* a SQLite statement was finalized */
-	SC_EV_PQ_CALL = 7, /* outermost libpq call entered (query text or statement name) */
-	SC_EV_PQ_RET = 8, /* outermost libpq call returned */
 	SC_EV_PROC_FORK = 9, /* a traced process forked a new process */
 	SC_EV_PROC_EXIT = 10, /* a traced process exited */
-	SC_EV_SQL_ERRMSG = 11, /* sqlite3_errmsg() text after a failed call (sc_sql_text_event) */
 	SC_EV_PYSTACK = 12, /* a Python stack, taken when a query started */
 	SC_EV_NATSTACK = 13, /* a native (frame-pointer) user stack, taken likewise */
 	SC_EV_PYSAMPLE = 14, /* --profile: a CPU sample's Python stack (sc_pystack_event) */
 	SC_EV_NATSAMPLE = 15, /* --profile: a CPU sample's native stack (sc_natstack_event) */
 	SC_EV_PROFCOUNT = 16, /* --profile: samples counted in BPF, and off-CPU time, of a thread */
-	SC_EV_CALL = 17, /* outermost call of a client library (MySQL, hiredis, libmemcached) */
-	SC_EV_CALL_TEXT = 18, /* text produced inside that call (hiredis's formatted command) */
+	SC_EV_CALL = 17, /* outermost call of a client library (the shared call family) */
+	SC_EV_CALL_TEXT = 18, /* text produced inside that call (a formatted command) */
 	SC_EV_CALL_RET = 19, /* that outermost call returned */
 	SC_EV_WIRE_OUT = 20, /* bytes a traced thread sent to a data store (wire capture) */
 	SC_EV_WIRE_IN = 21, /* the first bytes of the store's reply after a send */
@@ -75,123 +72,17 @@ struct sc_small_event {
 	__u64 arg; /* fd, statement pointer, or child pid */
 };
 
-/* SC_EV_SQL_TEXT */
-#define SC_SQL_F_PREPARE 1 /* seen at prepare: t_enter/t_exit/rc are the prepare's */
-#define SC_SQL_F_NO_TEXT 2 /* prepared before attach and text unreachable */
-struct sc_sql_text_event {
-	struct sc_hdr hdr;
-	__u64 stmt; /* sqlite3_stmt * (0 when prepare failed) */
-	__u64 t_enter;
-	__u64 t_exit;
-	__s32 rc; /* prepare's return code */
-	__u32 flags;
-	__u32 full_len; /* statement length in the target, may exceed len */
-	__u32 len; /* bytes in text[] */
-	char text[SC_SQL_CAP];
-};
-
-/* SC_EV_SQL_EXEC: ts is the return of the call that ended the execution. */
-enum sc_sql_end {
-	SC_SQL_END_STEP = 1, /* a step returned something other than SQLITE_ROW */
-	SC_SQL_END_RESET = 2,
-	SC_SQL_END_FINALIZE = 3,
-};
-struct sc_sql_exec_event {
-	struct sc_hdr hdr;
-	__u64 stmt;
-	__u64 t_first; /* entry of the execution's first step */
-	__u64 busy_ns; /* summed time inside sqlite3_step */
-	__u32 nsteps;
-	__s32 rc; /* last step's return code */
-	__u32 end; /* enum sc_sql_end */
-	__u32 pad;
-	__u64 stack_ts; /* key of the stack taken at its prepare instead of its first step; 0: none */
-};
-
-/* libpq entry points, in the cookie's low byte for SC_EV_PQ_* */
-enum sc_pq_func {
-	SC_PQ_EXEC = 1,
-	SC_PQ_EXEC_PARAMS,
-	SC_PQ_PREPARE,
-	SC_PQ_EXEC_PREPARED,
-	SC_PQ_SEND_QUERY,
-	SC_PQ_SEND_QUERY_PARAMS,
-	SC_PQ_SEND_PREPARE,
-	SC_PQ_SEND_QUERY_PREPARED,
-	SC_PQ_GET_RESULT,
-	SC_PQ_NFUNCS,
-};
-
-/* SC_EV_PQ_CALL: text is the query, or for *Prepared the statement name. */
-struct sc_pq_call_event {
-	struct sc_hdr hdr;
-	__u64 conn;
-	__u32 func; /* enum sc_pq_func */
-	__u32 full_len;
-	char name[SC_PQ_NAME_CAP]; /* statement name for PQprepare/PQsendPrepare */
-	__u32 len;
-	__u32 pad;
-	char text[SC_SQL_CAP];
-};
-
-/* SC_EV_PQ_RET: status is the PGresult's ExecStatusType, -1 for a NULL result,
- * or for PQsend* the int they returned. */
-struct sc_pq_ret_event {
-	struct sc_hdr hdr;
-	__u64 conn;
-	__u32 func;
-	__s32 status;
-	__u32 err_len;
-	__u32 pad;
-	char err[SC_PQ_ERR_CAP];
-};
-
 /* Data store families, for library calls (sc_call_event.client) and connections
- * (sc_wire_event.proto). */
+ * (sc_wire_event.proto). Each store's value is in its header, include/scooby/stores/NAME.h:
+ * one no other store has, below SC_CL_MAX. */
 enum sc_client {
 	SC_CL_NONE = 0,
-	SC_CL_PG = 1, /* PostgreSQL frontend/backend protocol v3 */
-	SC_CL_MYSQL = 2, /* MySQL/MariaDB client/server protocol */
-	SC_CL_REDIS = 3, /* RESP */
-	SC_CL_MEMCACHE = 4, /* memcached text protocol */
 	SC_CL_MAX = 8,
 };
 
-/* Entry points of the generic call events, in sc_call_event.func (the cookie's high half). */
-enum sc_mysql_func {
-	SC_MY_REAL_QUERY = 1, /* mysql_real_query(MYSQL *, const char *, unsigned long) */
-	SC_MY_SEND_QUERY, /* mysql_send_query: same arguments; ended by ... */
-	SC_MY_READ_RESULT, /* ... mysql_read_query_result(MYSQL *) */
-	SC_MY_STMT_PREPARE, /* mysql_stmt_prepare(MYSQL_STMT *, const char *, unsigned long) */
-	SC_MY_STMT_EXECUTE, /* mysql_stmt_execute(MYSQL_STMT *) */
-	SC_MY_STMT_CLOSE, /* mysql_stmt_close(MYSQL_STMT *): entry only, not a query */
-};
-enum sc_redis_func {
-	SC_RD_COMMAND = 1, /* redisCommand, redisvCommand, redisCommandArgv: append + reply */
-	SC_RD_APPEND, /* redis*AppendCommand*: queue a command on the context */
-	SC_RD_GET_REPLY, /* redisGetReply(redisContext *, void **): the oldest one's reply */
-	SC_RD_TEXT, /* __redisAppendCommand(c, cmd, len): SC_EV_CALL_TEXT with the RESP bytes */
-};
-enum sc_mc_func {
-	SC_MC_GET = 1, /* memcached_get: status in its 6th argument (memcached_return_t *) */
-	SC_MC_MGET, /* memcached_mget(memc, keys, key_lengths, n): text = keys, arg = n */
-	SC_MC_FETCH, /* memcached_fetch_result(memc, result, error *): part of the mget */
-	SC_MC_SET,
-	SC_MC_ADD,
-	SC_MC_REPLACE,
-	SC_MC_APPEND,
-	SC_MC_PREPEND,
-	SC_MC_CAS,
-	SC_MC_DELETE,
-	SC_MC_INCR,
-	SC_MC_DECR,
-	SC_MC_TOUCH,
-	SC_MC_NFUNCS,
-};
-
 /* SC_EV_CALL / SC_EV_CALL_TEXT: handle is the library's connection or statement object
- * (MYSQL *, MYSQL_STMT *, redisContext *, memcached_st *); func is the probe's entry
- * point (the uprobe cookie's high half); text is SQL, a RESP command, or key bytes. */
+ * (its connection, context or statement pointer); func is the probe's entry point (the
+ * uprobe cookie's high half, the store's enum); text is SQL, a command, or key bytes. */
 struct sc_call_event {
 	struct sc_hdr hdr;
 	__u64 handle;
@@ -212,7 +103,7 @@ struct sc_call_ret_event {
 	__u32 client;
 	__u32 func;
 	__s64 rc;
-	__s64 status; /* a status the probe read besides rc (libmemcached's *error), or -1 */
+	__s64 status; /* a status the probe read besides rc (an error out-argument), or -1 */
 	__u32 err_len;
 	__u32 pad;
 	char err[SC_CALL_ERR_CAP];
@@ -370,5 +261,9 @@ enum sc_counter {
 	SC_CNT_LOST_KIND, /* + kind: records of that kind dropped (SC_CNT_LOST_KIND + 1 ...) */
 	SC_NCOUNTERS = SC_CNT_LOST_KIND + 32,
 };
+
+/* Each store's own record kinds and structs, entry point ids and protocol value: every
+ * include/scooby/stores/NAME.h, listed by the build ($(BUILD)/scooby_stores.h). */
+#include "scooby_stores.h"
 
 #endif /* SCOOBY_EVENTS_H */

@@ -5,22 +5,14 @@
 #include "scooby/events.h"
 #include "events.h"
 
-/* The smallest size each kind may have (variable parts may be empty). */
+/* The smallest size each kind of the loop's own may have (variable parts may be empty);
+ * the stores' kinds are checked by their struct store_kind. */
 static size_t min_size(__u32 kind)
 {
 	switch (kind) {
 	case SC_EV_HTTP_IN:
 	case SC_EV_HTTP_OUT:
 		return offsetof(struct sc_http_event, data);
-	case SC_EV_SQL_TEXT:
-	case SC_EV_SQL_ERRMSG:
-		return offsetof(struct sc_sql_text_event, text);
-	case SC_EV_SQL_EXEC:
-		return sizeof(struct sc_sql_exec_event);
-	case SC_EV_PQ_CALL:
-		return offsetof(struct sc_pq_call_event, text);
-	case SC_EV_PQ_RET:
-		return sizeof(struct sc_pq_ret_event);
 	case SC_EV_CALL:
 	case SC_EV_CALL_TEXT:
 		return offsetof(struct sc_call_event, text);
@@ -42,7 +34,6 @@ static size_t min_size(__u32 kind)
 	case SC_EV_NATSTACK:
 		return offsetof(struct sc_natstack_event, ips);
 	case SC_EV_HTTP_CLOSE:
-	case SC_EV_SQL_FINALIZE:
 	case SC_EV_PROC_FORK:
 	case SC_EV_PROC_EXIT:
 	case SC_EV_PROC_MMAP:
@@ -53,7 +44,8 @@ static size_t min_size(__u32 kind)
 	return (size_t)-1;
 }
 
-/* Returns true when the variable part a record claims fits in what arrived. */
+/* Returns true when the variable part a record of the loop's own kinds claims fits in
+ * what arrived. */
 static bool payload_fits(const struct sc_hdr *h, size_t size)
 {
 	switch (h->kind) {
@@ -63,13 +55,6 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 
 		return e->cap_len <= SC_HTTP_CAP &&
 		       offsetof(struct sc_http_event, data) + e->cap_len <= size;
-	}
-	case SC_EV_SQL_TEXT:
-	case SC_EV_SQL_ERRMSG: {
-		const struct sc_sql_text_event *e = (const void *)h;
-
-		return e->len < SC_SQL_CAP &&
-		       offsetof(struct sc_sql_text_event, text) + e->len <= size;
 	}
 	case SC_EV_WIRE_OUT:
 	case SC_EV_WIRE_IN:
@@ -90,12 +75,6 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 
 		return e->err_len < SC_CALL_ERR_CAP &&
 		       offsetof(struct sc_call_ret_event, err) + e->err_len <= size;
-	}
-	case SC_EV_PQ_CALL: {
-		const struct sc_pq_call_event *e = (const void *)h;
-
-		return e->len < SC_SQL_CAP &&
-		       offsetof(struct sc_pq_call_event, text) + e->len <= size;
 	}
 	case SC_EV_NATSTACK:
 	case SC_EV_NATSAMPLE: {
@@ -125,6 +104,33 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 	return true;
 }
 
+/* Returns the entry of a kind a store owns, NULL for the loop's own kinds. */
+static const struct store_kind *store_kind_of(const struct event_router *r, uint32_t kind)
+{
+	const struct store *s;
+	int i = kind < EVENTS_KIND_MAX ? r->by_kind[kind] : -1;
+	size_t k;
+
+	if (i < 0)
+		return NULL;
+	s = stores[i];
+	for (k = 0; k < s->nkinds; k++)
+		if (s->kinds[k].kind == kind)
+			return &s->kinds[k];
+	return NULL;
+}
+
+/* True when a record (size bytes arrived, at least its header) is as long as its kind
+ * says: the owning store's check for its kinds, the loop's own for the rest. */
+static bool record_fits(const struct event_router *r, const struct sc_hdr *h, size_t size)
+{
+	const struct store_kind *k = store_kind_of(r, h->kind);
+
+	if (k)
+		return size >= k->min_size && (!k->fits || k->fits(h, size));
+	return size >= min_size(h->kind) && payload_fits(h, size);
+}
+
 int event_router__open_stores(struct event_router *r, const struct store_env *env)
 {
 	const struct store *s;
@@ -138,8 +144,8 @@ int event_router__open_stores(struct event_router *r, const struct store_env *en
 		if (!r->stores[i])
 			return -ENOMEM;
 		for (k = 0; k < s->nkinds; k++)
-			if (s->kinds[k] < EVENTS_KIND_MAX)
-				r->by_kind[s->kinds[k]] = i;
+			if (s->kinds[k].kind < EVENTS_KIND_MAX)
+				r->by_kind[s->kinds[k].kind] = i;
 		if (s->call && s->client < SC_CL_MAX)
 			r->by_client[s->client] = i;
 	}
@@ -250,7 +256,7 @@ int events__handle(void *ctx, void *data, size_t size)
 	const struct sc_small_event *s = data;
 
 	r->nevents++;
-	if (size < sizeof(*h) || size < min_size(h->kind) || !payload_fits(h, size)) {
+	if (size < sizeof(*h) || !record_fits(r, h, size)) {
 		r->malformed++;
 		return 0;
 	}

@@ -271,7 +271,7 @@ static void grouping__assign(struct grouping *g)
 	size_t i, rep;
 
 	for (i = 0; i < g->n; i++) {
-		rep = qtable__find_or_add(&t, hash__mix(g->fp_hash[i], g->qs[i].db), i,
+		rep = qtable__find_or_add(&t, hash__mix(g->fp_hash[i], (uintptr_t)g->qs[i].db), i,
 					  eq_fingerprint, g);
 		g->next[i] = SIZE_MAX;
 		if (rep == i) {

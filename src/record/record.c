@@ -261,9 +261,9 @@ static int list__add(struct query **arr, size_t *n, size_t *cap, size_t *omitted
 	return 0;
 }
 
-static struct query_list *kv_list(struct record *r, enum db_kind db)
+static struct query_list *kv_list(struct record *r, const struct db_kind *db)
 {
-	return db == DB_REDIS ? &r->redis : &r->memcache;
+	return db && db->section == DB_SECTION_REDIS ? &r->redis : &r->memcache;
 }
 
 int record__add_query(struct record *r, struct query *q)
@@ -277,7 +277,7 @@ int record__add_query(struct record *r, struct query *q)
 	return list__add(&l->q, &l->n, &l->cap, &l->omitted, &l->omitted_ns, q);
 }
 
-bool record__keeps(const struct record *r, enum db_kind db)
+bool record__keeps(const struct record *r, const struct db_kind *db)
 {
 	if (db__is_sql(db))
 		return r->nqueries < RECORD_MAX_QUERIES;
@@ -336,12 +336,7 @@ double record__total_db_ms(const struct record *r)
 	return ns / 1e6;
 }
 
-const char *db__name(enum db_kind db)
+const char *db__name(const struct db_kind *db)
 {
-	static const char *const names[] = {
-		[DB_SQLITE] = "sqlite", [DB_POSTGRESQL] = "postgresql", [DB_MYSQL] = "mysql",
-		[DB_REDIS] = "redis",	[DB_MEMCACHE] = "memcached",
-	};
-
-	return db >= DB_SQLITE && db <= DB_MEMCACHE ? names[db] : "unknown";
+	return db && db->name ? db->name : "unknown";
 }

@@ -6,14 +6,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The data store a query went to. SQL stores go to plugins_data.SQL, Redis to
- * plugins_data.Redis, memcached to plugins_data.Memcache. */
-enum db_kind { DB_SQLITE = 1, DB_POSTGRESQL, DB_MYSQL, DB_REDIS, DB_MEMCACHE };
+struct query;
+
+/* The record section a store's queries fill: plugins_data.SQL (every SQL store),
+ * plugins_data.Redis, plugins_data.Memcache. A new kind of section needs its JSON. */
+enum db_section { DB_SECTION_SQL, DB_SECTION_REDIS, DB_SECTION_MEMCACHE };
+
+/*
+ * A data store as the record knows it. Each store defines its own (src/stores/NAME/db.c)
+ * and its queries point to it: the record names no store.
+ */
+struct db_kind {
+	const char *name; /* the record's name of the store: "postgresql" */
+	enum db_section section;
+	/* --redact of one of its queries (a key-value section's values); NULL: nothing to
+	 * hide past the credentials its parser masks. SQL sections ignore it (every
+	 * literal is masked the same way). */
+	void (*redact)(struct query *q);
+};
 
 /* True for the stores whose queries are SQL (plugins_data.SQL). */
-static inline bool db__is_sql(enum db_kind db)
+static inline bool db__is_sql(const struct db_kind *db)
 {
-	return db == DB_SQLITE || db == DB_POSTGRESQL || db == DB_MYSQL;
+	return db && db->section == DB_SECTION_SQL;
 }
 
 /* One stack frame, innermost first in a stack. Python frames have filename/lineno/function;
@@ -46,15 +61,15 @@ struct stack {
  * interpreter's standard library nor under site-packages/dist-packages (ruling 7). */
 bool frame__is_app(const struct frame *f);
 
-/* "sqlite", "postgresql", "mysql", "redis", "memcached": the record's name of a store. */
-const char *db__name(enum db_kind db);
+/* The record's name of a store ("sqlite", "postgresql"), "unknown" for NULL. */
+const char *db__name(const struct db_kind *db);
 
 /* Redis arguments kept per command, and bytes kept per argument. */
 #define QUERY_MAX_ARGS 16
 #define QUERY_ARG_MAX 64
 
 struct query {
-	enum db_kind db;
+	const struct db_kind *db;
 	/* SQL: as the client library received it (raw bytes, NUL-terminated). Redis and
 	 * memcached: the command as one line ("GET user:1"), for grouping and display */
 	char *sql;
@@ -136,7 +151,7 @@ void record__free(struct record *r);
  * only counts it. On failure frees the strings and returns -ENOMEM. */
 int record__add_query(struct record *r, struct query *q);
 /* True when a query to db would be kept with its details (its list is not full). */
-bool record__keeps(const struct record *r, enum db_kind db);
+bool record__keeps(const struct record *r, const struct db_kind *db);
 /* Appends a log write, taking its string and stack; past RECORD_MAX_LOGS only counts it. */
 int record__add_log(struct record *r, struct log_entry *l);
 /* Queries of every store, kept or omitted. */

@@ -250,42 +250,13 @@ static struct record *background(struct correlator *c, uint32_t pid)
 	return r;
 }
 
-bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db)
+bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, const struct db_kind *db)
 {
 	struct record *r = hashmap__get(c->requests, tid);
 
 	if (!r || r->pid != pid)
 		r = hashmap__get(c->background, pid);
 	return !r || record__keeps(r, db);
-}
-
-/* --redact for a Redis command: its values become "?" (the command and key stay), in args
- * and in the command line. */
-static void scrub_redis(struct query *q)
-{
-	char *line = NULL;
-	size_t len;
-	FILE *f;
-	uint32_t i;
-
-	for (i = 0; i < q->nargs; i++) {
-		free(q->args[i]);
-		q->args[i] = strdup("?"); /* NULL on ENOMEM: shown as null, never the value */
-	}
-	f = open_memstream(&line, &len);
-	if (!f)
-		return;
-	fprintf(f, "%s", q->command ? q->command : "?");
-	if (q->key)
-		fprintf(f, " %s", q->key);
-	for (i = 0; i < q->nargs; i++)
-		fputs(" ?", f);
-	if (fclose(f) == 0) {
-		free(q->sql);
-		q->sql = line;
-	} else {
-		free(line);
-	}
 }
 
 static uint64_t text_hash(const char *s, size_t len)
@@ -322,10 +293,10 @@ static void scrub(struct correlator *c, struct query *q)
 	char *clean;
 	uint64_t h;
 
-	if (q->db == DB_REDIS || q->db == DB_MEMCACHE) {
-		/* credentials are masked by the RESP parser; only values are left to hide */
-		if (c->opts.redact && q->db == DB_REDIS)
-			scrub_redis(q);
+	if (q->db && !db__is_sql(q->db)) {
+		/* credentials are masked by the store's parser; only values are left to hide */
+		if (c->opts.redact && q->db->redact)
+			q->db->redact(q);
 		return;
 	}
 	if (!q->sql)
@@ -543,8 +514,8 @@ void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l)
 	record__add_log(r, l);
 }
 
-void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
-			       const char *msg)
+void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid,
+			       const struct db_kind *db, const char *msg)
 {
 	struct record *r = hashmap__get(c->requests, tid);
 	struct query *q;

@@ -57,14 +57,14 @@ void correlator__query(struct correlator *c, uint32_t pid, struct query *q);
 void correlator__bind_task(struct correlator *c, uint32_t pid, uint64_t coro, uint64_t key);
 /* True when a query of pid's thread tid would be kept with its details (its record is not
  * full), so that resolving its stack is worth the work. */
-bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db);
+bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, const struct db_kind *db);
 /* A write of the thread l->tid to its stdout/stderr: kept when a request is open on the
  * thread (takes l's string and stack either way). */
 void correlator__log(struct correlator *c, uint32_t pid, struct log_entry *l);
 /* Appends ": msg" to the error of the latest failed db query of tid (the driver asked the
  * library why it failed), when that query is still held. */
-void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid, enum db_kind db,
-			       const char *msg);
+void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid,
+			       const struct db_kind *db, const char *msg);
 /* count CPU samples of stack s on pid's thread tid, the first taken at ts: to the request
  * open on it, else to the background. */
 void correlator__samples(struct correlator *c, uint32_t pid, uint32_t tid, const struct stack *s,

@@ -1,4 +1,4 @@
-/* Outermost client library calls (SC_EV_CALL ... SC_EV_CALL_RET) matched per thread, for the MySQL, hiredis and libmemcached trackers. */
+/* Outermost client library calls (SC_EV_CALL ... SC_EV_CALL_RET) matched per thread, for the trackers of the stores on that call family. */
 #include <stdlib.h>
 #include <string.h>
 #include "util/hashmap.h"
@@ -158,7 +158,7 @@ void libcall__timing(struct query *q, const struct libcall *c, const struct sc_c
 }
 
 void libcall__stack(struct pystack *ps, struct correlator *corr, const struct libcall *c,
-		    enum db_kind db, struct stack *out)
+		    const struct db_kind *db, struct stack *out)
 {
 	if (!ps)
 		return;

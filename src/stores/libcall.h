@@ -1,4 +1,4 @@
-/* Outermost client library calls (SC_EV_CALL ... SC_EV_CALL_RET) matched per thread, for the MySQL, hiredis and libmemcached trackers. */
+/* Outermost client library calls (SC_EV_CALL ... SC_EV_CALL_RET) matched per thread, for the trackers of the stores on that call family. */
 #ifndef SCOOBY_LIBCALL_H
 #define SCOOBY_LIBCALL_H
 
@@ -50,6 +50,6 @@ void libcall__timing(struct query *q, const struct libcall *c, const struct sc_c
 /* Moves the stack taken when the call c started into *out when a query to db on its thread
  * would be kept; drops it otherwise. ps may be NULL (stacks off). */
 void libcall__stack(struct pystack *ps, struct correlator *corr, const struct libcall *c,
-		    enum db_kind db, struct stack *out);
+		    const struct db_kind *db, struct stack *out);
 
 #endif /* SCOOBY_LIBCALL_H */

@@ -5,7 +5,7 @@
 /*
  * Every store NAME defines `const struct store NAME_store` (src/stores/store.h), in the
  * order events reach them and their state is freed. A store whose connections wire capture
- * reads also defines `const struct wire_parser NAME_wire_parser` (src/wire/wire_int.h), in
+ * reads also defines `const struct wire_parser NAME_wire_parser` (src/wire/wire_proto.h), in
  * the order wire_guess() tries them: the first 8 bytes of a send pick one.
  */
 #define SCOOBY_STORES(X) X(sqlite) X(postgresql) X(mysql) X(redis) X(memcached)

@@ -46,6 +46,9 @@ struct target_lib {
 	 * a file no traced process maps yet, the others once one maps it (each probe's detach
 	 * costs the kernel ~40 ms of grace periods, on libraries most of which never load) */
 	const char *const *early;
+	/* True when the offsets configure found let the probes read a statement's state:
+	 * the unless_state probes are then not placed; NULL: never */
+	bool (*state_readable)(const struct sc_lib_cfg *cfg);
 };
 
 /* An outermost-call entry probe and the family's return probe on the same symbol. */
@@ -61,6 +64,15 @@ struct target_lib {
 		name, prefix, probes, sizeof(probes) / sizeof(probes[0]), configure, false, early \
 	}
 
+/* A record kind a store owns, and how the event loop checks one before handing it over. */
+struct store_kind {
+	uint32_t kind; /* enum sc_event_kind */
+	size_t min_size; /* the record's fixed part (its variable part may be empty) */
+	/* True when the variable part the record claims fits in the size bytes that arrived;
+	 * NULL for a fixed-size record. */
+	bool (*fits)(const struct sc_hdr *h, size_t size);
+};
+
 /* What a store's tracker is made with. */
 struct store_env {
 	struct correlator *corr; /* where its queries go */
@@ -75,8 +87,9 @@ struct store_env {
  * apart (struct wire_parser), since wire capture needs no library of it.
  */
 struct store {
-	const char *name; /* "memcached": as db__name() */
-	enum db_kind db; /* the record section its entries fill (record.h) */
+	const char *name; /* its folder's name, as its db's: "postgresql" */
+	const struct db_kind
+		*db; /* what the record calls it and the section its entries fill (its db.c) */
 	/* the client library files it probes (first prefix match wins) and the BPF programs
 	 * each symbol gets (bpf/NAME.bpf.c) */
 	const struct target_lib *libs;
@@ -95,8 +108,8 @@ struct store {
 	uint32_t client;
 	void (*call)(void *t, const struct sc_call_event *e);
 	void (*ret)(void *t, const struct sc_call_ret_event *e);
-	/* records of kinds of its own (nkinds of kinds[]), already checked for size */
-	const uint32_t *kinds;
+	/* records of kinds of its own (nkinds of kinds[]), handed over once their size checks */
+	const struct store_kind *kinds;
 	size_t nkinds;
 	void (*event)(void *t, const struct sc_hdr *h);
 };

@@ -1,4 +1,4 @@
-/* Internals the wire protocol parsers (src/wire_*.c) share: connection state, texts, lists. */
+/* Internals the wire protocol parsers (src/stores/NAME/wire_*.c) share: connection state, texts, lists. */
 #ifndef SCOOBY_WIRE_INT_H
 #define SCOOBY_WIRE_INT_H
 
@@ -11,15 +11,14 @@
 /* Commands remembered while their reply is awaited, and statements kept per connection. */
 #define WIRE_PEND_MAX 4096
 #define WIRE_MAX_STMTS 256
-#define WIRE_MAX_PORTALS 32
 
 /* Text kept when --max-query is not given (max_text 0). */
 #define WIRE_DEFAULT_TEXT 4096
 
 /* A command sent and not yet answered: what its reply looks like. */
 struct wire_pend {
-	uint8_t kind; /* per protocol: PG_*, MY_*, MC_* */
-	bool no_reply; /* memcached noreply / meta q: no reply expected */
+	uint8_t kind; /* per protocol: its parser's own values */
+	bool no_reply; /* a command the server does not answer (noreply): no reply expected */
 	uint32_t batch; /* PostgreSQL: the Sync batch (or simple query) it belongs to */
 	uint32_t zbefore; /* PostgreSQL: ReadyForQuery of command-less batches before it */
 	char *sql; /* MySQL prepare: its text, kept until the reply gives its id */
@@ -40,46 +39,28 @@ struct wire_stmts {
 	size_t n;
 };
 
-/* PostgreSQL: a Parse not yet known to be a command of its own (an Execute of its
- * statement in the same batch makes it part of that command instead). */
-#define WIRE_PG_OPEN 8
-struct wire_pg_open {
-	struct wire_cmd cmd; /* held over to the next send: the message continues there */
-	bool held;
-	size_t idx; /* not held: its index in the caller's commands */
-	uint32_t batch, zbefore;
-	char *name; /* the statement's name */
-};
-
+/*
+ * One connection's parser state: what every protocol shares (the framing carried from
+ * one send to the next, the commands awaiting their reply), then the parser's own area
+ * of ops->state_size bytes (wire_conn__state), zeroed at the start and freed by
+ * ops->free.
+ */
 struct wire_conn {
 	uint32_t proto; /* enum sc_client */
 	const struct wire_parser *ops;
 	size_t max_text;
-	/* framing carried from one send to the next */
 	uint64_t skip; /* bytes at the start of the next sends that continue a framed message */
-	uint32_t bulks_left; /* Redis: bulk strings of an array still due after skip */
-	bool skip_line; /* memcached: the next send starts inside a command line */
 	/* commands awaiting their reply, oldest first */
 	struct wire_pend *pend;
 	size_t npend, pend_cap; /* grown as needed up to WIRE_PEND_MAX */
-	/* PostgreSQL */
-	uint32_t batch; /* Sync batches and simple queries seen */
-	uint32_t empty_z; /* command-less batches closed in this send, before the next command */
-	bool batch_has_cmd;
-	struct wire_pg_open open[WIRE_PG_OPEN];
-	size_t nopen;
-	struct wire_stmts portals;
-	/* PostgreSQL statements by name, MySQL statements by id */
-	struct wire_stmts stmts;
-	/* MySQL */
-	char *last_prep; /* text of the last prepare (for MariaDB's id -1 "the last one") */
-	bool last_prep_trunc;
-	bool tls; /* the client asked for TLS: the rest is ciphertext */
-	bool qattr; /* CLIENT_QUERY_ATTRIBUTES negotiated */
-	bool seen_cmd; /* a command packet was seen (the handshake is over) */
-	bool my_cont; /* the last packet was 0xffffff long: the next one continues it */
-	bool my_infile; /* the server asked for a LOCAL INFILE: file packets come */
+	max_align_t state[]; /* the parser's own: ops->state_size bytes */
 };
+
+/* The parser's own state of c (struct wire_parser.state_size bytes). */
+static inline void *wire_conn__state(struct wire_conn *c)
+{
+	return c->state;
+}
 
 /* Big-endian and little-endian readers; the caller checks the bounds. */
 static inline uint32_t wire_be32(const uint8_t *p)
@@ -123,7 +104,7 @@ void wire__pend_drop(struct wire_conn *c, size_t n0);
  * npending recorded), or NULL when it was not recorded. */
 struct wire_pend *wire__pend_at(struct wire_conn *c, size_t npending, size_t i);
 
-/* Framing lost: the next send starts afresh. */
+/* Framing lost: the next send starts afresh (the parser's lost op forgets its part). */
 void wire__lost(struct wire_conn *c);
 
 /* Returns the entry named name, NULL if none. */

@@ -143,8 +143,8 @@ struct wire_pend *wire__pend_at(struct wire_conn *c, size_t npending, size_t i)
 void wire__lost(struct wire_conn *c)
 {
 	c->skip = 0;
-	c->bulks_left = 0;
-	c->skip_line = false;
+	if (c->ops->lost)
+		c->ops->lost(c);
 }
 
 struct wire_stmt *wire_stmts__get(struct wire_stmts *m, const void *name, size_t len)
@@ -227,7 +227,7 @@ struct wire_conn *wire_conn__new(uint32_t proto, size_t max_text)
 
 	if (!ops)
 		return NULL;
-	c = calloc(1, sizeof(*c));
+	c = calloc(1, sizeof(*c) + ops->state_size);
 	if (!c)
 		return NULL;
 	c->proto = proto;
@@ -244,9 +244,6 @@ void wire_conn__free(struct wire_conn *c)
 		c->ops->free(c);
 	wire__pend_drop(c, 0);
 	free(c->pend);
-	wire_stmts__free(&c->stmts);
-	wire_stmts__free(&c->portals);
-	free(c->last_prep);
 	free(c);
 }
 
@@ -310,16 +307,11 @@ int wire_conn__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
 }
 
 /*
- * Looks at buf[0..7] only (fewer when len < 8), like the kernel side:
- *   RESP        b0 '*', b1 a digit
- *   PostgreSQL  b0 in "QPBEDSCHFXdcf" and BE32(b1..b4) in [4, 2^30): 4 for S H X c, >= 5 else;
- *               or BE32(b0..b3) = len, BE32(b4..b7) = code: SSLRequest/GSSENCRequest (len 8,
- *               code 80877103/80877104), CancelRequest (len 16, code 80877102), startup
- *               (code 196608, len in [8, 10000))
- *   MySQL       LE24(b0..b2) >= 1, b3 == 0, b4 in {01 02 03 0e 16 17 18 19 1a 1f}
- *   memcached   a lower-case verb then ' ' or '\r' (the first 8 bytes of longer verbs)
- * HTTP request lines match none: their method's letters make the PostgreSQL length
- * >= 2^30, the MySQL sequence byte a letter or ' ', and no verb is upper case.
+ * Looks at buf[0..7] only (fewer when len < 8), like the kernel side (wire_guess8 and
+ * bpf/wire_NAME.bpf.h): each parser's guess in the registry's order, the first that
+ * matches wins. Each guess says what it tests; HTTP request lines match none (a method's
+ * letters make PostgreSQL's length >= 2^30 and MySQL's sequence byte a letter or ' ', and
+ * no memcached verb is upper case).
  */
 uint32_t wire_guess(const uint8_t *buf, size_t len)
 {
@@ -343,7 +335,7 @@ const char *wire_proto_name(uint32_t proto)
 }
 
 /* Accepts the names wire_proto_name gives, any case, and each parser's aliases
- * ("postgres", "pg", "mariadb", "memcache"). */
+ * ("postgres", "pg", "mariadb"...). */
 uint32_t wire_proto_parse(const char *name)
 {
 	const struct wire_parser *const *p;

@@ -1,4 +1,4 @@
-/* Parsers of the protocols data stores speak (PostgreSQL, MySQL, RESP, memcached text), for wire capture. */
+/* Parsers of the protocols data stores speak, for wire capture: the commands a send holds, the errors a reply says. */
 #ifndef SCOOBY_WIRE_PROTO_H
 #define SCOOBY_WIRE_PROTO_H
 
@@ -23,7 +23,7 @@
 
 /* One command found in a send. The strings are malloc'd and owned by the command. */
 struct wire_cmd {
-	enum db_kind db;
+	const struct db_kind *db;
 	/* SQL stores: the statement text (a prepared statement's execution carries the
 	 * statement's SQL when the parser saw it prepared, else "EXECUTE <name or id>").
 	 * Redis: the command line, arguments space-separated ("SET k v"), cut like args.
@@ -76,7 +76,7 @@ int wire_conn__server(struct wire_conn *c, const uint8_t *buf, size_t cap, size_
  * SC_CL_NONE. The kernel side makes the same decision on the first 8 bytes. */
 uint32_t wire_guess(const uint8_t *buf, size_t len);
 
-/* Returns "postgresql", "mysql", "redis", "memcached" for an enum sc_client, NULL else;
+/* Returns the parser's name ("postgresql") for an enum sc_client, NULL else;
  * and the reverse (for --port-proto), SC_CL_NONE when unknown. */
 const char *wire_proto_name(uint32_t proto);
 uint32_t wire_proto_parse(const char *name);
@@ -95,8 +95,13 @@ struct wire_parser {
 		      struct wire_cmd **cmds, size_t *ncmds);
 	int (*server)(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t npending,
 		      char **errs);
-	/* Frees the parser's own state in c (PostgreSQL's Parses held over); may be NULL. */
+	/* bytes of its own state per connection (wire_conn__state, src/wire/wire_int.h) */
+	size_t state_size;
+	/* Frees what its own state holds (statements, Parses held over); may be NULL. */
 	void (*free)(struct wire_conn *c);
+	/* The framing was lost: forgets what its state carries into the next send; may be
+	 * NULL. */
+	void (*lost)(struct wire_conn *c);
 };
 
 /* Every parser, NULL-terminated, in the order wire_guess() tries them. Defined with the

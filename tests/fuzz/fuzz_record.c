@@ -10,10 +10,17 @@
 #include "record/profile.h"
 #include "record/record.h"
 #include "util/utf8.h"
+#include "stores/memcached/memcached.h"
+#include "stores/postgresql/pq.h"
+#include "stores/redis/hiredis.h"
+#include "stores/sqlite/sqlite.h"
 
 #define MAX_QUERIES 6
 #define MAX_FRAMES 4
 #define MAX_STR 300
+/* the stores the old numbering reached: SQLite, PostgreSQL, Redis, memcached */
+static const struct db_kind *const stores_db[] = { DB_SQLITE, DB_POSTGRESQL, DB_REDIS, DB_MEMCACHE };
+
 /* CLOCK_MONOTONIC values a kernel can hand out: about nine years of uptime */
 #define MONO_MASK ((1ULL << 58) - 1)
 
@@ -199,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(&q, 0, sizeof(q));
 		b = fuzz_u8(&in);
 		/* every store: SQL ones, and key-value commands with a key and an argument */
-		q.db = DB_SQLITE + (b & 1) + (b & 8 ? DB_REDIS - DB_SQLITE : 0);
+		q.db = stores_db[(b & 1) + (b & 8 ? 2 : 0)];
 		if (q.db == DB_REDIS || q.db == DB_MEMCACHE) {
 			q.command = take_str(&in, true);
 			q.key = take_str(&in, true);

@@ -5,6 +5,10 @@
 
 #include "fuzz_util.h"
 #include "wire/wire_proto.h"
+#include "stores/memcached/memcached.h"
+#include "stores/mysql/mysql.h"
+#include "stores/postgresql/pq.h"
+#include "stores/redis/hiredis.h"
 
 /*
  * Input: one flags byte (protocol, --max-query), then records until the input ends:
@@ -34,7 +38,7 @@ static uint64_t fnv_str(uint64_t h, const char *s)
 	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "\xff", 1);
 }
 
-static enum db_kind proto_db(uint32_t proto)
+static const struct db_kind *proto_db(uint32_t proto)
 {
 	return proto == SC_CL_PG    ? DB_POSTGRESQL :
 	       proto == SC_CL_MYSQL ? DB_MYSQL :

@@ -12,6 +12,11 @@
 
 #include "record/groups.h"
 #include "record/record.h"
+#include "stores/memcached/memcached.h"
+#include "stores/mysql/mysql.h"
+#include "stores/postgresql/pq.h"
+#include "stores/redis/hiredis.h"
+#include "stores/sqlite/sqlite.h"
 
 /* A frame to build: a Python frame has file/line/func; native has module/symbol. */
 struct fspec {
@@ -62,7 +67,7 @@ static void stack__fill(struct stack *s, const struct fspec *spec, size_t n)
 	}
 }
 
-static void add(struct record *r, enum db_kind db, const char *sql, uint64_t busy_ns,
+static void add(struct record *r, const struct db_kind *db, const char *sql, uint64_t busy_ns,
 		const struct fspec *frames, size_t n)
 {
 	struct query q;

@@ -9,6 +9,11 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include "record/record.h"
+#include "stores/memcached/memcached.h"
+#include "stores/mysql/mysql.h"
+#include "stores/postgresql/pq.h"
+#include "stores/redis/hiredis.h"
+#include "stores/sqlite/sqlite.h"
 
 /* cmocka 1.1.5 has no assert_double_equal */
 #define assert_close(a, b, eps) assert_true(fabs((a) - (b)) < (eps))

@@ -11,6 +11,10 @@
 #include <string.h>
 
 #include "wire/wire_proto.h"
+#include "stores/memcached/memcached.h"
+#include "stores/mysql/mysql.h"
+#include "stores/postgresql/pq.h"
+#include "stores/redis/hiredis.h"
 
 /* A string literal's bytes and length, embedded NULs included. */
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1

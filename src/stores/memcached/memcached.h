@@ -27,4 +27,8 @@ const char *memcached_status_name(int status);
  * (NOTFOUND), a refused add/replace (NOTSTORED), a cas conflict (DATA_EXISTS). */
 bool memcached_status_ok(int status);
 
+/* What the record calls the store (db.c): its queries' db. */
+extern const struct db_kind memcached_db;
+#define DB_MEMCACHE (&memcached_db)
+
 #endif /* SCOOBY_MEMCACHED_H */

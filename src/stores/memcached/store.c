@@ -61,7 +61,7 @@ static void mc_ret(void *t, const struct sc_call_ret_event *e)
 
 const struct store memcached_store = {
 	.name = "memcached",
-	.db = DB_MEMCACHE,
+	.db = &memcached_db,
 	.libs = memcached_libs,
 	.nlibs = sizeof(memcached_libs) / sizeof(memcached_libs[0]),
 	.end_kind = SC_EV_CALL_RET,

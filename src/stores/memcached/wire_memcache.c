@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "wire/wire_int.h"
+#include "memcached.h"
 
 /* What a pending command's reply looks like. */
 enum {
@@ -17,6 +18,16 @@ enum {
 #define MC_MAX_BLOCK (1u << 30)
 #define MC_KEY_MAX 250
 #define MC_ANY 0xffff
+
+/* A connection's memcached state (struct wire_conn's parser area). */
+struct mc_conn {
+	bool skip_line; /* the next send starts inside a command line */
+};
+
+static struct mc_conn *mc_st(struct wire_conn *c)
+{
+	return wire_conn__state(c);
+}
 
 struct mc_verb {
 	const char *name;
@@ -285,11 +296,11 @@ static int wire_memcache__client(struct wire_conn *c, const uint8_t *buf, size_t
 	long next;
 	int r = 0;
 
-	if (c->skip_line) {
-		c->skip_line = false;
+	if (mc_st(c)->skip_line) {
+		mc_st(c)->skip_line = false;
 		nl = cap ? memchr(buf, '\n', cap) : NULL;
 		if (!nl) {
-			c->skip_line = cap == full;
+			mc_st(c)->skip_line = cap == full;
 			return 0;
 		}
 		pos = (size_t)(nl + 1 - buf);
@@ -302,7 +313,7 @@ static int wire_memcache__client(struct wire_conn *c, const uint8_t *buf, size_t
 			return -ENOMEM;
 		if (l.cut) {
 			/* a line going on in the next send: skippable when no data block follows */
-			c->skip_line = cap == full && (!l.v || l.v->bytes < 0);
+			mc_st(c)->skip_line = cap == full && (!l.v || l.v->bytes < 0);
 			break;
 		}
 		pos = (size_t)next;
@@ -493,6 +504,11 @@ static bool guess_memcache(const uint8_t *b, size_t n)
 	return false;
 }
 
+static void wire_memcache__lost(struct wire_conn *c)
+{
+	mc_st(c)->skip_line = false;
+}
+
 static const char *const memcache_aliases[] = { "memcache", NULL };
 
 const struct wire_parser memcached_wire_parser = {
@@ -503,4 +519,6 @@ const struct wire_parser memcached_wire_parser = {
 	.guess = guess_memcache,
 	.client = wire_memcache__client,
 	.server = wire_memcache__server,
+	.state_size = sizeof(struct mc_conn),
+	.lost = wire_memcache__lost,
 };

@@ -21,4 +21,8 @@ void mysql_tracker__proc_gone(struct mysql_tracker *t, uint32_t pid);
 /* "ER_NO_SUCH_TABLE" for a few common error numbers, NULL for the others. */
 const char *mysql_errno_name(int code);
 
+/* What the record calls the store (db.c): its queries' db. */
+extern const struct db_kind mysql_db;
+#define DB_MYSQL (&mysql_db)
+
 #endif /* SCOOBY_MYSQL_H */

@@ -66,7 +66,7 @@ static void my_ret(void *t, const struct sc_call_ret_event *e)
 
 const struct store mysql_store = {
 	.name = "mysql",
-	.db = DB_MYSQL,
+	.db = &mysql_db,
 	.libs = mysql_libs,
 	.nlibs = sizeof(mysql_libs) / sizeof(mysql_libs[0]),
 	.end_kind = SC_EV_CALL_RET,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "wire/wire_int.h"
+#include "mysql.h"
 
 /* What a pending command is, for its reply. */
 enum { MY_QUERY = 1, MY_PREPARE, MY_EXEC };
@@ -33,6 +34,23 @@ enum {
 #define SERVER_MORE_RESULTS_EXISTS 0x0008u
 #define MY_MAX_PAYLOAD 0xffffffu /* a payload this long goes on in the next packet */
 #define MY_LAST_STMT 0xffffffffu /* MariaDB: "the statement prepared last" */
+
+/* A connection's MySQL state (struct wire_conn's parser area). */
+struct my_conn {
+	struct wire_stmts stmts; /* by decimal id */
+	char *last_prep; /* text of the last prepare (for MariaDB's id -1 "the last one") */
+	bool last_prep_trunc;
+	bool tls; /* the client asked for TLS: the rest is ciphertext */
+	bool qattr; /* CLIENT_QUERY_ATTRIBUTES negotiated */
+	bool seen_cmd; /* a command packet was seen (the handshake is over) */
+	bool my_cont; /* the last packet was 0xffffff long: the next one continues it */
+	bool my_infile; /* the server asked for a LOCAL INFILE: file packets come */
+};
+
+static struct my_conn *my_st(struct wire_conn *c)
+{
+	return wire_conn__state(c);
+}
 
 /* One packet framed in a send. */
 struct my_pkt {
@@ -110,10 +128,10 @@ static bool my_tls(const uint8_t *b, size_t cap)
 /* Returns 0 when every packet framed is one a client sends, -1 else. Once commands flow,
  * a packet that is not a command (sequence > 0) only continues a 16 MiB one or carries
  * a file the server asked for. */
-static int my_check(const struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full)
+static int my_check(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full)
 {
 	struct my_walk w = { .buf = buf, .cap = cap, .full = full };
-	bool seen = c->seen_cmd, cont = c->my_cont, infile = c->my_infile;
+	bool seen = my_st(c)->seen_cmd, cont = my_st(c)->my_cont, infile = my_st(c)->my_infile;
 	struct my_pkt k;
 
 	while (my_next(&w, &k) > 0) {
@@ -139,12 +157,13 @@ static char *my_query_text(struct wire_conn *c, const struct my_pkt *k, bool *tr
 	size_t off = 1;
 	char *t;
 
-	if (k->p[0] == COM_QUERY && k->avail >= 3 && (c->qattr || (k->p[1] == 0 && k->p[2] == 1))) {
+	if (k->p[0] == COM_QUERY && k->avail >= 3 &&
+	    (my_st(c)->qattr || (k->p[1] == 0 && k->p[2] == 1))) {
 		/* parameter_count, parameter_set_count: only the no-attribute form is read */
 		if (k->p[1] != 0)
 			return NULL;
 		off = 3;
-	} else if (k->p[0] == COM_QUERY && c->qattr && k->avail < 3) {
+	} else if (k->p[0] == COM_QUERY && my_st(c)->qattr && k->avail < 3) {
 		return NULL;
 	}
 	*trunc = k->avail < k->len;
@@ -162,11 +181,11 @@ static char *my_exec_text(struct wire_conn *c, uint32_t id, bool *trunc)
 	char name[16];
 	int n = snprintf(name, sizeof(name), "%u", id);
 
-	if (id == MY_LAST_STMT && c->last_prep) {
-		*trunc = c->last_prep_trunc;
-		return strdup(c->last_prep);
+	if (id == MY_LAST_STMT && my_st(c)->last_prep) {
+		*trunc = my_st(c)->last_prep_trunc;
+		return strdup(my_st(c)->last_prep);
 	}
-	s = wire_stmts__get(&c->stmts, name, (size_t)n);
+	s = wire_stmts__get(&my_st(c)->stmts, name, (size_t)n);
 	if (s && s->sql) {
 		*trunc = s->truncated;
 		return strdup(s->sql);
@@ -212,16 +231,16 @@ static int my_command(struct wire_conn *c, const struct my_pkt *k, struct wire_c
 	uint32_t id;
 	int n;
 
-	c->seen_cmd = true;
+	my_st(c)->seen_cmd = true;
 	if (cmd == COM_QUERY || cmd == COM_STMT_PREPARE) {
 		t = my_query_text(c, k, &trunc, &nomem);
 		if (!t)
 			return nomem ? -ENOMEM : 0;
 		if (cmd == COM_STMT_PREPARE) {
-			free(c->last_prep);
-			c->last_prep = strdup(t);
-			c->last_prep_trunc = trunc;
-			if (!c->last_prep) {
+			free(my_st(c)->last_prep);
+			my_st(c)->last_prep = strdup(t);
+			my_st(c)->last_prep_trunc = trunc;
+			if (!my_st(c)->last_prep) {
 				free(t);
 				return -ENOMEM;
 			}
@@ -237,7 +256,7 @@ static int my_command(struct wire_conn *c, const struct my_pkt *k, struct wire_c
 	}
 	if (cmd == COM_STMT_CLOSE) {
 		n = snprintf(name, sizeof(name), "%u", id);
-		wire_stmts__del(&c->stmts, name, (size_t)n);
+		wire_stmts__del(&my_st(c)->stmts, name, (size_t)n);
 	}
 	return 0;
 }
@@ -254,8 +273,8 @@ static void my_handshake(struct wire_conn *c, const struct my_pkt *k)
 	if (!(caps & CLIENT_PROTOCOL_41))
 		return;
 	if (k->len == 32 && (caps & CLIENT_SSL))
-		c->tls = true;
-	c->qattr = caps & CLIENT_QUERY_ATTRIBUTES;
+		my_st(c)->tls = true;
+	my_st(c)->qattr = caps & CLIENT_QUERY_ATTRIBUTES;
 }
 
 /*
@@ -270,8 +289,8 @@ static int wire_mysql__client(struct wire_conn *c, const uint8_t *buf, size_t ca
 	struct my_pkt k;
 	int rc = 0;
 
-	if (c->tls || my_tls(buf, cap)) {
-		c->tls = true;
+	if (my_st(c)->tls || my_tls(buf, cap)) {
+		my_st(c)->tls = true;
 		wire__lost(c);
 		return 0;
 	}
@@ -282,11 +301,11 @@ static int wire_mysql__client(struct wire_conn *c, const uint8_t *buf, size_t ca
 	while (!rc && my_next(&w, &k) > 0) {
 		if (k.seq == 0 && k.avail)
 			rc = my_command(c, &k, cmds, ncmds);
-		else if (k.seq == 1 && !c->seen_cmd)
+		else if (k.seq == 1 && !my_st(c)->seen_cmd)
 			my_handshake(c, &k);
 		else if (k.seq && !k.len)
-			c->my_infile = false;
-		c->my_cont = k.len == MY_MAX_PAYLOAD;
+			my_st(c)->my_infile = false;
+		my_st(c)->my_cont = k.len == MY_MAX_PAYLOAD;
 	}
 	if (rc) {
 		wire__lost(c);
@@ -373,8 +392,8 @@ static int wire_mysql__server(struct wire_conn *c, const uint8_t *buf, size_t ca
 			if (avail < 9)
 				break;
 			n = snprintf(name, sizeof(name), "%u", wire_le32(p + 1));
-			if (pd->sql && wire_stmts__put(&c->stmts, WIRE_MAX_STMTS, name, (size_t)n,
-						       NULL, pd->sql, pd->truncated))
+			if (pd->sql && wire_stmts__put(&my_st(c)->stmts, WIRE_MAX_STMTS, name,
+						       (size_t)n, NULL, pd->sql, pd->truncated))
 				return -ENOMEM;
 			/* column and parameter definitions follow when there are any */
 			if (p[5] || p[6] || p[7] || p[8])
@@ -383,7 +402,8 @@ static int wire_mysql__server(struct wire_conn *c, const uint8_t *buf, size_t ca
 		} else if (p[0] == 0x00 && len >= 7 && my_ok_last(p, avail)) {
 			i++;
 		} else if (p[0] == 0xfb && (!pd || pd->kind == MY_QUERY)) {
-			c->my_infile = true; /* LOAD DATA LOCAL INFILE: the file comes next */
+			my_st(c)->my_infile =
+				true; /* LOAD DATA LOCAL INFILE: the file comes next */
 			break;
 		} else {
 			break; /* a result set, or more results: this command's reply goes on */
@@ -407,6 +427,12 @@ static bool guess_mysql(const uint8_t *b, size_t n)
 	return n >= 5 && wire_le24(b) >= 1 && b[3] == 0 && memchr(cmds, b[4], sizeof(cmds));
 }
 
+static void wire_mysql__free(struct wire_conn *c)
+{
+	wire_stmts__free(&my_st(c)->stmts);
+	free(my_st(c)->last_prep);
+}
+
 static const char *const mysql_aliases[] = { "mariadb", NULL };
 
 const struct wire_parser mysql_wire_parser = {
@@ -417,4 +443,6 @@ const struct wire_parser mysql_wire_parser = {
 	.guess = guess_mysql,
 	.client = wire_mysql__client,
 	.server = wire_mysql__server,
+	.state_size = sizeof(struct my_conn),
+	.free = wire_mysql__free,
 };

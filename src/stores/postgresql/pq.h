@@ -20,4 +20,8 @@ void pq_tracker__proc_gone(struct pq_tracker *t, uint32_t pid);
 /* "PGRES_FATAL_ERROR" for an ExecStatusType. */
 const char *pq_status_name(int status);
 
+/* What the record calls the store (db.c): its queries' db. */
+extern const struct db_kind postgresql_db;
+#define DB_POSTGRESQL (&postgresql_db)
+
 #endif /* SCOOBY_PQ_H */

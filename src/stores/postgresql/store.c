@@ -52,7 +52,18 @@ static void pg_proc_gone(void *t, uint32_t pid)
 	pq_tracker__proc_gone(t, pid);
 }
 
-static const uint32_t pg_kinds[] = { SC_EV_PQ_CALL, SC_EV_PQ_RET };
+/* A call record's text fits in what arrived. */
+static bool pg_call_fits(const struct sc_hdr *h, size_t size)
+{
+	const struct sc_pq_call_event *e = (const void *)h;
+
+	return e->len < SC_SQL_CAP && offsetof(struct sc_pq_call_event, text) + e->len <= size;
+}
+
+static const struct store_kind pg_kinds[] = {
+	{ SC_EV_PQ_CALL, offsetof(struct sc_pq_call_event, text), pg_call_fits },
+	{ SC_EV_PQ_RET, sizeof(struct sc_pq_ret_event), NULL },
+};
 
 /* libpq's own records: SC_EV_PQ_CALL, SC_EV_PQ_RET. */
 static void pg_event(void *t, const struct sc_hdr *h)
@@ -65,7 +76,7 @@ static void pg_event(void *t, const struct sc_hdr *h)
 
 const struct store postgresql_store = {
 	.name = "postgresql",
-	.db = DB_POSTGRESQL,
+	.db = &postgresql_db,
 	.libs = postgresql_libs,
 	.nlibs = sizeof(postgresql_libs) / sizeof(postgresql_libs[0]),
 	.end_kind = SC_EV_PQ_RET,

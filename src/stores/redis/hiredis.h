@@ -22,4 +22,8 @@ void hiredis_tracker__ret(struct hiredis_tracker *t, const struct sc_call_ret_ev
 /* Forgets every call and queued command of pid. */
 void hiredis_tracker__proc_gone(struct hiredis_tracker *t, uint32_t pid);
 
+/* What the record calls the store (db.c): its queries' db. */
+extern const struct db_kind redis_db;
+#define DB_REDIS (&redis_db)
+
 #endif /* SCOOBY_HIREDIS_H */

@@ -72,7 +72,7 @@ static void rd_ret(void *t, const struct sc_call_ret_event *e)
 
 const struct store redis_store = {
 	.name = "redis",
-	.db = DB_REDIS,
+	.db = &redis_db,
 	.libs = redis_libs,
 	.nlibs = sizeof(redis_libs) / sizeof(redis_libs[0]),
 	.end_kind = SC_EV_CALL_RET,

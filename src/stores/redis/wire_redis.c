@@ -7,12 +7,23 @@
 #include <strings.h>
 
 #include "wire/wire_int.h"
+#include "hiredis.h"
 
 #define RESP_MAX_BULK (512LL << 20) /* proto-max-bulk-len's default */
 #define RESP_MAX_COUNT 0x7fffffffLL
 #define RESP_NAME_MAX 64 /* longest command name taken for one */
 #define INLINE_MAX 1024 /* longest inline command line taken for one */
 #define MASK "***"
+
+/* A connection's RESP state (struct wire_conn's parser area). */
+struct resp_conn {
+	uint32_t bulks_left; /* bulk strings of an array still due after the skip */
+};
+
+static struct resp_conn *resp_st(struct wire_conn *c)
+{
+	return wire_conn__state(c);
+}
 
 /* One argument as seen: its visible bytes, cut when the capture ended inside it. */
 struct resp_arg {
@@ -82,7 +93,7 @@ static int resp_num(const uint8_t *b, size_t pos, size_t cap, uint8_t lead, bool
 /*
  * Reads n bulk strings at b[*pos..cap), keeping the first ones in r (NULL: a
  * continuation, nothing kept). Returns 1 when all were within the capture (*pos after
- * them), 0 when the capture or the send ended inside them (c->skip and c->bulks_left
+ * them), 0 when the capture or the send ended inside them (c->skip and resp_st(c)->bulks_left
  * then say what the next sends carry, when the declared lengths tell), -1 on garbage.
  */
 static int resp_bulks(struct wire_conn *c, const uint8_t *b, size_t cap, size_t full, size_t *pos,
@@ -100,7 +111,7 @@ static int resp_bulks(struct wire_conn *c, const uint8_t *b, size_t cap, size_t 
 		if (rc == 0) {
 			/* a header not seen: known only when the send ended right before it */
 			if (p == cap && cap == full)
-				c->bulks_left = (uint32_t)(n - i);
+				resp_st(c)->bulks_left = (uint32_t)(n - i);
 			if (r)
 				r->cut = true;
 			return 0;
@@ -122,7 +133,7 @@ static int resp_bulks(struct wire_conn *c, const uint8_t *b, size_t cap, size_t 
 			r->cut = true;
 		if (end > full) {
 			c->skip = end - full;
-			c->bulks_left = (uint32_t)(n - i - 1);
+			resp_st(c)->bulks_left = (uint32_t)(n - i - 1);
 		}
 		return 0;
 	}
@@ -360,12 +371,12 @@ static int resp_emit(struct wire_conn *c, const struct resp_req *r, struct wire_
 static int wire_redis__client(struct wire_conn *c, const uint8_t *buf, size_t cap, size_t full,
 			      struct wire_cmd **cmds, size_t *ncmds)
 {
-	uint32_t owed = c->bulks_left;
+	uint32_t owed = resp_st(c)->bulks_left;
 	size_t pos = 0, n0 = *ncmds;
 	struct resp_req r;
 	int rc = 1, e;
 
-	c->bulks_left = 0;
+	resp_st(c)->bulks_left = 0;
 	if (owed)
 		rc = resp_bulks(c, buf, cap, full, &pos, owed, NULL);
 	while (rc > 0 && pos < cap) {
@@ -514,6 +525,11 @@ static bool guess_redis(const uint8_t *b, size_t n)
 	return n >= 2 && b[0] == '*' && b[1] >= '0' && b[1] <= '9';
 }
 
+static void wire_redis__lost(struct wire_conn *c)
+{
+	resp_st(c)->bulks_left = 0;
+}
+
 const struct wire_parser redis_wire_parser = {
 	.proto = SC_CL_REDIS,
 	.name = "redis",
@@ -521,4 +537,6 @@ const struct wire_parser redis_wire_parser = {
 	.guess = guess_redis,
 	.client = wire_redis__client,
 	.server = wire_redis__server,
+	.state_size = sizeof(struct resp_conn),
+	.lost = wire_redis__lost,
 };

@@ -23,4 +23,8 @@ void sqlite_tracker__proc_gone(struct sqlite_tracker *t, uint32_t pid);
 /* The name of a SQLite result code ("SQLITE_CONSTRAINT"), or "SQLITE_ERROR <n>" style. */
 const char *sqlite_rc_name(int rc, char *buf, size_t len);
 
+/* What the record calls the store (db.c): its queries' db. */
+extern const struct db_kind sqlite_db;
+#define DB_SQLITE (&sqlite_db)
+
 #endif /* SCOOBY_SQLITE_H */

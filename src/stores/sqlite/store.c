@@ -44,8 +44,22 @@ static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 static const char *const sqlite_early[] = { "sqlite3_prepare_v2", "sqlite3_step", "sqlite3_reset",
 					    "sqlite3_finalize", NULL };
 
+/* From SQLite 3.40 a step tells a reset statement by its state: sqlite3_reset needs no probe. */
+static bool sqlite_state_readable(const struct sc_lib_cfg *cfg)
+{
+	return cfg->sqlite_state_off != 0;
+}
+
 static const struct target_lib sqlite_libs[] = {
-	STORE_LIB("libsqlite3", "libsqlite3.so", sqlite_probes, sqlite_configure, sqlite_early),
+	{
+		.name = "libsqlite3",
+		.prefix = "libsqlite3.so",
+		.probes = sqlite_probes,
+		.nprobes = sizeof(sqlite_probes) / sizeof(sqlite_probes[0]),
+		.configure = sqlite_configure,
+		.early = sqlite_early,
+		.state_readable = sqlite_state_readable,
+	},
 };
 
 static void *sq_new(const struct store_env *env)
@@ -63,8 +77,20 @@ static void sq_proc_gone(void *t, uint32_t pid)
 	sqlite_tracker__proc_gone(t, pid);
 }
 
-static const uint32_t sq_kinds[] = { SC_EV_SQL_TEXT, SC_EV_SQL_ERRMSG, SC_EV_SQL_EXEC,
-				     SC_EV_SQL_FINALIZE };
+/* A text record's text fits in what arrived. */
+static bool sq_text_fits(const struct sc_hdr *h, size_t size)
+{
+	const struct sc_sql_text_event *e = (const void *)h;
+
+	return e->len < SC_SQL_CAP && offsetof(struct sc_sql_text_event, text) + e->len <= size;
+}
+
+static const struct store_kind sq_kinds[] = {
+	{ SC_EV_SQL_TEXT, offsetof(struct sc_sql_text_event, text), sq_text_fits },
+	{ SC_EV_SQL_ERRMSG, offsetof(struct sc_sql_text_event, text), sq_text_fits },
+	{ SC_EV_SQL_EXEC, sizeof(struct sc_sql_exec_event), NULL },
+	{ SC_EV_SQL_FINALIZE, sizeof(struct sc_small_event), NULL },
+};
 
 /* libsqlite3's own records: statement texts, error messages, executions, finalizes. */
 static void sq_event(void *t, const struct sc_hdr *h)
@@ -89,7 +115,7 @@ static void sq_event(void *t, const struct sc_hdr *h)
 
 const struct store sqlite_store = {
 	.name = "sqlite",
-	.db = DB_SQLITE,
+	.db = &sqlite_db,
 	.libs = sqlite_libs,
 	.nlibs = sizeof(sqlite_libs) / sizeof(sqlite_libs[0]),
 	.end_kind = SC_EV_SQL_EXEC,

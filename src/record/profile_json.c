@@ -1,0 +1,417 @@
+/* One request's CPU profile written out: folded stacks, the top functions, its JSON (docs/FORMAT.md). */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+
+#include "profile_int.h"
+#include "util/jsonw.h"
+
+/* Off-CPU time as the samples it would have taken, rounded. */
+static uint64_t profile__offcpu_samples(const struct profile *p)
+{
+	return (uint64_t)llround((double)p->offcpu_ns * p->hz / 1e9);
+}
+
+/* Returns frame id's label for folded stacks (malloc'd), or NULL on ENOMEM. */
+static char *profile__label(const struct profile *p, uint32_t id)
+{
+	const struct pframe *fr = &p->frames[id];
+	const struct pfunc *fn = &p->funcs[fr->func];
+	char *s = NULL, *c;
+	int n;
+
+	if (!fn->file && !fn->name)
+		n = asprintf(&s, "%s", UNRESOLVED);
+	else if (fn->native)
+		n = asprintf(&s, "%s (%s)", fn->name ? fn->name : UNRESOLVED,
+			     fn->file ? fn->file : "?");
+	else if (fr->line)
+		n = asprintf(&s, "%s (%s:%d)", fn->name ? fn->name : "?", fn->file ? fn->file : "?",
+			     fr->line);
+	else
+		n = asprintf(&s, "%s (%s)", fn->name ? fn->name : "?", fn->file ? fn->file : "?");
+	if (n < 0)
+		return NULL;
+	for (c = s; *c; c++)
+		if (*c == ';' || *c == '\n' || *c == '\r')
+			*c = '_';
+	return s;
+}
+
+/* Returns stack s folded from the frame labels (lens: their lengths), outermost first
+ * (malloc'd), or NULL. */
+static char *pstack__fold(const struct pstack *s, char **labels, const size_t *lens)
+{
+	size_t len = 0, i, l;
+	char *out, *w;
+
+	for (i = 0; i < s->depth; i++)
+		len += lens[s->ids[i]] + 1;
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	w = out;
+	for (i = s->depth; i-- > 0;) {
+		l = lens[s->ids[i]];
+		memcpy(w, labels[s->ids[i]], l);
+		w += l;
+		*w++ = i ? ';' : '\0';
+	}
+	return out;
+}
+
+static int folded_cmp_stack(const void *a, const void *b)
+{
+	return strcmp(((const struct profile_folded *)a)->stack,
+		      ((const struct profile_folded *)b)->stack);
+}
+
+static int folded_cmp_samples(const void *a, const void *b)
+{
+	const struct profile_folded *x = a, *y = b;
+
+	if (x->samples != y->samples)
+		return x->samples > y->samples ? -1 : 1;
+	return strcmp(x->stack, y->stack);
+}
+
+/* Merges entries with equal stacks (f sorted by stack); returns how many are left. */
+static size_t folded__merge(struct profile_folded *f, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (k && !strcmp(f[k - 1].stack, f[i].stack)) {
+			f[k - 1].samples += f[i].samples;
+			free(f[i].stack);
+		} else {
+			f[k++] = f[i];
+		}
+	}
+	return k;
+}
+
+/*
+ * Folds the kept stacks into *out (room for extra more entries), merged and sorted by samples.
+ * Sets *n; returns 0 or -ENOMEM.
+ */
+static int profile__fold_stacks(const struct profile *p, size_t extra, struct profile_folded **out,
+				size_t *n)
+{
+	struct profile_folded *f = calloc(p->nstacks + extra, sizeof(*f));
+	char **labels = calloc(p->nframes ? p->nframes : 1, sizeof(*labels));
+	size_t *lens = malloc((p->nframes ? p->nframes : 1) * sizeof(*lens));
+	int err = -ENOMEM;
+	size_t i;
+
+	*n = 0;
+	if (!f || !labels || !lens)
+		goto cleanup;
+	for (i = 0; i < p->nframes; i++) {
+		if (!(labels[i] = profile__label(p, i)))
+			goto cleanup;
+		lens[i] = strlen(labels[i]);
+	}
+	for (*n = 0; *n < p->nstacks; (*n)++) {
+		f[*n].samples = p->stacks[*n].samples;
+		f[*n].stack = pstack__fold(&p->stacks[*n], labels, lens);
+		if (!f[*n].stack)
+			goto cleanup;
+	}
+	qsort(f, *n, sizeof(*f), folded_cmp_stack);
+	*n = folded__merge(f, *n);
+	qsort(f, *n, sizeof(*f), folded_cmp_samples);
+	*out = f;
+	f = NULL;
+	err = 0;
+cleanup:
+	for (i = 0; labels && i < p->nframes; i++)
+		free(labels[i]);
+	free(labels);
+	free(lens);
+	profile_folded__free(f, *n);
+	if (err)
+		*n = 0;
+	return err;
+}
+
+/* Appends {name, samples} to f[*n] when samples is not 0. Returns 0 or -ENOMEM. */
+static int folded__append(struct profile_folded *f, size_t *n, const char *name, uint64_t samples)
+{
+	if (!samples)
+		return 0;
+	f[*n].stack = strdup(name);
+	if (!f[*n].stack)
+		return -ENOMEM;
+	f[(*n)++].samples = samples;
+	return 0;
+}
+
+int profile__folded(const struct profile *p, struct profile_folded **out, size_t *n)
+{
+	int err;
+
+	*out = NULL;
+	err = profile__fold_stacks(p, 2, out, n);
+	if (!err)
+		err = folded__append(*out, n, "[other]", p->other);
+	if (!err)
+		err = folded__append(*out, n, "[off-CPU]", profile__offcpu_samples(p));
+	if (err) {
+		profile_folded__free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return err;
+}
+
+void profile_folded__free(struct profile_folded *f, size_t n)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; i < n; i++)
+		free(f[i].stack);
+	free(f);
+}
+
+/* Per-frame and per-function self and inclusive samples, for the top lists. */
+struct tops {
+	uint64_t *frame_self, *frame_total, *func_self, *func_total;
+	uint32_t *frame_seen, *func_seen; /* the last stack (+ 1) that counted it */
+	uint32_t *best_self, *best_total; /* per function: its frame with the most samples */
+	const struct profile *p;
+	const uint64_t *by; /* the sort key: func_self or func_total */
+};
+
+static void tops__free(struct tops *t)
+{
+	free(t->frame_self);
+	free(t->frame_total);
+	free(t->func_self);
+	free(t->func_total);
+	free(t->frame_seen);
+	free(t->func_seen);
+	free(t->best_self);
+	free(t->best_total);
+}
+
+/* Counts one stack's samples: self for its innermost frame, inclusive once per frame and
+ * function however often recursion repeats them. */
+static void tops__count(struct tops *t, uint32_t si)
+{
+	const struct pstack *s = &t->p->stacks[si];
+	uint32_t id, fn;
+	size_t i;
+
+	t->frame_self[s->ids[0]] += s->samples;
+	t->func_self[t->p->frames[s->ids[0]].func] += s->samples;
+	for (i = 0; i < s->depth; i++) {
+		id = s->ids[i];
+		fn = t->p->frames[id].func;
+		if (t->frame_seen[id] != si + 1) {
+			t->frame_seen[id] = si + 1;
+			t->frame_total[id] += s->samples;
+		}
+		if (t->func_seen[fn] != si + 1) {
+			t->func_seen[fn] = si + 1;
+			t->func_total[fn] += s->samples;
+		}
+	}
+}
+
+/* Keeps frame id as its function's best in best[] when it beats the one there. */
+static void tops__best(const struct tops *t, uint32_t *best, const uint64_t *count, uint32_t id)
+{
+	uint32_t fn = t->p->frames[id].func, cur = best[fn];
+
+	if (cur == NONE || count[id] > count[cur] ||
+	    (count[id] == count[cur] && t->p->frames[id].line < t->p->frames[cur].line))
+		best[fn] = id;
+}
+
+/* Fills t for p. Returns 0 or -ENOMEM. */
+static int tops__build(struct tops *t, const struct profile *p)
+{
+	size_t nf = p->nframes ? p->nframes : 1, nu = p->nfuncs ? p->nfuncs : 1, i;
+
+	memset(t, 0, sizeof(*t));
+	t->p = p;
+	t->frame_self = calloc(nf, sizeof(uint64_t));
+	t->frame_total = calloc(nf, sizeof(uint64_t));
+	t->func_self = calloc(nu, sizeof(uint64_t));
+	t->func_total = calloc(nu, sizeof(uint64_t));
+	t->frame_seen = calloc(nf, sizeof(uint32_t));
+	t->func_seen = calloc(nu, sizeof(uint32_t));
+	t->best_self = malloc(nu * sizeof(uint32_t));
+	t->best_total = malloc(nu * sizeof(uint32_t));
+	if (!t->frame_self || !t->frame_total || !t->func_self || !t->func_total ||
+	    !t->frame_seen || !t->func_seen || !t->best_self || !t->best_total)
+		return -ENOMEM;
+	for (i = 0; i < p->nstacks; i++)
+		tops__count(t, i);
+	memset(t->best_self, 0xff, nu * sizeof(uint32_t));
+	memset(t->best_total, 0xff, nu * sizeof(uint32_t));
+	for (i = 0; i < p->nframes; i++) {
+		tops__best(t, t->best_self, t->frame_self, i);
+		tops__best(t, t->best_total, t->frame_total, i);
+	}
+	return 0;
+}
+
+static int str_cmp_null(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* Orders function ids by t->by descending, then by name and file. */
+static int tops_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct tops *t = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const struct pfunc *fx = &t->p->funcs[x], *fy = &t->p->funcs[y];
+	int c;
+
+	if (t->by[x] != t->by[y])
+		return t->by[x] > t->by[y] ? -1 : 1;
+	c = str_cmp_null(fx->name ? fx->name : UNRESOLVED, fy->name ? fy->name : UNRESOLVED);
+	if (!c)
+		c = str_cmp_null(fx->file, fy->file);
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Writes one top entry for function fn (its line: frame best). */
+static void put_top(struct jsonw *w, const struct profile *p, uint32_t fn, uint32_t best,
+		    uint64_t samples)
+{
+	const struct pfunc *f = &p->funcs[fn];
+	int line = p->frames[best].line;
+
+	jsonw__open(w, '{');
+	jsonw__mstr(w, "function", f->name ? f->name : UNRESOLVED);
+	jsonw__mstr(w, "filename", f->file);
+	jsonw__name(w, "lineno");
+	if (line)
+		jsonw__num(w, line);
+	else
+		jsonw__null(w);
+	jsonw__mnum(w, "samples", samples);
+	jsonw__close(w, '}');
+}
+
+/* Writes key: the top functions by by (t->func_self or t->func_total). Returns 0 or -ENOMEM. */
+static int put_tops(struct jsonw *w, const char *key, struct tops *t, const uint64_t *by,
+		    const uint32_t *best)
+{
+	uint32_t *ids;
+	size_t i, n = 0;
+
+	ids = malloc((t->p->nfuncs ? t->p->nfuncs : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < t->p->nfuncs; i++)
+		if (by[i])
+			ids[n++] = i;
+	t->by = by;
+	qsort_r(ids, n, sizeof(*ids), tops_cmp, t);
+	jsonw__name(w, key);
+	jsonw__open(w, '[');
+	for (i = 0; i < n && i < PROFILE_JSON_TOP; i++)
+		put_top(w, t->p, ids[i], best[ids[i]], by[ids[i]]);
+	jsonw__close(w, ']');
+	free(ids);
+	return 0;
+}
+
+/* Writes {"stack": stack, "samples": samples}. */
+static void put_folded(struct jsonw *w, const char *stack, uint64_t samples)
+{
+	jsonw__open(w, '{');
+	jsonw__mstr(w, "stack", stack);
+	jsonw__mnum(w, "samples", samples);
+	jsonw__close(w, '}');
+}
+
+/* Writes "folded": the first PROFILE_JSON_FOLDED stacks, [other] and [off-CPU]. Returns 0
+ * or -ENOMEM. */
+static int put_folded_list(struct jsonw *w, const struct profile *p)
+{
+	struct profile_folded *f = NULL;
+	uint64_t rest = p->other, off = profile__offcpu_samples(p);
+	size_t n = 0, i;
+	int err;
+
+	err = profile__fold_stacks(p, 0, &f, &n);
+	if (err)
+		return err;
+	jsonw__name(w, "folded");
+	jsonw__open(w, '[');
+	for (i = 0; i < n; i++) {
+		if (i < PROFILE_JSON_FOLDED)
+			put_folded(w, f[i].stack, f[i].samples);
+		else
+			rest += f[i].samples;
+	}
+	if (rest)
+		put_folded(w, "[other]", rest);
+	if (off)
+		put_folded(w, "[off-CPU]", off);
+	jsonw__close(w, ']');
+	profile_folded__free(f, n);
+	return 0;
+}
+
+/* Writes the counts and times. */
+static void put_totals(struct jsonw *w, const struct profile *p, double duration_ms)
+{
+	double cpu_ms = round(p->samples * 1e6 / p->hz) / 1e3;
+	double off_ms = round(p->offcpu_ns / 1e3) / 1e3;
+	double share = duration_ms > 0 ? fmin(1.0, off_ms / duration_ms) : 0;
+
+	jsonw__mnum(w, "samples", p->samples);
+	jsonw__mnum(w, "hz", p->hz);
+	jsonw__mnum(w, "cpu_ms", cpu_ms);
+	jsonw__mnum(w, "offcpu_ms", off_ms);
+	jsonw__name(w, "offcpu_share");
+	if (duration_ms > 0)
+		jsonw__num(w, round(share * 1e3) / 1e3);
+	else
+		jsonw__null(w);
+}
+
+int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w)
+{
+	struct tops t;
+	int err;
+
+	err = tops__build(&t, p);
+	if (!err) {
+		jsonw__open(w, '{');
+		put_totals(w, p, duration_ms);
+		err = put_tops(w, "top_self", &t, t.func_self, t.best_self);
+	}
+	if (!err)
+		err = put_tops(w, "top_total", &t, t.func_total, t.best_total);
+	if (!err)
+		err = put_folded_list(w, p);
+	if (!err)
+		jsonw__close(w, '}');
+	tops__free(&t);
+	return err ? err : w->oom ? -ENOMEM : 0;
+}
+
+cJSON *profile__to_json(const struct profile *p, double duration_ms)
+{
+	struct jsonw w = { 0 };
+	cJSON *o = NULL;
+
+	if (!profile__write_json(p, duration_ms, &w))
+		o = cJSON_Parse(w.buf);
+	jsonw__free(&w);
+	return o;
+}
