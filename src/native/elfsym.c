@@ -303,7 +303,8 @@ long x86_arg_at_first_call(const unsigned char *code, size_t len, unsigned *reg)
 			i += 2; /* je/jne rel8, forward */
 			continue;
 		}
-		if (!rex && op == 0x0f && i + 6 <= len && (code[i + 1] == 0x84 || code[i + 1] == 0x85)) {
+		if (!rex && op == 0x0f && i + 6 <= len &&
+		    (code[i + 1] == 0x84 || code[i + 1] == 0x85)) {
 			if ((int32_t)(code[i + 2] | code[i + 3] << 8 | code[i + 4] << 16 |
 				      (uint32_t)code[i + 5] << 24) <= 0)
 				return -1;
