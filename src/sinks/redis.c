@@ -15,6 +15,7 @@
 
 #include "record/record.h"
 #include "redis_conn.h"
+#include "redis_resp.h"
 #include "sinks/redis.h"
 
 #define SINK_TIMEOUT_MS 1000 /* connect and command timeouts */
@@ -22,14 +23,9 @@
 #define BACKOFF_MAX_MS 2000
 #define BATCH_MAX_RECS 256 /* records per round trip */
 #define BATCH_MAX_BYTES (1 << 20) /* JSON bytes per round trip, past the first record */
-#define FRAME_MAX 192 /* a record's SET but its JSON, in RESP */
-#define TRAILER_PER_REC 256 /* a record's share of the batch's ZADD, UNLINK and its PUBLISH */
-#define TRAILER_MAX (BATCH_MAX_RECS * TRAILER_PER_REC + 128)
+#define TRAILER_MAX (BATCH_MAX_RECS * RESP_TRAILER_PER_REC + RESP_TRAILER_FIXED)
 #define IOV_PER_REC 3 /* the SET up to the JSON, the JSON, the rest of the SET */
-
-#define KEY_PREFIX "scooby:req:"
-#define ZSET_KEY "scooby:requests"
-#define LIVE_CHANNEL "scooby:live"
+#define FRAME_MAX RESP_SET_MAX
 
 /* One pending record; seq numbers are consecutive along the queue. */
 struct sink_rec {
@@ -106,10 +102,11 @@ struct redis_sink {
 	redisContext *ctx;
 	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's SET around its JSON */
 	char *trailer; /* TRAILER_MAX: the batch's ZADD, ZREMRANGEBYRANK, UNLINK, PUBLISHes */
+	struct resp_rec batch[BATCH_MAX_RECS]; /* the batch's records, for its trailer */
 	struct iovec *iov; /* IOV_PER_REC per record of a batch, and the trailer */
 	size_t niov;
 	bool unlink; /* the batch has an UNLINK */
-	char peek[BATCH_MAX_RECS * 9 + 16]; /* the first bytes of a batch's replies */
+	char reply_head[BATCH_MAX_RECS * 9 + 16]; /* the first bytes of a batch's replies */
 	/* uuids of the last keep records framed, oldest at kept_head: the record that pushes
 	 * one out deletes it, so that Redis holds --keep records, not a TTL's worth of them
 	 * (600 s at 1000 req/s is 600000 records of tens of KiB each) */
@@ -212,56 +209,6 @@ static void sink__disconnect(struct redis_sink *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Writes v in decimal, with a '-' when neg; returns the length (at most 21). */
-static size_t fmt_dec(char *p, unsigned long long v, bool neg)
-{
-	char tmp[24];
-	size_t n = 0, i = 0;
-
-	do
-		tmp[n++] = '0' + v % 10;
-	while (v /= 10);
-	if (neg)
-		p[i++] = '-';
-	while (n)
-		p[i++] = tmp[--n];
-	return i;
-}
-
-/* Writes RESP's "$len\r\n" of a bulk string; returns the bytes written. */
-static size_t resp_len(char *p, size_t len)
-{
-	size_t n = 1;
-
-	p[0] = '$';
-	n += fmt_dec(p + 1, len, false);
-	memcpy(p + n, "\r\n", 2);
-	return n + 2;
-}
-
-/* Writes RESP's "$len\r\ntext\r\n" of a bulk string; returns the bytes written. */
-static size_t resp_bulk(char *p, const char *text, size_t len)
-{
-	size_t n = resp_len(p, len);
-
-	memcpy(p + n, text, len);
-	memcpy(p + n + len, "\r\n", 2);
-	return n + len + 2;
-}
-
-/* A bulk string of a signed number. */
-static size_t resp_num(char *p, long long v)
-{
-	char num[24];
-
-	/* the magnitude as unsigned: -LLONG_MIN does not overflow */
-	return resp_bulk(
-		p, num,
-		fmt_dec(num, v < 0 ? -(unsigned long long)v : (unsigned long long)v, v < 0));
-}
-
-#define RESP_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), sizeof(lit) - 1)
-
 /* Counts r among the kept records, the first time it is framed: once keep are, the oldest
  * leaves the ring into r->doomed. Without memory for the ring, nothing is deleted (the
  * TTL still is). */
@@ -295,92 +242,6 @@ static void sink__keep(struct redis_sink *s, struct sink_rec *r)
 	memcpy(s->kept[i], r->uuid, 32);
 }
 
-/* Sets up one record's SET key json EX ttl (the bytes hiredis would format) as three
- * iovecs: the command up to the JSON, formatted into frame (FRAME_MAX bytes), the JSON
- * itself from the record, and the rest, formatted after the first part. */
-static void sink__frame(struct redis_sink *s, struct sink_rec *r, char *frame, struct iovec *iov)
-{
-	char *p = frame, *tail;
-
-	p += RESP_LIT(p, "*5\r\n$3\r\nSET\r\n");
-	p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
-	p += RESP_LIT(p, KEY_PREFIX);
-	memcpy(p, r->uuid, 32);
-	p += 32;
-	p += RESP_LIT(p, "\r\n");
-	p += resp_len(p, r->json_len);
-	iov[0].iov_base = frame;
-	iov[0].iov_len = p - frame;
-	iov[1].iov_base = r->json;
-	iov[1].iov_len = r->json_len;
-	tail = p;
-	p += RESP_LIT(p, "\r\n$2\r\nEX\r\n");
-	p += resp_num(p, s->ttl_s);
-	iov[2].iov_base = tail;
-	iov[2].iov_len = p - tail;
-}
-
-/* Writes RESP's "*n\r\n" array header; returns the bytes written. */
-static size_t resp_array(char *p, size_t n)
-{
-	size_t len = 1;
-
-	p[0] = '*';
-	len += fmt_dec(p + 1, n, false);
-	memcpy(p + len, "\r\n", 2);
-	return len + 2;
-}
-
-/*
- * Formats what the batch's records need after their SETs into s->trailer: one ZADD of all
- * their uuids, one ZREMRANGEBYRANK to the newest keep, one UNLINK of the records they push
- * out of keep (when any), then a PUBLISH per record, so that a subscriber told of a uuid
- * finds its record and its index entry. One command per batch instead of one per record
- * for the index: Redis's cost is per command as much as per byte (a MULTI, EXEC, ZADD,
- * ZREMRANGEBYRANK and UNLINK per record were 45 % of its time per record). Returns the
- * trailer's length; sets s->unlink.
- */
-static size_t sink__frame_trailer(struct redis_sink *s, struct sink_rec *first, size_t n)
-{
-	char *p = s->trailer;
-	struct sink_rec *r;
-	size_t i, ndoomed = 0;
-
-	p += resp_array(p, 2 + 2 * n);
-	p += RESP_LIT(p, "$4\r\nZADD\r\n");
-	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
-	for (r = first, i = 0; i < n; r = r->next, i++) {
-		p += resp_num(p, r->score);
-		p += resp_bulk(p, r->uuid, 32);
-		ndoomed += !!r->doomed[0];
-	}
-	p += RESP_LIT(p, "*4\r\n$15\r\nZREMRANGEBYRANK\r\n");
-	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
-	p += RESP_LIT(p, "$1\r\n0\r\n");
-	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
-	p += resp_num(p, -s->keep - 1);
-	s->unlink = ndoomed != 0;
-	if (ndoomed) {
-		p += resp_array(p, 1 + ndoomed);
-		p += RESP_LIT(p, "$6\r\nUNLINK\r\n");
-		for (r = first, i = 0; i < n; r = r->next, i++) {
-			if (!r->doomed[0])
-				continue;
-			p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
-			p += RESP_LIT(p, KEY_PREFIX);
-			memcpy(p, r->doomed, 32);
-			p += 32;
-			p += RESP_LIT(p, "\r\n");
-		}
-	}
-	for (r = first, i = 0; i < n; r = r->next, i++) {
-		p += RESP_LIT(p, "*3\r\n$7\r\nPUBLISH\r\n");
-		p += resp_bulk(p, LIVE_CHANNEL, sizeof(LIVE_CHANNEL) - 1);
-		p += resp_bulk(p, r->uuid, 32);
-	}
-	return p - s->trailer;
-}
-
 /*
  * Waits for records, then frames a batch from the head of the queue. The records stay
  * queued until confirmed, so the producer may drop them meanwhile: it leaves those in
@@ -406,13 +267,16 @@ static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
 			break;
 		sink__keep(s, r);
-		sink__frame(s, r, s->frames + b->n * FRAME_MAX, s->iov + b->n * IOV_PER_REC);
+		resp_set(s->frames + b->n * FRAME_MAX, r->uuid, r->json, r->json_len, s->ttl_s,
+			 s->iov + b->n * IOV_PER_REC);
+		s->batch[b->n] =
+			(struct resp_rec){ r->uuid, r->doomed[0] ? r->doomed : NULL, r->score };
 		bytes += r->json_len;
 		b->n++;
 	}
 	s->niov = b->n * IOV_PER_REC;
 	s->iov[s->niov].iov_base = s->trailer;
-	s->iov[s->niov++].iov_len = sink__frame_trailer(s, s->head, b->n);
+	s->iov[s->niov++].iov_len = resp_trailer(s->trailer, s->batch, b->n, s->keep, &s->unlink);
 	s->inflight_end = b->first_seq + b->n;
 	pthread_mutex_unlock(&s->lock);
 	return true;
@@ -481,15 +345,15 @@ static void sink__await_replies(struct redis_sink *s, size_t n, size_t nindex)
 	size_t least = 5 * n + 4 * (nindex + n);
 	ssize_t r;
 
-	if (least > sizeof(s->peek))
-		least = sizeof(s->peek);
+	if (least > sizeof(s->reply_head))
+		least = sizeof(s->reply_head);
 	/* a blocking socket (with hiredis's timeout): MSG_WAITALL returns all of least, or
 	 * less on a timeout, an error or the peer's close */
 	do
-		r = recv(s->ctx->fd, s->peek, least, MSG_WAITALL);
+		r = recv(s->ctx->fd, s->reply_head, least, MSG_WAITALL);
 	while (r < 0 && errno == EINTR);
 	if (r > 0)
-		redisReaderFeed(s->ctx->reader, s->peek, r);
+		redisReaderFeed(s->ctx->reader, s->reply_head, r);
 }
 
 /*

@@ -1,0 +1,40 @@
+/* RESP framing of the Redis sink's records: a SET per record, then its batch's index commands. */
+#ifndef SCOOBY_REDIS_RESP_H
+#define SCOOBY_REDIS_RESP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#define RESP_SET_MAX 192 /* a record's SET but its JSON */
+#define RESP_TRAILER_PER_REC \
+	256 /* a record's share of the trailer: ZADD pair, UNLINK key, PUBLISH */
+#define RESP_TRAILER_FIXED 128 /* the trailer's commands' own heads */
+
+/* What the trailer needs of a record: its uuid (32 hex digits), the uuid of the record it
+ * pushes out of --keep (NULL when none), its index score. */
+struct resp_rec {
+	const char *uuid;
+	const char *doomed;
+	long long score;
+};
+
+/* Sets up the record's SET scooby:req:<uuid> json EX ttl_s as three iovecs: the command up to
+ * the JSON, formatted into frame (RESP_SET_MAX bytes), the JSON itself, and the rest,
+ * formatted after the first part. */
+void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, int ttl_s,
+	      struct iovec *iov);
+
+/*
+ * Formats what the batch's n records need after their SETs into trailer (n *
+ * RESP_TRAILER_PER_REC + RESP_TRAILER_FIXED bytes): one ZADD of all their uuids, one
+ * ZREMRANGEBYRANK to the newest keep, one UNLINK of the records they push out of keep (when
+ * any: *unlink tells), then a PUBLISH per record, so that a subscriber told of a uuid finds
+ * its record and its index entry. One command per batch instead of one per record for the
+ * index: Redis's cost is per command as much as per byte (a MULTI, EXEC, ZADD,
+ * ZREMRANGEBYRANK and UNLINK per record were 45 % of its time per record). Returns the
+ * trailer's length.
+ */
+size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool *unlink);
+
+#endif /* SCOOBY_REDIS_RESP_H */
