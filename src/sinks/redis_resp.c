@@ -25,15 +25,21 @@ static size_t fmt_dec(char *p, unsigned long long v, bool neg)
 	return i;
 }
 
-/* Writes RESP's "$len\r\n" of a bulk string; returns the bytes written. */
-static size_t resp_len(char *p, size_t len)
+/* Writes a RESP header, type then a count: "$len\r\n" of a bulk string, "*n\r\n" of an
+ * array; returns the bytes written. */
+static size_t resp_head(char *p, char type, size_t count)
 {
 	size_t n = 1;
 
-	p[0] = '$';
-	n += fmt_dec(p + 1, len, false);
+	p[0] = type;
+	n += fmt_dec(p + 1, count, false);
 	memcpy(p + n, "\r\n", 2);
 	return n + 2;
+}
+
+static size_t resp_len(char *p, size_t len)
+{
+	return resp_head(p, '$', len);
 }
 
 /* Writes RESP's "$len\r\ntext\r\n" of a bulk string; returns the bytes written. */
@@ -82,23 +88,13 @@ void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, 
 	iov[2].iov_len = p - tail;
 }
 
-/* Writes RESP's "*n\r\n" array header; returns the bytes written. */
-static size_t resp_array(char *p, size_t n)
-{
-	size_t len = 1;
-
-	p[0] = '*';
-	len += fmt_dec(p + 1, n, false);
-	memcpy(p + len, "\r\n", 2);
-	return len + 2;
-}
 
 size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool *unlink)
 {
 	char *p = trailer;
 	size_t i, ndoomed = 0;
 
-	p += resp_array(p, 2 + 2 * n);
+	p += resp_head(p, '*', 2 + 2 * n);
 	p += RESP_LIT(p, "$4\r\nZADD\r\n");
 	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
 	for (i = 0; i < n; i++) {
@@ -113,7 +109,7 @@ size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long k
 	p += resp_num(p, -keep - 1);
 	*unlink = ndoomed != 0;
 	if (ndoomed) {
-		p += resp_array(p, 1 + ndoomed);
+		p += resp_head(p, '*', 1 + ndoomed);
 		p += RESP_LIT(p, "$6\r\nUNLINK\r\n");
 		for (i = 0; i < n; i++) {
 			if (!recs[i].doomed)
