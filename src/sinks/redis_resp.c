@@ -88,7 +88,6 @@ void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, 
 	iov[2].iov_len = p - tail;
 }
 
-
 size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool *unlink)
 {
 	char *p = trailer;
