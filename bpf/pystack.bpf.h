@@ -331,27 +331,27 @@ static long py_frame_step(__u32 i, void *p)
 
 /* Sends the calling thread's native user stack (frame pointers), keyed by key_ts, as a
  * record of kind (SC_EV_NATSTACK at a probed function's entry, or SC_EV_NATSAMPLE).
- * at_entry: ctx is a uprobe's pt_regs at a function's first instruction. */
-static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts, __u32 kind,
-					bool at_entry)
+ * ra_at: at a function's entry, where its return address is (0: ctx is not at an entry);
+ * entry_ip: the function to name as the innermost frame (0: the probed one). */
+static __always_inline void nat_capture_from(void *ctx, __u64 pid_tgid, __u64 key_ts, __u32 kind,
+					     __u64 entry_ip, __u64 ra_at)
 {
 	struct sc_natstack_event *e = sc_scratch();
-	struct pt_regs *regs = ctx;
 	long n;
 
 	if (!e)
 		return;
-	if (!at_entry) {
+	if (!ra_at) {
 		n = bpf_get_stack(ctx, e->ips, sizeof(e->ips), BPF_F_USER_STACK);
 		goto out;
 	}
 	/* at a function's entry the frame-pointer chain skips its caller: the return
-	 * address is still on top of the stack. The walk goes one slot up, and the caller
+	 * address is still on the stack. The walk goes one slot up, and the caller
 	 * takes slot 1 between the probed function and the chain. */
 	n = bpf_get_stack(ctx, &e->ips[1], sizeof(e->ips) - sizeof(__u64), BPF_F_USER_STACK);
 	if (n > 0) {
-		e->ips[0] = e->ips[1];
-		if (bpf_probe_read_user(&e->ips[1], sizeof(__u64), (void *)regs->sp))
+		e->ips[0] = entry_ip ? entry_ip : e->ips[1];
+		if (bpf_probe_read_user(&e->ips[1], sizeof(__u64), (void *)ra_at))
 			e->ips[1] = 0;
 		n += sizeof(__u64);
 	}
@@ -363,6 +363,15 @@ out:
 	e->hdr.size = offsetof(struct sc_natstack_event, ips) +
 		      (e->nframes & (SC_NAT_MAX_FRAMES * 2 - 1)) * sizeof(__u64);
 	sc_output(e, e->hdr.size);
+}
+
+/* nat_capture_from at the probed function's own entry (at_entry: ctx is a uprobe's
+ * pt_regs at its first instruction), or anywhere else. */
+static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts, __u32 kind,
+					bool at_entry)
+{
+	nat_capture_from(ctx, pid_tgid, key_ts, kind, 0,
+			 at_entry ? ((struct pt_regs *)ctx)->sp : 0);
 }
 
 /* Copies the thread's current data-stack chunk (3.11+), where its Python-to-Python
@@ -496,9 +505,10 @@ static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid,
 }
 
 /* Takes the stacks of a query starting now: Python's where the process runs a CPython we
- * know, native ones otherwise (and also, with --native-stacks). at_entry: ctx is a
- * uprobe's at a function's entry (else a tracepoint's, inside a syscall). */
-static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_ts, bool at_entry)
+ * know, native ones otherwise (and also, with --native-stacks). ra_at, entry_ip: see
+ * nat_capture_from (ra_at 0: ctx is a tracepoint's, inside a syscall). */
+static __always_inline void py_capture_from(void *ctx, __u64 pid_tgid, __u64 key_ts, __u64 entry_ip,
+					    __u64 ra_at)
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct sc_py_cfg *cfg;
@@ -515,7 +525,13 @@ static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_t
 	if (cfg)
 		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK, loop);
 	if (!cfg || native_stacks)
-		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK, at_entry);
+		nat_capture_from(ctx, pid_tgid, key_ts, SC_EV_NATSTACK, entry_ip, ra_at);
+}
+
+/* py_capture_from at the probed function's own entry (at_entry), or anywhere else. */
+static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_ts, bool at_entry)
+{
+	py_capture_from(ctx, pid_tgid, key_ts, 0, at_entry ? ((struct pt_regs *)ctx)->sp : 0);
 }
 
 /* py_capture_at from a uprobe at a client library function's entry. */

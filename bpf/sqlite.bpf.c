@@ -90,8 +90,9 @@ static __always_inline void sq_send_text(__u32 kind, __u64 pid_tgid, __u64 stmt,
 	sc_output(e, e->hdr.size);
 }
 
+/* A prepare's entry: entry_ip and ra_at frame its native stack (see nat_capture_from). */
 static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsql, int nbyte,
-					    void *ppstmt, void *pztail)
+					    void *ppstmt, void *pztail, __u64 entry_ip, __u64 ra_at)
 {
 	struct sq_thread *t = sq_enter(bpf_get_current_pid_tgid());
 
@@ -103,14 +104,14 @@ static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsq
 	t->ppstmt = (__u64)ppstmt;
 	t->pztail = (__u64)pztail;
 	/* the stack of a prepare: a failed one is a query; a good one starts the next */
-	py_capture(ctx, bpf_get_current_pid_tgid(), t->t_enter);
+	py_capture_from(ctx, bpf_get_current_pid_tgid(), t->t_enter, entry_ip, ra_at);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(sqlite_prepare_v2, void *db, const char *zsql, int nbyte, void *ppstmt, void *pztail)
 {
-	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, pztail);
+	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, pztail, 0, ctx->sp);
 }
 
 SEC("uprobe")
@@ -118,19 +119,35 @@ int BPF_KPROBE(sqlite_prepare_v3, void *db, const char *zsql, int nbyte, unsigne
 	       void *ppstmt)
 {
 	/* BPF_KPROBE names five arguments at most; pzTail is the sixth (r9) */
-	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, (void *)ctx->r9);
+	return sq_prepare_enter(ctx, zsql, nbyte, ppstmt, (void *)ctx->r9, 0, ctx->sp);
 }
 
 /* sqlite3LockAndPrepare(db, zSql, nBytes, prepFlags, pOld, ppStmt, pzTail), the worker
- * of every sqlite3_prepare*() (see targets.c): ppStmt in r9, pzTail the seventh argument,
- * on the stack above the return address. */
+ * of every sqlite3_prepare*() (see stores/sqlite/store.c): ppStmt in r9, pzTail the seventh
+ * argument, on the stack above the return address. The return address tells which wrapper
+ * called: the native stack is framed as that wrapper's, entered from its caller. */
 SEC("uprobe")
 int BPF_KPROBE(sqlite_lock_and_prepare, void *db, const char *zsql, int nbyte)
 {
-	__u64 pztail = 0;
+	__u64 pztail = 0, ra = 0, entry_ip = 0, ra_at = ctx->sp;
+	struct sc_lib_cfg *cfg = sc_lib(ctx);
+	int i;
 
 	bpf_probe_read_user(&pztail, sizeof(pztail), (void *)(ctx->sp + 8));
-	return sq_prepare_enter(ctx, zsql, nbyte, (void *)ctx->r9, (void *)pztail);
+	bpf_probe_read_user(&ra, sizeof(ra), (void *)ctx->sp);
+	if (cfg) {
+#pragma unroll
+		for (i = 0; i < SC_SQLITE_WRAPPERS; i++) {
+			const struct sc_wrapper *w = &cfg->sqlite_wrappers[i];
+
+			if (w->back && (__s64)(ra - ctx->ip) == w->ra_delta) {
+				entry_ip = ra - w->back;
+				ra_at = ctx->sp + 8 + w->frame;
+				break;
+			}
+		}
+	}
+	return sq_prepare_enter(ctx, zsql, nbyte, (void *)ctx->r9, (void *)pztail, entry_ip, ra_at);
 }
 
 SEC("uretprobe")

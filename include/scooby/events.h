@@ -126,6 +126,7 @@ struct sc_wire_event {
 };
 
 /* Per attached library: what the probes need to read the library's structs. */
+#define SC_SQLITE_WRAPPERS 4
 struct sc_lib_cfg {
 	__u32 sqlite_zsql_off; /* offsetof(Vdbe, zSql), 0 if unknown */
 	__u32 pq_status_off; /* offsetof(PGresult, resultStatus) */
@@ -141,6 +142,16 @@ struct sc_lib_cfg {
 	__u32 mysql_errno_off; /* MySQL: offsetof(MYSQL, net.last_errno), 0 if unknown */
 	__u32 mysql_stmt_err_off; /* MySQL: offsetof(MYSQL_STMT, last_error), 0 if unknown */
 	__u32 mysql_stmt_errno_off; /* MySQL: offsetof(MYSQL_STMT, last_errno), 0 if unknown */
+	/* SQLite's sqlite3_prepare*() wrappers, when probed at the worker they all call: per
+	 * wrapper, its return address's distance from the worker's entry, the distance back
+	 * from it to the wrapper's entry, and the bytes the wrapper pushed or reserved before
+	 * the call (its caller's return address is above them), so that a native stack taken
+	 * at the worker reads as taken at the wrapper the application called */
+	struct sc_wrapper {
+		__s32 ra_delta;
+		__u16 back; /* 0: no wrapper in this slot */
+		__u16 frame;
+	} sqlite_wrappers[SC_SQLITE_WRAPPERS];
 };
 
 /* SC_EV_PYSTACK: the calling thread's Python frames, innermost first. key_ts is the

@@ -91,6 +91,7 @@ int probe_sites__callee(const char *path, const char *const *wrappers, unsigned 
 {
 	unsigned long long woff, target = 0;
 	unsigned char code[32];
+	unsigned ret_at, frame;
 	long long t;
 	int n, fd, err = -ENOENT;
 	size_t i;
@@ -104,7 +105,8 @@ int probe_sites__callee(const char *path, const char *const *wrappers, unsigned 
 			return n;
 		if (i == 0 && x86_uprobe_emulated(code, n))
 			return -ENOENT; /* its own entry is as cheap: nothing to gain */
-		t = x86_first_call_target(code, n, woff);
+		/* a wrapper whose frame the BPF side can step over (struct sc_wrapper) */
+		t = x86_wrapper_call(code, n, woff, &ret_at, &frame);
 		if (t <= 0 || (target && (unsigned long long)t != target))
 			return -ENOENT; /* no call, or wrappers that disagree: not one worker */
 		target = t;

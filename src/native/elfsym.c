@@ -358,6 +358,22 @@ long long x86_first_call_target(const unsigned char *code, size_t len, unsigned 
 	return -1;
 }
 
+long long x86_wrapper_call(const unsigned char *code, size_t len, unsigned long long off,
+			   unsigned *ret_at, unsigned *frame)
+{
+	size_t i;
+
+	for (i = 0; i + 5 <= len && code[i] != 0xe8; i++)
+		;
+	/* add $imm8,%rsp (48 83 c4 ib), then ret */
+	if (i + 10 > len || code[i + 5] != 0x48 || code[i + 6] != 0x83 || code[i + 7] != 0xc4 ||
+	    code[i + 9] != 0xc3)
+		return -1;
+	*ret_at = i + 5;
+	*frame = code[i + 8];
+	return x86_first_call_target(code + i, 5, off + i);
+}
+
 int elfsym_find(const char *path, const char *name, unsigned long long *value,
 		long long *exec_delta)
 {

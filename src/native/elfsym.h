@@ -66,4 +66,12 @@ bool x86_uprobe_emulated(const unsigned char *code, size_t len);
  * instruction would be taken for one: callers confirm the target another way. */
 long long x86_first_call_target(const unsigned char *code, size_t len, unsigned long long off);
 
+/* Decodes a thin wrapper: its first "call rel32" followed by "add $imm8,%rsp; ret", the
+ * frame it set up for the call taken down again. Returns the call's target as a file offset
+ * (code is the wrapper's bytes at file offset off), with *ret_at the offset in code of the
+ * call's return address and *frame the bytes the wrapper had pushed or reserved (imm8), or
+ * -1 for any other code. */
+long long x86_wrapper_call(const unsigned char *code, size_t len, unsigned long long off,
+			   unsigned *ret_at, unsigned *frame);
+
 #endif /* SCOOBY_ELFSYM_H */

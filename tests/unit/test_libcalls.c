@@ -390,6 +390,26 @@ static void test_emulated_and_callee_decoders(void **state)
 	assert_int_equal(x86_first_call_target(mov, sizeof(mov), 0), -1);
 }
 
+static void test_wrapper_decoder(void **state)
+{
+	/* Debian 12's sqlite3_prepare_v2 at 0xbdcb0 through its call to 0xbd810, then
+	 * add $0x18,%rsp; ret */
+	static const unsigned char prep[] = {
+		0x48, 0x83, 0xec, 0x10, 0x49, 0x89, 0xc9, 0xb9, 0x80, 0x00, 0x00, 0x00, 0x41, 0x50,
+		0x45, 0x31, 0xc0, 0xe8, 0x4a, 0xfb, 0xff, 0xff, 0x48, 0x83, 0xc4, 0x18, 0xc3
+	};
+	/* the same call followed by something else than the frame's release */
+	static const unsigned char other[] = { 0xe8, 0x4a, 0xfb, 0xff, 0xff,
+					       0x48, 0x89, 0xc7, 0xc3, 0x90 };
+	unsigned ret_at = 0, frame = 0;
+
+	assert_int_equal(x86_wrapper_call(prep, sizeof(prep), 0xbdcb0, &ret_at, &frame), 0xbd810);
+	assert_int_equal(ret_at, 0x16);
+	assert_int_equal(frame, 0x18);
+	assert_int_equal(x86_wrapper_call(prep, sizeof(prep) - 1, 0xbdcb0, &ret_at, &frame), -1);
+	assert_int_equal(x86_wrapper_call(other, sizeof(other), 0, &ret_at, &frame), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_null_check_decoder),
 		cmocka_unit_test(test_arg_at_first_call_decoder),
 		cmocka_unit_test(test_emulated_and_callee_decoders),
+		cmocka_unit_test(test_wrapper_decoder),
 	};
 
 	clock_ref__init();

@@ -3,18 +3,23 @@
 #include "stores/store.h"
 #include "sqlite.h"
 
-/* Every sqlite3_prepare*() is a thin wrapper of sqlite3LockAndPrepare(), whose entry is a
- * push the kernel emulates where theirs (`sub $16,%rsp`) is single-stepped, a debug exception
- * per call (probe_sites__callee finds it). The probes stay on the wrappers until a native
- * stack taken there can be framed as the wrapper's: at the callee the wrapper's caller is
- * below a frame the wrapper's code alone tells the size of. */
+/* Every sqlite3_prepare*() is a thin wrapper of sqlite3LockAndPrepare(db, zSql, nBytes,
+ * prepFlags, pOld, ppStmt, pzTail), whose entry is a push the kernel emulates where theirs
+ * (`sub $16,%rsp`) is single-stepped: a debug exception per call (probe_sites__callee finds
+ * the worker). A native stack taken there is framed as the wrapper's (sc_lib_cfg's
+ * sqlite_wrappers, from sqlite_configure), so that it names the wrapper and its caller. */
+static const char *const sqlite_prepare_wrappers[] = { "sqlite3_prepare_v2", "sqlite3_prepare_v3",
+						       "sqlite3_prepare", NULL };
+
 static const struct probe_spec sqlite_probes[] = {
-	{ "sqlite3_prepare_v2", "sqlite_prepare_v2" },
-	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true },
-	{ "sqlite3_prepare", "sqlite_prepare_v2" },
-	{ "sqlite3_prepare", "sqlite_prepare_ret", true },
-	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true },
-	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true },
+	{ "sqlite3_prepare_v2", "sqlite_lock_and_prepare", .callee_of = sqlite_prepare_wrappers },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .callee_of = sqlite_prepare_wrappers },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_v2", .unless_callee = true },
+	{ "sqlite3_prepare_v2", "sqlite_prepare_ret", true, .unless_callee = true },
+	{ "sqlite3_prepare", "sqlite_prepare_v2", .unless_callee = true },
+	{ "sqlite3_prepare", "sqlite_prepare_ret", true, .unless_callee = true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_v3", false, 0, true, .unless_callee = true },
+	{ "sqlite3_prepare_v3", "sqlite_prepare_ret", true, 0, true, .unless_callee = true },
 	{ "sqlite3_step", "sqlite_step" },
 	{ "sqlite3_step", "sqlite_step_ret", true },
 	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },
@@ -26,11 +31,39 @@ static const struct probe_spec sqlite_probes[] = {
  * is `return p->zSql`, so its code names the offset for this very build. Likewise
  * sqlite3_stmt_busy() is `return p->eVdbeState == VDBE_RUN_STATE` from SQLite 3.40:
  * where it is, a step can tell that its statement was reset since the last one. */
+/* Fills cfg's table of the prepare wrappers' frames (see struct sc_wrapper): each wrapper
+ * decoded as probe_sites__callee decodes it, so the table is whole when the worker is
+ * probed. */
+static void sqlite_wrappers(const char *path, struct sc_lib_cfg *cfg)
+{
+	unsigned long long woff;
+	unsigned char code[32];
+	unsigned ret_at, frame;
+	long long target;
+	size_t i, k = 0;
+	int n;
+
+	for (i = 0; sqlite_prepare_wrappers[i] && k < SC_SQLITE_WRAPPERS; i++) {
+		if (elfsym_func_offset(path, sqlite_prepare_wrappers[i], &woff))
+			continue;
+		n = elfsym_func_bytes(path, sqlite_prepare_wrappers[i], code, sizeof(code));
+		target = n > 0 ? x86_wrapper_call(code, n, woff, &ret_at, &frame) : -1;
+		if (target <= 0)
+			continue;
+		cfg->sqlite_wrappers[k].ra_delta = (long long)(woff + ret_at) - target;
+		cfg->sqlite_wrappers[k].back = ret_at;
+		cfg->sqlite_wrappers[k].frame = frame;
+		k++;
+	}
+}
+
 static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 {
 	unsigned char code[48], imm;
 	long disp;
 	int n;
+
+	sqlite_wrappers(path, cfg);
 
 	n = elfsym_func_bytes(path, "sqlite3_stmt_busy", code, sizeof(code));
 	if (n > 0 && x86_first_rdi_cmpb(code, n, &disp, &imm) == 0 && disp > 0 && disp < 4096) {
