@@ -749,42 +749,6 @@ int pystack__set_task_codes(struct pystack *ps, int fd, struct scooby_bpf *skel)
 	return ps->tasks ? 0 : -ENOMEM;
 }
 
-/* The opcodes of the dispatcher's call of the view, CALL_FUNCTION_EX then its
- * INSTRUMENTED_ form, where frame pushes (3.12+) also come from its other calls; 0 where
- * every call a dispatcher makes through PyObject_Call is the view's. */
-static __u32 view_call_ops(int minor)
-{
-	if (minor == 12)
-		return 142 | 244 << 8;
-	if (minor == 13)
-		return 54 | 246 << 8;
-	return 0;
-}
-
-/* Marks code as a dispatcher of pid's for BPF: the request's later calls go unreported. */
-static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code, __u32 ops)
-{
-	struct sc_code_key key = { .tgid = pid, .code = code };
-	__u32 known = 0;
-
-	if (ps->dispatchers_fd < 0)
-		return;
-	bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
-	/* (pid, 0): from now on only calls from a known dispatcher are reported */
-	key.code = 0;
-	bpf_map_update_elem(ps->dispatchers_fd, &key, &known, BPF_NOEXIST);
-}
-
-/* True when the call at instr is the view's: the opcode there is one of ops (3.12+). */
-static bool is_view_call(uint32_t pid, uint64_t instr, __u32 ops)
-{
-	uint8_t op;
-
-	if (!ops)
-		return true;
-	return target_read(pid, instr, &op, 1) && (op == (__u8)ops || op == (__u8)(ops >> 8));
-}
-
 bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct view_names *out,
 		   const char **reason)
 {
@@ -801,7 +765,7 @@ bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct v
 	if (!c || !is_dispatcher(c->function, c->filename))
 		return false;
 	ops = view_call_ops(pyproc__layout(pe->proc)->minor);
-	dispatcher_add(ps, e->hdr.pid, e->code, ops);
+	dispatcher_add(ps->dispatchers_fd, e->hdr.pid, e->code, ops);
 	/* read after the fact: the dispatcher's bytecode stays, CALL_FUNCTION_EX has no
 	 * specialized forms to be rewritten into */
 	if (!is_view_call(e->hdr.pid, e->instr, ops))

@@ -1,4 +1,4 @@
-/* Naming a request's view from what BPF saw: the objects a response's first write reached. */
+/* Naming a request's view from what BPF saw: a dispatcher's call, a response's first write. */
 #include <string.h>
 #include <bpf/bpf.h>
 #include "pyview.h"
@@ -36,4 +36,35 @@ void code_keys__forget(int fd, uint32_t tgid)
 		key = next;
 		prev = &key;
 	}
+}
+
+__u32 view_call_ops(int minor)
+{
+	if (minor == 12)
+		return 142 | 244 << 8;
+	if (minor == 13)
+		return 54 | 246 << 8;
+	return 0;
+}
+
+void dispatcher_add(int fd, uint32_t pid, uint64_t code, __u32 ops)
+{
+	struct sc_code_key key = { .tgid = pid, .code = code };
+	__u32 known = 0;
+
+	if (fd < 0)
+		return;
+	bpf_map_update_elem(fd, &key, &ops, BPF_NOEXIST);
+	/* (pid, 0): from now on only calls from a known dispatcher are reported */
+	key.code = 0;
+	bpf_map_update_elem(fd, &key, &known, BPF_NOEXIST);
+}
+
+bool is_view_call(uint32_t pid, uint64_t instr, __u32 ops)
+{
+	uint8_t op;
+
+	if (!ops)
+		return true;
+	return target_read(pid, instr, &op, 1) && (op == (__u8)ops || op == (__u8)(ops >> 8));
 }
