@@ -87,16 +87,26 @@ struct {
 	__type(value, __u64);
 } py_resp_keys SEC(".maps");
 
+/* (tgid, 1 + name, type) -> the index of attribute name in type's shared keys: an
+ * instance whose values are under them is then read with one read */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct sc_code_key);
+	__type(value, __u32);
+} py_resp_attrs SEC(".maps");
+
 /* The walk's offsets (copied from the process's sc_py_cfg) and its buffers. */
 struct pyr_buf {
 	__u32 tgid, minor;
 	__u16 type_flags, type_cached_keys, type_name, list_size, list_items, method_self;
 	__u16 unicode_length, unicode_state, unicode_ascii_data, localsplus, nlocalsplus;
-	__u16 frame_back, frame_code, frame_owner, owner_cstack, pad;
+	__u16 frame_back, frame_code, frame_owner, owner_cstack, frame_read;
 	__u64 keys[PYR_KEY_WORDS]; /* a dict's entries */
 	__u64 locals[PYR_LOCALS]; /* the frame being searched */
 	__u64 frames[PYR_FRAMES], codes[PYR_FRAMES]; /* the innermost frames, their code */
 	__u64 value; /* pyr_keys_find's entry value */
+	__u64 fhdr[16]; /* the frame being collected: its first frame_read bytes */
 	__u64 items[PYR_CLOSERS]; /* _resource_closers' first items */
 	struct sc_pyview_event ev;
 };
@@ -224,38 +234,54 @@ __noinline int pyr_keys_find(__u64 keys, __u32 name)
  * when it has none or it cannot be read. */
 __noinline __u64 pyr_attr(__u64 obj, __u32 name)
 {
-	__u64 type, flags, dv, dict = 0, values = 0, keys;
+	struct sc_code_key key = { .pad = name + 1 };
+	__u64 pre[6] = {}, dv, dict = 0, values = 0, keys;
 	struct pyr_buf *b = pyr_buf();
+	__u32 *known;
 	int ix;
 
 	if (!b || !obj)
 		return 0;
-	type = py_read_ptr(obj + 8);
-	flags = type ? py_read_ptr(type + b->type_flags) : 0;
-	if (!(flags & PYR_TPFLAGS_MANAGED_DICT))
+	/* one read: the two words before the GC header (3.11: values, dict; 3.12: weakref,
+	 * dict or values), the GC header, ob_refcnt, ob_type */
+	if (bpf_probe_read_user(pre, sizeof(pre), (void *)(obj - 4 * 8)))
 		return 0;
-	dv = py_read_ptr(obj - 3 * 8);
+	key.tgid = b->tgid;
+	key.code = pre[5];
+	known = key.code ? bpf_map_lookup_elem(&py_resp_attrs, &key) : NULL;
+	/* a type with a known index has a managed dict; others are asked */
+	if (!known &&
+	    (!key.code || !(py_read_ptr(key.code + b->type_flags) & PYR_TPFLAGS_MANAGED_DICT)))
+		return 0;
+	dv = pre[1];
 	if (b->minor == 11) {
-		/* the dict at obj[-3], else the values at obj[-4] */
 		dict = dv;
 		if (!dict)
-			values = py_read_ptr(obj - 4 * 8);
+			values = pre[0];
 	} else if (dv & 1) {
 		values = dv + 1; /* 3.12: values tagged by their low bit, stored as values - 1 */
 	} else {
 		dict = dv;
 	}
+	if (!dict && values && known)
+		return py_read_ptr(values + 8 * (__u64)*known);
 	if (dict) {
 		keys = py_read_ptr(dict + PYR_DICT_KEYS);
 		values = py_read_ptr(dict + PYR_DICT_KEYS + 8); /* a split dict's */
 	} else if (values) {
-		keys = py_read_ptr(type + b->type_cached_keys);
+		keys = py_read_ptr(key.code + b->type_cached_keys);
 	} else {
 		return 0;
 	}
 	ix = pyr_keys_find(keys, name);
 	if (ix < 0)
 		return 0;
+	if (!dict) {
+		/* the class's shared keys only grow: the index stays the name's */
+		__u32 at = ix;
+
+		bpf_map_update_elem(&py_resp_attrs, &key, &at, BPF_ANY);
+	}
 	if (values)
 		return py_read_ptr(values + 8 * (__u64)ix);
 	b = pyr_buf();
@@ -310,20 +336,22 @@ static long pyr_frame_step(__u32 i, void *p)
 	struct pyr_search *s = p;
 	struct sc_code_key key = {};
 	struct pyr_buf *b = pyr_buf();
-	__u64 frame = s->frame, obj;
-	__u8 owner = 0;
+	__u64 frame = s->frame, obj, size;
 	__u32 *local;
 
 	if (!b || !frame || s->nframes >= PYR_FRAMES)
 		return 1;
-	s->frame = py_read_ptr(frame + b->frame_back);
-	if (b->frame_owner != SC_PY_NONE) {
-		bpf_probe_read_user(&owner, 1, (void *)(frame + b->frame_owner));
-		if (owner == (__u8)b->owner_cstack)
-			return 0; /* a shim frame of a C call holds no locals */
-	}
+	/* one read of the frame's fields (frame_read covers them) */
+	size = b->frame_read;
+	barrier_var(size);
+	if (!size || size > sizeof(b->fhdr) || bpf_probe_read_user(b->fhdr, size, (void *)frame))
+		return 1;
+	s->frame = b->fhdr[(b->frame_back >> 3) & 15];
+	if (b->frame_owner != SC_PY_NONE &&
+	    ((__u8 *)b->fhdr)[b->frame_owner & 127] == (__u8)b->owner_cstack)
+		return 0; /* a shim frame of a C call holds no locals */
 	key.tgid = b->tgid;
-	key.code = py_read_ptr(frame + b->frame_code);
+	key.code = b->fhdr[(b->frame_code >> 3) & 15];
 	b->frames[s->nframes & (PYR_FRAMES - 1)] = frame;
 	b->codes[s->nframes & (PYR_FRAMES - 1)] = key.code;
 	s->nframes++;
@@ -396,13 +424,11 @@ static long pyr_closer_step(__u32 i, void *p)
 	rm = pyr_attr(py_read_ptr(m + b->method_self), PYR_N_RESOLVER_MATCH);
 	if (!rm)
 		return 0;
-	if (pyr_kind(rm) == PYR_K_NONE) {
-		c->status = SC_PYV_NO_MATCH;
-		return 1;
-	}
 	c->func = pyr_attr(rm, PYR_N_FUNC);
 	if (c->func)
 		c->status = SC_PYV_FUNC;
+	else if (pyr_kind(rm) == PYR_K_NONE) /* asked only when func is not there */
+		c->status = SC_PYV_NO_MATCH;
 	return 1;
 }
 
@@ -429,6 +455,7 @@ static __always_inline bool pyr_setup(struct pyr_buf *b, const struct sc_py_cfg 
 	b->frame_code = cfg->frame_code;
 	b->frame_owner = cfg->frame_owner;
 	b->owner_cstack = cfg->owner_cstack;
+	b->frame_read = cfg->frame_read;
 	return true;
 }
 
@@ -462,8 +489,11 @@ __noinline int py_resp_view(void)
 	if (!b)
 		return 0;
 	closers = pyr_attr(s.resp, PYR_N_CLOSERS);
-	size = closers ? py_read_ptr(closers + b->list_size) : 0;
-	items = closers ? py_read_ptr(closers + b->list_items) : 0;
+	/* ob_size and ob_item are among the list's first four words (list_size, list_items) */
+	if (!closers || bpf_probe_read_user(b->items, 32, (void *)closers))
+		b->items[0] = b->items[1] = b->items[2] = b->items[3] = 0;
+	size = b->items[(b->list_size >> 3) & 3];
+	items = b->items[(b->list_items >> 3) & 3];
 	size = size > PYR_CLOSERS ? PYR_CLOSERS : size;
 	c.n = size;
 	size *= 8;

@@ -60,7 +60,7 @@ struct native_pending {
 struct pystack {
 	int map_fd;
 	int dispatchers_fd; /* py_dispatchers (bpf/pyview.bpf.c), -1 when none */
-	int resp_fds[3]; /* py_resp_types, _codes, _keys (bpf/pyresp.bpf.h), -1 when none */
+	int resp_fds[4]; /* py_resp_types, _codes, _keys, _attrs (bpf/pyresp.bpf.h), -1: none */
 	struct hashmap *procs; /* pid -> struct pyentry */
 	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
 	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
@@ -122,11 +122,14 @@ static void entry_free(void *v)
 struct pystack *pystack__new(int py_procs_fd, int prof_known_fd)
 {
 	struct pystack *ps = calloc(1, sizeof(*ps));
+	int i;
 
 	if (!ps)
 		return NULL;
 	ps->map_fd = py_procs_fd;
-	ps->dispatchers_fd = ps->resp_fds[0] = ps->resp_fds[1] = ps->resp_fds[2] = -1;
+	ps->dispatchers_fd = -1;
+	for (i = 0; i < 4; i++)
+		ps->resp_fds[i] = -1;
 	ps->procs = hashmap__new_in(&py_procs);
 	ps->pending = hashmap__new_in(&py_pending);
 	ps->native = hashmap__new_in(&native_pending);
@@ -724,11 +727,12 @@ void pystack__set_dispatchers(struct pystack *ps, int fd)
 	ps->dispatchers_fd = fd;
 }
 
-void pystack__set_resp_maps(struct pystack *ps, int types_fd, int codes_fd, int keys_fd)
+void pystack__set_resp_maps(struct pystack *ps, const int fds[4])
 {
-	ps->resp_fds[0] = types_fd;
-	ps->resp_fds[1] = codes_fd;
-	ps->resp_fds[2] = keys_fd;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ps->resp_fds[i] = fds[i];
 }
 
 bool pystack__view(struct pystack *ps, const struct sc_pyview_event *e, struct view_names *out,
@@ -800,7 +804,7 @@ void pystack__proc_gone(struct pystack *ps, pid_t pid)
 
 	/* its code, type and str addresses may be another process's next */
 	code_keys__forget(ps->dispatchers_fd, pid);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		code_keys__forget(ps->resp_fds[i], pid);
 	pytasks__proc_gone(ps->tasks, pid);
 	hashmap__sweep(ps->known, known_gone, &kc);

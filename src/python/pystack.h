@@ -42,8 +42,9 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns);
 void pystack__proc_gone(struct pystack *ps, pid_t pid);
 /* Gives the BPF map of dispatcher code objects (py_dispatchers) to fill. */
 void pystack__set_dispatchers(struct pystack *ps, int fd);
-/* Gives the BPF maps of the response walk (bpf/pyresp.bpf.h), forgotten per process. */
-void pystack__set_resp_maps(struct pystack *ps, int types_fd, int codes_fd, int keys_fd);
+/* Gives the BPF maps of the response walk (bpf/pyresp.bpf.h: py_resp_types, _codes, _keys,
+ * _attrs), whose entries of a gone process are forgotten. */
+void pystack__set_resp_maps(struct pystack *ps, const int fds[4]);
 /* Reads an SC_EV_PYVIEW (what a request's first response write found): returns true when
  * it decides the request's view, with out filled, or out empty and *reason saying why
  * there is none (static); false when the process is unknown or the event decides nothing

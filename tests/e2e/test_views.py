@@ -69,6 +69,9 @@ NO_VIEW_REASON = ("no Python stack was captured during the request and no dispat
                   "seen (--view-probe names every view)")
 
 
+NO_MATCH_REASON = "Django resolved the request to no view (request.resolver_match is None)"
+
+
 def require(found, what):
     """The pyenv interpreters are part of the machine: one missing is a failure, not a skip."""
     if not found:
@@ -124,6 +127,14 @@ class DjangoViews(E2ECase):
                     self.assertIn(rec["request"]["pid"], self.gun.workers_pids(), short(rec))
                     self.assertEqual(queries(rec), [], short(rec))
                     self.assertEqual(view_of(rec), self.expect(path), short(rec))
+
+    def test_no_url_matched(self):
+        # a 404 reached no view: Django's resolver_match stays None, and the record says so
+        sent, status, _ = self.get("/view/none-such/")
+        self.assertEqual(status, 404)
+        rec = self.record_for(sent, 404)
+        self.assertEqual(view_of(rec), {"view_name": None, "scooby_view_name": None,
+                                        "view_reason": NO_MATCH_REASON}, short(rec))
 
     def test_query_view(self):
         sent, status, body = self.get(QUERY_VIEW)
