@@ -19,7 +19,7 @@
  * dict); cfg->resp_minor is 0 for the other versions, which send nothing.
  */
 
-#define PYR_FRAMES 16 /* frames searched, innermost first */
+#define PYR_FRAMES 8 /* frames searched, innermost first */
 #define PYR_LOCALS 32 /* locals looked at per frame */
 #define PYR_KEYS 64 /* dict entries compared */
 #define PYR_CLOSERS 8 /* items of _resource_closers looked at */
@@ -69,13 +69,22 @@ struct {
 	__type(value, __u32);
 } py_resp_types SEC(".maps");
 
-/* (tgid, code) -> 1 + the local that held the response in a frame of code last time:
- * looked at first, so a request's walk reads one local where the server is known */
+/* What a frame of a code object held at a first write: looked at first, so a request's
+ * walk reads one local where the server is known, and none of a frame known to hold no
+ * response (until PYR_RESCAN_NS later: a frame that held none once may hold one later) */
+struct pyr_code {
+	__u32 local; /* 1 + the local that held the response, 0: none was held */
+	__u32 pad;
+	__u64 ts; /* when it was found to hold none */
+};
+
+#define PYR_RESCAN_NS 1000000000ULL
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 4096);
 	__type(key, struct sc_code_key);
-	__type(value, __u32);
+	__type(value, struct pyr_code);
 } py_resp_codes SEC(".maps");
 
 /* (tgid, name) -> the str object that matched it: attribute names are interned, so a
@@ -107,6 +116,7 @@ struct pyr_buf {
 	__u64 frames[PYR_FRAMES], codes[PYR_FRAMES]; /* the innermost frames, their code */
 	__u64 value; /* pyr_keys_find's entry value */
 	__u64 fhdr[16]; /* the frame being collected: its first frame_read bytes */
+	__u32 nframes, nknown; /* frames collected, those known to hold none */
 	__u64 items[PYR_CLOSERS]; /* _resource_closers' first items */
 	struct sc_pyview_event ev;
 };
@@ -337,7 +347,8 @@ static long pyr_frame_step(__u32 i, void *p)
 	struct sc_code_key key = {};
 	struct pyr_buf *b = pyr_buf();
 	__u64 frame = s->frame, obj, size;
-	__u32 *local;
+	struct pyr_code *pc;
+	__u32 f;
 
 	if (!b || !frame || s->nframes >= PYR_FRAMES)
 		return 1;
@@ -352,34 +363,53 @@ static long pyr_frame_step(__u32 i, void *p)
 		return 0; /* a shim frame of a C call holds no locals */
 	key.tgid = b->tgid;
 	key.code = b->fhdr[(b->frame_code >> 3) & 15];
-	b->frames[s->nframes & (PYR_FRAMES - 1)] = frame;
-	b->codes[s->nframes & (PYR_FRAMES - 1)] = key.code;
+	/* the index in the buffer, not the stack: an exact count would tell every
+	 * iteration's state apart for the verifier */
+	f = b->nframes++;
+	b->frames[f & (PYR_FRAMES - 1)] = frame;
+	b->codes[f & (PYR_FRAMES - 1)] = key.code;
 	s->nframes++;
-	local = bpf_map_lookup_elem(&py_resp_codes, &key);
-	if (!local || !*local || *local > PYR_LOCALS)
+	pc = bpf_map_lookup_elem(&py_resp_codes, &key);
+	if (!pc || pc->local > PYR_LOCALS)
 		return 0;
-	obj = py_read_ptr(frame + b->localsplus + 8 * (__u64)(*local - 1));
+	if (!pc->local) {
+		/* held none lately: the search of locals skips it */
+		if (bpf_ktime_get_ns() - pc->ts < PYR_RESCAN_NS) {
+			b->frames[f & (PYR_FRAMES - 1)] = 0;
+			b->nknown++;
+		}
+		return 0;
+	}
+	obj = py_read_ptr(frame + b->localsplus + 8 * (__u64)(pc->local - 1));
 	if (pyr_kind(obj) != PYR_K_RESPONSE)
 		return 0;
 	s->resp = obj;
 	return 1;
 }
 
-/* Looks at local i % PYR_LOCALS of collected frame i / PYR_LOCALS; on the response, keeps
- * where it was found in py_resp_codes. */
+/* Looks at local i % PYR_LOCALS of collected frame i / PYR_LOCALS (frames known to hold
+ * none were zeroed); keeps in py_resp_codes where the response was found, or that the
+ * frame's code held none. */
 static long pyr_local_step(__u32 i, void *p)
 {
 	struct pyr_search *s = p;
 	struct pyr_buf *b = pyr_buf();
-	__u32 f = i / PYR_LOCALS, l = i % PYR_LOCALS, n = 0, found;
+	__u32 f = i / PYR_LOCALS, l = i % PYR_LOCALS, n = 0;
 	struct sc_code_key key = {};
+	struct pyr_code pc = {};
 	__u64 obj, frame, size;
 
 	if (!b || f >= s->nframes)
 		return 1;
 	frame = b->frames[f & (PYR_FRAMES - 1)];
+	if (!frame)
+		return 0; /* known to hold none */
+	key.tgid = b->tgid;
 	key.code = b->codes[f & (PYR_FRAMES - 1)];
 	if (l == 0) {
+		/* none, unless one of its locals below is the response */
+		pc.ts = bpf_ktime_get_ns();
+		bpf_map_update_elem(&py_resp_codes, &key, &pc, BPF_ANY);
 		/* co_nlocalsplus bounds the locals: the slots after them are the value stack */
 		bpf_probe_read_user(&n, sizeof(n), (void *)(key.code + b->nlocalsplus));
 		n = (__s32)n < 0 ? 0 : n > PYR_LOCALS ? PYR_LOCALS : n;
@@ -396,9 +426,8 @@ static long pyr_local_step(__u32 i, void *p)
 	if (!obj || pyr_kind(obj) != PYR_K_RESPONSE)
 		return 0;
 	s->resp = obj;
-	key.tgid = b->tgid;
-	found = l + 1;
-	bpf_map_update_elem(&py_resp_codes, &key, &found, BPF_ANY);
+	pc.local = l + 1;
+	bpf_map_update_elem(&py_resp_codes, &key, &pc, BPF_ANY);
 	return 1;
 }
 
@@ -456,6 +485,7 @@ static __always_inline bool pyr_setup(struct pyr_buf *b, const struct sc_py_cfg 
 	b->frame_owner = cfg->frame_owner;
 	b->owner_cstack = cfg->owner_cstack;
 	b->frame_read = cfg->frame_read;
+	b->nframes = b->nknown = 0;
 	return true;
 }
 
@@ -481,7 +511,11 @@ __noinline int py_resp_view(void)
 	if (cfg->cframe_current_frame != SC_PY_NONE && s.frame)
 		s.frame = py_read_ptr(s.frame + cfg->cframe_current_frame);
 	bpf_loop(PYR_FRAMES, pyr_frame_step, &s, 0);
-	if (!s.resp)
+	/* a process whose frames all held none lately (no Django) is not searched again */
+	b = pyr_buf();
+	if (!b)
+		return 0;
+	if (!s.resp && b->nknown < b->nframes)
 		bpf_loop(PYR_FRAMES * PYR_LOCALS, pyr_local_step, &s, 0);
 	if (!s.resp)
 		return 0;
