@@ -10,8 +10,8 @@
  * frame that called the application still holds what it returned (gunicorn's
  * handle_request: respiter), and Django's WSGIHandler.__call__ appended request.close to
  * that response's _resource_closers; the request keeps request.resolver_match, whose func
- * is the view Django resolved the path to (resolve(path).func). At the write's return, on
- * the writing thread, before it runs another Python instruction, this follows:
+ * is the view Django resolved the path to (resolve(path).func). At the write syscall's
+ * entry, on the writing thread (in the kernel: what it holds stays held), this follows:
  *   a local of one of the innermost frames whose class's instances hold _resource_closers
  *   -> a bound method in that list whose __self__ has resolver_match -> its func,
  * and sends func (a module-level function: it outlives the request). Object layouts of
