@@ -33,9 +33,6 @@ class ServerCase(E2ECase):
     own execute_wrapper logged for it (tests/apps/djapp/djapp/wsgi_logged.py)."""
 
     comm = None  # the server processes' name in records
-    # a request without a query is named too (issue 16: from the response at its first
-    # write, which a Python frame of the server holds; uWSGI writes it from C)
-    names_every_view = False
 
     @classmethod
     def app_env(cls, tmp):
@@ -107,7 +104,7 @@ class ServerCase(E2ECase):
                 self.assertEqual(q["db"], "sqlite", short(rec))
                 if q["query"] != SQ_PRAGMA:  # set-up runs below Django's frames
                     self.assertTrue(q["stack"], short(rec))
-            if expected or self.names_every_view:
+            if expected:  # named from a query's stack (issue 16 names the others)
                 self.assertEqual(rec["plugins_data"]["ViewName"]["view_name"], views[path],
                                  short(rec))
 
@@ -155,7 +152,6 @@ class GunicornBehindNginx(ServerCase):
     gunicorn gthread (2 workers x 2 threads): many requests per connection."""
 
     comm = "gunicorn"
-    names_every_view = True
 
     @classmethod
     def setUpClass(cls):
