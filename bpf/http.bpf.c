@@ -6,6 +6,7 @@
 #include "sqlite.bpf.h"
 #include "wire.bpf.h"
 #include "profile.bpf.h"
+#include "pyresp.bpf.h"
 
 enum http_sys {
 	SYS_READ = 1,
@@ -67,6 +68,12 @@ static __always_inline int write_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iov
 	t->fd = fd;
 	t->buf = buf;
 	t->iovcnt = iovcnt;
+	/* the response's first write, before its bytes leave (so its view's record comes
+	 * before them, while the request is open): what the server holds names the view */
+	if (t->req_fd1 == fd + 1 && !t->resp_bytes && !t->view_seen && !t->loop) {
+		t->view_seen = 1;
+		py_resp_view();
+	}
 	return 0;
 }
 

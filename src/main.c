@@ -325,9 +325,16 @@ static int router_open(const struct cli_opts *o, struct event_router *r, struct 
 	r->corr = correlator__new(&co, publish, sinks);
 	r->py = pystack__new(bpf_map__fd(attacher__skel(r->att)->maps.py_procs),
 			     bpf_map__fd(attacher__skel(r->att)->maps.prof_known));
-	if (r->py)
-		pystack__set_dispatchers(r->py,
-					 bpf_map__fd(attacher__skel(r->att)->maps.py_dispatchers));
+	if (r->py) {
+		struct scooby_bpf *skel = attacher__skel(r->att);
+		int resp_fds[4] = { bpf_map__fd(skel->maps.py_resp_types),
+				    bpf_map__fd(skel->maps.py_resp_codes),
+				    bpf_map__fd(skel->maps.py_resp_keys),
+				    bpf_map__fd(skel->maps.py_resp_attrs) };
+
+		pystack__set_dispatchers(r->py, bpf_map__fd(skel->maps.py_dispatchers));
+		pystack__set_resp_maps(r->py, resp_fds);
+	}
 	if (r->py &&
 	    pystack__set_task_codes(r->py, bpf_map__fd(attacher__skel(r->att)->maps.py_task_codes),
 				    attacher__skel(r->att))) {

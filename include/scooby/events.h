@@ -40,6 +40,7 @@ enum sc_event_kind {
 	SC_EV_PYCALL = 24, /* a request's thread called PyObject_Call (sc_pycall_event) */
 	SC_EV_PROC_MMAP =
 		25, /* a traced process mapped a file executable (sc_small_event: address) */
+	SC_EV_PYVIEW = 26, /* a request's first response write found its view (sc_pyview_event) */
 };
 
 struct sc_hdr {
@@ -240,6 +241,20 @@ struct sc_py_cfg {
 	__u16 pad2;
 	__u32 ntask_codes; /* entries of py_task_codes for this process: 0 skips the lookup */
 	__u32 pad3;
+	/* a Django response's objects, read at its first write (bpf/pyresp.bpf.h); resp_minor
+	 * is 0 where the version's object layouts are not known to it (all but 3.11, 3.12) */
+	__u16 resp_minor;
+	__u16 type_flags; /* PyTypeObject.tp_flags */
+	__u16 type_cached_keys; /* PyHeapTypeObject.ht_cached_keys: instances' shared keys */
+	__u16 type_name; /* PyTypeObject.tp_name */
+	__u16 list_size;
+	__u16 list_items;
+	__u16 method_self; /* PyMethodObject.im_self */
+	__u16 code_nlocalsplus; /* PyCodeObject.co_nlocalsplus: a frame's locals */
+	__u16 unicode_length;
+	__u16 unicode_state;
+	__u16 unicode_ascii_data;
+	__u16 pad4;
 };
 
 /* SC_EV_PYCALL: PyObject_Call(callable, ...) entered on a request's thread before its
@@ -250,6 +265,20 @@ struct sc_pycall_event {
 	__u64 callable;
 	__u64 code; /* the calling frame's code object, 0 when unreadable */
 	__u64 instr; /* its instruction (pointer from 3.11, f_lasti before) */
+};
+
+/* SC_EV_PYVIEW: what a request's thread held at its response's first write (bpf/pyresp.bpf.h) */
+enum sc_pyview_status {
+	SC_PYV_FUNC = 0, /* func is the callable Django resolved the request to */
+	SC_PYV_NO_MATCH = 1, /* the request's resolver_match is None: no URL matched */
+	SC_PYV_UNREADABLE = 2, /* a Django response was held, its request's view not readable */
+};
+
+struct sc_pyview_event {
+	struct sc_hdr hdr;
+	__u64 func; /* request.resolver_match.func, 0 unless SC_PYV_FUNC */
+	__u32 status; /* enum sc_pyview_status */
+	__u32 pad;
 };
 
 /* A code object of a traced process, in the dispatcher map (py_dispatchers). */

@@ -40,6 +40,8 @@ static size_t min_size(__u32 kind)
 		return sizeof(struct sc_small_event);
 	case SC_EV_PYCALL:
 		return sizeof(struct sc_pycall_event);
+	case SC_EV_PYVIEW:
+		return sizeof(struct sc_pyview_event);
 	}
 	return (size_t)-1;
 }
@@ -232,6 +234,20 @@ static void pycall_event(struct event_router *r, const struct sc_pycall_event *e
 		correlator__view(r->corr, e->hdr.pid, e->hdr.tid, &n, reason);
 }
 
+/* SC_EV_PYVIEW: the objects a response's first write reached name its request's view. */
+static void pyview_event(struct event_router *r, const struct sc_pyview_event *e)
+{
+	struct view_names n;
+	const char *reason;
+
+	if (!r->py)
+		return;
+	if (pystack__view(r->py, e, &n, &reason))
+		correlator__view(r->corr, e->hdr.pid, e->hdr.tid, &n, reason);
+	else if (reason)
+		correlator__view_reason(r->corr, e->hdr.pid, e->hdr.tid, reason);
+}
+
 /* SC_EV_PROFCOUNT: each stack's samples counted in BPF, then the off-CPU time, to the
  * thread's request. A stack not known here (its process is gone) is not counted, as a
  * sample of a process whose interpreter is unknown is not. */
@@ -286,6 +302,9 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_PYCALL:
 		pycall_event(r, data);
+		break;
+	case SC_EV_PYVIEW:
+		pyview_event(r, data);
 		break;
 	case SC_EV_NATSTACK:
 		pystack__native_event(r->py, data);

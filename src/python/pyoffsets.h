@@ -24,6 +24,10 @@ struct py_layout {
 	int gen_iframe; /* 3.11+: the frame embedded in a PyGenObject */
 	int task_coro; /* _asyncio TaskObj.task_coro (not in the headers: see pyoffsets.c) */
 	int owner_cstack; /* owner value of C-stack shim frames, -1 when none */
+	/* a response's objects (bpf/pyresp.bpf.h): PyTypeObject.tp_flags,
+	 * PyHeapTypeObject.ht_cached_keys, PyListObject's size and items,
+	 * PyMethodObject.im_self, PyCodeObject.co_nlocalsplus (3.11+) */
+	int type_flags, type_cached_keys, list_size, list_items, method_self, code_nlocalsplus;
 };
 
 /* Returns the built-in layout of CPython 3.<minor>, or NULL when unsupported. */

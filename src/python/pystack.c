@@ -9,6 +9,7 @@
 #include "native/procmaps.h"
 #include "pycode.h"
 #include "pystack.h"
+#include "pyview.h"
 #include "pytask.h"
 #include "native/symbolize.h"
 
@@ -59,6 +60,7 @@ struct native_pending {
 struct pystack {
 	int map_fd;
 	int dispatchers_fd; /* py_dispatchers (bpf/pyview.bpf.c), -1 when none */
+	int resp_fds[4]; /* py_resp_types, _codes, _keys, _attrs (bpf/pyresp.bpf.h), -1: none */
 	struct hashmap *procs; /* pid -> struct pyentry */
 	struct hashmap *pending; /* (tid, key_ts) -> struct pending */
 	struct hashmap *native; /* (tid, key_ts) -> struct native_pending */
@@ -120,11 +122,14 @@ static void entry_free(void *v)
 struct pystack *pystack__new(int py_procs_fd, int prof_known_fd)
 {
 	struct pystack *ps = calloc(1, sizeof(*ps));
+	int i;
 
 	if (!ps)
 		return NULL;
 	ps->map_fd = py_procs_fd;
 	ps->dispatchers_fd = -1;
+	for (i = 0; i < 4; i++)
+		ps->resp_fds[i] = -1;
 	ps->procs = hashmap__new_in(&py_procs);
 	ps->pending = hashmap__new_in(&py_pending);
 	ps->native = hashmap__new_in(&native_pending);
@@ -271,6 +276,17 @@ static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const st
 		.frame_gen = off16(l->frame_gen),
 		.gen_iframe = off16(l->gen_iframe),
 		.task_coro = off16(l->task_coro),
+		.resp_minor = l->minor == 11 || l->minor == 12 ? l->minor : 0,
+		.type_flags = off16(l->type_flags),
+		.type_cached_keys = off16(l->type_cached_keys),
+		.type_name = 24, /* PyTypeObject.tp_name: all versions (pycode.c's TP_NAME_OFF) */
+		.list_size = off16(l->list_size),
+		.list_items = off16(l->list_items),
+		.method_self = off16(l->method_self),
+		.code_nlocalsplus = off16(l->code_nlocalsplus),
+		.unicode_length = off16(l->unicode_length),
+		.unicode_state = off16(l->unicode_state),
+		.unicode_ascii_data = off16(l->unicode_ascii_data),
 	};
 	__u32 key = pid;
 
@@ -711,63 +727,30 @@ void pystack__set_dispatchers(struct pystack *ps, int fd)
 	ps->dispatchers_fd = fd;
 }
 
+void pystack__set_resp_maps(struct pystack *ps, const int fds[4])
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ps->resp_fds[i] = fds[i];
+}
+
+bool pystack__view(struct pystack *ps, const struct sc_pyview_event *e, struct view_names *out,
+		   const char **reason)
+{
+	struct pyentry *pe = hashmap__get(ps->procs, e->hdr.pid);
+
+	memset(out, 0, sizeof(*out));
+	*reason = NULL;
+	if (!pe || !pe->proc)
+		return false;
+	return pyresp__names(pe->proc, e, mono_now_ns(), out, reason);
+}
+
 int pystack__set_task_codes(struct pystack *ps, int fd, struct scooby_bpf *skel)
 {
 	ps->tasks = pytasks__new(fd, ps->map_fd, skel);
 	return ps->tasks ? 0 : -ENOMEM;
-}
-
-/* The opcodes of the dispatcher's call of the view, CALL_FUNCTION_EX then its
- * INSTRUMENTED_ form, where frame pushes (3.12+) also come from its other calls; 0 where
- * every call a dispatcher makes through PyObject_Call is the view's. */
-static __u32 view_call_ops(int minor)
-{
-	if (minor == 12)
-		return 142 | 244 << 8;
-	if (minor == 13)
-		return 54 | 246 << 8;
-	return 0;
-}
-
-/* Marks code as a dispatcher of pid's for BPF: the request's later calls go unreported. */
-static void dispatcher_add(struct pystack *ps, uint32_t pid, uint64_t code, __u32 ops)
-{
-	struct sc_code_key key = { .tgid = pid, .code = code };
-	__u32 known = 0;
-
-	if (ps->dispatchers_fd < 0)
-		return;
-	bpf_map_update_elem(ps->dispatchers_fd, &key, &ops, BPF_NOEXIST);
-	/* (pid, 0): from now on only calls from a known dispatcher are reported */
-	key.code = 0;
-	bpf_map_update_elem(ps->dispatchers_fd, &key, &known, BPF_NOEXIST);
-}
-
-/* True when the call at instr is the view's: the opcode there is one of ops (3.12+). */
-static bool is_view_call(uint32_t pid, uint64_t instr, __u32 ops)
-{
-	uint8_t op;
-
-	if (!ops)
-		return true;
-	return target_read(pid, instr, &op, 1) && (op == (__u8)ops || op == (__u8)(ops >> 8));
-}
-
-/* Forgets pid's dispatchers: its code addresses may be another process's next. */
-static void dispatchers_forget(struct pystack *ps, uint32_t pid)
-{
-	struct sc_code_key key, next, *prev = NULL;
-
-	if (ps->dispatchers_fd < 0)
-		return;
-	while (bpf_map_get_next_key(ps->dispatchers_fd, prev, &next) == 0) {
-		if (next.tgid == pid) {
-			bpf_map_delete_elem(ps->dispatchers_fd, &next);
-			continue; /* restart from the same predecessor */
-		}
-		key = next;
-		prev = &key;
-	}
 }
 
 bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct view_names *out,
@@ -786,7 +769,7 @@ bool pystack__call(struct pystack *ps, const struct sc_pycall_event *e, struct v
 	if (!c || !is_dispatcher(c->function, c->filename))
 		return false;
 	ops = view_call_ops(pyproc__layout(pe->proc)->minor);
-	dispatcher_add(ps, e->hdr.pid, e->code, ops);
+	dispatcher_add(ps->dispatchers_fd, e->hdr.pid, e->code, ops);
 	/* read after the fact: the dispatcher's bytecode stays, CALL_FUNCTION_EX has no
 	 * specialized forms to be rewritten into */
 	if (!is_view_call(e->hdr.pid, e->instr, ops))
@@ -817,8 +800,12 @@ void pystack__proc_gone(struct pystack *ps, pid_t pid)
 {
 	struct known_gone_ctx kc = { .fd = ps->known_fd, .pid = pid };
 	__u32 key = pid;
+	int i;
 
-	dispatchers_forget(ps, pid);
+	/* its code, type and str addresses may be another process's next */
+	code_keys__forget(ps->dispatchers_fd, pid);
+	for (i = 0; i < 4; i++)
+		code_keys__forget(ps->resp_fds[i], pid);
 	pytasks__proc_gone(ps->tasks, pid);
 	hashmap__sweep(ps->known, known_gone, &kc);
 	entry_free(hashmap__del(ps->procs, pid));

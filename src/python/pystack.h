@@ -42,6 +42,15 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns);
 void pystack__proc_gone(struct pystack *ps, pid_t pid);
 /* Gives the BPF map of dispatcher code objects (py_dispatchers) to fill. */
 void pystack__set_dispatchers(struct pystack *ps, int fd);
+/* Gives the BPF maps of the response walk (bpf/pyresp.bpf.h: py_resp_types, _codes, _keys,
+ * _attrs), whose entries of a gone process are forgotten. */
+void pystack__set_resp_maps(struct pystack *ps, const int fds[4]);
+/* Reads an SC_EV_PYVIEW (what a request's first response write found): returns true when
+ * it decides the request's view, with out filled, or out empty and *reason saying why
+ * there is none (static); false when the process is unknown or the event decides nothing
+ * (*reason may then still say why no name was read). */
+bool pystack__view(struct pystack *ps, const struct sc_pyview_event *e, struct view_names *out,
+		   const char **reason);
 /* Gives the BPF map of task-holding code objects (py_task_codes) to fill as asgiref's
  * thread_handler is met in stacks, and BPF's flag (py_task_procs) set at the first one.
  * Returns 0 or -ENOMEM. */

@@ -367,6 +367,14 @@ void correlator__view(struct correlator *c, uint32_t pid, uint32_t tid, struct v
 	n->view = n->scooby = NULL;
 }
 
+void correlator__view_reason(struct correlator *c, uint32_t pid, uint32_t tid, const char *reason)
+{
+	struct record *r = hashmap__get(c->requests, tid);
+
+	if (r && r->pid == pid && !r->view_decided && !r->view_dispatched)
+		r->view_reason = reason;
+}
+
 /* Gives q to pid's background record (taking its strings), with reason (static) saying
  * why it has no request, when known. */
 static void query_background(struct correlator *c, uint32_t pid, struct query *q,

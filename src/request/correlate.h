@@ -72,10 +72,14 @@ void correlator__samples(struct correlator *c, uint32_t pid, uint32_t tid, const
 /* Thread tid was off-CPU for ns since its last report: its open request's off-CPU time. */
 void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ns);
 struct view_names;
-/* Names the view of tid's request from its dispatcher's call (taking n's strings), or
- * records reason when n is empty. Only the request's first such call counts. */
+/* Names the view of tid's request from its dispatcher's call or its response's objects
+ * (taking n's strings), or records reason when n is empty. Only the first counts; it
+ * overrides a name taken from a stack. */
 void correlator__view(struct correlator *c, uint32_t pid, uint32_t tid, struct view_names *n,
 		      const char *reason);
+/* Says why tid's request has no view (reason: static), unless a stack or a dispatcher's
+ * call already decided it. */
+void correlator__view_reason(struct correlator *c, uint32_t pid, uint32_t tid, const char *reason);
 /* Periodic work: background records, request timeouts. */
 void correlator__tick(struct correlator *c, uint64_t now);
 /* Publishes everything that belongs to pid (it exited). */

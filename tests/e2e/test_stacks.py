@@ -251,7 +251,8 @@ class DjangoSqliteStacks(StackChecks, E2ECase):
         cls.start_redis()
         cls.db = harness.sqlite_env(tmp)
         harness.django_prepare(tmp, cls.db)
-        cls.views_of = django_view_names(cls.db, ["/stack/query/", "/stack/cbv/"])
+        cls.views_of = django_view_names(cls.db, ["/stack/query/", "/stack/cbv/", "/noquery/",
+                                                  "/stack/thread/"])
         cls.gun = cls.start_gunicorn("djapp.wsgi:application", DJAPP, harness.django_env(cls.db),
                                      workers=2)
         cls.port = cls.gun.port
@@ -338,13 +339,15 @@ class DjangoSqliteStacks(StackChecks, E2ECase):
         self.assertEqual(self.views_of["/stack/cbv/"], "app.views.StackView")
         self.assertEqual(view_name(rec), self.views_of["/stack/cbv/"], msg)
 
-    def test_noquery_view_name_is_null(self):
+    def test_noquery_view_named(self):
+        # no stack: named from the response at its first write (issue 16)
         path, status, _ = self.get("/noquery/")
         self.assertEqual(status, 200)
         rec = self.record_for(path)
         self.assertEqual(queries(rec), [], short(rec))
         self.assertIn("ViewName", rec["plugins_data"], short(rec))
-        self.assertIsNone(view_name(rec), describe(rec))
+        self.assertEqual(self.views_of["/noquery/"], "app.views.noquery")
+        self.assertEqual(view_name(rec), self.views_of["/noquery/"], describe(rec))
 
     def test_n_plus_one_same_call_site(self):
         path, status, body = self.get("/stack/loop/")
@@ -369,10 +372,10 @@ class DjangoSqliteStacks(StackChecks, E2ECase):
         path, status, body = self.get("/stack/thread/?tag=" + tag)
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body), {"count": 5})
-        # the request itself ran no query on its own thread
+        # the request itself ran no query on its own thread: named from its response
         rec = self.record_for(path)
         self.assertEqual(queries(rec), [], short(rec))
-        self.assertIsNone(view_name(rec), describe(rec))
+        self.assertEqual(view_name(rec), self.views_of["/stack/thread/"], describe(rec))
         # the new thread's queries go to the worker's background record
         bg = self.records.wait(lambda r: r["request"]["method"] == "background"
                                and sql in texts(r), "background record with %r" % sql)

@@ -13,6 +13,8 @@ with __name__, Scooby's form), for views that run no query:
   DjangoViewsDepth8  The same under --stack-depth 8: the query's stack is cut at 8
                      frames, far inside the view, and the view is still named.
   DjangoViews312     The same under pyenv's CPython 3.12 (skipped when absent).
+  DjangoViewsDefault The same three without --view-probe (the default): the view is read at
+  (Depth8, 312)      the response's first write, from the objects its server still holds.
   PlainWsgi          tests/apps/wsgiapp.py has no dispatcher: a request without a query
                      has no view, and says why.
   HiddenFrames313    wsgiapp.py under pyenv's CPython 3.13: queries from a class's
@@ -65,6 +67,9 @@ def view_of(rec):
 
 NO_VIEW_REASON = ("no Python stack was captured during the request and no dispatcher call was "
                   "seen (--view-probe names every view)")
+
+
+NO_MATCH_REASON = "Django resolved the request to no view (request.resolver_match is None)"
 
 
 def require(found, what):
@@ -123,6 +128,14 @@ class DjangoViews(E2ECase):
                     self.assertEqual(queries(rec), [], short(rec))
                     self.assertEqual(view_of(rec), self.expect(path), short(rec))
 
+    def test_no_url_matched(self):
+        # a 404 reached no view: Django's resolver_match stays None, and the record says so
+        sent, status, _ = self.get("/view/none-such/")
+        self.assertEqual(status, 404)
+        rec = self.record_for(sent, 404)
+        self.assertEqual(view_of(rec), {"view_name": None, "scooby_view_name": None,
+                                        "view_reason": NO_MATCH_REASON}, short(rec))
+
     def test_query_view(self):
         sent, status, body = self.get(QUERY_VIEW)
         self.assertEqual(status, 200)
@@ -159,24 +172,23 @@ class DjangoViews312(DjangoViews):
 
 
 class DjangoViewsDefault(DjangoViews):
-    """Without --view-probe (the default: no trap in the interpreter): a view is named from
-    a request's stacks only, so a request that runs no query has none, and says why."""
+    """Without --view-probe (the default: no trap in the interpreter): a request's view is
+    read at its response's first write, from the response the server holds (Django's
+    request.resolver_match.func through response._resource_closers), queries or not."""
 
     scooby_args = ()
 
-    def test_noquery_views(self):
-        for path, status in NOQUERY_VIEWS.items():
-            with self.subTest(path=path):
-                sent, got, _ = self.get(path)
-                self.assertEqual(got, status)
-                rec = self.record_for(sent, status)
-                self.assertEqual(queries(rec), [], short(rec))
-                # a 500 logs the exception: that write's stack runs in Django's and the
-                # logging module's frames only, after the view has gone
-                reason = (NO_VIEW_REASON if status != 500 else
-                          "the stack holds no dispatcher and no application frame")
-                self.assertEqual(view_of(rec), {"view_name": None, "scooby_view_name": None,
-                                                "view_reason": reason}, short(rec))
+
+class DjangoViewsDefaultDepth8(DjangoViewsDepth8):
+    """The same under --stack-depth 8: the response is found whatever the depth."""
+
+    scooby_args = ("--stack-depth", "8")
+
+
+class DjangoViewsDefault312(DjangoViews312):
+    """The default under pyenv's CPython 3.12: its managed dicts' values are tagged."""
+
+    scooby_args = ()
 
 
 class PlainWsgi(E2ECase):

@@ -118,6 +118,17 @@ int main(void)
 	P("frame_gen", offsetof(PyFrameObject, f_gen));
 	P("gen_iframe", -1);
 #endif
+	/* a Django response's objects, read at the response's first write (bpf/pyresp.bpf.h) */
+	P("type_flags", offsetof(PyTypeObject, tp_flags));
+	P("type_cached_keys", offsetof(PyHeapTypeObject, ht_cached_keys));
+	P("list_size", offsetof(PyVarObject, ob_size));
+	P("list_items", offsetof(PyListObject, ob_item));
+	P("method_self", offsetof(PyMethodObject, im_self));
+#if PY_VERSION_HEX >= 0x030b0000
+	P("code_nlocalsplus", offsetof(PyCodeObject, co_nlocalsplus));
+#else
+	P("code_nlocalsplus", -1);
+#endif
 	printf("\n");
 	return 0;
 }
