@@ -1,4 +1,4 @@
-"""ASGI servers: Django under uvicorn (one event-loop thread reads and writes every connection,
+"""ASGI servers: Django under uvicorn and hypercorn (one event-loop thread reads and writes every connection,
 sync views and the ORM run in asgiref's executor thread), traced by scooby-bpf; and the asyncio
 TaskObj offsets scooby-bpf reads a task's coroutine at, checked on every interpreter."""
 import glob
@@ -52,6 +52,19 @@ class Uvicorn:
             self.proc.stop()
 
 
+class Hypercorn(Uvicorn):
+    """Debian's hypercorn (h11, its asyncio worker) serving module on 127.0.0.1:<free port>,
+    one worker in the process started (self.pid)."""
+
+    def start(self):
+        argv = [PYTHON, "-m", "hypercorn", self.app, "--bind", "127.0.0.1:%d" % self.port,
+                "--workers", "1", "--worker-class", "asyncio"]
+        self.proc = Proc("hypercorn", argv, self.tmp, env=self.env, cwd=self.chdir)
+        self.pid = self.proc.pid
+        wait_http(self.port, self.ready, self.proc)
+        return self
+
+
 class DjangoUvicorn(E2ECase):
     """THREADS clients at once, each sending PER_THREAD requests with an X-Request-ID, to Django
     under uvicorn: every request is recorded once, with the exact SQL Django's own execute
@@ -60,6 +73,7 @@ class DjangoUvicorn(E2ECase):
 
     db = "sqlite"
     record_db = "sqlite"  # the queries' db in records
+    server_kind = Uvicorn
 
     @classmethod
     def db_env(cls, tmp):
@@ -76,14 +90,15 @@ class DjangoUvicorn(E2ECase):
 
     @classmethod
     def setUpClass(cls):
-        tmp = cls.make_tmp("asgi-uvicorn-" + cls.db)
+        tmp = cls.make_tmp("asgi-%s-%s" % (cls.server_kind.__name__.lower(), cls.db))
         cls.start_redis()
         db = cls.db_env(tmp)
         harness.django_prepare(tmp, db)
         cls.sql_log = os.path.join(tmp, "sql.jsonl")
         env = harness.django_env(db)
         env["SCOOBY_SQL_LOG"] = cls.sql_log
-        cls.server = cls.start_server(Uvicorn, "djapp.asgi_logged:application", DJAPP, env)
+        cls.server = cls.start_server(cls.server_kind, "djapp.asgi_logged:application", DJAPP,
+                                      env)
         cls.port = cls.server.port
         cls.attach(cls.server.pid)
         # scooby-bpf learns asgiref's thread_handler from the first executor stack it
@@ -177,6 +192,19 @@ class DjangoUvicornPostgres(DjangoUvicorn):
     def expected(cls, logged):
         """Opening the connection runs no statement through libpq's query calls."""
         return [sql for sql in logged if sql != "<connect>"]
+
+
+class DjangoHypercorn(DjangoUvicorn):
+    """The same under hypercorn, whose app task writes its response itself
+    (HTTPStream.app_send -> TCPServer.protocol_send -> StreamWriter.write)."""
+
+    server_kind = Hypercorn
+
+
+class DjangoHypercornPostgres(DjangoUvicornPostgres):
+    """The same on the postgresql backend under hypercorn."""
+
+    server_kind = Hypercorn
 
 
 ASGI_PER_THREAD = 25
