@@ -1,4 +1,4 @@
-"""ASGI servers: Django under uvicorn and hypercorn (one event-loop thread reads and writes every connection,
+"""ASGI servers: Django under uvicorn, hypercorn and daphne (one event-loop thread reads and writes every connection,
 sync views and the ORM run in asgiref's executor thread), traced by scooby-bpf; and the asyncio
 TaskObj offsets scooby-bpf reads a task's coroutine at, checked on every interpreter."""
 import glob
@@ -60,6 +60,18 @@ class Hypercorn(Uvicorn):
         argv = [PYTHON, "-m", "hypercorn", self.app, "--bind", "127.0.0.1:%d" % self.port,
                 "--workers", "1", "--worker-class", "asyncio"]
         self.proc = Proc("hypercorn", argv, self.tmp, env=self.env, cwd=self.chdir)
+        self.pid = self.proc.pid
+        wait_http(self.port, self.ready, self.proc)
+        return self
+
+
+class Daphne(Uvicorn):
+    """Debian's daphne (Twisted on its asyncio reactor) serving module on
+    127.0.0.1:<free port>, one process (self.pid)."""
+
+    def start(self):
+        argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app]
+        self.proc = Proc("daphne", argv, self.tmp, env=self.env, cwd=self.chdir)
         self.pid = self.proc.pid
         wait_http(self.port, self.ready, self.proc)
         return self
@@ -205,6 +217,20 @@ class DjangoHypercornPostgres(DjangoUvicornPostgres):
     """The same on the postgresql backend under hypercorn."""
 
     server_kind = Hypercorn
+
+
+class DjangoDaphne(DjangoUvicorn):
+    """The same under daphne, where Twisted buffers the response and writes it later from
+    the loop, outside the request's task: the task is known when it asks the loop to watch
+    its connection for writing (Request.write -> startWriting -> add_writer: epoll_ctl)."""
+
+    server_kind = Daphne
+
+
+class DjangoDaphnePostgres(DjangoUvicornPostgres):
+    """The same on the postgresql backend under daphne."""
+
+    server_kind = Daphne
 
 
 ASGI_PER_THREAD = 25
