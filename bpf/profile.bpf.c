@@ -131,7 +131,7 @@ static __always_inline void prof_py_sample(const struct sc_py_cfg *cfg, __u64 pi
 	__u64 hash, now;
 	bool fresh = false;
 
-	e = py_walk_frames(cfg, tgid, &hash, NULL, false);
+	e = py_walk_frames(cfg, tgid, &hash, NULL);
 	if (!e)
 		return;
 	now = bpf_ktime_get_ns();

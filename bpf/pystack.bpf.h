@@ -45,14 +45,6 @@ volatile __u32 py_task_procs __weak;
  * query's stack walk does not ask whether its thread is one */
 volatile __u32 py_loop_threads __weak;
 
-/* a query's per-frame locals while thread_handler is not known yet (SC_EV_PYLOCALS) */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sc_pylocals_event);
-} py_seek SEC(".maps") __weak;
-
 #define PY_OWNED_BY_GENERATOR 1 /* _PyInterpreterFrame.owner of a generator's frame */
 
 #define PY_MAX_THREADS 256 /* threads walked to find ours */
@@ -203,14 +195,11 @@ struct py_frame_walk {
 	__u16 back, code, instr, ctx, owner, cstack;
 	__u64 bulk_lo, bulk_hi; /* target range held in py_bulk, 0 when none */
 	__u64 hash; /* FNV-1a of the frames kept so far (--profile tells stacks apart by it) */
+	__u32 hashing; /* 0: the caller needs no hash (a query's stack) */
 	__u32 tgid;
-	/* flags, in bytes: the walk is on the stack of a program that may call others */
-	__u8 hashing; /* 0: the caller needs no hash (a query's stack) */
-	__u8 tasks; /* the process has py_task_codes entries: look frames up */
-	__u8 want_gen; /* find the outermost generator frame's object */
-	__u8 seek; /* keep each frame's SC_PY_HANDLER_TASK_LOCAL in py_seek */
-	__u16 localsplus, frame_gen, gen_iframe, task_coro;
-	__u32 zero; /* py_seek's key, here: the step's own stack is full */
+	__u32 tasks; /* the process has py_task_codes entries: look frames up */
+	__u32 want_gen; /* find the outermost generator frame's object */
+	__u16 localsplus, frame_gen, gen_iframe, pad;
 	__u64 task; /* the local of the outermost py_task_codes frame, 0: none */
 	__u64 gen; /* the outermost generator (coroutine) whose frame was walked, 0: none */
 };
@@ -277,26 +266,6 @@ static __always_inline void py_task_check(struct py_frame_walk *w, __u64 frame, 
 		w->task = task;
 }
 
-/* Keeps, in py_seek's slot of the frame the walk is at, the frame's local at
- * SC_PY_HANDLER_TASK_LOCAL and what a Task there holds as its coroutine: thread_handler's
- * frame, once userspace tells it among them, gives the task (any other slot is ignored). */
-static __always_inline void py_seek_note(struct py_frame_walk *w, __u64 frame)
-{
-	struct sc_pylocal_slot *slot;
-	struct sc_pylocals_event *l;
-
-	l = bpf_map_lookup_elem(&py_seek, &w->zero);
-	if (!l)
-		return;
-	slot = &l->slots[w->n & (SC_PY_MAX_FRAMES - 1)];
-	bpf_probe_read_user(&slot->task, sizeof(slot->task),
-			    (void *)(frame + w->localsplus + SC_PY_HANDLER_TASK_LOCAL * 8));
-	slot->coro = 0;
-	if (slot->task)
-		bpf_probe_read_user(&slot->coro, sizeof(slot->coro),
-				    (void *)(slot->task + w->task_coro));
-}
-
 static long py_frame_step(__u32 i, void *p)
 {
 	struct py_frame_walk *w = p;
@@ -322,8 +291,6 @@ static long py_frame_step(__u32 i, void *p)
 		/* a generator's frame lives in its object, never in the data stack */
 		if (!skip && w->tasks)
 			py_task_check(w, frame, f->code);
-		if (!skip && w->seek)
-			py_seek_note(w, frame);
 		if (!skip) {
 			if (w->hashing)
 				py_hash_frame(w, f);
@@ -356,8 +323,6 @@ static long py_frame_step(__u32 i, void *p)
 	}
 	if (w->tasks)
 		py_task_check(w, frame, f->code);
-	if (w->seek)
-		py_seek_note(w, frame);
 	if (w->hashing)
 		py_hash_frame(w, f);
 	w->n++;
@@ -436,10 +401,9 @@ static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
  * (its frames, nframes, flags, task and task_coro set; NULL when the scratch cannot be
  * had). *hash, unless hash is NULL (a query's stack needs none), tells the frame list
  * apart: the tgid, every frame's code, instruction and context, the flags. *gen, unless
- * gen is NULL, is the outermost generator walked (an event loop's task coroutine). seek:
- * py_seek gets each frame's local (py_seek_note). */
-static __always_inline struct sc_pystack_event *
-py_walk_frames(const struct sc_py_cfg *cfg, __u32 tgid, __u64 *hash, __u64 *gen, bool seek)
+ * gen is NULL, is the outermost generator walked (an event loop's task coroutine). */
+static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_py_cfg *cfg,
+							       __u32 tgid, __u64 *hash, __u64 *gen)
 {
 	struct py_frame_walk w = { .hash = 0xcbf29ce484222325ULL ^ tgid, .hashing = !!hash };
 	struct sc_pystack_event *e;
@@ -465,8 +429,6 @@ py_walk_frames(const struct sc_py_cfg *cfg, __u32 tgid, __u64 *hash, __u64 *gen,
 		w.tasks = cfg->ntask_codes != 0 && cfg->frame_localsplus != SC_PY_NONE;
 		w.localsplus = cfg->frame_localsplus;
 		w.want_gen = gen != NULL;
-		w.seek = seek;
-		w.task_coro = cfg->task_coro;
 		w.frame_gen = cfg->frame_gen;
 		w.gen_iframe = cfg->gen_iframe;
 		py_bulk_copy(cfg, ts, &w);
@@ -500,9 +462,9 @@ static __always_inline __u64 py_outer_coro(__u32 tgid, bool loop)
 	if (!py_task_procs && !loop)
 		return 0;
 	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (!cfg || !py_stacks || (!cfg->ntask_codes && !cfg->seek_sent && !loop))
+	if (!cfg || !py_stacks || (!cfg->ntask_codes && !loop))
 		return 0;
-	py_walk_frames(cfg, tgid, NULL, &gen, false);
+	py_walk_frames(cfg, tgid, NULL, &gen);
 	return gen;
 }
 
@@ -513,55 +475,24 @@ static __always_inline __u32 py_event_size(const struct sc_pystack_event *e)
 	       (e->nframes & (SC_PY_MAX_FRAMES * 2 - 1)) * sizeof(struct sc_py_frame);
 }
 
-/* Sends the frames' locals py_walk_frames kept in py_seek (nframes of them), keyed by
- * key_ts, and marks the process: its responses look for their task from now on. */
-static __always_inline void py_seek_send(struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
-					 __u32 nframes)
-{
-	struct sc_pylocals_event *l;
-	__u32 zero = 0;
-	__u64 size;
-
-	l = bpf_map_lookup_elem(&py_seek, &zero);
-	if (!l)
-		return;
-	if (nframes > SC_PY_MAX_FRAMES)
-		nframes = SC_PY_MAX_FRAMES;
-	size = offsetof(struct sc_pylocals_event, slots) + nframes * sizeof(struct sc_pylocal_slot);
-	if (size > sizeof(*l))
-		size = sizeof(*l);
-	l->key_ts = key_ts;
-	l->nframes = nframes;
-	sc_hdr_fill(&l->hdr, SC_EV_PYLOCALS, size, pid_tgid, bpf_ktime_get_ns());
-	if (bpf_ringbuf_output(&events, l, size, sc_wakeup_flags()))
-		sc_count_lost(SC_EV_PYLOCALS);
-	cfg->seek_sent = 1;
-	py_task_procs = 1;
-}
-
 /* Walks the Python stack of the calling thread and sends it keyed by key_ts; loop: the
- * thread is an event loop's (the outermost coroutine is sent as task_coro); seek: its
- * frames' locals follow (py_seek_send). */
-static __always_inline void py_walk(struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts, __u32 kind,
-				    bool loop, bool seek)
+ * thread is an event loop's (the outermost coroutine is sent as task_coro). */
+static __always_inline void py_walk(const struct sc_py_cfg *cfg, __u64 pid_tgid, __u64 key_ts,
+				    __u32 kind, bool loop)
 {
 	struct sc_pystack_event *e;
 	__u64 gen = 0;
-	__u32 n;
 
-	e = py_walk_frames(cfg, pid_tgid >> 32, NULL, loop ? &gen : NULL, seek);
+	e = py_walk_frames(cfg, pid_tgid >> 32, NULL, loop ? &gen : NULL);
 	if (!e)
 		return;
 	/* on an event loop's thread the task is the one running: its coroutine, no Task */
 	if (loop && !e->task && gen)
 		e->task_coro = gen;
 	e->key_ts = key_ts;
-	n = e->nframes;
 	sc_hdr_fill(&e->hdr, kind, 0, pid_tgid, bpf_ktime_get_ns());
 	e->hdr.size = py_event_size(e);
 	sc_output(e, e->hdr.size);
-	if (seek)
-		py_seek_send(cfg, pid_tgid, key_ts, n);
 }
 
 /* Takes the stacks of a query starting now: Python's where the process runs a CPython we
@@ -570,23 +501,19 @@ static __always_inline void py_walk(struct sc_py_cfg *cfg, __u64 pid_tgid, __u64
 static __always_inline void py_capture_at(void *ctx, __u64 pid_tgid, __u64 key_ts, bool at_entry)
 {
 	__u32 tgid = pid_tgid >> 32;
-	struct sc_thread *t = NULL;
 	struct sc_py_cfg *cfg;
-	bool loop = false, seek = false;
+	struct sc_thread *t;
+	bool loop = false;
 
 	if (!py_stacks)
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &tgid);
-	if (cfg && (py_loop_threads || cfg->seek)) {
+	if (cfg && py_loop_threads) {
 		t = sc_thread_get(false);
 		loop = t && t->loop;
 	}
-	/* before thread_handler is known, a query outside any request (an executor's) brings
-	 * each frame's would-be task: the first executor query's among them */
-	if (cfg && cfg->seek && !cfg->ntask_codes && !(t && (t->req_fd1 || t->loop)))
-		seek = true;
 	if (cfg)
-		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK, loop, seek);
+		py_walk(cfg, pid_tgid, key_ts, SC_EV_PYSTACK, loop);
 	if (!cfg || native_stacks)
 		nat_capture(ctx, pid_tgid, key_ts, SC_EV_NATSTACK, at_entry);
 }

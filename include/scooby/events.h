@@ -44,7 +44,6 @@ enum sc_event_kind {
 	SC_EV_PROC_MMAP =
 		25, /* a traced process mapped a file executable (sc_small_event: address) */
 	SC_EV_HTTP_TASK = 26, /* an asyncio task asked to write on a request's socket */
-	SC_EV_PYLOCALS = 27, /* per frame of the SC_EV_PYSTACK just sent: a local (see below) */
 };
 
 struct sc_hdr {
@@ -290,27 +289,6 @@ struct sc_pystack_event {
 	struct sc_py_frame frames[SC_PY_MAX_FRAMES];
 };
 
-/* asgiref's SyncToAsync.thread_handler(self, loop, source_task, ...): source_task, the
- * asyncio Task whose sync work the thread runs, is its third local */
-#define SC_PY_HANDLER_TASK_LOCAL 2
-
-/* SC_EV_PYLOCALS: sent right after the SC_EV_PYSTACK of the same key_ts while the process
- * has no py_task_codes entry yet (sc_py_cfg.seek), for a query on a thread serving no
- * request: for each of its frames, the local at SC_PY_HANDLER_TASK_LOCAL and, read as a
- * Task, its coroutine. Userspace keeps the slot of the frame that turns out to be
- * thread_handler's, and so knows the first executor query's task too. */
-struct sc_pylocal_slot {
-	__u64 task; /* 0: none */
-	__u64 coro;
-};
-struct sc_pylocals_event {
-	struct sc_hdr hdr;
-	__u64 key_ts;
-	__u32 nframes; /* as the stack's */
-	__u32 pad;
-	struct sc_pylocal_slot slots[SC_PY_MAX_FRAMES];
-};
-
 /* SC_EV_NATSTACK: return addresses, innermost first (the probed function's own address
  * first), as a frame-pointer walk finds them. */
 #define SC_NAT_MAX_FRAMES 64
@@ -370,13 +348,7 @@ struct sc_py_cfg {
 	__u16 task_coro; /* _asyncio's TaskObj.task_coro */
 	__u16 pad2;
 	__u32 ntask_codes; /* entries of py_task_codes for this process: 0 skips the lookup */
-	/* set by userspace: while ntask_codes is 0, a query's stack outside a request comes
-	 * with its SC_EV_PYLOCALS; cleared when enough of them held no thread_handler */
-	__u8 seek;
-	/* set by BPF when such a stack was sent: responses then look for their task before
-	 * thread_handler is known, for the query's task to be named */
-	__u8 seek_sent;
-	__u16 pad3;
+	__u32 pad3;
 };
 
 /* SC_EV_PYCALL: PyObject_Call(callable, ...) entered on a request's thread before its

@@ -51,8 +51,6 @@ static size_t min_size(__u32 kind)
 		return sizeof(struct sc_pycall_event);
 	case SC_EV_HTTP_TASK:
 		return sizeof(struct sc_http_task_event);
-	case SC_EV_PYLOCALS:
-		return offsetof(struct sc_pylocals_event, slots);
 	}
 	return (size_t)-1;
 }
@@ -74,14 +72,6 @@ static bool payload_fits(const struct sc_hdr *h, size_t size)
 
 		return e->len < SC_SQL_CAP &&
 		       offsetof(struct sc_sql_text_event, text) + e->len <= size;
-	}
-	case SC_EV_PYLOCALS: {
-		const struct sc_pylocals_event *e = (const void *)h;
-
-		return e->nframes <= SC_PY_MAX_FRAMES &&
-		       offsetof(struct sc_pylocals_event, slots) +
-				       e->nframes * sizeof(e->slots[0]) <=
-			       size;
 	}
 	case SC_EV_WIRE_OUT:
 	case SC_EV_WIRE_IN:
@@ -298,9 +288,6 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_NATSTACK:
 		pystack__native_event(r->py, data);
-		break;
-	case SC_EV_PYLOCALS:
-		pystack__locals_event(r->py, data);
 		break;
 	case SC_EV_PYSAMPLE:
 	case SC_EV_NATSAMPLE: {

@@ -271,8 +271,6 @@ static int publish_cfg(struct pystack *ps, pid_t pid, uint64_t runtime, const st
 		.frame_gen = off16(l->frame_gen),
 		.gen_iframe = off16(l->gen_iframe),
 		.task_coro = off16(l->task_coro),
-		/* a Task's coroutine can be read: the first executor query may bring its own */
-		.seek = l->frame_localsplus >= 0 && l->task_coro >= 0,
 	};
 	__u32 key = pid;
 
@@ -417,12 +415,6 @@ static void hold(struct hashmap *map, uint32_t tid, uint64_t key_ts, void *p)
 void pystack__event(struct pystack *ps, const struct sc_pystack_event *e)
 {
 	hold(ps->pending, e->hdr.tid, e->key_ts, pending_from(e));
-}
-
-void pystack__locals_event(struct pystack *ps, const struct sc_pylocals_event *e)
-{
-	if (ps)
-		pytasks__locals_event(ps->tasks, e);
 }
 
 void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e)
@@ -618,9 +610,6 @@ bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_
 		ok = resolve_cached(ps, e->proc, p, out);
 		out->task = p->task;
 		out->task_coro = p->task_coro;
-		if (ok)
-			pytasks__locals_take(ps->tasks, pid, tid, key_ts, p->frames, p->nframes,
-					     out->handler_code, &out->task, &out->task_coro);
 		if (ok && out->handler_code)
 			pytasks__note(ps->tasks, pid, out->handler_code);
 	}
@@ -637,7 +626,6 @@ void pystack__drop(struct pystack *ps, uint32_t tid, uint64_t key_ts)
 {
 	free(hashmap__del(ps->pending, hashmap_key2(tid, key_ts)));
 	free(hashmap__del(ps->native, hashmap_key2(tid, key_ts)));
-	pytasks__locals_drop(ps->tasks, tid, key_ts);
 }
 
 /* Keeps stack s as the one BPF now counts as hash in pid (replacing an older copy of it);
@@ -716,7 +704,6 @@ void pystack__expire(struct pystack *ps, uint64_t now, uint64_t max_age_ns)
 
 	hashmap__sweep(ps->pending, expire_one, &c);
 	hashmap__sweep(ps->native, expire_one, &c);
-	pytasks__expire(ps->tasks, now, max_age_ns);
 }
 
 void pystack__set_dispatchers(struct pystack *ps, int fd)

@@ -26,8 +26,6 @@ void pystack__inherit(struct pystack *ps, pid_t parent, pid_t child);
 /* Holds a captured stack until the query it belongs to asks for it. */
 void pystack__event(struct pystack *ps, const struct sc_pystack_event *e);
 void pystack__native_event(struct pystack *ps, const struct sc_natstack_event *e);
-/* Holds a query's frame locals (sent after its stack) for pystack__take. */
-void pystack__locals_event(struct pystack *ps, const struct sc_pylocals_event *e);
 /* Moves the stack taken on tid at key_ts into *out, resolved: the Python frames, then the
  * native ones under them when they were taken. Returns false when there is none. */
 bool pystack__take(struct pystack *ps, uint32_t pid, uint32_t tid, uint64_t key_ts,
