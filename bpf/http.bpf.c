@@ -383,6 +383,53 @@ int http_sendfile_ret(struct trace_event_raw_sys_exit *ctx)
 	return write_exit(ctx, ctx->ret);
 }
 
+#define EPOLL_CTL_ADD 1
+#define EPOLL_CTL_MOD 3
+#define EPOLLOUT 0x004
+
+/* A thread asking its event loop to watch a request's socket for writing, before the
+ * response began: a server whose reactor buffers the response and writes it later from the
+ * loop, outside the request's task (Twisted under daphne: Request.write -> startWriting ->
+ * add_writer), asks from inside that task, whose coroutine names the request's task. */
+SEC("tp/syscalls/sys_enter_epoll_ctl")
+int http_epoll_ctl(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[2] };
+	struct sc_http_task_event e = {};
+	struct http_conn *conn;
+	struct sc_thread *t;
+	__u32 events = 0;
+	__u64 coro;
+
+	/* a sync server's process has no task to name: nothing to do */
+	if (!py_task_procs && !py_loop_threads)
+		return 0;
+	if (ctx->args[1] != EPOLL_CTL_ADD && ctx->args[1] != EPOLL_CTL_MOD)
+		return 0;
+	t = sc_thread_get(false);
+	if (!t || key.fd <= 2)
+		return 0;
+	if (t->loop) {
+		conn = bpf_map_lookup_elem(&http_fds, &key);
+		if (!conn || conn->resp_bytes)
+			return 0;
+	} else if (t->req_fd1 != key.fd + 1 || t->resp_bytes) {
+		return 0;
+	}
+	if (bpf_probe_read_user(&events, sizeof(events), (void *)ctx->args[3]) ||
+	    !(events & EPOLLOUT))
+		return 0;
+	coro = py_outer_coro(key.tgid, t->loop);
+	if (!coro)
+		return 0;
+	sc_hdr_fill(&e.hdr, SC_EV_HTTP_TASK, sizeof(e), pid_tgid, bpf_ktime_get_ns());
+	e.fd = key.fd;
+	e.coro = coro;
+	sc_emit(e);
+	return 0;
+}
+
 SEC("tp/syscalls/sys_enter_close")
 int http_close(struct trace_event_raw_sys_enter *ctx)
 {

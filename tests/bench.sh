@@ -9,7 +9,8 @@
 # Then the same for wire capture: a redis-py GET loop with no tracer, scooby-bpf without and
 # with stacks, and a bare bpftrace pair on the syscalls a GET makes (see that section).
 # Then the throughput of the Django test app's N+1 page under wrk: bare, a bare bpftrace pair,
-# scooby-bpf, scooby-bpf --profile=999 and django-debug-toolbar in one table (see that section);
+# scooby-bpf, scooby-bpf --profile=999 and django-debug-toolbar in one table, and the same page
+# under uvicorn (ASGI) bare, with the pair and with scooby-bpf (see that section);
 # then a flood; then how long scooby-bpf takes to attach and to exit on SIGINT.
 #
 # BENCH_ONLY=redis (or any comma-separated list of sqlite, redis, wrk, flood, attach) runs only those
@@ -225,8 +226,12 @@ fi
 #   debug-toolbar       the same page on a second gunicorn of the same app with Debian's
 #                       django-debug-toolbar (djapp.settings_toolbar: default panels, SQL
 #                       included), which collects and injects itself on every request
-# Figures are medians over the cycles. loss: against bare; loss/pair: that loss over the bare
-# pair's; CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
+#   uvicorn: bare, the pair, scooby-bpf
+#                       the same page of the same app under Debian's uvicorn (djapp.asgi: one
+#                       process, one event loop; the view and its queries in asgiref's
+#                       executor thread), the same three configurations in the same cycles
+# Figures are medians over the cycles. loss: against bare (uvicorn's rows: against uvicorn
+# bare); loss/pair: that loss over the bare pair's (uvicorn's: over the pair's under uvicorn); CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
 # served; Redis: the CPU of the redis-server the records go to, on these same two cores,
 # per request served; peak RSS: scooby-bpf's VmHWM, the largest of its runs.
 if section wrk; then
@@ -250,13 +255,19 @@ if section wrk; then
 	tport=$(free_port)
 	DJANGO_SETTINGS_MODULE=djapp.settings_toolbar gunicorn -w 2 -k sync -b "127.0.0.1:$tport" \
 		--chdir "$DJAPP" --timeout 60 djapp.wsgi:application >"$tmp/gunicorn-tb.log" 2>&1 &
+	uport=$(free_port)
+	(cd "$DJAPP" && DJANGO_SETTINGS_MODULE=djapp.settings exec $PY -m uvicorn djapp.asgi:application \
+		--host 127.0.0.1 --port "$uport" --lifespan off --no-access-log) >"$tmp/uvicorn.log" 2>&1 &
+	UVICORN=$!
 	url="http://127.0.0.1:$port$page"
 	turl="http://127.0.0.1:$tport$page"
+	uurl="http://127.0.0.1:$uport$page"
 	t=0
-	until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url" && curl -sf -o /dev/null "$turl"; do
+	until [ -S "$tmp/redis.sock" ] && curl -sf -o /dev/null "$url" && curl -sf -o /dev/null "$turl" &&
+		curl -sf -o /dev/null "$uurl"; do
 		sleep 0.1
 		t=$((t + 1))
-		[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/gunicorn-tb.log" "$tmp/redis.log"; exit 1; }
+		[ $t -lt 300 ] || { cat "$tmp/gunicorn.log" "$tmp/gunicorn-tb.log" "$tmp/uvicorn.log" "$tmp/redis.log"; exit 1; }
 	done
 	# the toolbar must really be there: its markup injected into the page, its SQL panel on
 	curl -sf "$turl" >"$tmp/tb.html"
@@ -273,19 +284,19 @@ if section wrk; then
 		awk '/requests in/{n = $1} /^Requests\/sec:/{r = $2} END {print r, n}' "$tmp/wrk.out" >>"$1"
 	}
 
-	# scooby-bpf on the gunicorn master (and so its workers) while wrk runs; appends its CPU
-	# in us per request to $1.cpu (Redis's to $1.rcpu), its peak RSS (KiB) to $1.rss, the
-	# events it lost to $1.lost
-	wrk_with_scooby() { # result-file scooby-bpf options...
-		local out=$1 pid cpu0 cpu1 rcpu0 rcpu1 reqs hz
-		shift
+	# scooby-bpf on server process $2 (the gunicorn master, and so its workers; or uvicorn)
+	# while wrk runs on url $3; appends its CPU in us per request to $1.cpu (Redis's to
+	# $1.rcpu), its peak RSS (KiB) to $1.rss, the events it lost to $1.lost
+	wrk_with_scooby() { # result-file server-pid url scooby-bpf options...
+		local out=$1 spid=$2 surl=$3 pid cpu0 cpu1 rcpu0 rcpu1 reqs hz
+		shift 3
 		: >"$tmp/wsc.log" # not the last run's line (see with_tracer)
-		"$BIN" -p "$GUNICORN" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
+		"$BIN" -p "$spid" -q --redis unix://"$tmp"/redis.sock --ttl 60 "$@" >"$tmp/wsc.log" 2>&1 &
 		pid=$!
 		wait_line "$tmp/wsc.log" "scooby-bpf: attached"
 		cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
 		rcpu0=$(awk '{print $14 + $15}' /proc/$REDIS/stat)
-		wrk_rps "$out" "$url" "$WRK_SECONDS"
+		wrk_rps "$out" "$surl" "$WRK_SECONDS"
 		cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
 		rcpu1=$(awk '{print $14 + $15}' /proc/$REDIS/stat)
 		awk '/VmHWM/{print $2}' /proc/$pid/status >>"$out.rss"
@@ -300,9 +311,9 @@ if section wrk; then
 		sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
 	}
 
-	# the bare pair on sqlite3_step while wrk runs (bpftrace says "Attaching" before it
-	# attaches: wait, up to 5 s, for its two links)
-	wrk_with_pair() { # result-file
+	# the bare pair on sqlite3_step while wrk runs on url $2 (bpftrace says "Attaching"
+	# before it attaches: wait, up to 5 s, for its two links)
+	wrk_with_pair() { # result-file url
 		local pid t=0
 		: >"$tmp/pair.log"
 		bpftrace -e "uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }" \
@@ -312,19 +323,23 @@ if section wrk; then
 		while [ $((t++)) -lt 500 ] && [ "$(bpftool perf show 2>/dev/null | grep -c "^pid $pid ")" -lt 2 ]; do
 			sleep 0.01
 		done
-		wrk_rps "$1" "$url" "$WRK_SECONDS"
+		wrk_rps "$1" "$2" "$WRK_SECONDS"
 		kill -INT $pid
 		wait $pid || true
 	}
 
 	wrk_rps /dev/null "$url" 3 # warm-up: imports, caches, the SQLite file
 	wrk_rps /dev/null "$turl" 3
+	wrk_rps /dev/null "$uurl" 3
 	for ((c = 0; c < WRK_CYCLES; c++)); do
 		wrk_rps "$tmp/wrk_none" "$url" "$WRK_SECONDS"
-		wrk_with_pair "$tmp/wrk_pair"
-		wrk_with_scooby "$tmp/wrk_core"
-		wrk_with_scooby "$tmp/wrk_prof" --profile=999
+		wrk_with_pair "$tmp/wrk_pair" "$url"
+		wrk_with_scooby "$tmp/wrk_core" "$GUNICORN" "$url"
+		wrk_with_scooby "$tmp/wrk_prof" "$GUNICORN" "$url" --profile=999
 		wrk_rps "$tmp/wrk_tb" "$turl" "$WRK_SECONDS"
+		wrk_rps "$tmp/wrk_unone" "$uurl" "$WRK_SECONDS"
+		wrk_with_pair "$tmp/wrk_upair" "$uurl"
+		wrk_with_scooby "$tmp/wrk_ucore" "$UVICORN" "$uurl"
 	done
 
 	runs() { awk '{printf "%s%.0f", (NR > 1 ? " " : ""), $1}' "$1"; }
@@ -339,11 +354,16 @@ if section wrk; then
 		-v lf="$(total "$tmp/wrk_prof.lost")" -v rn="$(runs "$tmp/wrk_none")" \
 		-v rp="$(runs "$tmp/wrk_pair")" -v rc="$(runs "$tmp/wrk_core")" \
 		-v rpf="$(runs "$tmp/wrk_prof")" -v rtb="$(runs "$tmp/wrk_tb")" -v k="$WRK_CYCLES" \
+		-v un="$(median "$tmp/wrk_unone")" -v up="$(median "$tmp/wrk_upair")" \
+		-v us="$(median "$tmp/wrk_ucore")" -v ucs="$(median "$tmp/wrk_ucore.cpu")" \
+		-v uqs="$(median "$tmp/wrk_ucore.rcpu")" -v urs="$(peak "$tmp/wrk_ucore.rss")" \
+		-v uls="$(total "$tmp/wrk_ucore.lost")" -v run="$(runs "$tmp/wrk_unone")" \
+		-v rup="$(runs "$tmp/wrk_upair")" -v ruc="$(runs "$tmp/wrk_ucore")" \
 		-v d="$WRK_SECONDS" -v c="$WRK_CONNS" -v pg="$page" 'function loss(x) {
-		return (n - x) * 100 / n
+		return (base - x) * 100 / base
 	}
 	function ratio(x) {
-		return loss(p) > 0 ? sprintf("%9.2f", loss(x) / loss(p)) : "      n/a"
+		return loss(pair) > 0 ? sprintf("%9.2f", loss(x) / loss(pair)) : "      n/a"
 	}
 	function row(name, x, cpu, rcpu, rss, note) {
 		printf "  %-26s %8.1f %7.1f %% %s %10s %10s %10s%s\n", name, x, loss(x), ratio(x), cpu,
@@ -354,6 +374,8 @@ if section wrk; then
 		printf "%d interleaved cycles x %d s, median):\n", k, d
 		printf "  %-26s %8s %9s %9s %10s %10s %10s\n", "", "req/s", "loss", "loss/pair", "CPU us/req",
 		       "Redis us/r", "peak RSS"
+		base = n
+		pair = p
 		printf "  %-26s %8.1f %9s %9s %10s %10s %10s\n", "bare", n, "-", "-", "-", "-", "-"
 		row("bpftrace step pair", p, "-", "-", "-", "")
 		row("scooby-bpf", s, sprintf("%.1f", cs), sprintf("%.1f", qs), sprintf("%.1f MiB", rs / 1024),
@@ -361,7 +383,15 @@ if section wrk; then
 		row("scooby-bpf --profile=999", f, sprintf("%.1f", cf), sprintf("%.1f", qf),
 		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %d events lost)", lf))
 		row("django-debug-toolbar", tb, "-", "-", "-", "")
+		printf "  the same page under uvicorn (ASGI: one process, one event loop, asgiref executor):\n"
+		base = un
+		pair = up
+		printf "  %-26s %8.1f %9s %9s %10s %10s %10s\n", "uvicorn bare", un, "-", "-", "-", "-", "-"
+		row("uvicorn bpftrace step pair", up, "-", "-", "-", "")
+		row("uvicorn scooby-bpf", us, sprintf("%.1f", ucs), sprintf("%.1f", uqs),
+		    sprintf("%.1f MiB", urs / 1024), sprintf("(target: loss/pair <= 1.5; %d events lost)", uls))
 		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; --profile %s; toolbar %s\n", rn, rp, rc, rpf, rtb
+		printf "  uvicorn runs (req/s): bare %s; pair %s; scooby-bpf %s\n", run, rup, ruc
 	}'
 
 	# Where the cost is: a uprobe trap costs the target microseconds, a BPF program run a

@@ -41,6 +41,7 @@ enum sc_event_kind {
 	SC_EV_PROC_MMAP =
 		25, /* a traced process mapped a file executable (sc_small_event: address) */
 	SC_EV_PYVIEW = 26, /* a request's first response write found its view (sc_pyview_event) */
+	SC_EV_HTTP_TASK = 27, /* an asyncio task asked to write on a request's socket */
 };
 
 struct sc_hdr {
@@ -65,6 +66,16 @@ struct sc_http_event {
 	 * the task writes it), 0 when none or not looked for */
 	__u64 coro;
 	char data[SC_HTTP_CAP];
+};
+
+/* SC_EV_HTTP_TASK: before a request's response began, a thread asked its event loop to
+ * watch the request's socket fd for writing (epoll_ctl with EPOLLOUT) from inside an asyncio
+ * task: coro is the outermost generator frame's coroutine on its stack, the task's. */
+struct sc_http_task_event {
+	struct sc_hdr hdr;
+	__u32 fd;
+	__u32 pad;
+	__u64 coro;
 };
 
 /* SC_EV_HTTP_CLOSE, SC_EV_SQL_FINALIZE, SC_EV_PROC_*: a small fixed record. */

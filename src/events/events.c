@@ -42,6 +42,8 @@ static size_t min_size(__u32 kind)
 		return sizeof(struct sc_pycall_event);
 	case SC_EV_PYVIEW:
 		return sizeof(struct sc_pyview_event);
+	case SC_EV_HTTP_TASK:
+		return sizeof(struct sc_http_task_event);
 	}
 	return (size_t)-1;
 }
@@ -285,6 +287,9 @@ int events__handle(void *ctx, void *data, size_t size)
 		break;
 	case SC_EV_HTTP_CLOSE:
 		http_tracker__close(r->http, h->pid, s->arg, h->ts);
+		break;
+	case SC_EV_HTTP_TASK:
+		http_tracker__task(r->http, data);
 		break;
 	case SC_EV_CALL:
 	case SC_EV_CALL_TEXT:

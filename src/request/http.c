@@ -232,6 +232,20 @@ void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e)
 		end_request(t, h, e->hdr.ts, true);
 }
 
+void http_tracker__task(struct http_tracker *t, const struct sc_http_task_event *e)
+{
+	struct http_thread *h = NULL;
+
+	if (hashmap__size(t->conns))
+		h = hashmap__get(t->conns, hashmap_key2(e->hdr.pid, e->fd));
+	if (!h)
+		h = hashmap__get(t->threads, e->hdr.tid);
+	if (!h || h->pid != e->hdr.pid || h->fd != e->fd || h->resp_bytes || !e->coro)
+		return;
+	/* the task that asks to write the response is the request's, as the one writing it */
+	correlator__bind_task(t->corr, e->hdr.pid, e->coro, http_key(h));
+}
+
 void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint64_t ts)
 {
 	void *v = hashmap__get(t->fds, hashmap_key2(pid, fd));

@@ -14,6 +14,9 @@ struct http_tracker *http_tracker__new(struct correlator *c);
 void http_tracker__free(struct http_tracker *t);
 void http_tracker__in(struct http_tracker *t, const struct sc_http_event *e);
 void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e);
+/* A task asked to write on a request's socket before its response began (daphne): its
+ * executor's queries are that request's. */
+void http_tracker__task(struct http_tracker *t, const struct sc_http_task_event *e);
 void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint64_t ts);
 /* Forgets every thread of pid. */
 void http_tracker__proc_gone(struct http_tracker *t, uint32_t pid);

@@ -281,6 +281,31 @@ def http_request(port, path, method="GET", headers=None, body=None, timeout=30):
         conn.close()
 
 
+def concurrent_clients(nclients, items, one, timeout=120):
+    """Runs nclients client threads at once: client k calls one(k, item) for each item of
+    items(k), in turn, and one returns (key, value). Returns ({key: value}, errors): errors
+    holds "client k, item: exception" for each client an exception stopped. Each thread is
+    waited for up to timeout seconds."""
+    got, errors, lock = {}, [], threading.Lock()
+
+    def client(k):
+        for item in items(k):
+            try:
+                key, value = one(k, item)
+            except Exception as exc:  # noqa: BLE001 - reported to the caller
+                errors.append("client %d, %r: %r" % (k, item, exc))
+                return
+            with lock:
+                got[key] = value
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(nclients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return got, errors
+
+
 def tagged(path):
     """path with a unique query string, so its record can be found by path."""
     return "%s%st=%s" % (path, "&" if "?" in path else "?", nonce())

@@ -1,4 +1,4 @@
-"""ASGI servers: Django under uvicorn (one event-loop thread reads and writes every connection,
+"""ASGI servers: Django under uvicorn, hypercorn and daphne (one event-loop thread reads and writes every connection,
 sync views and the ORM run in asgiref's executor thread), traced by scooby-bpf; and the asyncio
 TaskObj offsets scooby-bpf reads a task's coroutine at, checked on every interpreter."""
 import glob
@@ -6,11 +6,11 @@ import json
 import os
 import re
 import subprocess
-import threading
 
 import harness
-from harness import (DJAPP, PYTHON, SQ_PRAGMA, E2ECase, Proc, check_record, free_port,
-                     http_request, nonce, queries, short, texts, wait_http)
+from harness import (DJAPP, PYTHON, SQ_PRAGMA, E2ECase, Proc, check_record,
+                     concurrent_clients, free_port, http_request, nonce, queries, short, texts,
+                     wait_http)
 
 THREADS = 4
 PER_THREAD = 50
@@ -52,6 +52,31 @@ class Uvicorn:
             self.proc.stop()
 
 
+class Hypercorn(Uvicorn):
+    """Debian's hypercorn (h11, its asyncio worker) serving module on 127.0.0.1:<free port>,
+    one worker in the process started (self.pid)."""
+
+    def start(self):
+        argv = [PYTHON, "-m", "hypercorn", self.app, "--bind", "127.0.0.1:%d" % self.port,
+                "--workers", "1", "--worker-class", "asyncio"]
+        self.proc = Proc("hypercorn", argv, self.tmp, env=self.env, cwd=self.chdir)
+        self.pid = self.proc.pid
+        wait_http(self.port, self.ready, self.proc)
+        return self
+
+
+class Daphne(Uvicorn):
+    """Debian's daphne (Twisted on its asyncio reactor) serving module on
+    127.0.0.1:<free port>, one process (self.pid)."""
+
+    def start(self):
+        argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.app]
+        self.proc = Proc("daphne", argv, self.tmp, env=self.env, cwd=self.chdir)
+        self.pid = self.proc.pid
+        wait_http(self.port, self.ready, self.proc)
+        return self
+
+
 class DjangoUvicorn(E2ECase):
     """THREADS clients at once, each sending PER_THREAD requests with an X-Request-ID, to Django
     under uvicorn: every request is recorded once, with the exact SQL Django's own execute
@@ -60,6 +85,7 @@ class DjangoUvicorn(E2ECase):
 
     db = "sqlite"
     record_db = "sqlite"  # the queries' db in records
+    server_kind = Uvicorn
 
     @classmethod
     def db_env(cls, tmp):
@@ -76,14 +102,15 @@ class DjangoUvicorn(E2ECase):
 
     @classmethod
     def setUpClass(cls):
-        tmp = cls.make_tmp("asgi-uvicorn-" + cls.db)
+        tmp = cls.make_tmp("asgi-%s-%s" % (cls.server_kind.__name__.lower(), cls.db))
         cls.start_redis()
         db = cls.db_env(tmp)
         harness.django_prepare(tmp, db)
         cls.sql_log = os.path.join(tmp, "sql.jsonl")
         env = harness.django_env(db)
         env["SCOOBY_SQL_LOG"] = cls.sql_log
-        cls.server = cls.start_server(Uvicorn, "djapp.asgi_logged:application", DJAPP, env)
+        cls.server = cls.start_server(cls.server_kind, "djapp.asgi_logged:application", DJAPP,
+                                      env)
         cls.port = cls.server.port
         cls.attach(cls.server.pid)
         # scooby-bpf learns asgiref's thread_handler from the first executor stack it
@@ -97,24 +124,13 @@ class DjangoUvicorn(E2ECase):
             return {e["request_id"]: e for e in map(json.loads, f) if e["request_id"]}
 
     def drive(self):
-        sent, errors, lock = {}, [], threading.Lock()
+        def one(n, i):
+            path = PAGES[(n + i) % len(PAGES)][0]
+            rid = "asgi-%d-%d-%s" % (n, i, nonce())
+            status, _, _ = http_request(self.port, path, headers={"X-Request-ID": rid})
+            return rid, (path, status)
 
-        def client(n):
-            try:
-                for i in range(PER_THREAD):
-                    path = PAGES[(n + i) % len(PAGES)][0]
-                    rid = "asgi-%d-%d-%s" % (n, i, nonce())
-                    status, _, _ = http_request(self.port, path, headers={"X-Request-ID": rid})
-                    with lock:
-                        sent[rid] = (path, status)
-            except Exception as exc:  # reported by the main thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(300)
+        sent, errors = concurrent_clients(THREADS, lambda n: range(PER_THREAD), one, 300)
         self.assertEqual(errors, [])
         self.assertEqual(len(sent), THREADS * PER_THREAD)
         return sent
@@ -179,6 +195,33 @@ class DjangoUvicornPostgres(DjangoUvicorn):
         return [sql for sql in logged if sql != "<connect>"]
 
 
+class DjangoHypercorn(DjangoUvicorn):
+    """The same under hypercorn, whose app task writes its response itself
+    (HTTPStream.app_send -> TCPServer.protocol_send -> StreamWriter.write)."""
+
+    server_kind = Hypercorn
+
+
+class DjangoHypercornPostgres(DjangoUvicornPostgres):
+    """The same on the postgresql backend under hypercorn."""
+
+    server_kind = Hypercorn
+
+
+class DjangoDaphne(DjangoUvicorn):
+    """The same under daphne, where Twisted buffers the response and writes it later from
+    the loop, outside the request's task: the task is known when it asks the loop to watch
+    its connection for writing (Request.write -> startWriting -> add_writer: epoll_ctl)."""
+
+    server_kind = Daphne
+
+
+class DjangoDaphnePostgres(DjangoUvicornPostgres):
+    """The same on the postgresql backend under daphne."""
+
+    server_kind = Daphne
+
+
 ASGI_PER_THREAD = 25
 ASGI_QUERIES = 3
 
@@ -205,24 +248,13 @@ class PlainAsgiUvicorn(E2ECase):
         cls.attach(cls.server.pid)
 
     def test_interleaved_requests_own_queries(self):
-        sent, errors, lock = {}, [], threading.Lock()
+        def one(n, i):
+            rid = "plain-%d-%d-%s" % (n, i, nonce())
+            status, _, _ = http_request(self.port, "/q/%d/" % ASGI_QUERIES,
+                                        headers={"X-Request-ID": rid})
+            return rid, status
 
-        def client(n):
-            try:
-                for i in range(ASGI_PER_THREAD):
-                    rid = "plain-%d-%d-%s" % (n, i, nonce())
-                    status, _, _ = http_request(self.port, "/q/%d/" % ASGI_QUERIES,
-                                                headers={"X-Request-ID": rid})
-                    with lock:
-                        sent[rid] = status
-            except Exception as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(300)
+        sent, errors = concurrent_clients(THREADS, lambda n: range(ASGI_PER_THREAD), one, 300)
         self.assertEqual(errors, [])
         recs = self.records.wait(lambda r: r["request"]["request_id"] in sent,
                                  "%d requests" % len(sent), count=len(sent))

@@ -6,10 +6,10 @@ import json
 import os
 import shutil
 import sqlite3
-import threading
 
 import harness
-from harness import APPS, E2ECase, Scooby, http_request, queries, tagged, texts, wait_for
+from harness import (APPS, E2ECase, Scooby, concurrent_clients, http_request, queries, tagged,
+                     texts, wait_for)
 
 LAZYDJ = os.path.join(APPS, "lazydj")
 REQUESTS, CLIENTS = 50, 4
@@ -70,22 +70,12 @@ class LazySqlite(E2ECase):
     def drive(self, port, tag):
         """REQUESTS requests from CLIENTS threads at once; returns {request id: the app's SQL}."""
         paths = ["/items/" if i % 3 == 0 else "/item/%d/" % (i % 5 + 1) for i in range(REQUESTS)]
-        got, errors, lock = {}, [], threading.Lock()
+        def one(k, i):
+            rid = "%s-%02d" % (tag, i)
+            status, _, headers = http_request(port, paths[i], headers={"X-Request-ID": rid})
+            return rid, (status, json.loads(headers["X-SQL"]))
 
-        def client(k):
-            for i in range(k, REQUESTS, CLIENTS):
-                rid = "%s-%02d" % (tag, i)
-                try:
-                    status, _, headers = http_request(port, paths[i], headers={"X-Request-ID": rid})
-                    with lock:
-                        got[rid] = (status, json.loads(headers["X-SQL"]))
-                except Exception as exc:  # noqa: BLE001 - reported below
-                    errors.append("%s: %r" % (rid, exc))
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        got, errors = concurrent_clients(CLIENTS, lambda k: range(k, REQUESTS, CLIENTS), one)
         self.assertEqual(errors, [])
         self.assertEqual(sorted(got), sorted("%s-%02d" % (tag, i) for i in range(REQUESTS)))
         for rid, (status, sql) in got.items():

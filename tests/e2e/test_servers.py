@@ -4,11 +4,10 @@ unix socket, keep-alive upstream connections), each traced by scooby-bpf on a Dj
 import json
 import os
 import re
-import threading
 
 import harness
-from harness import (DJAPP, SQ_PRAGMA, E2ECase, check_record, http_request, nonce, queries,
-                     short, texts)
+from harness import (DJAPP, SQ_PRAGMA, E2ECase, check_record, concurrent_clients, http_request,
+                     nonce, queries, short, texts)
 
 THREADS = 4
 PER_THREAD = 10
@@ -50,24 +49,13 @@ class ServerCase(E2ECase):
     def drive(self):
         """THREADS clients at once, each sending PER_THREAD requests with an X-Request-ID.
         Returns {request id: (path, status)}."""
-        sent, errors, lock = {}, [], threading.Lock()
+        def one(n, i):
+            path = PAGES[(n + i) % len(PAGES)][0]
+            rid = "srv-%d-%d-%s" % (n, i, nonce())
+            status, _, _ = http_request(self.port, path, headers={"X-Request-ID": rid})
+            return rid, (path, status)
 
-        def client(n):
-            try:
-                for i in range(PER_THREAD):
-                    path = PAGES[(n + i) % len(PAGES)][0]
-                    rid = "srv-%d-%d-%s" % (n, i, nonce())
-                    status, _, _ = http_request(self.port, path, headers={"X-Request-ID": rid})
-                    with lock:
-                        sent[rid] = (path, status)
-            except Exception as exc:  # reported by the main thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(THREADS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        sent, errors = concurrent_clients(THREADS, lambda n: range(PER_THREAD), one)
         self.assertEqual(errors, [])
         self.assertEqual(len(sent), THREADS * PER_THREAD)
         return sent
