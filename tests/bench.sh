@@ -416,6 +416,8 @@ for f in (l.split() for l in open(s1)):
 rows.sort(key=lambda r: -r[1])
 hits = sum(r[1] for r in rows if not r[0].startswith(("http", "proc", "profile")))
 print("  %s: %.1f uprobe hits per request (all programs: %s), BPF %.1f us per request" % (label, hits, ", ".join("%s %.1f" % r[:2] for r in rows), sum(r[2] for r in rows)))
+top = sorted(rows, key=lambda r: -r[2])[:8]
+print("    BPF us per request by program: %s" % ", ".join("%s %.1f" % (r[0], r[2]) for r in top))
 PY
 	}
 	stats_was=$(sysctl -n kernel.bpf_stats_enabled)

@@ -90,11 +90,11 @@ for uuid in $(redis-cli -s "$SOCK" ZRANGE scooby:requests 0 -1); do
 		printf '%s' "$rec" | $PY -c '
 import json, sys
 r = json.load(sys.stdin)
-q, sql = r["request"], r["plugins_data"]["SQL"]
+q, sql, frames = r["request"], r["plugins_data"]["SQL"], r["frames"]  # stored form: FORMAT.md
 print("%s %s -> %s in %.2f ms, view %s" % (q["method"], q["path"], q["status"],
       q["duration_ms"], r["plugins_data"]["ViewName"]["view_name"]))
 for x in sql["queries"]:
-    app = next((f for f in x["stack"] if "/tests/apps/" in (f.get("filename") or "")), None)
+    app = next((f for f in (frames[i] for i in x["stack"]) if "/tests/apps/" in (f.get("filename") or "")), None)
     print("  %7.3f ms  %-70.70s  %s" % (x["time_taken"], x["query"],
           "%s:%s %s" % (app["filename"].split("/tests/apps/")[1], app["lineno"], app["function"]) if app else ""))
 for g in sql.get("groups", []):

@@ -174,6 +174,9 @@ struct record_groups {
 char *record__to_json(const struct record *r, struct record_groups *g);
 /* The same, with the text's length in *len. */
 char *record__to_json_len(const struct record *r, struct record_groups *g, size_t *len);
+/* The same in the stored form (docs/FORMAT.md): each distinct frame once in a top-level
+ * "frames", every stack the indices of its frames there. What Redis holds. */
+char *record__to_stored_json(const struct record *r, struct record_groups *g, size_t *len);
 /* Summed time_taken of the SQL queries (kept and omitted), in ms. */
 double record__total_db_ms(const struct record *r);
 /* Likewise for a key-value list. */

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "serve/api.h"
+#include "serve/stored.h"
 
 #define API_BATCH 100 /* sorted-set entries read, and records fetched, per round trip */
 #define API_SCAN_MAX 5000 /* entries examined per list call, filters or not */
@@ -261,16 +262,19 @@ void api__get(struct store *s, const char *uuid, struct api_reply *out)
 {
 	redisReply *r = api__fetch(s, uuid, out);
 
+	size_t len;
+
 	if (!r)
 		return;
-	out->status = 200;
-	out->body = malloc(r->len + 1);
-	if (out->body) {
-		memcpy(out->body, r->str, r->len);
-		out->body[r->len] = '\0';
-	} else {
-		api__error(out, 500, "out of memory");
-	}
+	/* the record in its full form; another value as it is stored */
+	out->body = stored_record__full_text(r->str, r->len, &len);
+	if (out->body)
+		out->status = 200;
+	else
+		api__error(out, 502,
+			   "the stored value of %s could not be read back in full "
+			   "(a malformed frame table, or out of memory)",
+			   uuid);
 	freeReplyObject(r);
 }
 
@@ -283,7 +287,7 @@ void api__scooby(struct store *s, const char *uuid, struct api_reply *out)
 		return;
 	rec = cJSON_ParseWithLength(r->str, r->len);
 	freeReplyObject(r);
-	layout = scooby_layout__new(rec);
+	layout = stored_record__expand(rec) >= 0 ? scooby_layout__new(rec) : NULL;
 	cJSON_Delete(rec);
 	if (!layout) {
 		api__error(out, 502, "the stored value of %s is not a scooby-bpf record", uuid);

@@ -382,6 +382,41 @@ def close_client(client):
     client.connection_pool.disconnect()
 
 
+def full_form(stored):
+    """The full form of a record as scooby-bpf stores it in Redis (docs/FORMAT.md, "The
+    stored form"): each stack's frame indices replaced by the frames of the record's
+    "frames". Raises ValueError unless the stored form is exact: a "frames" table whose
+    frames are distinct and each used, every stack a list of indices into it."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("frames"), list):
+        raise ValueError("not in the stored form (no top-level frames list)")
+    rec = dict(stored)
+    frames = rec.pop("frames")
+    if len({json.dumps(f, sort_keys=True) for f in frames}) != len(frames):
+        raise ValueError("a frame is in the frames table twice")
+    used = set()
+
+    def expand(v):
+        if isinstance(v, dict):
+            out = {}
+            for k, x in v.items():
+                if k == "stack" and isinstance(x, list):
+                    for i in x:
+                        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(frames):
+                            raise ValueError("stack entry %r is not an index into frames" % (i,))
+                    used.update(x)
+                    out[k] = [frames[i] for i in x]
+                else:
+                    out[k] = expand(x)
+            return out
+        if isinstance(v, list):
+            return [expand(x) for x in v]
+        return v
+    rec = expand(rec)
+    if used != set(range(len(frames))):
+        raise ValueError("frames %s are in the table but in no stack" % sorted(set(range(len(frames))) - used))
+    return rec
+
+
 class Records:
     """Reads scooby records from Redis: zset scooby:requests -> scooby:req:<uuid>."""
 
@@ -408,7 +443,7 @@ class Records:
             if raw is None:
                 continue
             try:
-                self.by_uuid[member] = json.loads(raw.decode("utf-8"))
+                self.by_uuid[member] = full_form(json.loads(raw.decode("utf-8")))
             except ValueError as exc:  # UnicodeDecodeError is a ValueError
                 self.invalid[member] = "%s: %r" % (exc, raw[:400])
         return list(self.by_uuid.values())

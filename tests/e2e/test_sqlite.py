@@ -230,7 +230,7 @@ class SqliteGunicornSync(E2ECase):
         r = self.redis.client()
         self.addCleanup(harness.close_client, r)
         key = "scooby:req:" + rec["uuid"]
-        self.assertEqual(json.loads(r.get(key)), rec)
+        self.assertEqual(harness.full_form(json.loads(r.get(key))), rec)
         ttl = r.ttl(key)
         self.assertGreater(ttl, 0)
         self.assertLessEqual(ttl, TTL)

@@ -690,7 +690,8 @@ class ViewerRealRecords(E2ECase):
         harness.django_prepare(tmp, harness.sqlite_env(tmp))
         app = cls.start_gunicorn("djapp.wsgi:application", DJAPP, env, workers=1)
         cls.port = app.port
-        cls.attach(app.pid)
+        cls.jsonl = os.path.join(tmp, "records.jsonl")
+        cls.attach(app.pid, args=("--json", cls.jsonl))
         cls.viewer = Viewer(tmp, cls.redis.url)
         cls.addClassCleanup(cls.viewer.stop)
         cls.viewer.start()
@@ -716,6 +717,42 @@ class ViewerRealRecords(E2ECase):
         for q in queries:
             self.assertTrue({"query", "start", "end", "time_taken", "stack"} <= set(q), q)
         self.assertEqual(self.viewer.json("/api/requests/" + rec["uuid"])[0], 200)
+
+    def test_stored_form_reads_back_as_the_file_has_it(self):
+        """Redis holds each distinct frame once (the stored form); the API gives back, byte
+        for byte, the full form that --json wrote, and Scooby's layout its stacks."""
+        sent, status, _ = self.get("/nplus1/")
+        self.assertEqual(status, 200)
+        rec = self.record_for(sent, 200)
+
+        def line():
+            with open(self.jsonl, "rb") as f:
+                got = [l.rstrip(b"\n") for l in f if rec["uuid"].encode() in l]
+            return got or None
+        (full,) = harness.wait_for(line, 10, "the record's --json line")
+        self.assertEqual(json.loads(full), rec)
+        stored = self.records.raw.get("scooby:req:" + rec["uuid"])
+        table = json.loads(stored)["frames"]
+        stacks = [q["stack"] for q in rec["plugins_data"]["SQL"]["queries"]]
+        self.assertEqual(len(table), len({json.dumps(f) for s in stacks for f in s}))
+        self.assertGreater(sum(map(len, stacks)), 2 * len(table))  # the N+1 loop's repeat
+        self.assertLess(len(stored) * 2, len(full))
+        self.assertEqual(harness.full_form(json.loads(stored)), rec)
+        status, data, _ = self.viewer.request("/api/requests/" + rec["uuid"])
+        self.assertEqual((status, data), (200, full))
+        status, layout = self.viewer.json("/scooby/get-data/%s/" % rec["uuid"])
+        self.assertEqual(status, 200)
+        self.assertEqual([q["stack"] for q in layout["plugins_data"]["SQL"]["queries"]], stacks)
+
+    def test_a_malformed_frame_table_is_502(self):
+        rec = make_record(queries=[("SELECT 1", 0.1, 0.2)])
+        rec["frames"] = [frame("/srv/app.py", 3, "view")]
+        rec["plugins_data"]["SQL"]["queries"][0]["stack"] = [0, 1]
+        store(self.records.r, [rec])
+        status, body = self.viewer.json("/api/requests/" + rec["uuid"])
+        self.assertEqual(status, 502)
+        self.assertIn("could not be read back in full", body["error"])
+        self.assertEqual(self.viewer.json("/scooby/get-data/%s/" % rec["uuid"])[0], 502)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 #include "record/record.h"
+#include "serve/stored.h"
 #include "stores/memcached/memcached.h"
 #include "stores/mysql/mysql.h"
 #include "stores/postgresql/pq.h"
@@ -296,6 +297,91 @@ static void test_background_and_frames(void **state)
 	record__free(r);
 }
 
+/* Adds a SQL query whose stack is n frames of table, by index. */
+static void add_with_stack(struct record *r, const struct frame *table, const int *idx, size_t n)
+{
+	struct query q = { .db = DB_SQLITE,
+			   .tid = 43,
+			   .start_ns = 1000000000ULL,
+			   .end_ns = 1000001000ULL,
+			   .busy_ns = 1000 };
+	size_t i;
+
+	q.sql = strdup("SELECT ?");
+	q.stack.frames = calloc(n ? n : 1, sizeof(struct frame));
+	q.stack.nframes = n;
+	for (i = 0; i < n; i++)
+		q.stack.frames[i] = table[idx[i]];
+	assert_int_equal(record__add_query(r, &q), 0);
+}
+
+/* The stored form holds each distinct frame once, first use first, and expands back to
+ * exactly the full form's text. */
+static void test_stored_form(void **state)
+{
+	static const char *views = "/app/views.py", *base = "/usr/lib/python3/x.py";
+	const struct frame table[] = {
+		{ .filename = views, .lineno = 12, .function = "items" },
+		{ .filename = base, .lineno = 3, .function = "execute" },
+		{ .filename = views, .lineno = 13, .function = "items" },
+		{ .native = true,
+		  .module = "/lib/libsqlite3.so",
+		  .symbol = "sqlite3_step",
+		  .offset = 4 },
+		{ .unresolved = true },
+	};
+	static const int a[] = { 1, 0 }, b[] = { 1, 2 }, c[] = { 3, 4, 1, 0 };
+	struct record *r = sample();
+	char *full, *stored, *expanded;
+	size_t len, slen;
+	cJSON *j, *f;
+
+	add_with_stack(r, table, a, 2);
+	add_with_stack(r, table, a, 2);
+	add_with_stack(r, table, b, 2);
+	add_with_stack(r, table, c, 4);
+	add_with_stack(r, table, c, 0);
+	full = record__to_json_len(r, NULL, &len);
+	stored = record__to_stored_json(r, NULL, &slen);
+	assert_non_null(full);
+	assert_non_null(stored);
+	assert_int_equal(strlen(stored), slen);
+	assert_true(slen < len);
+	j = cJSON_Parse(stored);
+	assert_non_null(j);
+	f = get(j, "frames");
+	assert_int_equal(cJSON_GetArraySize(f), 5);
+	assert_string_equal(get(cJSON_GetArrayItem(f, 0), "function")->valuestring, "execute");
+	assert_string_equal(get(cJSON_GetArrayItem(f, 3), "symbol")->valuestring, "sqlite3_step");
+	assert_true(cJSON_IsTrue(get(cJSON_GetArrayItem(f, 4), "unresolved")));
+	expanded = cJSON_PrintUnformatted(
+		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 3), "stack"));
+	assert_string_equal(expanded, "[3,4,0,1]");
+	free(expanded);
+	assert_int_equal(stored_record__expand(j), 1);
+	expanded = cJSON_PrintUnformatted(j);
+	assert_string_equal(expanded, full);
+	/* a full-form record is left as it is; a bad index is refused */
+	assert_int_equal(stored_record__expand(j), 0);
+	cJSON_Delete(j);
+	j = cJSON_Parse(stored);
+	cJSON_ReplaceItemInArray(
+		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack"), 0,
+		cJSON_CreateNumber(5));
+	assert_int_equal(stored_record__expand(j), -1);
+	cJSON_Delete(j);
+	j = cJSON_Parse(stored);
+	cJSON_ReplaceItemInArray(
+		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack"), 0,
+		cJSON_CreateNumber(0.5));
+	assert_int_equal(stored_record__expand(j), -1);
+	cJSON_Delete(j);
+	free(expanded);
+	free(stored);
+	free(full);
+	record__free(r);
+}
+
 static void test_app_frames(void **state)
 {
 	struct frame f = { .filename = "/srv/app/views.py" };
@@ -331,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_stores_and_logs),
 		cmocka_unit_test(test_log_limit_counts_the_rest),
 		cmocka_unit_test(test_app_frames),
+		cmocka_unit_test(test_stored_form),
 	};
 
 	clock_ref__init();
