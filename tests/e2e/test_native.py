@@ -26,7 +26,9 @@ class NativeStacks(unittest.TestCase):
         h.remove_tmpdir(cls.tmp)
 
     def run_client(self, extra=()):
-        app = h.Proc("cclient", [self.exe, "30"], self.tmp)
+        # 20 s of queries at most (stopped once the record is in): a loaded machine's attach
+        # can take longer than the 3 s this ran before, and then it saw none
+        app = h.Proc("cclient", [self.exe, "200"], self.tmp)
         self.addCleanup(app.stop)
         h.wait_for(lambda: "ready" in app.output(), 10, "cclient ready")
         sc = h.Scooby(self.tmp, app.pid, redis_url="unix://%s/none.sock" % self.tmp,
