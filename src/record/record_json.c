@@ -63,11 +63,13 @@ static void put_frame(struct jsonw *w, const struct frame *f)
 	jsonw__close(w, '}');
 }
 
-/* A frame list serialized once: its frames (to confirm a hash match) and its JSON array. */
+/* A frame list serialized once: its frames (to confirm a hash match), its JSON array, and
+ * where each frame's object lies in it (span[2 * i] to span[2 * i + 1]). */
 struct stack_json {
 	size_t nframes;
 	struct frame *frames;
 	char *json;
+	uint32_t *span;
 };
 
 static struct hashmap *stack_jsons; /* frame-list hash -> struct stack_json */
@@ -80,6 +82,7 @@ static void stack_json_free(void *v)
 		return;
 	free(sj->frames);
 	free(sj->json);
+	free(sj->span);
 	free(sj);
 }
 
@@ -115,15 +118,19 @@ static uint64_t frames_hash(const struct frame *f, size_t n)
 	return h;
 }
 
-/* Serializes a frame list as a JSON array afresh; malloc'd, NULL on ENOMEM. */
-static char *frames_json(const struct frame *frames, size_t n)
+/* Serializes a frame list as a JSON array afresh, with each frame's span in span (2 n);
+ * malloc'd, NULL on ENOMEM. */
+static char *frames_json(const struct frame *frames, size_t n, uint32_t *span)
 {
 	struct jsonw w = {};
 	size_t i;
 
 	jsonw__open(&w, '[');
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		span[2 * i] = w.len + (i > 0); /* past the comma */
 		put_frame(&w, &frames[i]);
+		span[2 * i + 1] = w.len;
+	}
 	jsonw__close(&w, ']');
 	if (w.oom) {
 		jsonw__free(&w);
@@ -132,9 +139,9 @@ static char *frames_json(const struct frame *frames, size_t n)
 	return w.buf;
 }
 
-/* Returns the JSON array of a stack's frames, serialized once per distinct frame list
- * (owned by the cache, valid until the next call), or NULL on ENOMEM. */
-static const char *stack_json(const struct stack *s)
+/* Returns a stack's frame list serialized once per distinct frame list (owned by the
+ * cache, valid until the next call), or NULL on ENOMEM. */
+static const struct stack_json *stack_json(const struct stack *s)
 {
 	uint64_t h = frames_hash(s->frames, s->nframes);
 	struct stack_json *sj;
@@ -147,7 +154,7 @@ static const char *stack_json(const struct stack *s)
 		for (i = 0; i < s->nframes && frame_eq(&sj->frames[i], &s->frames[i]); i++)
 			;
 		if (i == s->nframes)
-			return sj->json;
+			return sj;
 	}
 	stack_json_free(hashmap__del(stack_jsons, h));
 	if (hashmap__size(stack_jsons) >= STACK_JSON_MAX)
@@ -157,14 +164,16 @@ static const char *stack_json(const struct stack *s)
 		return NULL;
 	sj->nframes = s->nframes;
 	sj->frames = malloc((s->nframes ? s->nframes : 1) * sizeof(*sj->frames));
-	sj->json = frames_json(s->frames, s->nframes);
+	sj->span = malloc((s->nframes ? s->nframes : 1) * 2 * sizeof(*sj->span));
+	if (sj->span)
+		sj->json = frames_json(s->frames, s->nframes, sj->span);
 	if (sj->frames && s->nframes)
 		memcpy(sj->frames, s->frames, s->nframes * sizeof(*sj->frames));
 	if (!sj->frames || !sj->json || hashmap__set(stack_jsons, h, sj, NULL)) {
 		stack_json_free(sj);
 		return NULL;
 	}
-	return sj->json;
+	return sj;
 }
 
 /*
@@ -179,6 +188,8 @@ struct frame_table {
 	size_t n, cap;
 	uint32_t *slots; /* open addressing: index in frames + 1, 0 for an empty slot */
 	size_t mask;
+	struct jsonw text; /* the frames' objects, copied from the stack cache at first use */
+	uint32_t *idx; /* one stack's indices, cap of them */
 };
 
 /* The table of the record being written in the stored form; NULL for the full form. */
@@ -192,11 +203,15 @@ static int frame_table__reset(struct frame_table *t, size_t nframes)
 
 	while (nslots < 2 * nframes)
 		nslots *= 2;
-	if (nframes > t->cap) {
-		p = realloc(t->frames, nframes * sizeof(*t->frames));
+	if (nframes > t->cap || !t->frames) {
+		p = realloc(t->frames, (nframes + 1) * sizeof(*t->frames));
 		if (!p)
 			return -ENOMEM;
 		t->frames = p;
+		p = realloc(t->idx, (nframes + 1) * sizeof(*t->idx));
+		if (!p)
+			return -ENOMEM;
+		t->idx = p;
 		t->cap = nframes;
 	}
 	if (nslots > t->mask + 1 || !t->slots) {
@@ -208,11 +223,14 @@ static int frame_table__reset(struct frame_table *t, size_t nframes)
 	}
 	memset(t->slots, 0, (t->mask + 1) * sizeof(*t->slots));
 	t->n = 0;
+	jsonw__reset(&t->text);
 	return 0;
 }
 
-/* Returns f's index in t, adding it when new (the caller sized t for every frame). */
-static size_t frame_table__index(struct frame_table *t, const struct frame *f)
+/* Returns f's index in t, adding it (and its object's JSON, json of len bytes) when new;
+ * the caller sized t for every frame. */
+static uint32_t frame_table__index(struct frame_table *t, const struct frame *f, const char *json,
+				   size_t len)
 {
 	uint64_t h = frames_hash(f, 1);
 	size_t i;
@@ -229,6 +247,7 @@ static size_t frame_table__index(struct frame_table *t, const struct frame *f)
 	}
 	t->frames[t->n] = f;
 	t->slots[i] = ++t->n;
+	jsonw__raw_n(&t->text, json, len);
 	return t->n - 1;
 }
 
@@ -251,20 +270,22 @@ static size_t record_nframes(const struct record *r)
 /* stack, stack_truncated, stack_partial; a cache miss out of memory sets oom. */
 static void put_stack(struct jsonw *w, const struct stack *s)
 {
-	const char *json;
+	const struct stack_json *sj = stack_json(s);
+	struct frame_table *t = frame_table;
 	size_t i;
 
-	jsonw__name(w, "stack");
-	if (frame_table) {
-		jsonw__open(w, '[');
-		for (i = 0; i < s->nframes; i++)
-			jsonw__num(w, frame_table__index(frame_table, &s->frames[i]));
-		jsonw__close(w, ']');
-	} else if ((json = stack_json(s))) {
-		jsonw__raw(w, json);
-	} else {
+	if (!sj) {
 		w->oom = true;
 		return;
+	}
+	jsonw__name(w, "stack");
+	if (t) {
+		for (i = 0; i < s->nframes; i++)
+			t->idx[i] = frame_table__index(t, &s->frames[i], sj->json + sj->span[2 * i],
+						       sj->span[2 * i + 1] - sj->span[2 * i]);
+		jsonw__uints(w, t->idx, s->nframes);
+	} else {
+		jsonw__raw(w, sj->json);
 	}
 	jsonw__mbool(w, "stack_truncated", s->truncated);
 	jsonw__mbool(w, "stack_partial", s->partial);
@@ -489,7 +510,6 @@ static char *record_json(const struct record *r, struct record_groups *g, struct
 	static struct jsonw w; /* reused: records are built on the main thread only */
 	struct record_groups none = {}, *groups = g ? g : &none;
 	char *out = NULL;
-	size_t i;
 
 	jsonw__reset(&w);
 	if (table && frame_table__reset(table, record_nframes(r)))
@@ -504,9 +524,10 @@ static char *record_json(const struct record *r, struct record_groups *g, struct
 	if (table) {
 		jsonw__name(&w, "frames");
 		jsonw__open(&w, '[');
-		for (i = 0; i < table->n; i++)
-			put_frame(&w, table->frames[i]);
+		if (table->n)
+			jsonw__raw_n(&w, table->text.buf, table->text.len);
 		jsonw__close(&w, ']');
+		w.oom = w.oom || table->text.oom;
 	}
 	jsonw__close(&w, '}');
 	frame_table = NULL;

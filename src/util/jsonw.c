@@ -304,6 +304,32 @@ void jsonw__null(struct jsonw *w)
 
 void jsonw__raw(struct jsonw *w, const char *json)
 {
+	jsonw__raw_n(w, json, strlen(json));
+}
+
+void jsonw__raw_n(struct jsonw *w, const char *json, size_t n)
+{
 	value_start(w);
-	put(w, json, strlen(json));
+	put(w, json, n);
+}
+
+void jsonw__uints(struct jsonw *w, const uint32_t *v, size_t n)
+{
+	char *p;
+	size_t i;
+
+	value_start(w);
+	/* at most 10 digits and a comma each, and the brackets */
+	if (!reserve(w, n * 11 + 2))
+		return;
+	p = w->buf + w->len;
+	*p++ = '[';
+	for (i = 0; i < n; i++) {
+		if (i)
+			*p++ = ',';
+		p += fmt_u64(p, v[i]);
+	}
+	*p++ = ']';
+	*p = 0;
+	w->len = p - w->buf;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A buffer being written; a failed allocation sets oom and later writes do nothing. */
@@ -39,6 +40,9 @@ void jsonw__num(struct jsonw *w, double d);
 void jsonw__bool(struct jsonw *w, bool b);
 void jsonw__null(struct jsonw *w);
 void jsonw__raw(struct jsonw *w, const char *json);
+void jsonw__raw_n(struct jsonw *w, const char *json, size_t n);
+/* An array of unsigned integers, as cJSON prints one of numbers. */
+void jsonw__uints(struct jsonw *w, const uint32_t *v, size_t n);
 
 /* Members: a name then a value. */
 static inline void jsonw__mstr(struct jsonw *w, const char *name, const char *s)
