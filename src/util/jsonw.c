@@ -176,6 +176,24 @@ static void put_escaped(struct jsonw *w, const char *s, size_t n)
 	put_escaped_as(w, s, n, false);
 }
 
+void jsonw__name_plain(struct jsonw *w, const char *name, size_t n)
+{
+	char *p;
+
+	value_start(w);
+	if (!reserve(w, n + 3))
+		return;
+	p = w->buf + w->len;
+	*p++ = '"';
+	memcpy(p, name, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
+	*p = 0;
+	w->len = p - w->buf;
+	w->comma = false;
+}
+
 void jsonw__name_n(struct jsonw *w, const char *name, size_t n)
 {
 	value_start(w);

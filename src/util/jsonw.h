@@ -26,10 +26,16 @@ void jsonw__open(struct jsonw *w, char c);
 void jsonw__close(struct jsonw *w, char c);
 /* Starts a member of the open object: its name and the colon. */
 void jsonw__name_n(struct jsonw *w, const char *name, size_t n);
-/* inline, so that a literal name's length is known when compiling */
+/* The same for a name that needs no escaping (printable ASCII but '"' and '\\'). */
+void jsonw__name_plain(struct jsonw *w, const char *name, size_t n);
+/* inline, so that a literal name's length is known when compiling; a literal is one of
+ * this program's own names, plain ASCII, and is not escaped (~250 names a record) */
 static inline void jsonw__name(struct jsonw *w, const char *name)
 {
-	jsonw__name_n(w, name, strlen(name));
+	if (__builtin_constant_p(strlen(name)))
+		jsonw__name_plain(w, name, strlen(name));
+	else
+		jsonw__name_n(w, name, strlen(name));
 }
 /* Values: a string (NULL: null) escaped as cJSON escapes, made valid UTF-8 first; a
  * number as cJSON prints a double; true/false; null; a JSON text written as it is. */
