@@ -231,7 +231,8 @@ fi
 #                       process, one event loop; the view and its queries in asgiref's
 #                       executor thread), the same three configurations in the same cycles
 # Figures are medians over the cycles. loss: against bare (uvicorn's rows: against uvicorn
-# bare); loss/pair: that loss over the bare pair's (uvicorn's: over the pair's under uvicorn); CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
+# bare) in the same cycle, then the median of the cycles' (this VM's CPU speed drifts by up
+# to 1.5x over a minute: runs seconds apart compare, medians of separate runs less); loss/pair: that loss over the bare pair's (uvicorn's: over the pair's under uvicorn); CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
 # served; Redis: the CPU of the redis-server the records go to, on these same two cores,
 # per request served; peak RSS: scooby-bpf's VmHWM, the largest of its runs.
 if section wrk; then
@@ -342,6 +343,9 @@ if section wrk; then
 		wrk_with_scooby "$tmp/wrk_ucore" "$UVICORN" "$uurl"
 	done
 
+	# the loss of runs file $2 against bare's $1, cycle by cycle (each pair of runs seconds
+	# apart, where this VM's CPU speed, which drifts by 1.5x, is about the same), median
+	ploss() { paste -d ' ' "$1" "$2" | awk '{print ($1 - $3) * 100 / $1}' >"$tmp/ploss"; median "$tmp/ploss"; }
 	runs() { awk '{printf "%s%.0f", (NR > 1 ? " " : ""), $1}' "$1"; }
 	total() { awk '{t += $1} END {print t + 0}' "$1"; }
 	peak() { sort -g "$1" | tail -n 1; }
@@ -351,7 +355,7 @@ if section wrk; then
 		-v cf="$(median "$tmp/wrk_prof.cpu")" -v qs="$(median "$tmp/wrk_core.rcpu")" \
 		-v qf="$(median "$tmp/wrk_prof.rcpu")" -v rs="$(peak "$tmp/wrk_core.rss")" \
 		-v rf="$(peak "$tmp/wrk_prof.rss")" -v ls="$(total "$tmp/wrk_core.lost")" \
-		-v lf="$(total "$tmp/wrk_prof.lost")" -v rn="$(runs "$tmp/wrk_none")" \
+		-v lf_lost="$(total "$tmp/wrk_prof.lost")" -v rn="$(runs "$tmp/wrk_none")" \
 		-v rp="$(runs "$tmp/wrk_pair")" -v rc="$(runs "$tmp/wrk_core")" \
 		-v rpf="$(runs "$tmp/wrk_prof")" -v rtb="$(runs "$tmp/wrk_tb")" -v k="$WRK_CYCLES" \
 		-v un="$(median "$tmp/wrk_unone")" -v up="$(median "$tmp/wrk_upair")" \
@@ -359,36 +363,35 @@ if section wrk; then
 		-v uqs="$(median "$tmp/wrk_ucore.rcpu")" -v urs="$(peak "$tmp/wrk_ucore.rss")" \
 		-v uls="$(total "$tmp/wrk_ucore.lost")" -v run="$(runs "$tmp/wrk_unone")" \
 		-v rup="$(runs "$tmp/wrk_upair")" -v ruc="$(runs "$tmp/wrk_ucore")" \
-		-v d="$WRK_SECONDS" -v c="$WRK_CONNS" -v pg="$page" 'function loss(x) {
-		return (base - x) * 100 / base
+		-v lp="$(ploss "$tmp/wrk_none" "$tmp/wrk_pair")" -v ls_="$(ploss "$tmp/wrk_none" "$tmp/wrk_core")" \
+		-v lf="$(ploss "$tmp/wrk_none" "$tmp/wrk_prof")" -v ltb="$(ploss "$tmp/wrk_none" "$tmp/wrk_tb")" \
+		-v lup="$(ploss "$tmp/wrk_unone" "$tmp/wrk_upair")" \
+		-v lus="$(ploss "$tmp/wrk_unone" "$tmp/wrk_ucore")" \
+		-v d="$WRK_SECONDS" -v c="$WRK_CONNS" -v pg="$page" 'function ratio(l) {
+		return pair > 0 ? sprintf("%9.2f", l / pair) : "      n/a"
 	}
-	function ratio(x) {
-		return loss(pair) > 0 ? sprintf("%9.2f", loss(x) / loss(pair)) : "      n/a"
-	}
-	function row(name, x, cpu, rcpu, rss, note) {
-		printf "  %-26s %8.1f %7.1f %% %s %10s %10s %10s%s\n", name, x, loss(x), ratio(x), cpu,
+	function row(name, x, l, cpu, rcpu, rss, note) {
+		printf "  %-26s %8.1f %7.1f %% %s %10s %10s %10s%s\n", name, x, l, ratio(l), cpu,
 		       rcpu, rss, note == "" ? "" : "  " note
 	}
 	BEGIN {
 		printf "wrk on the Django N+1 page, %s (6 SQLite queries, HTML; gunicorn -w 2 sync; %d connections;\n", pg, c
-		printf "%d interleaved cycles x %d s, median):\n", k, d
+		printf "%d interleaved cycles x %d s; req/s: median; loss: median of each cycle'"'"'s against that cycle'"'"'s bare):\n", k, d
 		printf "  %-26s %8s %9s %9s %10s %10s %10s\n", "", "req/s", "loss", "loss/pair", "CPU us/req",
 		       "Redis us/r", "peak RSS"
-		base = n
-		pair = p
+		pair = lp
 		printf "  %-26s %8.1f %9s %9s %10s %10s %10s\n", "bare", n, "-", "-", "-", "-", "-"
-		row("bpftrace step pair", p, "-", "-", "-", "")
-		row("scooby-bpf", s, sprintf("%.1f", cs), sprintf("%.1f", qs), sprintf("%.1f MiB", rs / 1024),
+		row("bpftrace step pair", p, lp, "-", "-", "-", "")
+		row("scooby-bpf", s, ls_, sprintf("%.1f", cs), sprintf("%.1f", qs), sprintf("%.1f MiB", rs / 1024),
 		    sprintf("(target: loss/pair <= 1.5; %d events lost)", ls))
-		row("scooby-bpf --profile=999", f, sprintf("%.1f", cf), sprintf("%.1f", qf),
-		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %d events lost)", lf))
-		row("django-debug-toolbar", tb, "-", "-", "-", "")
+		row("scooby-bpf --profile=999", f, lf, sprintf("%.1f", cf), sprintf("%.1f", qf),
+		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %d events lost)", lf_lost))
+		row("django-debug-toolbar", tb, ltb, "-", "-", "-", "")
 		printf "  the same page under uvicorn (ASGI: one process, one event loop, asgiref executor):\n"
-		base = un
-		pair = up
+		pair = lup
 		printf "  %-26s %8.1f %9s %9s %10s %10s %10s\n", "uvicorn bare", un, "-", "-", "-", "-", "-"
-		row("uvicorn bpftrace step pair", up, "-", "-", "-", "")
-		row("uvicorn scooby-bpf", us, sprintf("%.1f", ucs), sprintf("%.1f", uqs),
+		row("uvicorn bpftrace step pair", up, lup, "-", "-", "-", "")
+		row("uvicorn scooby-bpf", us, lus, sprintf("%.1f", ucs), sprintf("%.1f", uqs),
 		    sprintf("%.1f MiB", urs / 1024), sprintf("(target: loss/pair <= 1.5; %d events lost)", uls))
 		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; --profile %s; toolbar %s\n", rn, rp, rc, rpf, rtb
 		printf "  uvicorn runs (req/s): bare %s; pair %s; scooby-bpf %s\n", run, rup, ruc
