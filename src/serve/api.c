@@ -261,7 +261,6 @@ static redisReply *api__fetch(struct store *s, const char *uuid, struct api_repl
 void api__get(struct store *s, const char *uuid, struct api_reply *out)
 {
 	redisReply *r = api__fetch(s, uuid, out);
-
 	size_t len;
 
 	if (!r)
