@@ -331,9 +331,10 @@ static void test_stored_form(void **state)
 		{ .unresolved = true },
 	};
 	static const int a[] = { 1, 0 }, b[] = { 1, 2 }, c[] = { 3, 4, 1, 0 };
+	static const double bad[] = { 5, -1, 0.5 }; /* past the table, negative, not an index */
 	struct record *r = sample();
 	char *full, *stored, *expanded;
-	size_t len, slen;
+	size_t len, slen, i;
 	cJSON *j, *f;
 
 	add_with_stack(r, table, a, 2);
@@ -364,18 +365,14 @@ static void test_stored_form(void **state)
 	/* a full-form record is left as it is; a bad index is refused */
 	assert_int_equal(stored_record__expand(j), 0);
 	cJSON_Delete(j);
-	j = cJSON_Parse(stored);
-	cJSON_ReplaceItemInArray(
-		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack"), 0,
-		cJSON_CreateNumber(5));
-	assert_int_equal(stored_record__expand(j), -1);
-	cJSON_Delete(j);
-	j = cJSON_Parse(stored);
-	cJSON_ReplaceItemInArray(
-		get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack"), 0,
-		cJSON_CreateNumber(0.5));
-	assert_int_equal(stored_record__expand(j), -1);
-	cJSON_Delete(j);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = cJSON_Parse(stored);
+		cJSON_ReplaceItemInArray(
+			get(cJSON_GetArrayItem(get(j, "plugins_data.SQL.queries"), 0), "stack"), 0,
+			cJSON_CreateNumber(bad[i]));
+		assert_int_equal(stored_record__expand(j), -1);
+		cJSON_Delete(j);
+	}
 	free(expanded);
 	free(stored);
 	free(full);
