@@ -101,7 +101,8 @@ for g in sql.get("groups", []):
     if g["n_plus_one"]:
         print("  N+1: %d x %s from %s" % (g["count"], g["fingerprint"], ", ".join(g["call_sites"])))
 '
-		echo "(the full record: redis-cli -s $SOCK GET scooby:req:$uuid)"
+		echo "(the record as Redis holds it, each distinct frame once: redis-cli -s $SOCK GET scooby:req:$uuid;"
+		echo " in full from the viewer below: /api/requests/$uuid)"
 		shown=1
 		break
 	fi
