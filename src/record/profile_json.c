@@ -8,7 +8,40 @@
 #include <cjson/cJSON.h>
 
 #include "profile_int.h"
+#include "util/hashmap.h"
 #include "util/jsonw.h"
+
+/* Bound of the label cache: folded-stack labels of distinct (function, line) frames. Past
+ * it the cache is emptied, between two requests' folds. Only the main thread folds. */
+#define PROFILE_LABELS_MAX 16384
+
+/* A frame's label, kept by what it shows: a function's names are interned (struct frame),
+ * so the same file, name, line and kind are the same label whatever the request. */
+struct label_text {
+	const char *file, *name;
+	int line;
+	bool native;
+	char *text;
+	size_t len;
+};
+
+static struct hashmap_table label_texts = HASHMAP_TABLE("profile labels", 256, PROFILE_LABELS_MAX);
+static struct hashmap *labels; /* label_hash() -> struct label_text */
+
+static void label_text_free(void *v)
+{
+	struct label_text *l = v;
+
+	if (l)
+		free(l->text);
+	free(l);
+}
+
+static int label_text_drop(uint64_t key, void *val, void *ctx)
+{
+	label_text_free(val);
+	return 1;
+}
 
 /* Off-CPU time as the samples it would have taken, rounded. */
 static uint64_t profile__offcpu_samples(const struct profile *p)
@@ -42,9 +75,69 @@ static char *profile__label(const struct profile *p, uint32_t id)
 	return s;
 }
 
+static uint64_t label_hash(const struct pfunc *fn, int line)
+{
+	uint64_t h = ((uintptr_t)fn->file * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)fn->name;
+
+	h = (h ^ ((uint64_t)line << 1 | fn->native)) * 0x100000001b3ULL;
+	return h ^ h >> 29;
+}
+
+/*
+ * Returns frame id's label and its length: the cache's (written once per distinct frame),
+ * or, when the cache is full or another label holds its hash, a fresh one put in *owned
+ * for the caller to free. NULL on ENOMEM. The cache only grows here: what it returned stays
+ * valid until profile_labels__trim.
+ */
+static const char *profile__label_cached(const struct profile *p, uint32_t id, size_t *len,
+					 char **owned)
+{
+	const struct pframe *fr = &p->frames[id];
+	const struct pfunc *fn = &p->funcs[fr->func];
+	uint64_t h = label_hash(fn, fr->line);
+	struct label_text *l;
+	char *s;
+
+	*owned = NULL;
+	if (!labels && !(labels = hashmap__new_in(&label_texts)))
+		return NULL;
+	l = hashmap__get(labels, h);
+	if (l && l->file == fn->file && l->name == fn->name && l->line == fr->line &&
+	    l->native == fn->native) {
+		*len = l->len;
+		return l->text;
+	}
+	s = profile__label(p, id);
+	if (!s)
+		return NULL;
+	*len = strlen(s);
+	if (l || hashmap__size(labels) >= PROFILE_LABELS_MAX || !(l = calloc(1, sizeof(*l)))) {
+		*owned = s;
+		return s;
+	}
+	*l = (struct label_text){ .file = fn->file,
+				  .name = fn->name,
+				  .line = fr->line,
+				  .native = fn->native,
+				  .text = s,
+				  .len = *len };
+	if (hashmap__set(labels, h, l, NULL)) {
+		free(l);
+		*owned = s;
+	}
+	return s;
+}
+
+/* Empties the label cache when a fold of nframes more could not fit in it. */
+static void profile_labels__trim(size_t nframes)
+{
+	if (labels && hashmap__size(labels) + nframes > PROFILE_LABELS_MAX)
+		hashmap__sweep(labels, label_text_drop, NULL);
+}
+
 /* Returns stack s folded from the frame labels (lens: their lengths), outermost first
  * (malloc'd), or NULL. */
-static char *pstack__fold(const struct pstack *s, char **labels, const size_t *lens)
+static char *pstack__fold(const struct pstack *s, const char **labels, const size_t *lens)
 {
 	size_t len = 0, i, l;
 	char *out, *w;
@@ -103,22 +196,22 @@ static int profile__fold_stacks(const struct profile *p, size_t extra, struct pr
 				size_t *n)
 {
 	struct profile_folded *f = calloc(p->nstacks + extra, sizeof(*f));
-	char **labels = calloc(p->nframes ? p->nframes : 1, sizeof(*labels));
+	const char **label = calloc(p->nframes ? p->nframes : 1, sizeof(*label));
+	char **owned = calloc(p->nframes ? p->nframes : 1, sizeof(*owned));
 	size_t *lens = malloc((p->nframes ? p->nframes : 1) * sizeof(*lens));
 	int err = -ENOMEM;
 	size_t i;
 
 	*n = 0;
-	if (!f || !labels || !lens)
+	if (!f || !label || !owned || !lens)
 		goto cleanup;
-	for (i = 0; i < p->nframes; i++) {
-		if (!(labels[i] = profile__label(p, i)))
+	profile_labels__trim(p->nframes);
+	for (i = 0; i < p->nframes; i++)
+		if (!(label[i] = profile__label_cached(p, i, &lens[i], &owned[i])))
 			goto cleanup;
-		lens[i] = strlen(labels[i]);
-	}
 	for (*n = 0; *n < p->nstacks; (*n)++) {
 		f[*n].samples = p->stacks[*n].samples;
-		f[*n].stack = pstack__fold(&p->stacks[*n], labels, lens);
+		f[*n].stack = pstack__fold(&p->stacks[*n], label, lens);
 		if (!f[*n].stack)
 			goto cleanup;
 	}
@@ -129,9 +222,10 @@ static int profile__fold_stacks(const struct profile *p, size_t extra, struct pr
 	f = NULL;
 	err = 0;
 cleanup:
-	for (i = 0; labels && i < p->nframes; i++)
-		free(labels[i]);
-	free(labels);
+	for (i = 0; owned && i < p->nframes; i++)
+		free(owned[i]);
+	free(owned);
+	free(label);
 	free(lens);
 	profile_folded__free(f, *n);
 	if (err)
