@@ -187,7 +187,8 @@ struct frame_table {
 	const struct frame **frames; /* the record's distinct frames, in first-use order */
 	size_t n, cap;
 	uint32_t *slots; /* open addressing: index in frames + 1, 0 for an empty slot */
-	size_t mask;
+	size_t mask; /* this record's slots - 1: sized for it, not for the largest record */
+	size_t slots_cap;
 	struct jsonw text; /* the frames' objects, copied from the stack cache at first use */
 	uint32_t *idx; /* one stack's indices, cap of them */
 };
@@ -214,14 +215,15 @@ static int frame_table__reset(struct frame_table *t, size_t nframes)
 		t->idx = p;
 		t->cap = nframes;
 	}
-	if (nslots > t->mask + 1 || !t->slots) {
+	if (nslots > t->slots_cap) {
 		p = realloc(t->slots, nslots * sizeof(*t->slots));
 		if (!p)
 			return -ENOMEM;
 		t->slots = p;
-		t->mask = nslots - 1;
+		t->slots_cap = nslots;
 	}
-	memset(t->slots, 0, (t->mask + 1) * sizeof(*t->slots));
+	t->mask = nslots - 1;
+	memset(t->slots, 0, nslots * sizeof(*t->slots));
 	t->n = 0;
 	jsonw__reset(&t->text);
 	return 0;

@@ -379,6 +379,56 @@ static void test_stored_form(void **state)
 	record__free(r);
 }
 
+/* Expands r's stored form and checks it against its full form. */
+static void assert_stored_expands_to_full(const struct record *r)
+{
+	char *full, *stored, *expanded;
+	size_t len, slen;
+	cJSON *j;
+
+	full = record__to_json_len(r, NULL, &len);
+	stored = record__to_stored_json(r, NULL, &slen);
+	assert_non_null(full);
+	assert_non_null(stored);
+	j = cJSON_Parse(stored);
+	assert_non_null(j);
+	assert_int_equal(stored_record__expand(j), 1);
+	expanded = cJSON_PrintUnformatted(j);
+	assert_string_equal(expanded, full);
+	cJSON_Delete(j);
+	free(expanded);
+	free(stored);
+	free(full);
+}
+
+/* A record of many distinct frames, then a small one: the frame table is sized per record. */
+static void test_stored_form_after_a_large_record(void **state)
+{
+	static const char *file = "/app/loop.py";
+	struct frame table[600];
+	struct record *big = sample(), *small = sample();
+	int idx[3];
+	size_t i;
+
+	for (i = 0; i < 600; i++)
+		table[i] =
+			(struct frame){ .filename = file, .lineno = (int)i + 1, .function = "f" };
+	for (i = 0; i < 200; i++) {
+		idx[0] = 3 * i;
+		idx[1] = 3 * i + 1;
+		idx[2] = i % 2 ? 0 : 3 * i + 2; /* frame 0 shared by half of them */
+		add_with_stack(big, table, idx, 3);
+	}
+	assert_stored_expands_to_full(big);
+	idx[0] = 7;
+	idx[1] = 0;
+	add_with_stack(small, table, idx, 2);
+	add_with_stack(small, table, idx, 1);
+	assert_stored_expands_to_full(small);
+	record__free(big);
+	record__free(small);
+}
+
 static void test_app_frames(void **state)
 {
 	struct frame f = { .filename = "/srv/app/views.py" };
@@ -415,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_log_limit_counts_the_rest),
 		cmocka_unit_test(test_app_frames),
 		cmocka_unit_test(test_stored_form),
+		cmocka_unit_test(test_stored_form_after_a_large_record),
 	};
 
 	clock_ref__init();
