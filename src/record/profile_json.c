@@ -26,7 +26,7 @@ struct label_text {
 };
 
 static struct hashmap_table label_texts = HASHMAP_TABLE("profile labels", 256, PROFILE_LABELS_MAX);
-static struct hashmap *labels; /* label_hash() -> struct label_text */
+static struct hashmap *labels; /* struct pframe.hash -> struct label_text */
 
 static void label_text_free(void *v)
 {
@@ -75,14 +75,6 @@ static char *profile__label(const struct profile *p, uint32_t id)
 	return s;
 }
 
-static uint64_t label_hash(const struct pfunc *fn, int line)
-{
-	uint64_t h = ((uintptr_t)fn->file * 0x9e3779b97f4a7c15ULL) ^ (uintptr_t)fn->name;
-
-	h = (h ^ ((uint64_t)line << 1 | fn->native)) * 0x100000001b3ULL;
-	return h ^ h >> 29;
-}
-
 /*
  * Returns frame id's label and its length: the cache's (written once per distinct frame),
  * or, when the cache is full or another label holds its hash, a fresh one put in *owned
@@ -94,7 +86,7 @@ static const char *profile__label_cached(const struct profile *p, uint32_t id, s
 {
 	const struct pframe *fr = &p->frames[id];
 	const struct pfunc *fn = &p->funcs[fr->func];
-	uint64_t h = label_hash(fn, fr->line);
+	uint64_t h = fr->hash; /* of its function (names, kind) and line: profile.c's */
 	struct label_text *l;
 	char *s;
 
