@@ -222,6 +222,8 @@ fi
 #   bpftrace step pair  a do-nothing uprobe+uretprobe pair on sqlite3_step (the floor)
 #   scooby-bpf          full capture, stacks at the default depth, publishing to a
 #                       redis-server on a unix socket
+#   bpftrace profile    a do-nothing profile:hz:999 sampler on the workers (--profile's floor:
+#                       on this PVM guest each sample is a timer interrupt, a VM exit)
 #   --profile=999       the same, and a CPU profile per request at 999 Hz
 #   debug-toolbar       the same page on a second gunicorn of the same app with Debian's
 #                       django-debug-toolbar (djapp.settings_toolbar: default panels, SQL
@@ -329,6 +331,28 @@ if section wrk; then
 		wait $pid || true
 	}
 
+	# a do-nothing 999 Hz sampler on the gunicorn workers while wrk runs on url $2: the
+	# floor of --profile, as the step pair is full capture's. bpftrace says "Attaching"
+	# before it opens its perf events (one per CPU, none listed by bpftool): wait for them
+	wrk_with_sampler() { # result-file url
+		local pid t=0 w filter=""
+		for w in $(pgrep -P "$GUNICORN"); do
+			filter+="${filter:+ || }pid == $w"
+		done
+		: >"$tmp/sampler.log"
+		bpftrace -e "profile:hz:999 /$filter/ { }" >"$tmp/sampler.log" 2>&1 &
+		pid=$!
+		wait_line "$tmp/sampler.log" "Attaching"
+		while [ $((t++)) -lt 500 ] &&
+			[ "$(ls -l /proc/$pid/fd 2>/dev/null | grep -c perf_event)" -lt "$(nproc)" ]; do
+			sleep 0.01
+		done
+		sleep 0.1 # the events' programs are set right after they are opened
+		wrk_rps "$1" "$2" "$WRK_SECONDS"
+		kill -INT $pid
+		wait $pid || true
+	}
+
 	wrk_rps /dev/null "$url" 3 # warm-up: imports, caches, the SQLite file
 	wrk_rps /dev/null "$turl" 3
 	wrk_rps /dev/null "$uurl" 3
@@ -336,6 +360,7 @@ if section wrk; then
 		wrk_rps "$tmp/wrk_none" "$url" "$WRK_SECONDS"
 		wrk_with_pair "$tmp/wrk_pair" "$url"
 		wrk_with_scooby "$tmp/wrk_core" "$GUNICORN" "$url"
+		wrk_with_sampler "$tmp/wrk_samp" "$url"
 		wrk_with_scooby "$tmp/wrk_prof" "$GUNICORN" "$url" --profile=999
 		wrk_rps "$tmp/wrk_tb" "$turl" "$WRK_SECONDS"
 		wrk_rps "$tmp/wrk_unone" "$uurl" "$WRK_SECONDS"
@@ -364,7 +389,8 @@ if section wrk; then
 		-v uls="$(total "$tmp/wrk_ucore.lost")" -v run="$(runs "$tmp/wrk_unone")" \
 		-v rup="$(runs "$tmp/wrk_upair")" -v ruc="$(runs "$tmp/wrk_ucore")" \
 		-v lp="$(ploss "$tmp/wrk_none" "$tmp/wrk_pair")" -v ls_="$(ploss "$tmp/wrk_none" "$tmp/wrk_core")" \
-		-v lf="$(ploss "$tmp/wrk_none" "$tmp/wrk_prof")" -v ltb="$(ploss "$tmp/wrk_none" "$tmp/wrk_tb")" \
+		-v lf="$(ploss "$tmp/wrk_none" "$tmp/wrk_prof")" -v sp="$(median "$tmp/wrk_samp")" \
+		-v lsp="$(ploss "$tmp/wrk_none" "$tmp/wrk_samp")" -v rsp="$(runs "$tmp/wrk_samp")" -v ltb="$(ploss "$tmp/wrk_none" "$tmp/wrk_tb")" \
 		-v lup="$(ploss "$tmp/wrk_unone" "$tmp/wrk_upair")" \
 		-v lus="$(ploss "$tmp/wrk_unone" "$tmp/wrk_ucore")" \
 		-v d="$WRK_SECONDS" -v c="$WRK_CONNS" -v pg="$page" 'function ratio(l) {
@@ -384,8 +410,9 @@ if section wrk; then
 		row("bpftrace step pair", p, lp, "-", "-", "-", "")
 		row("scooby-bpf", s, ls_, sprintf("%.1f", cs), sprintf("%.1f", qs), sprintf("%.1f MiB", rs / 1024),
 		    sprintf("(target: loss/pair <= 1.5; %d events lost)", ls))
+		row("bpftrace profile:hz:999", sp, lsp, "-", "-", "-", "(a do-nothing sampler: --profile'"'"'s floor)")
 		row("scooby-bpf --profile=999", f, lf, sprintf("%.1f", cf), sprintf("%.1f", qf),
-		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %d events lost)", lf_lost))
+		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %.1f x the sampler'"'"'s; %d events lost)", lsp > 0 ? lf / lsp : 0, lf_lost))
 		row("django-debug-toolbar", tb, ltb, "-", "-", "-", "")
 		printf "  the same page under uvicorn (ASGI: one process, one event loop, asgiref executor):\n"
 		pair = lup
@@ -393,7 +420,7 @@ if section wrk; then
 		row("uvicorn bpftrace step pair", up, lup, "-", "-", "-", "")
 		row("uvicorn scooby-bpf", us, lus, sprintf("%.1f", ucs), sprintf("%.1f", uqs),
 		    sprintf("%.1f MiB", urs / 1024), sprintf("(target: loss/pair <= 1.5; %d events lost)", uls))
-		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; --profile %s; toolbar %s\n", rn, rp, rc, rpf, rtb
+		printf "  runs (req/s): bare %s; pair %s; scooby-bpf %s; sampler %s; --profile %s; toolbar %s\n", rn, rp, rc, rsp, rpf, rtb
 		printf "  uvicorn runs (req/s): bare %s; pair %s; scooby-bpf %s\n", run, rup, ruc
 	}'
 
