@@ -9,7 +9,8 @@
 # Then the same for wire capture: a redis-py GET loop with no tracer, scooby-bpf without and
 # with stacks, and a bare bpftrace pair on the syscalls a GET makes (see that section).
 # Then the throughput of the Django test app's N+1 page under wrk: bare, a bare bpftrace pair,
-# scooby-bpf, scooby-bpf --profile=999 and django-debug-toolbar in one table, and the same page
+# scooby-bpf, a bare 999 Hz sampler, scooby-bpf --profile=999 and django-debug-toolbar in one
+# table, and the same page
 # under uvicorn (ASGI) bare, with the pair and with scooby-bpf (see that section);
 # then a flood; then how long scooby-bpf takes to attach and to exit on SIGINT.
 #
