@@ -315,43 +315,38 @@ if section wrk; then
 		sed -n 's/.* \([0-9]*\) events lost .*/\1/p' "$tmp/wsc.log" | tail -n 1 >>"$out.lost"
 	}
 
-	# the bare pair on sqlite3_step while wrk runs on url $2 (bpftrace says "Attaching"
-	# before it attaches: wait, up to 5 s, for its two links)
-	wrk_with_pair() { # result-file url
-		local pid t=0
-		: >"$tmp/pair.log"
-		bpftrace -e "uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }" \
-			>"$tmp/pair.log" 2>&1 &
+	# a do-nothing bpftrace program $3 while wrk runs on url $2. bpftrace says "Attaching"
+	# before it attaches: wait, up to 5 s, until it holds its $4 probe perf events on top of
+	# its output buffers (one perf event per CPU, open from its start). The fds count, not
+	# bpftool's list, which shows a uprobe's events but not a profile probe's; a probe's
+	# program is set on its event right after the event is opened.
+	wrk_with_bpftrace() { # result-file url program probe-events
+		local pid t=0 want=$(($(nproc) + $4))
+		: >"$tmp/bpftrace.log"
+		bpftrace -e "$3" >"$tmp/bpftrace.log" 2>&1 &
 		pid=$!
-		wait_line "$tmp/pair.log" "Attaching"
-		while [ $((t++)) -lt 500 ] && [ "$(bpftool perf show 2>/dev/null | grep -c "^pid $pid ")" -lt 2 ]; do
+		wait_line "$tmp/bpftrace.log" "Attaching"
+		while [ $((t++)) -lt 500 ] &&
+			[ "$(ls -l /proc/$pid/fd 2>/dev/null | grep -c perf_event)" -lt "$want" ]; do
 			sleep 0.01
 		done
+		sleep 0.1
 		wrk_rps "$1" "$2" "$WRK_SECONDS"
 		kill -INT $pid
 		wait $pid || true
 	}
-
-	# a do-nothing 999 Hz sampler on the gunicorn workers while wrk runs on url $2: the
-	# floor of --profile, as the step pair is full capture's. bpftrace says "Attaching"
-	# before it opens its perf events (one per CPU, none listed by bpftool): wait for them
+	# the bare pair on sqlite3_step (full capture's floor)
+	wrk_with_pair() { # result-file url
+		wrk_with_bpftrace "$1" "$2" \
+			"uprobe:$LIB:sqlite3_step { } uretprobe:$LIB:sqlite3_step { }" 2
+	}
+	# a 999 Hz sampler on the gunicorn workers, one event per CPU (--profile's floor)
 	wrk_with_sampler() { # result-file url
-		local pid t=0 w filter=""
+		local w filter=""
 		for w in $(pgrep -P "$GUNICORN"); do
 			filter+="${filter:+ || }pid == $w"
 		done
-		: >"$tmp/sampler.log"
-		bpftrace -e "profile:hz:999 /$filter/ { }" >"$tmp/sampler.log" 2>&1 &
-		pid=$!
-		wait_line "$tmp/sampler.log" "Attaching"
-		while [ $((t++)) -lt 500 ] &&
-			[ "$(ls -l /proc/$pid/fd 2>/dev/null | grep -c perf_event)" -lt "$(nproc)" ]; do
-			sleep 0.01
-		done
-		sleep 0.1 # the events' programs are set right after they are opened
-		wrk_rps "$1" "$2" "$WRK_SECONDS"
-		kill -INT $pid
-		wait $pid || true
+		wrk_with_bpftrace "$1" "$2" "profile:hz:999 /$filter/ { }" "$(nproc)"
 	}
 
 	wrk_rps /dev/null "$url" 3 # warm-up: imports, caches, the SQLite file
@@ -413,7 +408,7 @@ if section wrk; then
 		    sprintf("(target: loss/pair <= 1.5; %d events lost)", ls))
 		row("bpftrace profile:hz:999", sp, lsp, "-", "-", "-", "(a do-nothing sampler: --profile'"'"'s floor)")
 		row("scooby-bpf --profile=999", f, lf, sprintf("%.1f", cf), sprintf("%.1f", qf),
-		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %.1f x the sampler'"'"'s; %d events lost)", lsp > 0 ? lf / lsp : 0, lf_lost))
+		    sprintf("%.1f MiB", rf / 1024), sprintf("(target: loss < 3 %%; %s; %d events lost)", lsp > 0 ? sprintf("%.1f x the sampler'"'"'s", lf / lsp) : "the sampler lost nothing", lf_lost))
 		row("django-debug-toolbar", tb, ltb, "-", "-", "-", "")
 		printf "  the same page under uvicorn (ASGI: one process, one event loop, asgiref executor):\n"
 		pair = lup
