@@ -195,11 +195,9 @@ struct sc_thread {
 	__u32 await_fd1; /* data store socket + 1 whose reply's first bytes the thread awaits */
 	__u32 await_proto; /* its enum sc_client */
 	__u32 await_port;
-	__u32 prof; /* --profile: its prof_threads entry was made */
 	/* an event loop's thread: it read a second socket's request before the first one's
 	 * response began, so its responses are counted per socket (http_fds) */
 	__u32 loop;
-	__u32 pad;
 };
 
 struct {

@@ -39,11 +39,6 @@ static __always_inline int read_enter(__u32 sys, __u64 fd, __u64 buf, __u64 iovc
 
 	if (!t)
 		return 0;
-	if (!t->prof) {
-		/* before it can block in this read: a request's first off-CPU interval counts */
-		prof_thread_add();
-		t->prof = 1;
-	}
 	t->sys = sys;
 	t->fd = fd;
 	t->buf = buf;
@@ -172,6 +167,9 @@ static __always_inline void send_data(__u32 kind, struct sc_thread *t, __u64 buf
 			e->cap_len = n;
 	}
 	prof_flush_self();
+	/* its off-CPU clock next to its timestamp: the request's off-CPU time is taken between
+	 * the same two events as its duration */
+	e->idle_ns = prof_idle_ns();
 	sc_hdr_fill(&e->hdr, kind, 0, bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
 	e->hdr.size = offsetof(struct sc_http_event, data) + (e->cap_len & (SC_HTTP_CAP * 2 - 1));
 	sc_output(e, e->hdr.size);
@@ -435,7 +433,7 @@ int http_close(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fd_key key = { .tgid = pid_tgid >> 32, .fd = ctx->args[0] };
-	struct sc_small_event e = {};
+	struct sc_http_close_event e = {};
 	struct sc_thread *t;
 
 	t = sc_thread_get(false);
@@ -452,7 +450,8 @@ int http_close(struct trace_event_raw_sys_enter *ctx)
 		t->req_fd1 = 0;
 	prof_flush_self();
 	sc_hdr_fill(&e.hdr, SC_EV_HTTP_CLOSE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
-	e.arg = key.fd;
+	e.fd = key.fd;
+	e.idle_ns = prof_idle_ns();
 	sc_emit(e);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include "pystack.bpf.h"
+#include "profile.bpf.h"
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
@@ -32,6 +33,7 @@ int BPF_PROG(proc_exit, struct task_struct *task)
 	__u32 tgid = task->tgid;
 	struct sc_small_event e = {};
 
+	prof_thread_exit(task);
 	/* the group leader leaving is the process leaving, as far as we care */
 	if (task->pid != tgid || !sc_traced(tgid))
 		return 0;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* --profile: CPU samples of traced threads (perf events), and the time they spend off-CPU. */
+/* --profile: CPU samples of traced threads (perf events), counted per stack in BPF. */
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include "pystack.bpf.h"
@@ -136,7 +136,7 @@ static __always_inline void prof_py_sample(const struct sc_py_cfg *cfg, __u64 pi
 		return;
 	now = bpf_ktime_get_ns();
 	pt = bpf_map_lookup_elem(&prof_threads, &tid);
-	/* an exiting thread has left its entry for good (see profile_switch) */
+	/* an exiting thread has left its entry for good (see prof_thread_exit) */
 	if (!pt && !(bpf_get_current_task_btf()->flags & PF_EXITING)) {
 		bpf_map_update_elem(&prof_threads, &tid, &prof_zero, BPF_NOEXIST);
 		pt = bpf_map_lookup_elem(&prof_threads, &tid);
@@ -184,41 +184,6 @@ int profile_sample(struct bpf_perf_event_data *ctx)
 		prof_py_sample(cfg, pid_tgid);
 	else
 		nat_capture(ctx, pid_tgid, 0, SC_EV_NATSAMPLE, false);
-	return 0;
-}
-
-/*
- * A thread leaving the CPU starts off-CPU time, blocked or preempted alike (what the
- * request waited on, a socket or a CPU, so that on + off adds up to its time); running
- * again ends it, and the interval is added to the thread's count. Only threads with BPF
- * task storage can be traced ones (every thread that read a socket or was sampled has
- * it): one pointer test spares every other switch a map lookup.
- */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(profile_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	struct prof_thread *pt;
-	__u32 tid;
-
-	if (prev->bpf_storage) {
-		tid = prev->pid;
-		pt = bpf_map_lookup_elem(&prof_threads, &tid);
-		if (pt && (prev->flags & PF_EXITING)) {
-			/* its last counts, then its entry: the tid may be a new thread's next */
-			prof_flush((__u64)prev->tgid << 32 | tid, pt);
-			bpf_map_delete_elem(&prof_threads, &tid);
-		} else if (pt) {
-			pt->t_off = bpf_ktime_get_ns();
-		}
-	}
-	if (next->bpf_storage) {
-		tid = next->pid;
-		pt = bpf_map_lookup_elem(&prof_threads, &tid);
-		if (pt && pt->t_off) {
-			pt->off_ns += bpf_ktime_get_ns() - pt->t_off;
-			pt->t_off = 0;
-		}
-	}
 	return 0;
 }
 

@@ -65,6 +65,7 @@ struct sc_http_event {
 	 * of the outermost generator frame on the stack (the asyncio task's coroutine when
 	 * the task writes it), 0 when none or not looked for */
 	__u64 coro;
+	__u64 idle_ns; /* --profile: the thread's off-CPU clock at ts (prof_idle_ns), else 0 */
 	char data[SC_HTTP_CAP];
 };
 
@@ -78,7 +79,15 @@ struct sc_http_task_event {
 	__u64 coro;
 };
 
-/* SC_EV_HTTP_CLOSE, SC_EV_SQL_FINALIZE, SC_EV_PROC_*: a small fixed record. */
+/* SC_EV_HTTP_CLOSE: a request's socket was closed; idle_ns as in sc_http_event. */
+struct sc_http_close_event {
+	struct sc_hdr hdr;
+	__u32 fd;
+	__u32 pad;
+	__u64 idle_ns;
+};
+
+/* SC_EV_SQL_FINALIZE, SC_EV_WIRE_CLOSE, SC_EV_PROC_*: a small fixed record. */
 struct sc_small_event {
 	struct sc_hdr hdr;
 	__u64 arg; /* fd, statement pointer, or child pid */
@@ -216,7 +225,6 @@ struct sc_prof_slot {
 };
 struct sc_profcount_event {
 	struct sc_hdr hdr;
-	__u64 off_ns; /* off-CPU time of the intervals that ended since the last record */
 	__u32 nslots;
 	__u32 pad;
 	struct sc_prof_slot slots[SC_PROF_SLOTS];

@@ -190,9 +190,8 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 	a->skel->rodata->wire_enabled = !o->no_wire;
 	a->skel->rodata->logs_enabled = !o->no_logs;
 	a->skel->rodata->profiling = o->profile_hz > 0;
-	/* the profiler's programs (a sched_switch hook among them) load only when asked */
+	/* the profiler's sampling program loads only when asked */
 	bpf_program__set_autoload(a->skel->progs.profile_sample, o->profile_hz > 0);
-	bpf_program__set_autoload(a->skel->progs.profile_switch, o->profile_hz > 0);
 	e = scooby_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the BPF programs (%s)%s", strerror(-e),

@@ -34,6 +34,7 @@ static size_t min_size(__u32 kind)
 	case SC_EV_NATSTACK:
 		return offsetof(struct sc_natstack_event, ips);
 	case SC_EV_HTTP_CLOSE:
+		return sizeof(struct sc_http_close_event);
 	case SC_EV_PROC_FORK:
 	case SC_EV_PROC_EXIT:
 	case SC_EV_PROC_MMAP:
@@ -250,8 +251,7 @@ static void pyview_event(struct event_router *r, const struct sc_pyview_event *e
 		correlator__view_reason(r->corr, e->hdr.pid, e->hdr.tid, reason);
 }
 
-/* SC_EV_PROFCOUNT: each stack's samples counted in BPF, then the off-CPU time, to the
- * thread's request. A stack not known here (its process is gone) is not counted, as a
+/* SC_EV_PROFCOUNT: each stack's samples counted in BPF, to the thread's request. A stack not known here (its process is gone) is not counted, as a
  * sample of a process whose interpreter is unknown is not. */
 static void profcount_event(struct event_router *r, const struct sc_profcount_event *e)
 {
@@ -264,7 +264,6 @@ static void profcount_event(struct event_router *r, const struct sc_profcount_ev
 			correlator__samples(r->corr, e->hdr.pid, e->hdr.tid, s, e->slots[i].count,
 					    e->slots[i].first_ts);
 	}
-	correlator__offcpu(r->corr, e->hdr.pid, e->hdr.tid, e->off_ns);
 }
 
 int events__handle(void *ctx, void *data, size_t size)
@@ -286,7 +285,7 @@ int events__handle(void *ctx, void *data, size_t size)
 		http_tracker__out(r->http, data);
 		break;
 	case SC_EV_HTTP_CLOSE:
-		http_tracker__close(r->http, h->pid, s->arg, h->ts);
+		http_tracker__close(r->http, data);
 		break;
 	case SC_EV_HTTP_TASK:
 		http_tracker__task(r->http, data);

@@ -496,10 +496,8 @@ void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64
 {
 	struct record *r = hashmap__get(c->requests, tid);
 
-	/* a thread's sleep outside any request is waiting for work: not counted. BPF sends
-	 * the time before the thread's next HTTP record, so it is the request open when the
-	 * thread ran again; a request starts on a read's return, when its thread runs, so no
-	 * interval reaches back past its start. */
+	/* the HTTP tracker measures it between the request's own first and last events, so
+	 * a thread's sleep outside any request (waiting for work) is never counted */
 	if (!r || r->pid != pid || !ns)
 		return;
 	if (!r->profile)

@@ -69,7 +69,7 @@ void correlator__explain_error(struct correlator *c, uint32_t pid, uint32_t tid,
  * open on it, else to the background. */
 void correlator__samples(struct correlator *c, uint32_t pid, uint32_t tid, const struct stack *s,
 			 uint64_t count, uint64_t ts);
-/* Thread tid was off-CPU for ns since its last report: its open request's off-CPU time. */
+/* Thread tid was off-CPU for ns during its open request (measured by the HTTP tracker). */
 void correlator__offcpu(struct correlator *c, uint32_t pid, uint32_t tid, uint64_t ns);
 struct view_names;
 /* Names the view of tid's request from its dispatcher's call or its response's objects

@@ -27,6 +27,9 @@ struct http_thread {
 	bool resp_parsed;
 	int status;
 	uint64_t last_write; /* return of the latest response write */
+	/* --profile: the thread's off-CPU clock (sc_http_event.idle_ns) at the request line's
+	 * read and at last_write, 0 without --profile */
+	uint64_t idle_start, idle_last;
 	uint64_t resp_bytes;
 	size_t head_len; /* bytes of response head gathered in head[] */
 	struct http_body_tracker body;
@@ -78,10 +81,18 @@ void http_tracker__free(struct http_tracker *t)
 
 /* Ends the thread's request, at its last response byte when one was written, and frees its
  * entry: a server that runs each request on a new thread (runserver) must not leave one
- * entry per request behind. */
-static void end_request(struct http_tracker *t, struct http_thread *h, uint64_t now, bool complete)
+ * entry per request behind. now_idle is the thread's off-CPU clock at now, 0 when the
+ * event was another thread's or --profile is off. */
+static void end_request(struct http_tracker *t, struct http_thread *h, uint64_t now,
+			uint64_t now_idle, bool complete)
 {
 	bool incomplete = !complete || !h->resp_parsed;
+	uint64_t idle = h->last_write ? h->idle_last : now_idle;
+
+	/* its thread's off-CPU time from the request line's read to its end; an event loop's
+	 * thread serves other requests meanwhile, so its clock says nothing of this one */
+	if (!h->loop && h->idle_start && idle > h->idle_start)
+		correlator__offcpu(t->corr, h->pid, h->tid, idle - h->idle_start);
 
 	if (h->loop) {
 		hashmap__del(t->conns, hashmap_key2(h->pid, h->fd));
@@ -130,7 +141,7 @@ static void loop_request(struct http_tracker *t, const struct sc_http_event *e,
 	struct http_thread *h = hashmap__get(t->conns, ck);
 
 	if (h)
-		end_request(t, h, e->hdr.ts, h->resp_parsed && h->body.done);
+		end_request(t, h, e->hdr.ts, 0, h->resp_parsed && h->body.done);
 	h = malloc(sizeof(*h));
 	if (!h || hashmap__set(t->conns, ck, h, NULL)) {
 		free(h);
@@ -159,7 +170,7 @@ void http_tracker__in(struct http_tracker *t, const struct sc_http_event *e)
 	}
 	h = hashmap__get(t->threads, e->hdr.tid);
 	if (h) /* the next request line on the thread ends the one before */
-		end_request(t, h, e->hdr.ts, h->resp_parsed && h->body.done);
+		end_request(t, h, e->hdr.ts, e->idle_ns, h->resp_parsed && h->body.done);
 	h = malloc(sizeof(*h));
 	if (!h || hashmap__set(t->threads, e->hdr.tid, h, NULL)) {
 		free(h);
@@ -170,6 +181,7 @@ void http_tracker__in(struct http_tracker *t, const struct sc_http_event *e)
 	h->tid = e->hdr.tid;
 	h->fd = e->fd;
 	h->head_method = strcmp(req.method, "HEAD") == 0;
+	h->idle_start = e->idle_ns;
 	hashmap__set(t->fds, hashmap_key2(h->pid, h->fd), (void *)(uintptr_t)(h->tid + 1ULL), &old);
 	correlator__request_start(t->corr, e->hdr.pid, e->hdr.tid, e->hdr.tid, e->hdr.ts, &req);
 }
@@ -215,6 +227,7 @@ void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e)
 	if (!h->resp_bytes && e->coro)
 		correlator__bind_task(t->corr, e->hdr.pid, e->coro, http_key(h));
 	h->last_write = e->hdr.ts;
+	h->idle_last = e->idle_ns;
 	h->resp_bytes += e->len;
 	if (!h->resp_parsed) {
 		if (e->flags & SC_HTTP_F_HEAD)
@@ -229,7 +242,7 @@ void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e)
 				tail);
 	}
 	if (h->resp_parsed && h->body.done)
-		end_request(t, h, e->hdr.ts, true);
+		end_request(t, h, e->hdr.ts, 0, true);
 }
 
 void http_tracker__task(struct http_tracker *t, const struct sc_http_task_event *e)
@@ -246,8 +259,9 @@ void http_tracker__task(struct http_tracker *t, const struct sc_http_task_event 
 	correlator__bind_task(t->corr, e->hdr.pid, e->coro, http_key(h));
 }
 
-void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint64_t ts)
+void http_tracker__close(struct http_tracker *t, const struct sc_http_close_event *e)
 {
+	uint32_t pid = e->hdr.pid, fd = e->fd;
 	void *v = hashmap__get(t->fds, hashmap_key2(pid, fd));
 	struct http_thread *h = hashmap__get(t->conns, hashmap_key2(pid, fd));
 
@@ -262,7 +276,7 @@ void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint
 	}
 end:
 	/* a response without length ends at close; one with a length must have reached it */
-	end_request(t, h, ts,
+	end_request(t, h, e->hdr.ts, e->hdr.tid == h->tid ? e->idle_ns : 0,
 		    h->resp_parsed &&
 			    (h->body.done || (h->body.content_length < 0 && !h->body.chunked)));
 }

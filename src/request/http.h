@@ -17,7 +17,7 @@ void http_tracker__out(struct http_tracker *t, const struct sc_http_event *e);
 /* A task asked to write on a request's socket before its response began (daphne): its
  * executor's queries are that request's. */
 void http_tracker__task(struct http_tracker *t, const struct sc_http_task_event *e);
-void http_tracker__close(struct http_tracker *t, uint32_t pid, uint32_t fd, uint64_t ts);
+void http_tracker__close(struct http_tracker *t, const struct sc_http_close_event *e);
 /* Forgets every thread of pid. */
 void http_tracker__proc_gone(struct http_tracker *t, uint32_t pid);
 
