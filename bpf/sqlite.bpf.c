@@ -158,6 +158,7 @@ int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
 	__u64 stmt = 0, tail = 0, len = 0;
 	bool bounded = true;
 	struct sq_key key = {};
+	struct sq_exec *x;
 	__u8 one = 1;
 
 	if (!t)
@@ -181,6 +182,12 @@ int BPF_KRETPROBE(sqlite_prepare_ret, int rc)
 	t->prep_stmt = stmt;
 	t->prep_ts = t->t_enter;
 	if (stmt) {
+		/* sqlite3_finalize is not probed (a trap per statement for nothing the record
+		 * shows): a new statement at a finalized one's address ends what that one left
+		 * open on this thread, at its last step */
+		x = sq_find(t, stmt);
+		if (x)
+			sq_end_exec(pid_tgid, x, x->t_last, SC_SQL_END_RESET);
 		key.stmt = stmt;
 		key.tgid = pid_tgid >> 32;
 		bpf_map_update_elem(&sq_seen, &key, &one, BPF_ANY);
@@ -272,86 +279,23 @@ int BPF_KRETPROBE(sqlite_step_ret, int rc)
 	return 0;
 }
 
-/* Ends stmt's open execution, if the calling thread has one (reset, finalize).
- * Returns false for calls to ignore: untraced, or made by SQLite itself. */
-static __always_inline bool sq_close(__u64 pid_tgid, __u64 stmt, __u32 end)
+/* sqlite3_reset, probed only where a step cannot read the statement's state (SQLite
+ * before 3.40): ends stmt's open execution, if the calling thread has one, unless SQLite
+ * itself made the call. */
+SEC("uprobe")
+int BPF_KPROBE(sqlite_reset, void *stmt)
 {
 	struct sq_thread *t;
 	struct sq_exec *x;
 
 	if (!stmt)
-		return false;
-	t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
-	if (!t) /* nothing open on this thread */
-		return sc_traced(pid_tgid >> 32);
-	if (t->depth)
-		return false;
-	x = sq_find(t, stmt);
-	if (x)
-		sq_end_exec(pid_tgid, x, bpf_ktime_get_ns(), end);
-	return true;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(sqlite_reset, void *stmt)
-{
-	sq_close(bpf_get_current_pid_tgid(), (__u64)stmt, SC_SQL_END_RESET);
-	return 0;
-}
-
-/* The register that holds the statement where sqlite3_finalize is probed: the cookie's top
- * byte is 1 + its x86 number when the probe sits inside the function, at the first call past
- * its NULL test (see probe_sites.c), 0 at the entry (%rdi). */
-static __always_inline __u64 sq_finalize_arg(struct pt_regs *ctx)
-{
-	__u32 off;
-	__u64 v = 0;
-
-	switch (bpf_get_attach_cookie(ctx) >> 56) {
-	case 1 + 3:
-		off = offsetof(struct pt_regs, bx);
-		break;
-	case 1 + 5:
-		off = offsetof(struct pt_regs, bp);
-		break;
-	case 1 + 12:
-		off = offsetof(struct pt_regs, r12);
-		break;
-	case 1 + 13:
-		off = offsetof(struct pt_regs, r13);
-		break;
-	case 1 + 14:
-		off = offsetof(struct pt_regs, r14);
-		break;
-	case 1 + 15:
-		off = offsetof(struct pt_regs, r15);
-		break;
-	case 0:
-	case 1 + 7:
-		return ctx->di;
-	default:
-		return 0; /* a register no site was set up with */
-	}
-	/* one load at a computed offset: the verifier takes no variable offset into ctx, and
-	 * the compiler folds the cases into one */
-	bpf_probe_read_kernel(&v, sizeof(v), (char *)ctx + off);
-	return v;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(sqlite_finalize)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), stmt = sq_finalize_arg(ctx);
-	struct sq_key key = { .stmt = stmt, .tgid = pid_tgid >> 32 };
-	struct sc_small_event e = {};
-
-	if (!sq_close(pid_tgid, stmt, SC_SQL_END_FINALIZE))
 		return 0;
-	if (bpf_map_delete_elem(&sq_seen, &key) == 0) {
-		sc_hdr_fill(&e.hdr, SC_EV_SQL_FINALIZE, sizeof(e), pid_tgid, bpf_ktime_get_ns());
-		e.arg = stmt;
-		sc_emit(e);
-	}
+	t = bpf_task_storage_get(&sq_threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || t->depth)
+		return 0;
+	x = sq_find(t, (__u64)stmt);
+	if (x)
+		sq_end_exec(bpf_get_current_pid_tgid(), x, bpf_ktime_get_ns(), SC_SQL_END_RESET);
 	return 0;
 }
 

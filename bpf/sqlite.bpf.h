@@ -10,7 +10,7 @@
 
 #define SQ_OPEN_MAX 8 /* executions one thread may have open at once (cursors, iterators) */
 
-/* An execution in progress: from its first step to DONE/error/reset/finalize. */
+/* An execution in progress: from its first step to DONE, an error or a reset. */
 struct sq_exec {
 	__u64 stmt; /* 0: free slot */
 	__u64 t_first;

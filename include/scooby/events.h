@@ -87,7 +87,7 @@ struct sc_http_close_event {
 	__u64 idle_ns;
 };
 
-/* SC_EV_SQL_FINALIZE, SC_EV_WIRE_CLOSE, SC_EV_PROC_*: a small fixed record. */
+/* SC_EV_WIRE_CLOSE, SC_EV_PROC_*: a small fixed record. */
 struct sc_small_event {
 	struct sc_hdr hdr;
 	__u64 arg; /* fd, statement pointer, or child pid */

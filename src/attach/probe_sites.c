@@ -48,45 +48,6 @@ static struct bpf_link *attach_uprobe_at_offset(struct bpf_program *prog, const 
 	return attach_at(prog, path, uo, off);
 }
 
-/* Attaches prog past the NULL test at the start of function sym (see probe_spec.past_null):
- * right after it where that instruction is emulated, else at the first call past it, where
- * the cookie's top byte names the register that holds the argument then (1 + its number).
- * NULL with errno when the code is not of that form, for an attach at the entry. */
-static struct bpf_link *attach_past_null(struct bpf_program *prog, const char *path,
-					 struct bpf_uprobe_opts *uo)
-{
-	struct bpf_uprobe_opts at = *uo; /* the entry's, should this fail, keeps its cookie */
-	const char *sym = uo->func_name;
-	unsigned char code[64];
-	unsigned long long off;
-	unsigned reg;
-	long skip, call;
-	int n, err = elfsym_func_offset(path, sym, &off);
-
-	n = err ? err : elfsym_func_bytes(path, sym, code, sizeof(code));
-	if (n < 0) {
-		errno = -n;
-		return NULL;
-	}
-	skip = x86_past_rdi_null_check(code, n);
-	if (skip <= 0) {
-		errno = ENOENT;
-		return NULL;
-	}
-	/* the NULL calls skipped are traps saved, but a trap that single-steps its instruction
-	 * costs more than three at an emulated entry: go on to the call, which is emulated */
-	if (!x86_uprobe_emulated(code + skip, n - skip)) {
-		call = x86_arg_at_first_call(code + skip, n - skip, &reg);
-		if (call < 0) {
-			errno = ENOENT;
-			return NULL;
-		}
-		skip += call;
-		at.bpf_cookie |= (__u64)(1 + reg) << 56;
-	}
-	return attach_at(prog, path, &at, off + skip);
-}
-
 int probe_sites__callee(const char *path, const char *const *wrappers, unsigned long long *off)
 {
 	unsigned long long woff, target = 0;
@@ -190,9 +151,7 @@ int probe_sites__attach(struct bpf_program *prog, const char *path, const struct
 			return errno ? -errno : -ENOENT;
 		goto push;
 	}
-	link = p->past_null && !p->ret ? attach_past_null(prog, path, uo) : NULL;
-	if (!link)
-		link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, uo);
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, uo);
 	if (!link && errno == LIBBPF_ERRNO__FORMAT)
 		link = attach_uprobe_at_offset(prog, path, uo);
 	if (!link)

@@ -22,9 +22,7 @@ int probe_sites__callee(const char *path, const char *const *wrappers, unsigned 
  * Attaches prog for probe p on the library file at path (uo: its cookie and return flag,
  * uo->func_name p->sym): at p->sym's direct calls inside p->inside when p names one and they
  * are found, at the function p->callee_of's wrappers call when p names them (-ENOENT when
- * probe_sites__callee finds none), else past p->sym's NULL test when p->past_null, its code
- * starts with one and the instruction there costs no more to trap than the entry's, else
- * at its entry (by our own symbol lookup when libbpf refuses a versioned name). Every
+ * probe_sites__callee finds none), else at its entry (by our own symbol lookup when libbpf refuses a versioned name). Every
  * process mapping the file traps: the filter is BPF's tracked-tgid map, so that a fork of
  * the target is covered from its first call. Appends the links to *links. Returns how many
  * were attached, -ENOMEM, or another -errno when none could be.

@@ -43,19 +43,6 @@ long x86_first_rdi_lea_disp(const unsigned char *code, size_t len);
  * predicate (`return p->state == RUN;`) tests. Returns 0 with *disp and *imm, or -1. */
 int x86_first_rdi_cmpb(const unsigned char *code, size_t len, long *disp, unsigned char *imm);
 
-/* Finds where a function's "if (!arg1) return" test ends: its prologue (endbr64, pushes)
- * then "test %rdi,%rdi; je". Returns the offset of the instruction after the je, where the
- * first argument is known non-NULL and still in %rdi, or -1 when the code starts otherwise. */
-long x86_past_rdi_null_check(const unsigned char *code, size_t len);
-
-/* Follows straight-line code from a function's past-NULL site (x86_past_rdi_null_check) to
- * its first "call rel32", tracking where the first argument lives: it may be copied from
- * %rdi to another register (mov), and %rdi reused. Only moves, loads, tests and forward
- * conditional jumps may come first (the jumps taken for the misuse checks that reject a
- * corrupt argument). Returns the call's offset in code with *reg the x86 number (0-15) of a
- * register holding the argument there, or -1 for any other code. */
-long x86_arg_at_first_call(const unsigned char *code, size_t len, unsigned *reg);
-
 /* True when the instruction at code is one the kernel emulates at a uprobe (push of a
  * register, call/jmp rel32, jmp rel8): any other is single-stepped out of line, a debug
  * exception after the breakpoint's, which on these VMs costs more than the breakpoint. */

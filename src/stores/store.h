@@ -19,10 +19,6 @@ struct probe_spec {
 	uint32_t func; /* cookie's high half (libpq entry point), 0 otherwise */
 	bool optional; /* absent in some versions */
 	bool unless_state; /* not needed when the library's statement state is readable */
-	/* entry probe put past the function's NULL test of its first argument, when its code
-	 * starts with one: the library calls it with NULL itself (sqlite3_finalize(0) from
-	 * its own close and exec paths), and every trap costs the target microseconds */
-	bool past_null;
 	/* set: probe sym's direct calls inside this function instead of sym's entry (which
 	 * is the fallback when none are found) */
 	const char *inside;

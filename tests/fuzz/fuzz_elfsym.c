@@ -39,8 +39,6 @@ static void check_decoders(const unsigned char *code, size_t len)
 	d = x86_first_rdi_load_disp(c, len);
 	FUZZ_CHECK(d == -1 || (d >= 0 && d <= 0xffffffffL));
 	FUZZ_CHECK(d == -1 || len >= 3);
-	d = x86_past_rdi_null_check(c, len);
-	FUZZ_CHECK(d == -1 || (d >= 5 && (size_t)d <= len));
 	rc = x86_first_rdi_cmpb(c, len, &disp, &imm);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	FUZZ_CHECK(rc == -1 || (len >= 4 && disp >= 0 && disp <= 0xffffffffL));

@@ -1,10 +1,11 @@
-/* Unit tests for the MySQL, hiredis and libmemcached trackers: synthetic call events in, queries out. */
+/* Unit tests for the MySQL, hiredis, libmemcached and SQLite trackers: synthetic events in, queries out. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "stores/redis/hiredis.h"
 #include "stores/memcached/memcached.h"
 #include "stores/mysql/mysql.h"
+#include "stores/sqlite/sqlite.h"
 
 #define PID 4242
 #define TID 4243
@@ -286,6 +288,70 @@ static void test_memcached_ops(void **state)
 	record__free(r);
 }
 
+static void sq_text(struct sqlite_tracker *t, uint64_t stmt, uint64_t ts, const char *sql)
+{
+	static struct sc_sql_text_event e;
+
+	memset(&e, 0, offsetof(struct sc_sql_text_event, text));
+	e.hdr.kind = SC_EV_SQL_TEXT;
+	e.hdr.pid = PID;
+	e.hdr.tid = TID;
+	e.hdr.ts = ts;
+	e.stmt = stmt;
+	e.t_enter = ts - 1000;
+	e.t_exit = ts;
+	e.flags = SC_SQL_F_PREPARE;
+	e.len = e.full_len = strlen(sql);
+	memcpy(e.text, sql, e.len);
+	sqlite_tracker__text(t, &e);
+}
+
+static void sq_exec(struct sqlite_tracker *t, uint64_t stmt, uint64_t ts)
+{
+	struct sc_sql_exec_event e = { .stmt = stmt, .t_first = ts, .busy_ns = 1000, .nsteps = 1 };
+
+	e.hdr.kind = SC_EV_SQL_EXEC;
+	e.hdr.pid = PID;
+	e.hdr.tid = TID;
+	e.hdr.ts = ts + 1000;
+	e.rc = 101; /* SQLITE_DONE */
+	e.end = SC_SQL_END_STEP;
+	sqlite_tracker__exec(t, &e);
+}
+
+/* With no finalize seen, statements at new addresses fill the table of texts: at its bound
+ * the least lately used go, the one just executed stays, and a new one still gets in. */
+static void test_sqlite_texts_make_room(void **state)
+{
+	const uint64_t n = 262144; /* the table's bound (src/stores/sqlite/sqlite.c) */
+	struct correlator *c = corr_new();
+	struct sqlite_tracker *t = sqlite_tracker__new(c, NULL);
+	struct record *r;
+	char sql[64];
+	uint64_t i;
+
+	assert_non_null(t);
+	for (i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %llu", (unsigned long long)i);
+		sq_text(t, 0x10000 + i * 64, (i + 1) * MS, sql);
+	}
+	sq_exec(t, 0x10000 + 5 * 64, (n + 1) * MS); /* used lately: kept */
+	sq_text(t, 0x10000 + n * 64, (n + 2) * MS, "SELECT new");
+	sq_exec(t, 0x10000 + n * 64, (n + 3) * MS);
+	sq_exec(t, 0x10000 + 5 * 64, (n + 4) * MS);
+	sq_exec(t, 0x10000 + 6 * 64, (n + 5) * MS); /* among the oldest: dropped */
+	sq_exec(t, 0x10000 + (n - 1) * 64, (n + 6) * MS); /* the newest before: kept */
+	sqlite_tracker__free(t);
+	r = corr_done(c);
+	assert_int_equal(r->nqueries, 5);
+	assert_string_equal(r->queries[0].sql, "SELECT 5");
+	assert_string_equal(r->queries[1].sql, "SELECT new");
+	assert_string_equal(r->queries[2].sql, "SELECT 5");
+	assert_string_equal(r->queries[3].sql, "(statement text lost)");
+	assert_string_equal(r->queries[4].sql, "SELECT 262143");
+	record__free(r);
+}
+
 static void test_status_names(void **state)
 {
 	assert_string_equal(memcached_status_name(0), "MEMCACHED_SUCCESS");
@@ -314,59 +380,6 @@ static void test_lea_decoder(void **state)
 	assert_int_equal(x86_first_rdi_lea_disp(r15, sizeof(r15)), -1);
 	assert_int_equal(x86_first_rdi_lea_disp(my_error, 3), -1);
 	assert_int_equal(x86_first_rdi_load_disp(my_error, sizeof(my_error)), -1);
-}
-
-static void test_null_check_decoder(void **state)
-{
-	/* Debian 12's sqlite3_finalize: endbr64; push %rbp; push %rbx; test %rdi,%rdi; je */
-	static const unsigned char fin[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0x53, 0x48,
-					     0x85, 0xff, 0x74, 0x67, 0x48, 0x8b, 0x2f };
-	/* push %r12; test %rdi,%rdi; je rel32 */
-	static const unsigned char rel32[] = { 0x41, 0x54, 0x48, 0x85, 0xff, 0x0f,
-					       0x84, 0xef, 0x03, 0x00, 0x00, 0x53 };
-	/* a load before the test: %rdi is used before it is checked */
-	static const unsigned char load[] = { 0x48, 0x8b, 0x07, 0x48, 0x85, 0xff, 0x74, 0x10 };
-	/* test %rsi,%rsi: another argument */
-	static const unsigned char rsi[] = { 0x48, 0x85, 0xf6, 0x74, 0x10 };
-
-	assert_int_equal(x86_past_rdi_null_check(fin, sizeof(fin)), 11);
-	assert_int_equal(x86_past_rdi_null_check(rel32, sizeof(rel32)), 11);
-	assert_int_equal(x86_past_rdi_null_check(load, sizeof(load)), -1);
-	assert_int_equal(x86_past_rdi_null_check(rsi, sizeof(rsi)), -1);
-	assert_int_equal(x86_past_rdi_null_check(fin, 10), -1);
-}
-
-static void test_arg_at_first_call_decoder(void **state)
-{
-	/* Debian 12's sqlite3_finalize past its NULL test: mov (%rdi),%rbp; mov %rdi,%rbx;
-	 * test %rbp,%rbp; je +0x6c; mov 0x18(%rbp),%rdi; call sqlite3_mutex_enter */
-	static const unsigned char fin[] = { 0x48, 0x8b, 0x2f, 0x48, 0x89, 0xfb, 0x48,
-					     0x85, 0xed, 0x74, 0x6c, 0x48, 0x8b, 0x7d,
-					     0x18, 0xe8, 0x43, 0x83, 0xf3, 0xff };
-	/* mov %rdi,%r12 (REX.WB); mov 0x8(%rdi),%rdi; call: the argument is in r12 */
-	static const unsigned char r12[] = { 0x49, 0x89, 0xfc, 0x48, 0x8b, 0x7f,
-					     0x08, 0xe8, 0x00, 0x00, 0x00, 0x00 };
-	/* mov 0x8(%rdi),%rdi; call: nothing holds it any more */
-	static const unsigned char lost[] = { 0x48, 0x8b, 0x7f, 0x08, 0xe8, 0, 0, 0, 0 };
-	/* mov %edi,%ebx (32-bit) then the load: a truncated copy is not the pointer */
-	static const unsigned char half[] = {
-		0x89, 0xfb, 0x48, 0x8b, 0x7f, 0x08, 0xe8, 0, 0, 0, 0
-	};
-	/* a backward jump: a loop, not straight-line code */
-	static const unsigned char loop[] = { 0x74, 0xfe, 0xe8, 0, 0, 0, 0 };
-	/* sub $0x10,%rsp: an instruction the scan does not know */
-	static const unsigned char sub[] = { 0x48, 0x83, 0xec, 0x10, 0xe8, 0, 0, 0, 0 };
-	unsigned reg = 99;
-
-	assert_int_equal(x86_arg_at_first_call(fin, sizeof(fin), &reg), 15);
-	assert_int_equal(reg, 3); /* %rbx */
-	assert_int_equal(x86_arg_at_first_call(r12, sizeof(r12), &reg), 7);
-	assert_int_equal(reg, 12);
-	assert_int_equal(x86_arg_at_first_call(fin, 19, &reg), -1); /* cut in the call */
-	assert_int_equal(x86_arg_at_first_call(lost, sizeof(lost), &reg), -1);
-	assert_int_equal(x86_arg_at_first_call(half, sizeof(half), &reg), -1);
-	assert_int_equal(x86_arg_at_first_call(loop, sizeof(loop), &reg), -1);
-	assert_int_equal(x86_arg_at_first_call(sub, sizeof(sub), &reg), -1);
 }
 
 static void test_emulated_and_callee_decoders(void **state)
@@ -417,10 +430,9 @@ int main(void)
 		cmocka_unit_test(test_mysql_statements),
 		cmocka_unit_test(test_hiredis_commands_and_pipeline),
 		cmocka_unit_test(test_memcached_ops),
+		cmocka_unit_test(test_sqlite_texts_make_room),
 		cmocka_unit_test(test_status_names),
 		cmocka_unit_test(test_lea_decoder),
-		cmocka_unit_test(test_null_check_decoder),
-		cmocka_unit_test(test_arg_at_first_call_decoder),
 		cmocka_unit_test(test_emulated_and_callee_decoders),
 		cmocka_unit_test(test_wrapper_decoder),
 	};

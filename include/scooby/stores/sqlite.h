@@ -1,4 +1,4 @@
-/* SQLite's records: statement texts, executions, finalizes, error messages. */
+/* SQLite's records: statement texts, executions, error messages. */
 #ifndef SCOOBY_STORES_SQLITE_H
 #define SCOOBY_STORES_SQLITE_H
 
@@ -8,7 +8,6 @@
 enum sc_sqlite_kind {
 	SC_EV_SQL_TEXT = 4, /* a SQLite statement's text (prepare, or first step seen) */
 	SC_EV_SQL_EXEC = 5, /* one SQLite statement execution ended */
-	SC_EV_SQL_FINALIZE = 6, /* a SQLite statement was finalized (sc_small_event: stmt) */
 	SC_EV_SQL_ERRMSG = 11, /* sqlite3_errmsg() text after a failed call (sc_sql_text_event) */
 };
 
@@ -30,8 +29,7 @@ struct sc_sql_text_event {
 /* SC_EV_SQL_EXEC: ts is the return of the call that ended the execution. */
 enum sc_sql_end {
 	SC_SQL_END_STEP = 1, /* a step returned something other than SQLITE_ROW */
-	SC_SQL_END_RESET = 2,
-	SC_SQL_END_FINALIZE = 3,
+	SC_SQL_END_RESET = 2, /* reset, or left open: ts is its last step's return */
 };
 struct sc_sql_exec_event {
 	struct sc_hdr hdr;

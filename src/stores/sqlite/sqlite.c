@@ -1,4 +1,5 @@
 /* libsqlite3 events -> queries: statement texts, pending prepares, executions. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +7,9 @@
 #include "sqlite.h"
 #include "util/utf8.h"
 
-/* Prepared statements' SQL until sqlite3_finalize */
+/* Prepared statements' SQL, by address: a statement prepared at the address of one
+ * finalized replaces it (sqlite3_finalize is not probed), and the table makes room by
+ * dropping the least lately used (stmts_evict) */
 static struct hashmap_table sqlite_stmts = HASHMAP_TABLE("SQLite statements", 1024, 262144);
 
 struct stmt_info {
@@ -14,6 +17,7 @@ struct stmt_info {
 	char *sql;
 	bool truncated;
 	uint64_t prep_enter, prep_exit; /* a prepare not yet charged to an execution */
+	uint64_t used; /* its latest text or execution record's timestamp */
 };
 
 struct sqlite_tracker {
@@ -126,10 +130,51 @@ static void failed_prepare(struct sqlite_tracker *t, const struct sc_sql_text_ev
 	correlator__query(t->corr, e->hdr.pid, &q);
 }
 
+struct evict_span {
+	uint64_t oldest, newest;
+};
+
+static int span_of(uint64_t key, void *val, void *ctx)
+{
+	const struct stmt_info *s = val;
+	struct evict_span *sp = ctx;
+
+	if (s->used < sp->oldest)
+		sp->oldest = s->used;
+	if (s->used > sp->newest)
+		sp->newest = s->used;
+	return 0;
+}
+
+static int used_before(uint64_t key, void *val, void *ctx)
+{
+	struct stmt_info *s = val;
+
+	if (s->used > *(uint64_t *)ctx)
+		return 0;
+	stmt_free(s);
+	return 1;
+}
+
+/* Makes room in a full table of texts: drops the statements last used in the older half of
+ * the span of use times (the oldest one at least). Without a finalize probe the table holds
+ * every address a statement was ever prepared at; a dropped one that runs again is recorded
+ * as "(statement text lost)". Two passes over the table, only when it is full. */
+static void stmts_evict(struct sqlite_tracker *t)
+{
+	struct evict_span sp = { .oldest = UINT64_MAX };
+	uint64_t cutoff;
+
+	hashmap__sweep(t->stmts, span_of, &sp);
+	cutoff = sp.oldest + (sp.newest - sp.oldest) / 2;
+	hashmap__sweep(t->stmts, used_before, &cutoff);
+}
+
 void sqlite_tracker__text(struct sqlite_tracker *t, const struct sc_sql_text_event *e)
 {
 	uint64_t key = hashmap_key2(e->hdr.pid, e->stmt);
-	struct stmt_info *s, *old;
+	struct stmt_info *s, *old = NULL;
+	int err;
 
 	if (e->flags & SC_SQL_F_PREPARE && e->rc != 0) {
 		failed_prepare(t, e);
@@ -150,7 +195,13 @@ void sqlite_tracker__text(struct sqlite_tracker *t, const struct sc_sql_text_eve
 		s->prep_enter = e->t_enter;
 		s->prep_exit = e->t_exit;
 	}
-	if (!s->sql || hashmap__set(t->stmts, key, s, (void **)&old)) {
+	s->used = e->hdr.ts;
+	err = s->sql ? hashmap__set(t->stmts, key, s, (void **)&old) : -ENOMEM;
+	if (err == -ENOSPC) {
+		stmts_evict(t);
+		err = hashmap__set(t->stmts, key, s, (void **)&old);
+	}
+	if (err) {
 		stmt_free(s);
 		return;
 	}
@@ -168,6 +219,7 @@ void sqlite_tracker__exec(struct sqlite_tracker *t, const struct sc_sql_exec_eve
 	q.end_ns = e->hdr.ts;
 	q.busy_ns = e->busy_ns;
 	if (s) {
+		s->used = e->hdr.ts;
 		q.sql = strdup(s->sql);
 		q.truncated = s->truncated;
 		if (s->prep_exit) { /* this execution pays for its prepare */
@@ -199,11 +251,6 @@ void sqlite_tracker__errmsg(struct sqlite_tracker *t, const struct sc_sql_text_e
 	if (msg && *msg)
 		correlator__explain_error(t->corr, e->hdr.pid, e->hdr.tid, DB_SQLITE, msg);
 	free(msg);
-}
-
-void sqlite_tracker__finalize(struct sqlite_tracker *t, uint32_t pid, uint64_t stmt)
-{
-	stmt_free(hashmap__del(t->stmts, hashmap_key2(pid, stmt)));
 }
 
 static int sweep_pid(uint64_t key, void *val, void *ctx)

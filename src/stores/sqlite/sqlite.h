@@ -17,7 +17,6 @@ void sqlite_tracker__text(struct sqlite_tracker *t, const struct sc_sql_text_eve
 /* The message of the thread's latest failed query: completes its error text. */
 void sqlite_tracker__errmsg(struct sqlite_tracker *t, const struct sc_sql_text_event *e);
 void sqlite_tracker__exec(struct sqlite_tracker *t, const struct sc_sql_exec_event *e);
-void sqlite_tracker__finalize(struct sqlite_tracker *t, uint32_t pid, uint64_t stmt);
 /* Forgets every statement of pid. */
 void sqlite_tracker__proc_gone(struct sqlite_tracker *t, uint32_t pid);
 /* The name of a SQLite result code ("SQLITE_CONSTRAINT"), or "SQLITE_ERROR <n>" style. */

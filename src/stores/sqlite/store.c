@@ -23,7 +23,6 @@ static const struct probe_spec sqlite_probes[] = {
 	{ "sqlite3_step", "sqlite_step" },
 	{ "sqlite3_step", "sqlite_step_ret", true },
 	{ "sqlite3_reset", "sqlite_reset", .unless_state = true },
-	{ "sqlite3_finalize", "sqlite_finalize", .past_null = true },
 	{ "sqlite3_errmsg", "sqlite_errmsg_ret", true },
 };
 
@@ -75,7 +74,7 @@ static int sqlite_configure(const char *path, struct sc_lib_cfg *cfg)
 
 /* the functions of a first query, armed ahead (struct target_lib.early) */
 static const char *const sqlite_early[] = { "sqlite3_prepare_v2", "sqlite3_step", "sqlite3_reset",
-					    "sqlite3_finalize", NULL };
+					    NULL };
 
 /* From SQLite 3.40 a step tells a reset statement by its state: sqlite3_reset needs no probe. */
 static bool sqlite_state_readable(const struct sc_lib_cfg *cfg)
@@ -122,14 +121,11 @@ static const struct store_kind sq_kinds[] = {
 	{ SC_EV_SQL_TEXT, offsetof(struct sc_sql_text_event, text), sq_text_fits },
 	{ SC_EV_SQL_ERRMSG, offsetof(struct sc_sql_text_event, text), sq_text_fits },
 	{ SC_EV_SQL_EXEC, sizeof(struct sc_sql_exec_event), NULL },
-	{ SC_EV_SQL_FINALIZE, sizeof(struct sc_small_event), NULL },
 };
 
-/* libsqlite3's own records: statement texts, error messages, executions, finalizes. */
+/* libsqlite3's own records: statement texts, error messages, executions. */
 static void sq_event(void *t, const struct sc_hdr *h)
 {
-	const struct sc_small_event *s = (const void *)h;
-
 	switch (h->kind) {
 	case SC_EV_SQL_TEXT:
 		sqlite_tracker__text(t, (const void *)h);
@@ -139,9 +135,6 @@ static void sq_event(void *t, const struct sc_hdr *h)
 		break;
 	case SC_EV_SQL_EXEC:
 		sqlite_tracker__exec(t, (const void *)h);
-		break;
-	case SC_EV_SQL_FINALIZE:
-		sqlite_tracker__finalize(t, h->pid, s->arg);
 		break;
 	}
 }
