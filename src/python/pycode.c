@@ -22,6 +22,9 @@ static struct hashmap_table py_modules = HASHMAP_TABLE("Python module names", 25
 #define LINETABLE_MAX (1 << 20)
 #define DICT_MAX_ENTRIES 8192
 #define RECHECK_NS 1000000000ULL /* a cached code object's identity is re-read after 1 s */
+/* code objects whose identity one process_vm_readv re-reads (see recheck_batch) */
+#define RECHECK_BATCH 256
+#define RECHECK_SPAN 64 /* bytes read per code object: its filename and name fields */
 #define TP_NAME_OFF 24 /* PyTypeObject.tp_name, after ob_refcnt, ob_type, ob_size: all versions */
 /* Bound of the view-name cache: distinct (function, code) pairs a stack's view frame ran in.
  * Past it the cache is emptied and refilled (a view is re-read at most once a RECHECK_NS). */
@@ -293,8 +296,8 @@ static bool same_code(struct pyproc *p, uint64_t addr, const struct pycode *c)
 	char span[64];
 	uint64_t f, n;
 
-	/* both fields in one read where they are near (they are adjacent in 3.8-3.13): this
-	 * runs once a second for every code object a stack or a sample names */
+	/* both fields in one read where they are near (they are adjacent in 3.8-3.13; there
+	 * recheck_batch reads many objects' at once, and this is not used) */
 	if (fo >= 0 && no >= 0 && hi - lo <= (int)sizeof(span)) {
 		if (!target_read(p->pid, addr + lo, span, hi - lo))
 			return false;
@@ -306,16 +309,96 @@ static bool same_code(struct pyproc *p, uint64_t addr, const struct pycode *c)
 	       f == c->filename_ptr && n == c->name_ptr;
 }
 
+/* The code objects a batch re-reads: the one asked for first, then others half-way due. */
+struct recheck {
+	uint64_t addr[RECHECK_BATCH];
+	struct pycode *code[RECHECK_BATCH];
+	size_t n;
+	uint64_t due; /* others checked before this are taken */
+};
+
+static int recheck_pick(uint64_t key, void *val, void *ctx)
+{
+	struct recheck *r = ctx;
+	struct pycode *c = val;
+
+	if (r->n < RECHECK_BATCH && c != r->code[0] && c->checked_ns < r->due) {
+		r->addr[r->n] = key;
+		r->code[r->n++] = c;
+	}
+	return 0;
+}
+
+/*
+ * Re-reads the identity of c (at addr), due for its check, in one process_vm_readv with
+ * those of up to RECHECK_BATCH - 1 more of p's code objects checked over half a RECHECK_NS
+ * ago: a stack's frames come due in the same second, and on this VM a syscall costs more
+ * than the copy (one per code object was 8 % of --profile's CPU). Those found the same are
+ * marked checked, the others dropped (c's fate is the return: true when it is the same).
+ * The read stops at the first object it cannot read, which then counts as changed; the
+ * rest keep their time. Only where both fields fit in RECHECK_SPAN bytes (3.8-3.13).
+ */
+static bool recheck_batch(struct pyproc *p, uint64_t addr, struct pycode *c, uint64_t now_ns)
+{
+	int fo = p->l.code_filename, no = p->l.code_name, lo = fo < no ? fo : no;
+	struct iovec local[RECHECK_BATCH], remote[RECHECK_BATCH];
+	char spans[RECHECK_BATCH][RECHECK_SPAN];
+	struct recheck r;
+	size_t i, len = (fo > no ? fo : no) + 8 - lo, done;
+	uint64_t f, n;
+	ssize_t got;
+	bool same_c = false;
+
+	r.addr[0] = addr;
+	r.code[0] = c;
+	r.n = 1;
+	r.due = now_ns - RECHECK_NS / 2;
+	hashmap__sweep(p->codes, recheck_pick, &r);
+	for (i = 0; i < r.n; i++) {
+		local[i] = (struct iovec){ .iov_base = spans[i], .iov_len = len };
+		remote[i] = (struct iovec){ .iov_base = (void *)(uintptr_t)(r.addr[i] + lo),
+					    .iov_len = len };
+	}
+	got = process_vm_readv(p->pid, local, r.n, remote, r.n, 0);
+	/* whole elements only: a read never splits one */
+	done = got > 0 ? (size_t)got / len : 0;
+	for (i = 0; i < r.n && i <= done; i++) {
+		if (i < done) {
+			memcpy(&f, spans[i] + fo - lo, sizeof(f));
+			memcpy(&n, spans[i] + no - lo, sizeof(n));
+		}
+		if (i < done && f == r.code[i]->filename_ptr && n == r.code[i]->name_ptr) {
+			r.code[i]->checked_ns = now_ns;
+			same_c |= i == 0;
+		} else if (i) { /* unreadable or another object now: read anew when next named */
+			pycode_free(hashmap__del(p->codes, r.addr[i]));
+		}
+	}
+	return same_c;
+}
+
+/* Returns true when the code object c cached at addr is still that one (see same_code). */
+static bool still_same(struct pyproc *p, uint64_t addr, struct pycode *c, uint64_t now_ns)
+{
+	int fo = p->l.code_filename, no = p->l.code_name;
+	int span = (fo > no ? fo : no) + 8 - (fo < no ? fo : no);
+
+	if (fo >= 0 && no >= 0 && span <= RECHECK_SPAN)
+		return recheck_batch(p, addr, c, now_ns);
+	if (!same_code(p, addr, c))
+		return false;
+	c->checked_ns = now_ns;
+	return true;
+}
+
 struct pycode *pyproc__code(struct pyproc *p, uint64_t addr, uint64_t now_ns)
 {
 	struct pycode *c = hashmap__get(p->codes, addr), *fresh;
 
 	if (c && now_ns - c->checked_ns < RECHECK_NS)
 		return c;
-	if (c && same_code(p, addr, c)) {
-		c->checked_ns = now_ns;
+	if (c && still_same(p, addr, c, now_ns))
 		return c;
-	}
 	/* new, or the address was freed and reused for another code object */
 	pycode_free(hashmap__del(p->codes, addr));
 	fresh = load_code(p, addr);

@@ -19,6 +19,12 @@ Endpoints (the SQL below is exactly what SQLite receives):
              SELECT COUNT(*) FROM item                        (3.13 enters a class's
              __init__ through a hidden frame once the call is specialized)
   /noquery   no SQL
+  /dyn?n=N   dyn_view -> two functions compiled for this request alone, named
+             dyn<24*N x's>_outer -> ..._inner -> Repo.fetch: the SQL of /item. They are
+             freed when the next /dyn begins (scooby-bpf reads a code object after the
+             fact: one freed within the request could not be named), so that request's
+             code objects may take their addresses (the response lists the addresses:
+             id() of each code object)
 
 The tests find the lines by their marker comments (# Q1, # V1, # A1): keep one marker
 per line, and do not reuse a marker.
@@ -26,6 +32,7 @@ per line, and do not reuse a marker.
 import json
 import sqlite3
 import sys
+from urllib.parse import parse_qs
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -69,11 +76,39 @@ def init_view(environ):
     return "200 OK", {"counts": counts}
 
 
+DYN_SRC = '''
+def %(name)s_inner(repo):
+    return repo.fetch(3)
+def %(name)s_outer(repo):
+    return %(name)s_inner(repo)
+'''
+
+
+DYN_LAST = {}
+
+
+def dyn_view(environ):
+    n = int(parse_qs(environ.get("QUERY_STRING", "")).get("n", ["1"])[0])
+    DYN_LAST.clear()  # the functions' globals hold them: a cycle the GC would take later
+    # a name of another length each time: its string object cannot take the last one's
+    # address, even where the code object takes its code's
+    name = "dyn" + "x" * (24 * n)
+    ns = DYN_LAST
+    exec(compile(DYN_SRC % {"name": name}, "<dyn>", "exec"), ns)
+    codes = [hex(id(ns[name + "_outer"].__code__)), hex(id(ns[name + "_inner"].__code__))]
+    conn = sqlite3.connect(DB_PATH)
+    try:
+        row = ns[name + "_outer"](Repo(conn))
+    finally:
+        conn.close()
+    return "200 OK", {"id": row[0], "name": name, "codes": codes}
+
+
 def noquery_view(environ):
     return "200 OK", {"query": None}
 
 
-ROUTES = {"/item": item_view, "/init": init_view, "/noquery": noquery_view}
+ROUTES = {"/item": item_view, "/init": init_view, "/noquery": noquery_view, "/dyn": dyn_view}
 
 
 def application(environ, start_response):

@@ -15,6 +15,8 @@ call inside a named function. No line number is written here.
                        "native-only behaviour": native frames, never garbage ones).
   StackDepth           --stack-depth 3 (exactly 3 frames, stack_truncated) and
                        --stack-depth 0 (no stacks).
+  CodeReuse            code objects freed after each request and their addresses
+                       taken by the next one's: each stack names its own functions.
 
 Environment (besides harness.py's): CI set makes a missing Debian 3.11 or a missing
 3.12+ interpreter a failure; otherwise each missing 3.8-3.13 version is a loud skip.
@@ -27,6 +29,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run by path too
@@ -672,6 +675,42 @@ class StackDepth(StackChecks, E2ECase):
         q = queries(rec)[0]
         self.assertEqual(q["stack"], [], describe(rec, q))
         self.assertIsNone(view_name(rec), describe(rec, q))
+
+
+class CodeReuse(StackChecks, E2ECase):
+    """wsgiapp.py's /dyn under Debian's python3: each request runs functions compiled
+    for it alone, which go with it; the next request's code objects take their addresses.
+    A code object's names are cached by address and re-read after 1 s (src/python/pycode.c,
+    many objects per read): a stack must never show the names of the code that was there."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make_tmp("stacks-reuse")
+        cls.start_redis()
+        cls.app = cls.start_wsgiapp(PYTHON, name="wsgiapp-reuse")
+        cls.attach(cls.app.pid)
+
+    def test_reused_code_address_gets_its_new_names(self):
+        seen, reused = {}, []
+        for n in range(1, 7):
+            if n > 1:
+                time.sleep(1.3)  # past the time a cached code object is believed
+            path, status, body = self.get("/dyn?n=%d" % n, port=self.app.port)
+            self.assertEqual(status, 200, body)
+            got = json.loads(body)
+            reused += [(seen[c], n) for c in got["codes"] if c in seen]
+            seen.update((c, n) for c in got["codes"])
+            rec = self.record_for(path, 200)
+            self.assertQueries(rec, [WSGI_SQL])
+            q = queries(rec)[0]
+            msg = describe(rec, q)
+            self.assertEqual([(f["filename"], f["function"]) for f in q["stack"][1:3]],
+                             [("<dyn>", got["name"] + "_inner"),
+                              ("<dyn>", got["name"] + "_outer")], msg)
+        harness.log("code object addresses taken again (request before, request): %s"
+                    % reused)
+        self.assertTrue(reused, "no request's code object took an earlier one's address: "
+                        "nothing was tested (addresses: %s)" % seen)
 
 
 if __name__ == "__main__":
