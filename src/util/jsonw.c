@@ -104,8 +104,22 @@ static const unsigned char byte_class[256] = {
 	[0x7f ... 0xff] = 2,
 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* True when none of the 8 bytes of v needs a look of its own: none is below 0x20, a '"', a
+ * '\\' or above 0x7f. The tests may see a byte just above one that does as one too (a
+ * borrow), which only sends the word to the byte loop. */
+static inline bool word_plain(uint64_t v)
+{
+	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+
+	return !((v | ((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS);
+}
+
 /* Writes s (n bytes) as a quoted string, escaped as cJSON's print_string_ptr does, in one
- * pass: runs of plain bytes are copied whole. ascii: stop at a byte that is not ASCII,
+ * pass: runs of plain bytes are copied whole, found 8 bytes at a time (folded stacks and
+ * stack frames are kilobytes of names, none to escape). ascii: stop at a byte that is not ASCII,
  * write nothing and return false (the caller repairs the text first). */
 static bool put_escaped_as(struct jsonw *w, const char *s, size_t n, bool ascii)
 {
@@ -113,6 +127,7 @@ static bool put_escaped_as(struct jsonw *w, const char *s, size_t n, bool ascii)
 	const unsigned char *p = (const unsigned char *)s;
 	unsigned char stop = ascii ? 3 : 1;
 	size_t i = 0, run, start = w->len;
+	uint64_t v;
 	char *o;
 
 	if (n > (SIZE_MAX - 3) / 6) {
@@ -124,8 +139,17 @@ static bool put_escaped_as(struct jsonw *w, const char *s, size_t n, bool ascii)
 	o = w->buf + w->len;
 	*o++ = '"';
 	while (i < n) {
-		for (run = i; i < n && !(byte_class[p[i]] & stop); i++)
-			;
+		for (run = i;;) {
+			while (i + 8 <= n) {
+				memcpy(&v, p + i, sizeof(v));
+				if (!word_plain(v))
+					break;
+				i += 8;
+			}
+			if (i == n || (byte_class[p[i]] & stop))
+				break;
+			i++; /* a byte the word test sent here that is plain after all */
+		}
 		memcpy(o, p + run, i - run);
 		o += i - run;
 		if (i == n)

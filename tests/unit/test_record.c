@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include "record/record.h"
 #include "serve/stored.h"
+#include "util/jsonw.h"
 #include "stores/memcached/memcached.h"
 #include "stores/mysql/mysql.h"
 #include "stores/postgresql/pq.h"
@@ -145,6 +146,47 @@ static void test_any_bytes_become_valid_json(void **state)
 	cJSON_Delete(j);
 	free(text);
 	record__free(r);
+}
+
+/* jsonw's string as cJSON prints it, for s. */
+static void assert_str_as_cjson(const char *s)
+{
+	struct jsonw w = { 0 };
+	cJSON *j = cJSON_CreateString(s);
+	char *want = cJSON_PrintUnformatted(j);
+
+	jsonw__str(&w, s);
+	assert_false(w.oom);
+	assert_string_equal(w.buf, want);
+	cJSON_free(want);
+	cJSON_Delete(j);
+	jsonw__free(&w);
+}
+
+/* Every ASCII byte, and a UTF-8 character, at every place of a string long enough for the
+ * word-at-a-time scan: escaped or kept exactly as cJSON does. */
+static void test_strings_escape_as_cjson(void **state)
+{
+	char s[40];
+	int b, k;
+
+	for (b = 1; b < 0x80; b++) {
+		for (k = 0; k < 24; k++) {
+			memset(s, 'a', 24);
+			s[24] = 0;
+			s[k] = (char)b;
+			assert_str_as_cjson(s);
+			s[k + 1 < 24 ? k + 1 : 0] = (char)b; /* two in a row */
+			assert_str_as_cjson(s);
+		}
+	}
+	for (k = 0; k < 23; k++) {
+		memset(s, 'a', 24);
+		s[24] = 0;
+		s[k] = '\xc3';
+		s[k + 1] = '\xa9';
+		assert_str_as_cjson(s);
+	}
 }
 
 static void test_query_limit_counts_the_rest(void **state)
@@ -459,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_uuid_is_32_hex_and_random),
 		cmocka_unit_test(test_layout_and_rounding),
 		cmocka_unit_test(test_any_bytes_become_valid_json),
+		cmocka_unit_test(test_strings_escape_as_cjson),
 		cmocka_unit_test(test_query_limit_counts_the_rest),
 		cmocka_unit_test(test_background_and_frames),
 		cmocka_unit_test(test_stores_and_logs),
