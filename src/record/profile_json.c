@@ -149,67 +149,113 @@ static char *pstack__fold(const struct pstack *s, const char **labels, const siz
 	return out;
 }
 
-static int folded_cmp_stack(const void *a, const void *b)
+/* What the fold's comparisons need: the stacks and their frames' labels. */
+struct fold_ctx {
+	const struct profile *p;
+	const char **labels;
+	const size_t *lens;
+};
+
+/* One folded line before its text is built: a stack standing for every stack whose text
+ * is the same, and their samples together. */
+struct fold_line {
+	uint32_t stack;
+	uint64_t samples;
+};
+
+/*
+ * Orders stacks s and t as strcmp orders their folded texts, without building them: from
+ * the outermost frame, a frame both share is the same label and is passed over; at the
+ * first two frames that differ their labels are compared, each followed by its separator
+ * (';' when frames follow, the end otherwise; a label holds neither). Folded stacks share
+ * most of their outer frames: strcmp on the texts went over those bytes at every compare.
+ */
+static int fold_cmp(const struct fold_ctx *c, uint32_t si, uint32_t ti)
 {
-	return strcmp(((const struct profile_folded *)a)->stack,
-		      ((const struct profile_folded *)b)->stack);
+	const struct pstack *s = &c->p->stacks[si], *t = &c->p->stacks[ti];
+	size_t i = s->depth, j = t->depth, la, lb, m;
+	unsigned char ca, cb;
+	uint32_t a, b;
+	int r;
+
+	while (i && j) {
+		a = s->ids[--i];
+		b = t->ids[--j];
+		if (a == b)
+			continue;
+		la = c->lens[a];
+		lb = c->lens[b];
+		m = la < lb ? la : lb;
+		r = memcmp(c->labels[a], c->labels[b], m);
+		if (r)
+			return r;
+		if (la != lb) {
+			ca = la > m ? (unsigned char)c->labels[a][m] : i ? ';' : 0;
+			cb = lb > m ? (unsigned char)c->labels[b][m] : j ? ';' : 0;
+			return ca < cb ? -1 : 1;
+		}
+		/* two frames labelled alike: the texts go on equal */
+	}
+	if (i == j) /* both ended */
+		return 0;
+	return i ? 1 : -1; /* the one that ended first is a prefix, followed by its end */
 }
 
-static int folded_cmp_samples(const void *a, const void *b)
+static int fold_cmp_stack(const void *a, const void *b, void *ctx)
 {
-	const struct profile_folded *x = a, *y = b;
+	return fold_cmp(ctx, ((const struct fold_line *)a)->stack,
+			((const struct fold_line *)b)->stack);
+}
+
+static int fold_cmp_samples(const void *a, const void *b, void *ctx)
+{
+	const struct fold_line *x = a, *y = b;
 
 	if (x->samples != y->samples)
 		return x->samples > y->samples ? -1 : 1;
-	return strcmp(x->stack, y->stack);
-}
-
-/* Merges entries with equal stacks (f sorted by stack); returns how many are left. */
-static size_t folded__merge(struct profile_folded *f, size_t n)
-{
-	size_t i, k = 0;
-
-	for (i = 0; i < n; i++) {
-		if (k && !strcmp(f[k - 1].stack, f[i].stack)) {
-			f[k - 1].samples += f[i].samples;
-			free(f[i].stack);
-		} else {
-			f[k++] = f[i];
-		}
-	}
-	return k;
+	return fold_cmp(ctx, x->stack, y->stack);
 }
 
 /*
- * Folds the kept stacks into *out (room for extra more entries), merged and sorted by samples.
- * Sets *n; returns 0 or -ENOMEM.
+ * Folds the kept stacks into *out (room for extra more entries), merged and sorted by
+ * samples: sorted and merged by text, then by samples, on the stacks' frame ids, and only
+ * the lines left get a text. Sets *n; returns 0 or -ENOMEM.
  */
 static int profile__fold_stacks(const struct profile *p, size_t extra, struct profile_folded **out,
 				size_t *n)
 {
 	struct profile_folded *f = calloc(p->nstacks + extra, sizeof(*f));
+	struct fold_line *line = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*line));
 	const char **label = calloc(p->nframes ? p->nframes : 1, sizeof(*label));
 	char **owned = calloc(p->nframes ? p->nframes : 1, sizeof(*owned));
 	size_t *lens = malloc((p->nframes ? p->nframes : 1) * sizeof(*lens));
+	struct fold_ctx c = { .p = p, .labels = label, .lens = lens };
+	size_t i, k = 0;
 	int err = -ENOMEM;
-	size_t i;
 
 	*n = 0;
-	if (!f || !label || !owned || !lens)
+	if (!f || !line || !label || !owned || !lens)
 		goto cleanup;
 	profile_labels__trim(p->nframes);
 	for (i = 0; i < p->nframes; i++)
 		if (!(label[i] = profile__label_cached(p, i, &lens[i], &owned[i])))
 			goto cleanup;
-	for (*n = 0; *n < p->nstacks; (*n)++) {
-		f[*n].samples = p->stacks[*n].samples;
-		f[*n].stack = pstack__fold(&p->stacks[*n], label, lens);
+	for (i = 0; i < p->nstacks; i++)
+		line[i] = (struct fold_line){ .stack = i, .samples = p->stacks[i].samples };
+	qsort_r(line, p->nstacks, sizeof(*line), fold_cmp_stack, &c);
+	for (i = 0; i < p->nstacks; i++) {
+		if (k && !fold_cmp(&c, line[k - 1].stack, line[i].stack))
+			line[k - 1].samples += line[i].samples;
+		else
+			line[k++] = line[i];
+	}
+	qsort_r(line, k, sizeof(*line), fold_cmp_samples, &c);
+	for (*n = 0; *n < k; (*n)++) {
+		f[*n].samples = line[*n].samples;
+		f[*n].stack = pstack__fold(&p->stacks[line[*n].stack], label, lens);
 		if (!f[*n].stack)
 			goto cleanup;
 	}
-	qsort(f, *n, sizeof(*f), folded_cmp_stack);
-	*n = folded__merge(f, *n);
-	qsort(f, *n, sizeof(*f), folded_cmp_samples);
 	*out = f;
 	f = NULL;
 	err = 0;
@@ -219,6 +265,7 @@ cleanup:
 	free(owned);
 	free(label);
 	free(lens);
+	free(line);
 	profile_folded__free(f, *n);
 	if (err)
 		*n = 0;

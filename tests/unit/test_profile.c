@@ -259,6 +259,52 @@ static void test_merge_and_utf8(void **state)
 	profile__free(p);
 }
 
+/* Random stacks over labels that share prefixes, end inside one another ("f (m)" in
+ * "f (m)z)" and "f (m))", whose next bytes sort after and before the separator ';'), or
+ * fold alike ("x;y" and "x_y"): the folded lines come out distinct, by samples descending
+ * and ties in strcmp order of their texts, every sample kept. */
+static void test_fold_order_is_strcmp(void **state)
+{
+	static const struct fspec vocab[] = {
+		PY(VIEWS, 1, "f"),   PY(VIEWS, 10, "f"), PY(VIEWS, 1, "x;y"),
+		PY(VIEWS, 1, "x_y"), NATIVE("m", "f"),	 NATIVE("m)z", "f"),
+		NATIVE("m)", "f"),   PY(UTIL, 2, "g"),	 PY(WSGI, 3, "main"),
+	};
+	struct profile *p = profile__new(100);
+	struct fspec spec[6];
+	struct profile_folded *f;
+	uint64_t total = 0, got = 0;
+	uint32_t rng = 12345;
+	size_t n, i, k, depth;
+	int count;
+
+	for (i = 0; i < 400; i++) {
+		rng = rng * 1103515245 + 12345;
+		depth = 1 + (rng >> 16) % 5;
+		for (k = 0; k < depth; k++) {
+			rng = rng * 1103515245 + 12345;
+			spec[k] = vocab[(rng >> 16) % N(vocab)];
+		}
+		count = 1 + (rng >> 8) % 3;
+		add(p, spec, depth, count);
+		total += count;
+	}
+	assert_int_equal(profile__folded(p, &f, &n), 0);
+	assert_true(n > 100);
+	for (i = 0; i < n; i++) {
+		got += f[i].samples;
+		if (i && f[i - 1].samples == f[i].samples)
+			assert_true(strcmp(f[i - 1].stack, f[i].stack) < 0);
+		else if (i)
+			assert_true(f[i - 1].samples > f[i].samples);
+		for (k = 0; k < i; k++)
+			assert_true(strcmp(f[k].stack, f[i].stack) != 0);
+	}
+	assert_int_equal(got, total);
+	profile_folded__free(f, n);
+	profile__free(p);
+}
+
 /* The read-back API the file writers use. */
 static void test_read_back(void **state)
 {
@@ -290,7 +336,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_exact),     cmocka_unit_test(test_empty_and_rounding),
 		cmocka_unit_test(test_recursion),      cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_merge_and_utf8), cmocka_unit_test(test_read_back),
+		cmocka_unit_test(test_merge_and_utf8), cmocka_unit_test(test_fold_order_is_strcmp),
+		cmocka_unit_test(test_read_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
