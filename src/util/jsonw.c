@@ -299,6 +299,94 @@ static size_t fmt_millis(char *out, double d)
 	return n;
 }
 
+/*
+ * Rounds |d| (1 <= |d| < 1e15) to p significant digits (15 or 17) exactly as printf does
+ * (round half to even on its binary value): sets *q to those digits as an integer and *frac
+ * to how many of them follow the point. Returns false when the rounding carries into one more
+ * digit (printf would then pick another form). |d| is m * 2^e; m * 10^frac fits in 128 bits.
+ */
+static bool round_sig(double d, int p, uint64_t *q, int *frac)
+{
+	uint64_t ip = (uint64_t)fabs(d), pow10 = 1, m;
+	unsigned __int128 x, r, half, rem;
+	int digits = 0, e, s;
+
+	for (; ip; ip /= 10)
+		digits++;
+	*frac = p - digits;
+	for (s = 0; s < *frac; s++)
+		pow10 *= 10;
+	m = (uint64_t)ldexp(frexp(fabs(d), &e), 53);
+	e -= 53;
+	x = (unsigned __int128)m * pow10;
+	if (e >= 0) {
+		r = x << e;
+	} else {
+		s = -e;
+		r = x >> s;
+		rem = x - (r << s);
+		half = (unsigned __int128)1 << (s - 1);
+		if (rem > half || (rem == half && (r & 1)))
+			r++;
+	}
+	for (s = 0, pow10 = 1; s < p; s++)
+		pow10 *= 10;
+	if (r >= pow10)
+		return false;
+	*q = (uint64_t)r;
+	return true;
+}
+
+/* Writes q / 10^frac as %g would (no trailing zeros, no point without a fraction), after
+ * sign; returns the length. */
+static size_t put_sig(char *out, bool neg, uint64_t q, int frac)
+{
+	char digits[24];
+	size_t n = 0, nd;
+	int keep = frac;
+
+	if (neg)
+		out[n++] = '-';
+	nd = fmt_u64(digits, q);
+	while (keep > 0 && digits[nd - frac + keep - 1] == '0')
+		keep--;
+	memcpy(out + n, digits, nd - frac);
+	n += nd - frac;
+	if (keep) {
+		out[n++] = '.';
+		memcpy(out + n, digits + nd - frac, keep);
+		n += keep;
+	}
+	return n;
+}
+
+static const double exact_pow10[] = { 1e0, 1e1, 1e2,  1e3,  1e4,  1e5,	1e6,  1e7,
+				      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+
+/* cJSON's print_number for 1 <= |d| < 1e15 without printf: "%1.15g", unless that reads back
+ * further than DBL_EPSILON from d, then "%1.17g" (a microsecond Unix time in ms is 16 digits:
+ * every record's start took two snprintf and a strtod). Returns the length, 0 outside that
+ * range or when a rounding carries (the caller prints then). */
+static size_t fmt_cjson_fast(char *out, double d)
+{
+	double back;
+	uint64_t q;
+	int frac;
+
+	if (!(fabs(d) >= 1 && fabs(d) < 1e15) || !round_sig(d, 15, &q, &frac))
+		return 0;
+	/* q and 10^frac are exact doubles: their quotient is the correctly rounded value strtod
+	 * gives for the 15 digits */
+	back = (double)q / exact_pow10[frac];
+	if (d < 0)
+		back = -back;
+	if (fabs(back - d) <= fmax(fabs(back), fabs(d)) * 2.220446049250313e-16)
+		return put_sig(out, d < 0, q, frac);
+	if (!round_sig(d, 17, &q, &frac))
+		return 0;
+	return put_sig(out, d < 0, q, frac);
+}
+
 void jsonw__str_as_is(struct jsonw *w, const char *s)
 {
 	value_start(w);
@@ -323,7 +411,7 @@ void jsonw__num(struct jsonw *w, double d)
 		} else {
 			n = fmt_u64(buf, vi);
 		}
-	} else if (!(n = fmt_millis(buf, d))) {
+	} else if (!(n = fmt_millis(buf, d)) && !(n = fmt_cjson_fast(buf, d))) {
 		n = snprintf(buf, sizeof(buf), "%1.15g", d);
 		back = strtod(buf, NULL);
 		if (fabs(back - d) > fmax(fabs(back), fabs(d)) * 2.220446049250313e-16)

@@ -189,6 +189,66 @@ static void test_strings_escape_as_cjson(void **state)
 	}
 }
 
+/* jsonw's number as cJSON prints it, for d. */
+static void assert_num_as_cjson(double d)
+{
+	struct jsonw w = { 0 };
+	cJSON *j = cJSON_CreateNumber(d);
+	char *want = cJSON_PrintUnformatted(j);
+
+	jsonw__num(&w, d);
+	assert_false(w.oom);
+	if (strcmp(w.buf, want))
+		fprintf(stderr, "%a: got %s, cJSON %s\n", d, w.buf, want);
+	assert_string_equal(w.buf, want);
+	cJSON_free(want);
+	cJSON_Delete(j);
+	jsonw__free(&w);
+}
+
+/* Numbers print as cJSON prints them: Unix times in ms with microseconds (16 digits: the
+ * 17-digit form), random doubles over every magnitude jsonw writes without printf, ties and
+ * values next to a power of ten, both signs. */
+static void test_numbers_print_as_cjson(void **state)
+{
+	static const double edges[] = { 1.0000000000000002,
+					9.999999999999998,
+					99.99999999999999,
+					999999999999999.9,
+					999999999999999.0,
+					1e15 - 0.5,
+					0.5,
+					1.5,
+					2.5,
+					123456789012.3456,
+					4503599627370495.5,
+					1e15,
+					1e16,
+					1.25e-5,
+					0.1 };
+	uint64_t rng = 88172645463325252ULL, bits;
+	double d, t = 1796645778593.309;
+	int i, k;
+
+	for (i = 0; i < (int)(sizeof(edges) / sizeof(edges[0])); i++) {
+		assert_num_as_cjson(edges[i]);
+		assert_num_as_cjson(-edges[i]);
+	}
+	for (i = 0; i < 20000; i++) /* a run's start times, a microsecond apart */
+		assert_num_as_cjson(t + i * 0.001);
+	for (i = 0; i < 200000; i++) {
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = (int)(rng % 16);
+		bits = rng >> 12; /* a random mantissa */
+		d = ldexp((double)(bits | (1ULL << 52)), -52) * pow(10, k);
+		assert_num_as_cjson(i & 1 ? -d : d);
+		assert_num_as_cjson(round(d * 1000) / 1000);
+		assert_num_as_cjson(round(d * 1e6) / 1e6);
+	}
+}
+
 static void test_query_limit_counts_the_rest(void **state)
 {
 	struct record *r = sample();
@@ -502,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_layout_and_rounding),
 		cmocka_unit_test(test_any_bytes_become_valid_json),
 		cmocka_unit_test(test_strings_escape_as_cjson),
+		cmocka_unit_test(test_numbers_print_as_cjson),
 		cmocka_unit_test(test_query_limit_counts_the_rest),
 		cmocka_unit_test(test_background_and_frames),
 		cmocka_unit_test(test_stores_and_logs),
