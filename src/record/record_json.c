@@ -70,7 +70,10 @@ struct stack_json {
 	struct frame *frames;
 	char *json;
 	uint32_t *span;
+	uint64_t serial; /* never the same for two: a record's frame table remembers it */
 };
+
+static uint64_t stack_json_serials;
 
 static struct hashmap *stack_jsons; /* frame-list hash -> struct stack_json */
 
@@ -163,6 +166,7 @@ static const struct stack_json *stack_json(const struct stack *s)
 	if (!sj)
 		return NULL;
 	sj->nframes = s->nframes;
+	sj->serial = ++stack_json_serials;
 	sj->frames = malloc((s->nframes ? s->nframes : 1) * sizeof(*sj->frames));
 	sj->span = malloc((s->nframes ? s->nframes : 1) * 2 * sizeof(*sj->span));
 	if (sj->span)
@@ -183,6 +187,8 @@ static const struct stack_json *stack_json(const struct stack *s)
  * ones), and Redis's cost per record grows with its bytes: on the N+1 page this writes
  * ~3x fewer (9.4 KiB for 28.4).
  */
+#define FRAME_TABLE_RECENT 8
+
 struct frame_table {
 	const struct frame **frames; /* the record's distinct frames, in first-use order */
 	size_t n, cap;
@@ -190,7 +196,15 @@ struct frame_table {
 	size_t mask; /* this record's slots - 1: sized for it, not for the largest record */
 	size_t slots_cap;
 	struct jsonw text; /* the frames' objects, copied from the stack cache at first use */
-	uint32_t *idx; /* one stack's indices, cap of them */
+	uint32_t *idx; /* the record's stacks' indices, one after another: cap of them */
+	size_t nidx;
+	/* the last stacks indexed (struct stack_json.serial) and where their indices are in
+	 * idx: a request's queries repeat whole stacks (on the N+1 page 7 stacks, 3 distinct) */
+	struct {
+		uint64_t serial;
+		size_t at;
+	} recent[FRAME_TABLE_RECENT];
+	size_t nrecent;
 };
 
 /* The table of the record being written in the stored form; NULL for the full form. */
@@ -225,6 +239,8 @@ static int frame_table__reset(struct frame_table *t, size_t nframes)
 	t->mask = nslots - 1;
 	memset(t->slots, 0, nslots * sizeof(*t->slots));
 	t->n = 0;
+	t->nidx = 0;
+	t->nrecent = 0;
 	jsonw__reset(&t->text);
 	return 0;
 }
@@ -253,6 +269,31 @@ static uint32_t frame_table__index(struct frame_table *t, const struct frame *f,
 	return t->n - 1;
 }
 
+/* Returns stack s's indices in t (sj: its cached JSON), adding its new frames; a stack the
+ * record had lately is not looked up again. The caller sized t for every frame. */
+static const uint32_t *frame_table__stack(struct frame_table *t, const struct stack *s,
+					  const struct stack_json *sj)
+{
+	uint32_t *idx;
+	size_t i;
+
+	for (i = 0; i < t->nrecent && i < FRAME_TABLE_RECENT; i++)
+		if (t->recent[i].serial == sj->serial)
+			return t->idx + t->recent[i].at;
+	if (t->nidx + s->nframes > t->cap) { /* a stack record_nframes did not count */
+		t->nidx = 0;
+		t->nrecent = 0;
+	}
+	idx = t->idx + t->nidx;
+	for (i = 0; i < s->nframes; i++)
+		idx[i] = frame_table__index(t, &s->frames[i], sj->json + sj->span[2 * i],
+					    sj->span[2 * i + 1] - sj->span[2 * i]);
+	t->recent[t->nrecent++ % FRAME_TABLE_RECENT].serial = sj->serial;
+	t->recent[(t->nrecent - 1) % FRAME_TABLE_RECENT].at = t->nidx;
+	t->nidx += s->nframes;
+	return idx;
+}
+
 /* The number of frames in r's stacks: what its frame table may have to hold. */
 static size_t record_nframes(const struct record *r)
 {
@@ -274,7 +315,6 @@ static void put_stack(struct jsonw *w, const struct stack *s)
 {
 	const struct stack_json *sj = stack_json(s);
 	struct frame_table *t = frame_table;
-	size_t i;
 
 	if (!sj) {
 		w->oom = true;
@@ -282,10 +322,7 @@ static void put_stack(struct jsonw *w, const struct stack *s)
 	}
 	jsonw__name(w, "stack");
 	if (t) {
-		for (i = 0; i < s->nframes; i++)
-			t->idx[i] = frame_table__index(t, &s->frames[i], sj->json + sj->span[2 * i],
-						       sj->span[2 * i + 1] - sj->span[2 * i]);
-		jsonw__uints(w, t->idx, s->nframes);
+		jsonw__uints(w, frame_table__stack(t, s, sj), s->nframes);
 	} else {
 		jsonw__raw(w, sj->json);
 	}

@@ -531,6 +531,29 @@ static void test_stored_form_after_a_large_record(void **state)
 	record__free(small);
 }
 
+/* Stacks that come again, lately and past the table's memory of recent ones (8): each
+ * repeat writes the same indices as its first time. */
+static void test_stored_form_repeated_stacks(void **state)
+{
+	static const char *file = "/app/loop.py";
+	static const int order[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 11, 5, 5, 1, 1 };
+	struct frame table[40];
+	struct record *r = sample();
+	int idx[4];
+	size_t i, k;
+
+	for (i = 0; i < 40; i++)
+		table[i] =
+			(struct frame){ .filename = file, .lineno = (int)i + 1, .function = "f" };
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		for (k = 0; k < 4; k++) /* frames 0 and 1 shared by all, two of each stack's own */
+			idx[k] = k < 2 ? (int)k : 2 + 3 * order[i] + (int)k;
+		add_with_stack(r, table, idx, 4);
+	}
+	assert_stored_expands_to_full(r);
+	record__free(r);
+}
+
 static void test_app_frames(void **state)
 {
 	struct frame f = { .filename = "/srv/app/views.py" };
@@ -570,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_app_frames),
 		cmocka_unit_test(test_stored_form),
 		cmocka_unit_test(test_stored_form_after_a_large_record),
+		cmocka_unit_test(test_stored_form_repeated_stacks),
 	};
 
 	clock_ref__init();
