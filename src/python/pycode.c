@@ -288,25 +288,27 @@ fail:
 	return NULL;
 }
 
-/* Returns true when the code object at addr still names the same file and function. */
+/* Returns true when the code object at addr still names the same file and function, by
+ * one read of each field (where recheck_batch cannot read both at once). */
 static bool same_code(struct pyproc *p, uint64_t addr, const struct pycode *c)
 {
-	int fo = p->l.code_filename, no = p->l.code_name, lo = fo < no ? fo : no;
-	int hi = (fo > no ? fo : no) + 8;
-	char span[64];
 	uint64_t f, n;
 
-	/* both fields in one read where they are near (they are adjacent in 3.8-3.13; there
-	 * recheck_batch reads many objects' at once, and this is not used) */
-	if (fo >= 0 && no >= 0 && hi - lo <= (int)sizeof(span)) {
-		if (!target_read(p->pid, addr + lo, span, hi - lo))
-			return false;
-		memcpy(&f, span + fo - lo, sizeof(f));
-		memcpy(&n, span + no - lo, sizeof(n));
-		return f == c->filename_ptr && n == c->name_ptr;
-	}
-	return read_ptr_field(p, addr, fo, &f) && read_ptr_field(p, addr, no, &n) &&
-	       f == c->filename_ptr && n == c->name_ptr;
+	return read_ptr_field(p, addr, p->l.code_filename, &f) &&
+	       read_ptr_field(p, addr, p->l.code_name, &n) && f == c->filename_ptr &&
+	       n == c->name_ptr;
+}
+
+/* Sets *lo and *len to the bytes of a code object holding both its filename and its name
+ * fields; false when a field is unknown or they lie further apart than RECHECK_SPAN (in
+ * 3.8-3.13 they are adjacent). */
+static bool name_fields_span(const struct pyproc *p, int *lo, size_t *len)
+{
+	int fo = p->l.code_filename, no = p->l.code_name;
+
+	*lo = fo < no ? fo : no;
+	*len = (fo > no ? fo : no) + 8 - *lo;
+	return fo >= 0 && no >= 0 && *len <= RECHECK_SPAN;
 }
 
 /* The code objects a batch re-reads: the one asked for first, then others half-way due. */
@@ -336,15 +338,16 @@ static int recheck_pick(uint64_t key, void *val, void *ctx)
  * than the copy (one per code object was 8 % of --profile's CPU). Those found the same are
  * marked checked, the others dropped (c's fate is the return: true when it is the same).
  * The read stops at the first object it cannot read, which then counts as changed; the
- * rest keep their time. Only where both fields fit in RECHECK_SPAN bytes (3.8-3.13).
+ * rest keep their time. lo and len: the span name_fields_span found.
  */
-static bool recheck_batch(struct pyproc *p, uint64_t addr, struct pycode *c, uint64_t now_ns)
+static bool recheck_batch(struct pyproc *p, uint64_t addr, struct pycode *c, uint64_t now_ns,
+			  int lo, size_t len)
 {
-	int fo = p->l.code_filename, no = p->l.code_name, lo = fo < no ? fo : no;
+	int fo = p->l.code_filename, no = p->l.code_name;
 	struct iovec local[RECHECK_BATCH], remote[RECHECK_BATCH];
 	char spans[RECHECK_BATCH][RECHECK_SPAN];
 	struct recheck r;
-	size_t i, len = (fo > no ? fo : no) + 8 - lo, done;
+	size_t i, done;
 	uint64_t f, n;
 	ssize_t got;
 	bool same_c = false;
@@ -380,11 +383,11 @@ static bool recheck_batch(struct pyproc *p, uint64_t addr, struct pycode *c, uin
 /* Returns true when the code object c cached at addr is still that one (see same_code). */
 static bool still_same(struct pyproc *p, uint64_t addr, struct pycode *c, uint64_t now_ns)
 {
-	int fo = p->l.code_filename, no = p->l.code_name;
-	int span = (fo > no ? fo : no) + 8 - (fo < no ? fo : no);
+	size_t len;
+	int lo;
 
-	if (fo >= 0 && no >= 0 && span <= RECHECK_SPAN)
-		return recheck_batch(p, addr, c, now_ns);
+	if (name_fields_span(p, &lo, &len))
+		return recheck_batch(p, addr, c, now_ns, lo, len);
 	if (!same_code(p, addr, c))
 		return false;
 	c->checked_ns = now_ns;

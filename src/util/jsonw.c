@@ -299,39 +299,41 @@ static size_t fmt_millis(char *out, double d)
 	return n;
 }
 
+/* cJSON's compare_double: back, the 15-digit form read back, stands for d. */
+static bool reads_back(double back, double d)
+{
+	return fabs(back - d) <= fmax(fabs(back), fabs(d)) * 2.220446049250313e-16;
+}
+
 /*
  * Rounds |d| (1 <= |d| < 1e15) to p significant digits (15 or 17) exactly as printf does
  * (round half to even on its binary value): sets *q to those digits as an integer and *frac
  * to how many of them follow the point. Returns false when the rounding carries into one more
- * digit (printf would then pick another form). |d| is m * 2^e; m * 10^frac fits in 128 bits.
+ * digit (printf would then pick another form). |d| is m * 2^e with e < 0 in that range;
+ * m * 10^frac fits in 128 bits.
  */
 static bool round_sig(double d, int p, uint64_t *q, int *frac)
 {
 	uint64_t ip = (uint64_t)fabs(d), pow10 = 1, m;
 	unsigned __int128 x, r, half, rem;
-	int digits = 0, e, s;
+	int digits = 0, e;
 
 	for (; ip; ip /= 10)
 		digits++;
 	*frac = p - digits;
-	for (s = 0; s < *frac; s++)
+	for (e = 0; e < *frac; e++)
 		pow10 *= 10;
 	m = (uint64_t)ldexp(frexp(fabs(d), &e), 53);
-	e -= 53;
+	e = 53 - e; /* the bits below the point: 3..52 */
 	x = (unsigned __int128)m * pow10;
-	if (e >= 0) {
-		r = x << e;
-	} else {
-		s = -e;
-		r = x >> s;
-		rem = x - (r << s);
-		half = (unsigned __int128)1 << (s - 1);
-		if (rem > half || (rem == half && (r & 1)))
-			r++;
-	}
-	for (s = 0, pow10 = 1; s < p; s++)
+	r = x >> e;
+	rem = x - (r << e);
+	half = (unsigned __int128)1 << (e - 1);
+	if (rem > half || (rem == half && (r & 1)))
+		r++;
+	for (pow10 = 1; p > 0; p--)
 		pow10 *= 10;
-	if (r >= pow10)
+	if (r >= pow10) /* p + 1 digits */
 		return false;
 	*q = (uint64_t)r;
 	return true;
@@ -380,7 +382,7 @@ static size_t fmt_cjson_fast(char *out, double d)
 	back = (double)q / exact_pow10[frac];
 	if (d < 0)
 		back = -back;
-	if (fabs(back - d) <= fmax(fabs(back), fabs(d)) * 2.220446049250313e-16)
+	if (reads_back(back, d))
 		return put_sig(out, d < 0, q, frac);
 	if (!round_sig(d, 17, &q, &frac))
 		return 0;
@@ -414,7 +416,7 @@ void jsonw__num(struct jsonw *w, double d)
 	} else if (!(n = fmt_millis(buf, d)) && !(n = fmt_cjson_fast(buf, d))) {
 		n = snprintf(buf, sizeof(buf), "%1.15g", d);
 		back = strtod(buf, NULL);
-		if (fabs(back - d) > fmax(fabs(back), fabs(d)) * 2.220446049250313e-16)
+		if (!reads_back(back, d))
 			n = snprintf(buf, sizeof(buf), "%1.17g", d);
 	}
 	put(w, buf, n);

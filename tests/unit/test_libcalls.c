@@ -49,16 +49,19 @@ static struct record *corr_done(struct correlator *c)
 	return got;
 }
 
+/* A record header of PID's thread TID. */
+static struct sc_hdr hdr(uint32_t kind, uint64_t ts)
+{
+	return (struct sc_hdr){ .kind = kind, .pid = PID, .tid = TID, .ts = ts };
+}
+
 static struct sc_call_event *call_ev(uint32_t kind, uint32_t client, uint32_t func, uint64_t handle,
 				     uint64_t ts, const char *text, size_t len)
 {
 	static struct sc_call_event e;
 
 	memset(&e, 0, offsetof(struct sc_call_event, text));
-	e.hdr.kind = kind;
-	e.hdr.pid = PID;
-	e.hdr.tid = TID;
-	e.hdr.ts = ts;
+	e.hdr = hdr(kind, ts);
 	e.client = client;
 	e.func = func;
 	e.handle = handle;
@@ -75,10 +78,7 @@ static struct sc_call_ret_event *ret_ev(uint32_t client, uint64_t handle, uint64
 	static struct sc_call_ret_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.hdr.kind = SC_EV_CALL_RET;
-	e.hdr.pid = PID;
-	e.hdr.tid = TID;
-	e.hdr.ts = ts;
+	e.hdr = hdr(SC_EV_CALL_RET, ts);
 	e.client = client;
 	e.handle = handle;
 	e.rc = rc;
@@ -293,10 +293,7 @@ static void sq_text(struct sqlite_tracker *t, uint64_t stmt, uint64_t ts, const 
 	static struct sc_sql_text_event e;
 
 	memset(&e, 0, offsetof(struct sc_sql_text_event, text));
-	e.hdr.kind = SC_EV_SQL_TEXT;
-	e.hdr.pid = PID;
-	e.hdr.tid = TID;
-	e.hdr.ts = ts;
+	e.hdr = hdr(SC_EV_SQL_TEXT, ts);
 	e.stmt = stmt;
 	e.t_enter = ts - 1000;
 	e.t_exit = ts;
@@ -308,14 +305,14 @@ static void sq_text(struct sqlite_tracker *t, uint64_t stmt, uint64_t ts, const 
 
 static void sq_exec(struct sqlite_tracker *t, uint64_t stmt, uint64_t ts)
 {
-	struct sc_sql_exec_event e = { .stmt = stmt, .t_first = ts, .busy_ns = 1000, .nsteps = 1 };
+	struct sc_sql_exec_event e = { .hdr = hdr(SC_EV_SQL_EXEC, ts + 1000),
+				       .stmt = stmt,
+				       .t_first = ts,
+				       .busy_ns = 1000,
+				       .nsteps = 1,
+				       .rc = 101, /* SQLITE_DONE */
+				       .end = SC_SQL_END_STEP };
 
-	e.hdr.kind = SC_EV_SQL_EXEC;
-	e.hdr.pid = PID;
-	e.hdr.tid = TID;
-	e.hdr.ts = ts + 1000;
-	e.rc = 101; /* SQLITE_DONE */
-	e.end = SC_SQL_END_STEP;
 	sqlite_tracker__exec(t, &e);
 }
 
