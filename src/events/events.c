@@ -251,8 +251,9 @@ static void pyview_event(struct event_router *r, const struct sc_pyview_event *e
 		correlator__view_reason(r->corr, e->hdr.pid, e->hdr.tid, reason);
 }
 
-/* SC_EV_PROFCOUNT: each stack's samples counted in BPF, to the thread's request. A stack not known here (its process is gone) is not counted, as a
- * sample of a process whose interpreter is unknown is not. */
+/* SC_EV_PROFCOUNT: each stack's samples counted in BPF, to the thread's request. A stack
+ * not known here (its process is gone) is not counted, as a sample of a process whose
+ * interpreter is unknown is not. */
 static void profcount_event(struct event_router *r, const struct sc_profcount_event *e)
 {
 	const struct stack *s;
