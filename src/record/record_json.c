@@ -288,8 +288,9 @@ static const uint32_t *frame_table__stack(struct frame_table *t, const struct st
 	for (i = 0; i < s->nframes; i++)
 		idx[i] = frame_table__index(t, &s->frames[i], sj->json + sj->span[2 * i],
 					    sj->span[2 * i + 1] - sj->span[2 * i]);
-	t->recent[t->nrecent++ % FRAME_TABLE_RECENT].serial = sj->serial;
-	t->recent[(t->nrecent - 1) % FRAME_TABLE_RECENT].at = t->nidx;
+	i = t->nrecent++ % FRAME_TABLE_RECENT;
+	t->recent[i].serial = sj->serial;
+	t->recent[i].at = t->nidx;
 	t->nidx += s->nframes;
 	return idx;
 }
