@@ -193,7 +193,7 @@ $(BUILD)/fuzz/fuzz_redact: src/record/fingerprint.c
 $(BUILD)/fuzz/fuzz_record: src/record/record.c src/record/record_json.c src/util/jsonw.c \
 			   src/util/hashmap.c src/util/intern.c src/util/utf8.c src/record/groups.c \
 			   src/record/fingerprint.c src/record/profile.c src/record/profile_json.c \
-			   $(sort $(wildcard src/stores/*/db.c))
+			   src/serve/stored.c $(sort $(wildcard src/stores/*/db.c))
 $(BUILD)/fuzz/fuzz_redis_url: src/sinks/redis_url.c
 $(BUILD)/fuzz/fuzz_utf8: src/util/utf8.c
 # every store's wire parser (src/stores/NAME/wire_*.c), through the registry's table, and

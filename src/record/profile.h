@@ -44,10 +44,23 @@ void profile__add_offcpu(struct profile *p, uint64_t ns);
  * Returns NULL on ENOMEM.
  */
 struct cJSON *profile__to_json(const struct profile *p, double duration_ms);
-/* Writes the same object to w, straight (no tree). Returns 0, or -ENOMEM (w is then
- * unusable: w->oom is set, or the object is cut short). */
+/*
+ * The record's frame table, for the stored form (docs/FORMAT.md): index returns the index
+ * there of the Python frame (file, name, line), adding it, or -1 when it cannot be added.
+ */
+struct profile_frame_refs {
+	int64_t (*index)(void *ctx, const char *file, const char *name, int line);
+	void *ctx;
+};
+/*
+ * Writes the same object to w, straight (no tree). With refs (the stored form), a top
+ * entry of a Python function is {"frame": its frame's index, "samples"} and a folded stack
+ * of Python frames only {"fold": their indices outermost first, "samples"}. Returns 0, or
+ * -ENOMEM (w is then unusable: w->oom is set, or the object is cut short).
+ */
 struct jsonw;
-int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w);
+int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w,
+			const struct profile_frame_refs *refs);
 
 /* One line of a folded profile: "outer;...;inner" and its samples. */
 struct profile_folded {

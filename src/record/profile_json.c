@@ -216,43 +216,88 @@ static int fold_cmp_samples(const void *a, const void *b, void *ctx)
 	return fold_cmp(ctx, x->stack, y->stack);
 }
 
+/* The kept stacks folded: each frame's label, and the stacks standing for each distinct
+ * folded text, merged and sorted by samples. */
+struct fold {
+	struct fold_ctx c;
+	char **owned; /* labels the cache could not keep */
+	struct fold_line *line;
+	size_t n;
+};
+
+static void fold__free(struct fold *f)
+{
+	size_t i;
+
+	for (i = 0; f->owned && i < f->c.p->nframes; i++)
+		free(f->owned[i]);
+	free(f->owned);
+	free((void *)f->c.labels);
+	free((void *)f->c.lens);
+	free(f->line);
+}
+
+/*
+ * Fills f for p: sorted and merged by text, then by samples, on the stacks' frame ids (no
+ * folded text is built). Returns 0 or -ENOMEM (f is then freed).
+ */
+static int fold__build(struct fold *f, const struct profile *p)
+{
+	size_t nf = p->nframes ? p->nframes : 1, i, k = 0;
+	const char **label = calloc(nf, sizeof(*label));
+	size_t *lens = malloc(nf * sizeof(*lens));
+
+	*f = (struct fold){ .c = { .p = p, .labels = label, .lens = lens } };
+	f->owned = calloc(nf, sizeof(*f->owned));
+	f->line = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*f->line));
+	if (!label || !lens || !f->owned || !f->line)
+		goto nomem;
+	profile_labels__trim(p->nframes);
+	for (i = 0; i < p->nframes; i++)
+		if (!(label[i] = profile__label_cached(p, i, &lens[i], &f->owned[i])))
+			goto nomem;
+	for (i = 0; i < p->nstacks; i++)
+		f->line[i] = (struct fold_line){ .stack = i, .samples = p->stacks[i].samples };
+	qsort_r(f->line, p->nstacks, sizeof(*f->line), fold_cmp_stack, &f->c);
+	for (i = 0; i < p->nstacks; i++) {
+		if (k && !fold_cmp(&f->c, f->line[k - 1].stack, f->line[i].stack))
+			f->line[k - 1].samples += f->line[i].samples;
+		else
+			f->line[k++] = f->line[i];
+	}
+	qsort_r(f->line, k, sizeof(*f->line), fold_cmp_samples, &f->c);
+	f->n = k;
+	return 0;
+nomem:
+	fold__free(f);
+	return -ENOMEM;
+}
+
+/* Returns line i's folded text (malloc'd), or NULL on ENOMEM. */
+static char *fold__text(const struct fold *f, size_t i)
+{
+	return pstack__fold(&f->c.p->stacks[f->line[i].stack], f->c.labels, f->c.lens);
+}
+
 /*
  * Folds the kept stacks into *out (room for extra more entries), merged and sorted by
- * samples: sorted and merged by text, then by samples, on the stacks' frame ids, and only
- * the lines left get a text. Sets *n; returns 0 or -ENOMEM.
+ * samples. Sets *n; returns 0 or -ENOMEM.
  */
 static int profile__fold_stacks(const struct profile *p, size_t extra, struct profile_folded **out,
 				size_t *n)
 {
 	struct profile_folded *f = calloc(p->nstacks + extra, sizeof(*f));
-	struct fold_line *line = malloc((p->nstacks ? p->nstacks : 1) * sizeof(*line));
-	const char **label = calloc(p->nframes ? p->nframes : 1, sizeof(*label));
-	char **owned = calloc(p->nframes ? p->nframes : 1, sizeof(*owned));
-	size_t *lens = malloc((p->nframes ? p->nframes : 1) * sizeof(*lens));
-	struct fold_ctx c = { .p = p, .labels = label, .lens = lens };
-	size_t i, k = 0;
+	struct fold fold;
 	int err = -ENOMEM;
 
 	*n = 0;
-	if (!f || !line || !label || !owned || !lens)
-		goto cleanup;
-	profile_labels__trim(p->nframes);
-	for (i = 0; i < p->nframes; i++)
-		if (!(label[i] = profile__label_cached(p, i, &lens[i], &owned[i])))
-			goto cleanup;
-	for (i = 0; i < p->nstacks; i++)
-		line[i] = (struct fold_line){ .stack = i, .samples = p->stacks[i].samples };
-	qsort_r(line, p->nstacks, sizeof(*line), fold_cmp_stack, &c);
-	for (i = 0; i < p->nstacks; i++) {
-		if (k && !fold_cmp(&c, line[k - 1].stack, line[i].stack))
-			line[k - 1].samples += line[i].samples;
-		else
-			line[k++] = line[i];
+	if (!f || fold__build(&fold, p)) {
+		free(f);
+		return -ENOMEM;
 	}
-	qsort_r(line, k, sizeof(*line), fold_cmp_samples, &c);
-	for (*n = 0; *n < k; (*n)++) {
-		f[*n].samples = line[*n].samples;
-		f[*n].stack = pstack__fold(&p->stacks[line[*n].stack], label, lens);
+	for (*n = 0; *n < fold.n; (*n)++) {
+		f[*n].samples = fold.line[*n].samples;
+		f[*n].stack = fold__text(&fold, *n);
 		if (!f[*n].stack)
 			goto cleanup;
 	}
@@ -260,12 +305,7 @@ static int profile__fold_stacks(const struct profile *p, size_t extra, struct pr
 	f = NULL;
 	err = 0;
 cleanup:
-	for (i = 0; owned && i < p->nframes; i++)
-		free(owned[i]);
-	free(owned);
-	free(label);
-	free(lens);
-	free(line);
+	fold__free(&fold);
 	profile_folded__free(f, *n);
 	if (err)
 		*n = 0;
@@ -311,6 +351,53 @@ void profile_folded__free(struct profile_folded *f, size_t n)
 	for (i = 0; i < n; i++)
 		free(f[i].stack);
 	free(f);
+}
+
+/* A profile's frames as the stored form's frame table has them, each looked up once. */
+struct frame_refs {
+	const struct profile_frame_refs *refs; /* NULL: the full form */
+	const struct profile *p;
+	int64_t *idx; /* per frame id: its index, -1 (written in full), -2 (not asked yet) */
+};
+
+/* Sets r up for p (refs NULL: the full form). Returns 0 or -ENOMEM. */
+static int frame_refs__init(struct frame_refs *r, const struct profile *p,
+			    const struct profile_frame_refs *refs)
+{
+	size_t i;
+
+	*r = (struct frame_refs){ .refs = refs, .p = p };
+	if (!refs)
+		return 0;
+	r->idx = malloc((p->nframes ? p->nframes : 1) * sizeof(*r->idx));
+	if (!r->idx)
+		return -ENOMEM;
+	for (i = 0; i < p->nframes; i++)
+		r->idx[i] = -2;
+	return 0;
+}
+
+/* Whether frame id can be a reference: a Python frame whose file and function are known
+ * (what the table's frames are; its label is then "function (file:line)"). */
+static bool frame_refs__can(const struct frame_refs *r, uint32_t id)
+{
+	const struct pfunc *fn = &r->p->funcs[r->p->frames[id].func];
+
+	return r->idx && !fn->native && fn->file && fn->name;
+}
+
+/* Returns frame id's index in the record's frame table, adding it, or -1 when it is
+ * written in full. */
+static int64_t frame_refs__get(struct frame_refs *r, uint32_t id)
+{
+	const struct pframe *fr = &r->p->frames[id];
+	const struct pfunc *fn = &r->p->funcs[fr->func];
+
+	if (!frame_refs__can(r, id))
+		return -1;
+	if (r->idx[id] == -2)
+		r->idx[id] = r->refs->index(r->refs->ctx, fn->file, fn->name, fr->line);
+	return r->idx[id];
 }
 
 /* Per-frame and per-function self and inclusive samples, for the top lists. */
@@ -418,28 +505,34 @@ static int tops_cmp(const void *a, const void *b, void *ctx)
 	return c ? c : (x > y) - (x < y);
 }
 
-/* Writes one top entry for function fn (its line: frame best). */
-static void put_top(struct jsonw *w, const struct profile *p, uint32_t fn, uint32_t best,
+/* Writes one top entry for function fn (its line: frame best), in the stored form a
+ * reference to that frame when it can be one. */
+static void put_top(struct jsonw *w, struct frame_refs *refs, uint32_t fn, uint32_t best,
 		    uint64_t samples)
 {
-	const struct pfunc *f = &p->funcs[fn];
-	int line = p->frames[best].line;
+	const struct pfunc *f = &refs->p->funcs[fn];
+	int line = refs->p->frames[best].line;
+	int64_t ref = frame_refs__get(refs, best);
 
 	jsonw__open(w, '{');
-	jsonw__mstr(w, "function", f->name ? f->name : UNRESOLVED);
-	jsonw__mstr(w, "filename", f->file);
-	jsonw__name(w, "lineno");
-	if (line)
-		jsonw__num(w, line);
-	else
-		jsonw__null(w);
+	if (ref >= 0) {
+		jsonw__mnum(w, "frame", ref);
+	} else {
+		jsonw__mstr(w, "function", f->name ? f->name : UNRESOLVED);
+		jsonw__mstr(w, "filename", f->file);
+		jsonw__name(w, "lineno");
+		if (line)
+			jsonw__num(w, line);
+		else
+			jsonw__null(w);
+	}
 	jsonw__mnum(w, "samples", samples);
 	jsonw__close(w, '}');
 }
 
 /* Writes key: the top functions by by (t->func_self or t->func_total). Returns 0 or -ENOMEM. */
 static int put_tops(struct jsonw *w, const char *key, struct tops *t, const uint64_t *by,
-		    const uint32_t *best)
+		    const uint32_t *best, struct frame_refs *refs)
 {
 	uint32_t *ids;
 	size_t i, n = 0;
@@ -455,7 +548,7 @@ static int put_tops(struct jsonw *w, const char *key, struct tops *t, const uint
 	jsonw__name(w, key);
 	jsonw__open(w, '[');
 	for (i = 0; i < n && i < PROFILE_JSON_TOP; i++)
-		put_top(w, t->p, ids[i], best[ids[i]], by[ids[i]]);
+		put_top(w, refs, ids[i], best[ids[i]], by[ids[i]]);
 	jsonw__close(w, ']');
 	free(ids);
 	return 0;
@@ -470,33 +563,73 @@ static void put_folded(struct jsonw *w, const char *stack, uint64_t samples)
 	jsonw__close(w, '}');
 }
 
+/*
+ * Writes folded line i: in the stored form, when each of its frames can be a reference,
+ * {"fold": their indices outermost first, "samples"} (ids: room for its depth), otherwise
+ * its text. Returns 0 or -ENOMEM.
+ */
+static int put_fold_line(struct jsonw *w, const struct fold *f, size_t i, struct frame_refs *refs,
+			 uint32_t *ids)
+{
+	const struct pstack *s = &f->c.p->stacks[f->line[i].stack];
+	size_t j;
+	char *text;
+
+	for (j = 0; j < s->depth && frame_refs__can(refs, s->ids[j]); j++)
+		;
+	if (s->depth && j == s->depth) {
+		for (j = 0; j < s->depth; j++)
+			ids[j] = frame_refs__get(refs, s->ids[s->depth - 1 - j]);
+		jsonw__open(w, '{');
+		jsonw__name(w, "fold");
+		jsonw__uints(w, ids, s->depth);
+		jsonw__mnum(w, "samples", f->line[i].samples);
+		jsonw__close(w, '}');
+		return 0;
+	}
+	text = fold__text(f, i);
+	if (!text)
+		return -ENOMEM;
+	put_folded(w, text, f->line[i].samples);
+	free(text);
+	return 0;
+}
+
 /* Writes "folded": the first PROFILE_JSON_FOLDED stacks, [other] and [off-CPU]. Returns 0
  * or -ENOMEM. */
-static int put_folded_list(struct jsonw *w, const struct profile *p)
+static int put_folded_list(struct jsonw *w, const struct profile *p, struct frame_refs *refs)
 {
-	struct profile_folded *f = NULL;
 	uint64_t rest = p->other, off = profile__offcpu_samples(p);
-	size_t n = 0, i;
+	size_t i, depth = 1;
+	uint32_t *ids = NULL;
+	struct fold f;
 	int err;
 
-	err = profile__fold_stacks(p, 0, &f, &n);
-	if (err)
-		return err;
-	jsonw__name(w, "folded");
-	jsonw__open(w, '[');
-	for (i = 0; i < n; i++) {
-		if (i < PROFILE_JSON_FOLDED)
-			put_folded(w, f[i].stack, f[i].samples);
-		else
-			rest += f[i].samples;
+	if (fold__build(&f, p))
+		return -ENOMEM;
+	for (i = 0; i < p->nstacks; i++)
+		if (p->stacks[i].depth > depth)
+			depth = p->stacks[i].depth;
+	err = refs->idx && !(ids = malloc(depth * sizeof(*ids))) ? -ENOMEM : 0;
+	if (!err) {
+		jsonw__name(w, "folded");
+		jsonw__open(w, '[');
 	}
-	if (rest)
+	for (i = 0; !err && i < f.n; i++) {
+		if (i < PROFILE_JSON_FOLDED)
+			err = put_fold_line(w, &f, i, refs, ids);
+		else
+			rest += f.line[i].samples;
+	}
+	if (!err && rest)
 		put_folded(w, "[other]", rest);
-	if (off)
+	if (!err && off)
 		put_folded(w, "[off-CPU]", off);
-	jsonw__close(w, ']');
-	profile_folded__free(f, n);
-	return 0;
+	if (!err)
+		jsonw__close(w, ']');
+	free(ids);
+	fold__free(&f);
+	return err;
 }
 
 /* Writes the counts and times. */
@@ -517,24 +650,29 @@ static void put_totals(struct jsonw *w, const struct profile *p, double duration
 		jsonw__null(w);
 }
 
-int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w)
+int profile__write_json(const struct profile *p, double duration_ms, struct jsonw *w,
+			const struct profile_frame_refs *refs)
 {
-	struct tops t;
+	struct frame_refs r;
+	struct tops t = {};
 	int err;
 
-	err = tops__build(&t, p);
+	err = frame_refs__init(&r, p, refs);
+	if (!err)
+		err = tops__build(&t, p);
 	if (!err) {
 		jsonw__open(w, '{');
 		put_totals(w, p, duration_ms);
-		err = put_tops(w, "top_self", &t, t.func_self, t.best_self);
+		err = put_tops(w, "top_self", &t, t.func_self, t.best_self, &r);
 	}
 	if (!err)
-		err = put_tops(w, "top_total", &t, t.func_total, t.best_total);
+		err = put_tops(w, "top_total", &t, t.func_total, t.best_total, &r);
 	if (!err)
-		err = put_folded_list(w, p);
+		err = put_folded_list(w, p, &r);
 	if (!err)
 		jsonw__close(w, '}');
 	tops__free(&t);
+	free(r.idx);
 	return err ? err : w->oom ? -ENOMEM : 0;
 }
 
@@ -543,7 +681,7 @@ cJSON *profile__to_json(const struct profile *p, double duration_ms)
 	struct jsonw w = { 0 };
 	cJSON *o = NULL;
 
-	if (!profile__write_json(p, duration_ms, &w))
+	if (!profile__write_json(p, duration_ms, &w, NULL))
 		o = cJSON_Parse(w.buf);
 	jsonw__free(&w);
 	return o;

@@ -196,6 +196,8 @@ struct frame_table {
 	size_t mask; /* this record's slots - 1: sized for it, not for the largest record */
 	size_t slots_cap;
 	struct jsonw text; /* the frames' objects, copied from the stack cache at first use */
+	struct frame *own; /* the profile's frames no stack had: written, and kept to compare */
+	size_t nown, capown;
 	uint32_t *idx; /* the record's stacks' indices, one after another: cap of them */
 	size_t nidx;
 	/* the last stacks indexed (struct stack_json.serial) and where their indices are in
@@ -210,14 +212,23 @@ struct frame_table {
 /* The table of the record being written in the stored form; NULL for the full form. */
 static struct frame_table *frame_table;
 
-/* Empties t for a record of up to nframes frames. Returns 0, or -ENOMEM. */
-static int frame_table__reset(struct frame_table *t, size_t nframes)
+/* Empties t for a record of up to nframes frames, nown of them its profile's. Returns 0, or
+ * -ENOMEM. */
+static int frame_table__reset(struct frame_table *t, size_t nframes, size_t nown)
 {
 	size_t nslots = 64;
 	void *p;
 
+	nframes += nown;
 	while (nslots < 2 * nframes)
 		nslots *= 2;
+	if (nown > t->capown || !t->own) {
+		p = realloc(t->own, (nown + 1) * sizeof(*t->own));
+		if (!p)
+			return -ENOMEM;
+		t->own = p;
+		t->capown = nown;
+	}
 	if (nframes > t->cap || !t->frames) {
 		p = realloc(t->frames, (nframes + 1) * sizeof(*t->frames));
 		if (!p)
@@ -240,15 +251,14 @@ static int frame_table__reset(struct frame_table *t, size_t nframes)
 	memset(t->slots, 0, nslots * sizeof(*t->slots));
 	t->n = 0;
 	t->nidx = 0;
+	t->nown = 0;
 	t->nrecent = 0;
 	jsonw__reset(&t->text);
 	return 0;
 }
 
-/* Returns f's index in t, adding it (and its object's JSON, json of len bytes) when new;
- * the caller sized t for every frame. */
-static uint32_t frame_table__index(struct frame_table *t, const struct frame *f, const char *json,
-				   size_t len)
+/* Returns the slot of f in t: its index + 1 when t has it, 0 (to fill) when not. */
+static uint32_t *frame_table__slot(struct frame_table *t, const struct frame *f)
 {
 	uint64_t h = frames_hash(f, 1);
 	size_t i;
@@ -260,12 +270,43 @@ static uint32_t frame_table__index(struct frame_table *t, const struct frame *f,
 
 	while (t->slots[i]) {
 		if (frame_eq(t->frames[t->slots[i] - 1], f))
-			return t->slots[i] - 1;
+			break;
 		i = (i + 1) & t->mask;
 	}
-	t->frames[t->n] = f;
-	t->slots[i] = ++t->n;
-	jsonw__raw_n(&t->text, json, len);
+	return &t->slots[i];
+}
+
+/* Returns f's index in t, adding it (and its object's JSON, json of len bytes) when new;
+ * the caller sized t for every frame. */
+static uint32_t frame_table__index(struct frame_table *t, const struct frame *f, const char *json,
+				   size_t len)
+{
+	uint32_t *slot = frame_table__slot(t, f);
+
+	if (!*slot) {
+		t->frames[t->n] = f;
+		*slot = ++t->n;
+		jsonw__raw_n(&t->text, json, len);
+	}
+	return *slot - 1;
+}
+
+/* The profile's frame_refs index (profile.h): the Python frame (file, name, line)'s index
+ * in the frame table, added when no stack had it; -1 past the room the profile was given. */
+static int64_t frame_table__python(void *ctx, const char *file, const char *name, int line)
+{
+	struct frame_table *t = ctx;
+	struct frame f = { .filename = file, .lineno = line, .function = name };
+	uint32_t *slot = frame_table__slot(t, &f);
+
+	if (*slot)
+		return *slot - 1;
+	if (t->nown >= t->capown)
+		return -1;
+	t->own[t->nown] = f;
+	t->frames[t->n] = &t->own[t->nown++];
+	*slot = ++t->n;
+	put_frame(&t->text, &f);
 	return t->n - 1;
 }
 
@@ -514,6 +555,8 @@ static const char *view_reason(const struct record *r)
 /* plugins_data: ViewName, ProcessTime, SQL, Redis, Memcache, CustomLog, Profile. */
 static void put_plugins(struct jsonw *w, const struct record *r, struct record_groups *g)
 {
+	struct profile_frame_refs refs = { .index = frame_table__python, .ctx = frame_table };
+
 	jsonw__name(w, "plugins_data");
 	jsonw__open(w, '{');
 	jsonw__name(w, "ViewName");
@@ -537,7 +580,8 @@ static void put_plugins(struct jsonw *w, const struct record *r, struct record_g
 	put_logs(w, r);
 	if (r->profile) {
 		jsonw__name(w, "Profile");
-		if (profile__write_json(r->profile, (r->end_ns - r->start_ns) / 1e6, w))
+		if (profile__write_json(r->profile, (r->end_ns - r->start_ns) / 1e6, w,
+					frame_table ? &refs : NULL))
 			w->oom = true;
 	}
 	jsonw__close(w, '}');
@@ -552,7 +596,8 @@ static char *record_json(const struct record *r, struct record_groups *g, struct
 	char *out = NULL;
 
 	jsonw__reset(&w);
-	if (table && frame_table__reset(table, record_nframes(r)))
+	if (table && frame_table__reset(table, record_nframes(r),
+					r->profile ? profile__nframes(r->profile) : 0))
 		goto cleanup;
 	frame_table = table;
 	jsonw__open(&w, '{');

@@ -382,11 +382,20 @@ def close_client(client):
     client.connection_pool.disconnect()
 
 
+def folded_label(f):
+    """A Python frame's label in a folded stack, as scooby-bpf writes it (docs/FORMAT.md)."""
+    text = "%s (%s:%d)" % (f["function"], f["filename"], f["lineno"]) if f["lineno"] is not None \
+        else "%s (%s)" % (f["function"], f["filename"])
+    return text.replace(";", "_").replace("\n", "_").replace("\r", "_")
+
+
 def full_form(stored):
     """The full form of a record as scooby-bpf stores it in Redis (docs/FORMAT.md, "The
     stored form"): each stack's frame indices replaced by the frames of the record's
-    "frames". Raises ValueError unless the stored form is exact: a "frames" table whose
-    frames are distinct and each used, every stack a list of indices into it."""
+    "frames", a profile's "frame" by that frame's function, filename and lineno, its "fold"
+    by the frames' folded labels. Raises ValueError unless the stored form is exact: a
+    "frames" table whose frames are distinct and each used, every reference an index into
+    it, and "frame"/"fold" naming Python frames only."""
     if not isinstance(stored, dict) or not isinstance(stored.get("frames"), list):
         raise ValueError("not in the stored form (no top-level frames list)")
     rec = dict(stored)
@@ -395,16 +404,27 @@ def full_form(stored):
         raise ValueError("a frame is in the frames table twice")
     used = set()
 
+    def at(i, python=False):
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(frames):
+            raise ValueError("%r is not an index into frames" % (i,))
+        if python and set(frames[i]) != {"filename", "lineno", "function"}:
+            raise ValueError("frame %d is not a resolved Python frame" % i)
+        used.add(i)
+        return frames[i]
+
     def expand(v):
         if isinstance(v, dict):
             out = {}
             for k, x in v.items():
                 if k == "stack" and isinstance(x, list):
-                    for i in x:
-                        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(frames):
-                            raise ValueError("stack entry %r is not an index into frames" % (i,))
-                    used.update(x)
-                    out[k] = [frames[i] for i in x]
+                    out[k] = [at(i) for i in x]
+                elif k == "frame":
+                    f = at(x, True)
+                    out.update(function=f["function"], filename=f["filename"], lineno=f["lineno"])
+                elif k == "fold":
+                    if not isinstance(x, list) or not x:
+                        raise ValueError("fold %r is not a list of indices" % (x,))
+                    out["stack"] = ";".join(folded_label(at(i, True)) for i in x)
                 else:
                     out[k] = expand(x)
             return out
@@ -413,7 +433,7 @@ def full_form(stored):
         return v
     rec = expand(rec)
     if used != set(range(len(frames))):
-        raise ValueError("frames %s are in the table but in no stack" % sorted(set(range(len(frames))) - used))
+        raise ValueError("frames %s are in the table but used nowhere" % sorted(set(range(len(frames))) - used))
     return rec
 
 

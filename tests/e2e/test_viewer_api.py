@@ -755,5 +755,60 @@ class ViewerRealRecords(E2ECase):
         self.assertEqual(self.viewer.json("/scooby/get-data/%s/" % rec["uuid"])[0], 502)
 
 
+class ViewerProfileRecords(E2ECase):
+    """A profiled record as Redis holds it, read back by the viewer (root + BPF)."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_root_bpf()
+        tmp = cls.make_tmp("viewer-prof")
+        cls.start_redis()
+        app, cls.port = harness.profapp_start(tmp)
+        cls.addClassCleanup(app.stop, signal.SIGTERM, 10)
+        cls.jsonl = os.path.join(tmp, "records.jsonl")
+        cls.attach(app.pid, args=("--profile", "--json", cls.jsonl))
+        cls.viewer = Viewer(tmp, cls.redis.url)
+        cls.addClassCleanup(cls.viewer.stop)
+        cls.viewer.start()
+
+    def test_stored_profile_reads_back_as_the_file_has_it(self):
+        """The profile's top entries and folded stacks name the record's frames in Redis;
+        the API gives back, byte for byte, the full form that --json wrote."""
+        sent, status, _ = self.get("/?work=a&ms=60")
+        self.assertEqual(status, 200)
+        rec = self.record_for(sent, 200)
+        prof = harness.profile_of(rec)
+        self.assertGreater(prof["samples"], 0, prof)
+
+        def line():
+            with open(self.jsonl, "rb") as f:
+                got = [l.rstrip(b"\n") for l in f if rec["uuid"].encode() in l]
+            return got or None
+        (full,) = harness.wait_for(line, 10, "the record's --json line")
+        self.assertEqual(json.loads(full), rec)
+        stored = json.loads(self.records.raw.get("scooby:req:" + rec["uuid"]))
+        sprof = stored["plugins_data"]["Profile"]
+        # every entry of Python frames is a reference: spin_a's stack has no other kind
+        self.assertEqual([set(e) for e in sprof["top_self"]],
+                         [{"frame", "samples"}] * len(prof["top_self"]))
+        on_cpu = [e for e in sprof["folded"] if e.get("stack") not in ("[off-CPU]", "[other]")]
+        self.assertEqual([set(e) for e in on_cpu], [{"fold", "samples"}] * len(on_cpu))
+        self.assertGreater(len(on_cpu), 0)
+        self.assertEqual(harness.full_form(stored), rec)
+        status, data, _ = self.viewer.request("/api/requests/" + rec["uuid"])
+        self.assertEqual((status, data), (200, full))
+        self.assertEqual(documented_expand(self.records.raw, rec["uuid"]), rec)
+
+
+def documented_expand(client, uuid):
+    """The record as docs/FORMAT.md's own expand() gives it back from Redis."""
+    with open(os.path.join(harness.REPO, "docs", "FORMAT.md")) as f:
+        doc = f.read()
+    code = doc.split("yourself:\n\n```python\n", 1)[1].split("```", 1)[0]
+    scope = {"json": json, "redis": client, "uuid": uuid}
+    exec(code, scope)
+    return scope["rec"]
+
+
 if __name__ == "__main__":
     unittest.main()

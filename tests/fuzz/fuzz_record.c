@@ -8,6 +8,7 @@
 #include "record/groups.h"
 #include "util/intern.h"
 #include "record/profile.h"
+#include "serve/stored.h"
 #include "record/record.h"
 #include "util/utf8.h"
 #include "stores/memcached/memcached.h"
@@ -19,11 +20,11 @@
 #define MAX_FRAMES 4
 #define MAX_STR 300
 /* the stores the old numbering reached: SQLite, PostgreSQL, Redis, memcached */
-static const struct db_kind *const stores_db[] = { DB_SQLITE, DB_POSTGRESQL, DB_REDIS, DB_MEMCACHE };
+static const struct db_kind *const stores_db[] = { DB_SQLITE, DB_POSTGRESQL, DB_REDIS,
+						   DB_MEMCACHE };
 
 /* CLOCK_MONOTONIC values a kernel can hand out: about nine years of uptime */
 #define MONO_MASK ((1ULL << 58) - 1)
-
 
 /* A NUL-terminated string of fuzz bytes (NULs inside end it early, as in C), or NULL. */
 static char *take_str(struct fuzz_in *in, bool may_be_null)
@@ -160,6 +161,28 @@ static void check_folded(const struct profile *p, uint64_t samples)
 	profile_folded__free(f, n);
 }
 
+/* The stored form (frames once, a profile's entries naming them) expands back to exactly
+ * the full form's text. */
+static void check_stored_form(const struct record *r)
+{
+	struct record_groups g1 = { .write = true }, g2 = { .write = true };
+	size_t len, slen;
+	char *full = record__to_json_len(r, &g1, &len);
+	char *stored = record__to_stored_json(r, &g2, &slen);
+	char *expanded;
+	cJSON *j;
+
+	FUZZ_CHECK(full && stored);
+	j = cJSON_Parse(stored);
+	FUZZ_CHECK(j && stored_record__expand(j) == 1);
+	expanded = cJSON_PrintUnformatted(j);
+	FUZZ_CHECK(expanded && !strcmp(expanded, full));
+	free(expanded);
+	cJSON_Delete(j);
+	free(stored);
+	free(full);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t samples = 0;
@@ -273,6 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	cJSON_Delete(root);
 	free(json);
+	check_stored_form(r);
 	record__free(r);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include "record/profile.h"
 #include "record/record.h"
 #include "serve/stored.h"
 #include "util/jsonw.h"
@@ -554,6 +555,105 @@ static void test_stored_form_repeated_stacks(void **state)
 	record__free(r);
 }
 
+/* Returns the stored form of r, parsed. */
+static cJSON *stored_json(const struct record *r)
+{
+	size_t len;
+	char *text = record__to_stored_json(r, NULL, &len);
+	cJSON *j;
+
+	assert_non_null(text);
+	j = cJSON_Parse(text);
+	assert_non_null(j);
+	free(text);
+	return j;
+}
+
+/* A profile's top entries and folded stacks of Python frames name frames of the record's
+ * table (shared with the queries' stacks, or added); entries with a native or unresolved
+ * frame, [other] and [off-CPU] are written in full; the whole expands back to the full
+ * form's text, labels and their '_' for ';' and line breaks included. */
+static void test_stored_form_profile(void **state)
+{
+	static const char *views = "/app/views.py", *odd = "/app/we;ird\nname.py";
+	const struct frame table[] = {
+		{ .filename = views, .lineno = 12, .function = "items" },
+		{ .filename = views, .lineno = 20, .function = "render" },
+		{ .filename = odd, .lineno = 0, .function = "a;b" },
+		{ .native = true, .module = "/lib/libc.so.6", .symbol = "memcpy", .offset = 8 },
+		{ .unresolved = true },
+	};
+	static const int q[] = { 0 }, s1[] = { 1, 0 }, s2[] = { 2, 1, 0 }, s3[] = { 3, 0 },
+			 s4[] = { 4, 1 };
+	const int *stacks[] = { s1, s2, s3, s4 };
+	const size_t depth[] = { 2, 3, 2, 2 }, count[] = { 5, 3, 2, 1 };
+	struct record *r = sample();
+	struct frame f[3], many[2];
+	cJSON *j, *prof, *e;
+	size_t k, n;
+	char *text;
+	int i;
+
+	add_with_stack(r, table, q, 1);
+	r->profile = profile__new(999);
+	assert_non_null(r->profile);
+
+	for (k = 0; k < 4; k++) {
+		for (n = 0; n < depth[k]; n++)
+			f[n] = table[stacks[k][n]];
+		assert_int_equal(profile__add_samples(r->profile, f, depth[k], count[k]), 0);
+	}
+	profile__add_offcpu(r->profile, 4000000); /* 4 ms: 4 samples' worth */
+	assert_stored_expands_to_full(r);
+
+	j = stored_json(r);
+	/* frames: the query's first, then the profile's in first use (top_self first) */
+	text = cJSON_PrintUnformatted(get(j, "frames"));
+	assert_string_equal(
+		text,
+		"[{\"filename\":\"/app/views.py\",\"lineno\":12,\"function\":\"items\"},"
+		"{\"filename\":\"/app/views.py\",\"lineno\":20,\"function\":\"render\"},"
+		"{\"filename\":\"/app/we;ird\\nname.py\",\"lineno\":null,\"function\":\"a;b\"}]");
+	free(text);
+	prof = get(j, "plugins_data.Profile");
+	text = cJSON_PrintUnformatted(get(prof, "top_self"));
+	assert_string_equal(
+		text,
+		"[{\"frame\":1,\"samples\":5},{\"frame\":2,\"samples\":3},"
+		"{\"function\":\"memcpy\",\"filename\":\"/lib/libc.so.6\",\"lineno\":null,\"samples\":2},"
+		"{\"function\":\"[unresolved]\",\"filename\":null,\"lineno\":null,\"samples\":1}]");
+	free(text);
+	text = cJSON_PrintUnformatted(get(prof, "folded"));
+	assert_string_equal(
+		text,
+		"[{\"fold\":[0,1],\"samples\":5},{\"fold\":[0,1,2],\"samples\":3},"
+		"{\"stack\":\"items (/app/views.py:12);memcpy (/lib/libc.so.6)\",\"samples\":2},"
+		"{\"stack\":\"render (/app/views.py:20);[unresolved]\",\"samples\":1},"
+		"{\"stack\":\"[off-CPU]\",\"samples\":4}]");
+	free(text);
+	cJSON_Delete(j);
+
+	/* past the folded list's bound: the stacks summed into [other] add no frame */
+	profile__free(r->profile);
+	r->profile = profile__new(999);
+	for (i = 0; i < PROFILE_JSON_FOLDED + 5; i++) {
+		many[0] =
+			(struct frame){ .filename = views, .lineno = 1000 + i, .function = "loop" };
+		many[1] = table[0];
+		assert_int_equal(profile__add_samples(r->profile, many, 2, i < 5 ? 1 : 2), 0);
+	}
+	assert_stored_expands_to_full(r);
+	j = stored_json(r);
+	/* the table: items:12, loop's 200 lines kept (20 in the top lists among them) */
+	assert_int_equal(cJSON_GetArraySize(get(j, "frames")), 1 + PROFILE_JSON_FOLDED);
+	e = cJSON_GetArrayItem(get(j, "plugins_data.Profile.folded"), PROFILE_JSON_FOLDED);
+	text = cJSON_PrintUnformatted(e);
+	assert_string_equal(text, "{\"stack\":\"[other]\",\"samples\":5}");
+	free(text);
+	cJSON_Delete(j);
+	record__free(r);
+}
+
 static void test_app_frames(void **state)
 {
 	struct frame f = { .filename = "/srv/app/views.py" };
@@ -594,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_stored_form),
 		cmocka_unit_test(test_stored_form_after_a_large_record),
 		cmocka_unit_test(test_stored_form_repeated_stacks),
+		cmocka_unit_test(test_stored_form_profile),
 	};
 
 	clock_ref__init();
