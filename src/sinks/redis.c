@@ -68,6 +68,7 @@ enum sink_fail {
 	SINK_OK = 0,
 	SINK_FAIL_IO, /* the connection broke or timed out */
 	SINK_FAIL_REPLY, /* Redis answered with an error */
+	SINK_FAIL_QUIET, /* a quiet batch's SETs did not all store: send it with replies */
 };
 
 struct redis_sink {
@@ -103,9 +104,16 @@ struct redis_sink {
 	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's SET around its JSON */
 	char *trailer; /* TRAILER_MAX: the batch's ZADD, ZREMRANGEBYRANK, UNLINK, PUBLISHes */
 	struct resp_rec batch[BATCH_MAX_RECS]; /* the batch's records, for its trailer */
-	struct iovec *iov; /* IOV_PER_REC per record of a batch, and the trailer */
+	struct iovec *iov; /* CLIENT REPLY OFF, IOV_PER_REC per record of a batch, the trailer */
 	size_t niov;
 	bool unlink; /* the batch has an UNLINK */
+	/* A quiet batch's SETs get no reply (CLIENT REPLY OFF), its EXISTS counts them: Redis
+	 * answers a pipeline as it reads it, a write per read of its (16 KiB), and each of
+	 * those woke this thread (a context switch, and a wakeup for Redis to pay) */
+	char reply_off[RESP_REPLY_OFF_LEN];
+	bool quiet_ok; /* the server takes CLIENT REPLY */
+	bool quiet; /* the batch framed is quiet */
+	bool loud_next; /* the last quiet batch fell short: the next one gets every reply */
 	char reply_head[BATCH_MAX_RECS * 9 + 16]; /* the first bytes of a batch's replies */
 	/* uuids of the last keep records framed, oldest at kept_head: the record that pushes
 	 * one out deletes it, so that Redis holds --keep records, not a TTL's worth of them
@@ -171,8 +179,19 @@ static int sink__connect(struct redis_sink *s, char *reason, size_t len)
 {
 	redisContext *c = redis_conn__open(&s->url, s->password, SINK_TIMEOUT_MS, reason, len);
 
+	redisReply *r;
+
 	if (!c)
 		return -1;
+	/* CLIENT REPLY is Redis 3.2's; a server or proxy without it gets every reply */
+	r = redisCommand(c, "CLIENT REPLY ON");
+	s->quiet_ok = r && r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	if (c->err) {
+		redis_conn__io_reason(c, reason, len);
+		redisFree(c);
+		return -1;
+	}
 	s->ctx = c;
 	s->ctx_used = false;
 	pthread_mutex_lock(&s->lock);
@@ -263,20 +282,24 @@ static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 	b->first_seq = s->head->seq;
 	b->n = 0;
 	b->ok = 0;
+	s->quiet = s->quiet_ok && !s->loud_next;
+	s->iov[0].iov_base = s->reply_off;
+	s->iov[0].iov_len = s->quiet ? resp_reply_off(s->reply_off) : 0;
 	for (r = s->head; r && b->n < BATCH_MAX_RECS; r = r->next) {
 		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
 			break;
 		sink__keep(s, r);
 		resp_set(s->frames + b->n * FRAME_MAX, r->uuid, r->json, r->json_len, s->ttl_s,
-			 s->iov + b->n * IOV_PER_REC);
+			 s->iov + 1 + b->n * IOV_PER_REC);
 		s->batch[b->n] =
 			(struct resp_rec){ r->uuid, r->doomed[0] ? r->doomed : NULL, r->score };
 		bytes += r->json_len;
 		b->n++;
 	}
-	s->niov = b->n * IOV_PER_REC;
+	s->niov = 1 + b->n * IOV_PER_REC;
 	s->iov[s->niov].iov_base = s->trailer;
-	s->iov[s->niov++].iov_len = resp_trailer(s->trailer, s->batch, b->n, s->keep, &s->unlink);
+	s->iov[s->niov++].iov_len =
+		resp_trailer(s->trailer, s->batch, b->n, s->keep, s->quiet, &s->unlink);
 	s->inflight_end = b->first_seq + b->n;
 	pthread_mutex_unlock(&s->lock);
 	return true;
@@ -311,10 +334,12 @@ static int sink__write(struct redis_sink *s, char *reason, size_t len)
 }
 
 /*
- * Reads the next reply; returns 0 when it is not an error, 1 when it is (its text in
- * reason unless one is there already), -1 when the connection failed (reason set).
+ * Reads the next reply (an integer one's value into *integer when integer); returns 0 when
+ * it is not an error, 1 when it is (its text in reason unless one is there already), -1
+ * when the connection failed (reason set).
  */
-static int sink__reply(struct redis_sink *s, char *reason, size_t len, bool *have_reason)
+static int sink__reply(struct redis_sink *s, char *reason, size_t len, bool *have_reason,
+		       long long *integer)
 {
 	char why[256];
 	redisReply *r;
@@ -325,6 +350,8 @@ static int sink__reply(struct redis_sink *s, char *reason, size_t len, bool *hav
 		return -1;
 	}
 	bad = redis_conn__check(s->ctx, r, why, sizeof(why)) != 0;
+	if (integer)
+		*integer = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 	if (bad && !*have_reason) {
 		snprintf(reason, len, "%s", why);
 		*have_reason = true;
@@ -342,7 +369,8 @@ static int sink__reply(struct redis_sink *s, char *reason, size_t len, bool *hav
  */
 static void sink__await_replies(struct redis_sink *s, size_t n, size_t nindex)
 {
-	size_t least = 5 * n + 4 * (nindex + n);
+	/* +OK per SET, or (quiet) CLIENT REPLY ON's +OK and EXISTS's ":n" */
+	size_t least = (s->quiet ? 5 + 4 : 5 * n) + 4 * (nindex + n);
 	ssize_t r;
 
 	if (least > sizeof(s->reply_head))
@@ -357,34 +385,43 @@ static void sink__await_replies(struct redis_sink *s, size_t n, size_t nindex)
 }
 
 /*
- * Sends the batch and reads its replies: a SET per record, the ZADD, ZREMRANGEBYRANK and
- * UNLINK of the batch, a PUBLISH per record (all are read even after an error, to keep
- * the connection in step). b->ok counts the leading records whose SET and PUBLISH went
- * through, when the batch's index commands did (a record is published once it is stored,
- * indexed and announced; every command is idempotent, so the rest are sent again).
- * Returns SINK_OK, or why it stopped with the first error's text in reason.
+ * Sends the batch and reads its replies: a SET per record (quiet: CLIENT REPLY ON and an
+ * EXISTS of all their keys instead), the ZADD, ZREMRANGEBYRANK and UNLINK of the batch, a
+ * PUBLISH per record (all are read even after an error, to keep the connection in step).
+ * b->ok counts the leading records whose SET and PUBLISH went through, when the batch's
+ * index commands did (a record is published once it is stored, indexed and announced;
+ * every command is idempotent, so the rest are sent again). Returns SINK_OK, or why it
+ * stopped with the first error's text in reason.
  */
 static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *b, char *reason,
 				       size_t len)
 {
 	bool rec_ok[BATCH_MAX_RECS], index_ok = true, have_reason = false;
-	size_t i, nindex = 2 + s->unlink;
+	size_t i, nindex = 2 + s->unlink, nset = s->quiet ? 2 : b->n;
+	long long stored = -1;
 	int rc;
 
 	if (sink__write(s, reason, len))
 		return SINK_FAIL_IO;
 	sink__await_replies(s, b->n, nindex);
-	for (i = 0; i < b->n + nindex + b->n; i++) {
-		rc = sink__reply(s, reason, len, &have_reason);
+	for (i = 0; i < nset + nindex + b->n; i++) {
+		rc = sink__reply(s, reason, len, &have_reason, s->quiet && i == 1 ? &stored : NULL);
 		if (rc < 0)
 			return SINK_FAIL_IO;
-		if (i < b->n)
+		if (i < nset && !s->quiet)
 			rec_ok[i] = !rc;
-		else if (i < b->n + nindex)
+		else if (i < nset + nindex) /* quiet: CLIENT REPLY ON and EXISTS, first */
 			index_ok = index_ok && !rc;
 		else
-			rec_ok[i - b->n - nindex] = rec_ok[i - b->n - nindex] && !rc;
+			rec_ok[i - nset - nindex] = (s->quiet || rec_ok[i - nset - nindex]) && !rc;
 	}
+	if (s->quiet && index_ok && stored != (long long)b->n) {
+		b->ok = 0;
+		s->loud_next = true;
+		return SINK_FAIL_QUIET;
+	}
+	if (!s->quiet)
+		s->loud_next = false;
 	for (b->ok = 0; index_ok && b->ok < b->n && rec_ok[b->ok]; b->ok++)
 		;
 	return b->ok == b->n ? SINK_OK : SINK_FAIL_REPLY;
@@ -447,6 +484,8 @@ static void *sink__run(void *arg)
 			break;
 		rc = sink__send_batch(s, &b, reason, sizeof(reason));
 		sink__settle(s, &b);
+		if (rc == SINK_FAIL_QUIET) /* at once, with every reply: they tell what failed */
+			continue;
 		if (rc == SINK_OK) {
 			s->ctx_used = true;
 			s->reply_failed = false;
@@ -563,7 +602,7 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->frames = malloc(BATCH_MAX_RECS * FRAME_MAX);
 	s->trailer = malloc(TRAILER_MAX);
-	s->iov = calloc(BATCH_MAX_RECS * IOV_PER_REC + 1, sizeof(*s->iov));
+	s->iov = calloc(1 + BATCH_MAX_RECS * IOV_PER_REC + 1, sizeof(*s->iov));
 	err = -ENOMEM;
 	if (!s->frames || !s->trailer || !s->iov)
 		goto cleanup;

@@ -65,17 +65,24 @@ static size_t resp_num(char *p, long long v)
 
 #define RESP_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), sizeof(lit) - 1)
 
+/* Writes the key scooby:req:<uuid> as a bulk string; returns the bytes written. */
+static size_t resp_key(char *p, const char *uuid)
+{
+	size_t n = resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
+
+	n += RESP_LIT(p + n, KEY_PREFIX);
+	memcpy(p + n, uuid, 32);
+	n += 32;
+	return n + RESP_LIT(p + n, "\r\n");
+}
+
 void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, int ttl_s,
 	      struct iovec *iov)
 {
 	char *p = frame, *tail;
 
 	p += RESP_LIT(p, "*5\r\n$3\r\nSET\r\n");
-	p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
-	p += RESP_LIT(p, KEY_PREFIX);
-	memcpy(p, uuid, 32);
-	p += 32;
-	p += RESP_LIT(p, "\r\n");
+	p += resp_key(p, uuid);
 	p += resp_len(p, json_len);
 	iov[0].iov_base = frame;
 	iov[0].iov_len = p - frame;
@@ -88,11 +95,24 @@ void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, 
 	iov[2].iov_len = p - tail;
 }
 
-size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool *unlink)
+size_t resp_reply_off(char *p)
+{
+	return RESP_LIT(p, "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n");
+}
+
+size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool quiet,
+		    bool *unlink)
 {
 	char *p = trailer;
 	size_t i, ndoomed = 0;
 
+	if (quiet) {
+		p += RESP_LIT(p, "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n");
+		p += resp_head(p, '*', 1 + n);
+		p += RESP_LIT(p, "$6\r\nEXISTS\r\n");
+		for (i = 0; i < n; i++)
+			p += resp_key(p, recs[i].uuid);
+	}
 	p += resp_head(p, '*', 2 + 2 * n);
 	p += RESP_LIT(p, "$4\r\nZADD\r\n");
 	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
@@ -111,13 +131,8 @@ size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long k
 		p += resp_head(p, '*', 1 + ndoomed);
 		p += RESP_LIT(p, "$6\r\nUNLINK\r\n");
 		for (i = 0; i < n; i++) {
-			if (!recs[i].doomed)
-				continue;
-			p += resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
-			p += RESP_LIT(p, KEY_PREFIX);
-			memcpy(p, recs[i].doomed, 32);
-			p += 32;
-			p += RESP_LIT(p, "\r\n");
+			if (recs[i].doomed)
+				p += resp_key(p, recs[i].doomed);
 		}
 	}
 	for (i = 0; i < n; i++) {

@@ -8,8 +8,9 @@
 
 #define RESP_SET_MAX 192 /* a record's SET but its JSON */
 #define RESP_TRAILER_PER_REC \
-	256 /* a record's share of the trailer: ZADD pair, UNLINK key, PUBLISH */
-#define RESP_TRAILER_FIXED 128 /* the trailer's commands' own heads */
+	320 /* a record's share of the trailer: EXISTS key, ZADD pair, UNLINK key, PUBLISH */
+#define RESP_TRAILER_FIXED 192 /* the trailer's commands' own heads */
+#define RESP_REPLY_OFF_LEN 36 /* CLIENT REPLY OFF */
 
 /* What the trailer needs of a record: its uuid (32 hex digits), the uuid of the record it
  * pushes out of --keep (NULL when none), its index score. */
@@ -25,6 +26,10 @@ struct resp_rec {
 void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, int ttl_s,
 	      struct iovec *iov);
 
+/* Writes CLIENT REPLY OFF (RESP_REPLY_OFF_LEN bytes) to p: a quiet batch's SETs get no
+ * reply; returns the bytes written. */
+size_t resp_reply_off(char *p);
+
 /*
  * Formats what the batch's n records need after their SETs into trailer (n *
  * RESP_TRAILER_PER_REC + RESP_TRAILER_FIXED bytes): one ZADD of all their uuids, one
@@ -32,9 +37,11 @@ void resp_set(char *frame, const char *uuid, const char *json, size_t json_len, 
  * any: *unlink tells), then a PUBLISH per record, so that a subscriber told of a uuid finds
  * its record and its index entry. One command per batch instead of one per record for the
  * index: Redis's cost is per command as much as per byte (a MULTI, EXEC, ZADD,
- * ZREMRANGEBYRANK and UNLINK per record were 45 % of its time per record). Returns the
- * trailer's length.
+ * ZREMRANGEBYRANK and UNLINK per record were 45 % of its time per record). A quiet batch
+ * (its SETs after CLIENT REPLY OFF) first turns replies on again and asks EXISTS of its
+ * records' keys: the count stands for the SETs' replies. Returns the trailer's length.
  */
-size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool *unlink);
+size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long keep, bool quiet,
+		    bool *unlink);
 
 #endif /* SCOOBY_REDIS_RESP_H */

@@ -874,6 +874,64 @@ static void test_error_reply_holds_records(void **state)
 	redisFree(c);
 }
 
+/* Returns the calls of command name (INFO commandstats' "cmdstat_<name>:calls=N"). */
+static long long command_calls(redisContext *c, const char *name)
+{
+	redisReply *r = cmd(c, "INFO commandstats");
+	char key[64], *at;
+	long long n = 0;
+
+	snprintf(key, sizeof(key), "cmdstat_%s:calls=", name);
+	at = strstr(r->str, key);
+	if (at)
+		n = strtoll(at + strlen(key), NULL, 10);
+	freeReplyObject(r);
+	return n;
+}
+
+/* SETs Redis refuses while the rest goes through (a user without SET): the quiet batch's
+ * EXISTS falls short, it is sent again with every reply, and the server's own error is the
+ * warning's reason; records are held and flow, each once, when SET is allowed. */
+static void test_quiet_batch_falls_back(void **state)
+{
+	struct redis_sink_stats st;
+	char url[256], *text;
+	struct capture cap;
+	struct redis_sink *s;
+	redisContext *c;
+
+	(void)state;
+	c = connect_raw(shared);
+	freeReplyObject(cmd(c, "ACL SETUSER bob on >bob-Pw1 ~* &* +@all -set"));
+	freeReplyObject(cmd(c, "CONFIG RESETSTAT"));
+	capture_start(&cap, shared);
+	unix_url(url, sizeof(url), "bob:bob-Pw1", shared, NULL);
+	s = sink_new(url, 60, 0, 0);
+	publish_n(s, 1, 2, 0);
+	assert_true(capture_wait_for(&cap, "NOPERM"));
+	assert_int_equal(redis_sink__flush(s, 300), 2);
+	/* the batches went quiet: CLIENT REPLY at each connection and OFF/ON per batch */
+	assert_true(command_calls(c, "client|reply") >= 3);
+
+	freeReplyObject(cmd(c, "ACL SETUSER bob +set"));
+	assert_int_equal(redis_sink__flush(s, 15000), 0);
+	redis_sink__stats(s, &st);
+	assert_int_equal(st.published, 2);
+	assert_int_equal(st.dropped, 0);
+	redis_sink__free(s);
+	text = capture_end(&cap);
+	assert_int_equal(count_lines(text), 2);
+	assert_non_null(strstr(text, "unreachable (NOPERM"));
+	assert_non_null(strstr(text, "'set'"));
+	assert_non_null(strstr(text, "reachable again"));
+	free(text);
+	assert_record(c, 1, 60);
+	assert_record(c, 2, 60);
+	assert_zset(c, 1, 2, 0);
+	freeReplyObject(cmd(c, "ACL DELUSER bob"));
+	redisFree(c);
+}
+
 /* Freeing with records pending on an unreachable Redis is quick and frees everything. */
 static void test_free_while_unreachable(void **state)
 {
@@ -914,6 +972,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_publish_validation, flush_shared,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(test_error_reply_holds_records, flush_shared,
+						test_teardown),
+		cmocka_unit_test_setup_teardown(test_quiet_batch_falls_back, flush_shared,
 						test_teardown),
 		cmocka_unit_test_teardown(test_bad_opts, test_teardown),
 		cmocka_unit_test_teardown(test_null_sink, test_teardown),
