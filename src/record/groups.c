@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fingerprint.h"
+#include "util/hash.h"
 #include "util/hashmap.h"
 #include "groups.h"
 #include "util/jsonw.h"
@@ -76,29 +77,7 @@ static size_t qtable__find_or_add(struct qtable *t, uint64_t hash, size_t q,
 	return q;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-
-static uint64_t hash__bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint64_t x;
-
-	/* FNV-1a over 8-byte words, then bytes: the keys are texts of this process's own
-	 * queries, nothing adversarial is gained by colliding them (equality is checked) */
-	for (; n >= 8; n -= 8, b += 8) {
-		memcpy(&x, b, 8);
-		h = (h ^ x) * 0x100000001b3ULL;
-		h ^= h >> 29;
-	}
-	while (n--)
-		h = (h ^ *b++) * 0x100000001b3ULL;
-	return h;
-}
-
-static uint64_t hash__str(uint64_t h, const char *s)
-{
-	return hash__bytes(h, s, strlen(s));
-}
+#define FNV_OFFSET HASH_SEED
 
 /* A hash of (a text's hash, a small number): a key made of both. */
 static uint64_t hash__mix(uint64_t h, uint64_t v)

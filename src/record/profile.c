@@ -5,24 +5,16 @@
 #include <string.h>
 
 #include "profile_int.h"
+#include "util/hash.h"
 
 /* What an equality test of a table entry against a key needs. */
 typedef bool (*itab_eq)(const struct profile *p, uint32_t idx, const void *key);
 typedef uint64_t (*itab_hash)(const struct profile *p, uint32_t idx);
 
-static uint64_t hash__bytes(uint64_t h, const void *s, size_t n)
+/* A name (NULL apart from every text), its end included: "ab" + "c" is not "a" + "bc". */
+static uint64_t hash__name(uint64_t h, const char *s)
 {
-	const unsigned char *b = s;
-
-	/* FNV-1a: names and id lists from one process, nothing is gained by colliding them */
-	while (n--)
-		h = (h ^ *b++) * 0x100000001b3ULL;
-	return h;
-}
-
-static uint64_t hash__str(uint64_t h, const char *s)
-{
-	return s ? hash__bytes(h, s, strlen(s) + 1) : hash__bytes(h, "", 0) + 1;
+	return s ? hash__bytes(h, s, strlen(s) + 1) : h + 1;
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -136,12 +128,12 @@ static void frame__key(const struct frame *f, struct pfunc *fn, int *line)
 		*line = f->lineno > 0 ? f->lineno : 0;
 	}
 	if (fn->native) {
-		fn->hash = hash__str(hash__str(0xcbf29ce484222325ULL ^ 1, fn->file), fn->name);
+		fn->hash = hash__name(hash__name(HASH_SEED ^ 1, fn->file), fn->name);
 		return;
 	}
 	/* a Python frame's names are interned (struct frame): one address per text, so the
 	 * addresses tell functions apart as the texts would, without a pass over them */
-	fn->hash = hash__bytes(0xcbf29ce484222325ULL, &fn->file, sizeof(fn->file));
+	fn->hash = hash__bytes(HASH_SEED, &fn->file, sizeof(fn->file));
 	fn->hash = hash__bytes(fn->hash, &fn->name, sizeof(fn->name));
 }
 

@@ -7,6 +7,7 @@
 #include "python/pycode.h"
 #include "record/fingerprint.h"
 #include "record/profile.h"
+#include "util/hash.h"
 #include "util/hashmap.h"
 #include "taskwait.h"
 
@@ -259,15 +260,6 @@ bool correlator__keeps(struct correlator *c, uint32_t pid, uint32_t tid, const s
 	return !r || record__keeps(r, db);
 }
 
-static uint64_t text_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (len--) /* FNV-1a */
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
-}
-
 /* Keeps what scrub made of sql (clean, or NULL when it masked nothing), if there is room. */
 static void redacted_keep(struct correlator *c, uint64_t h, const char *sql, size_t len,
 			  const char *clean)
@@ -302,7 +294,7 @@ static void scrub(struct correlator *c, struct query *q)
 	if (!q->sql)
 		return;
 	len = strlen(q->sql);
-	h = text_hash(q->sql, len);
+	h = hash__bytes(HASH_SEED, q->sql, len);
 	rd = hashmap__get(c->redacted, h);
 	if (rd && strcmp(rd->sql, q->sql) == 0) {
 		if (!rd->clean)
