@@ -74,33 +74,115 @@ static __always_inline __u64 py_read_ptr(__u64 addr)
 	return v;
 }
 
-/* The id CPython recorded for this thread, in the form the version keeps. */
-static __always_inline __u64 py_my_thread_id(const struct sc_py_cfg *cfg)
+/* The id CPython recorded for this thread, in the form the version keeps. The task is a
+ * trusted pointer: its fields load directly, where a helper call costs ~60 ns each. */
+static __always_inline __u64 py_my_thread_id(const struct sc_py_cfg *cfg, struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	unsigned int level;
 	struct pid *pid;
 
 	if (cfg->tstate_native_thread_id != SC_PY_NONE) {
 		/* the tid as the process's own pid namespace numbers it */
-		pid = BPF_CORE_READ(task, thread_pid);
-		level = BPF_CORE_READ(pid, level);
+		pid = task->thread_pid;
+		level = pid->level;
+		if (!level)
+			return pid->numbers[0].nr;
 		return BPF_CORE_READ(pid, numbers[level & 31].nr);
 	}
 	/* 3.8-3.10 keep pthread_self(): on x86-64 glibc the thread's TLS base */
-	return BPF_CORE_READ(task, thread.fsbase);
+	return task->thread.fsbase;
 }
 
-static __always_inline __u64 py_tstate_id(const struct sc_py_cfg *cfg, __u64 tstate)
-{
-	__u64 id = 0;
+/* A thread state's fields a walk reads (its ids, frame, data stack chunk and top), copied
+ * in one read where they took one each: [lo, lo + len) of the state at ts. */
+#define PY_TS_SPAN 512
+struct py_ts_copy {
+	__u64 ts; /* the state copied; 0: none (the walk reads its fields one by one) */
+	__u32 lo, len;
+	__u64 data[PY_TS_SPAN / 8];
+};
 
-	if (cfg->tstate_native_thread_id != SC_PY_NONE) {
-		bpf_probe_read_user(&id, sizeof(__u32),
-				    (void *)(tstate + cfg->tstate_native_thread_id));
-		return id;
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_ts_copy);
+} py_ts_copy SEC(".maps") __weak;
+
+/* The span [lo, hi) widened to hold the 8-byte field at off (none: SC_PY_NONE). */
+static __always_inline __u32 py_ts_lo(__u32 off, __u32 lo)
+{
+	return off != SC_PY_NONE && off < lo ? off : lo;
+}
+
+static __always_inline __u32 py_ts_hi(__u32 off, __u32 hi)
+{
+	return off != SC_PY_NONE && off + 8 > hi ? off + 8 : hi;
+}
+
+/* Copies the fields of thread state ts into the per-CPU copy; returns it, or NULL when
+ * the version's fields lie too far apart or the read fails (c->ts is 0 then). */
+static __always_inline struct py_ts_copy *py_ts_read(const struct sc_py_cfg *cfg, __u64 ts)
+{
+	__u32 zero = 0, lo = cfg->tstate_frame, hi = cfg->tstate_frame + 8, size;
+	struct py_ts_copy *c = bpf_map_lookup_elem(&py_ts_copy, &zero);
+
+	if (!c)
+		return NULL;
+	c->ts = 0;
+	lo = py_ts_lo(cfg->tstate_thread_id, lo);
+	lo = py_ts_lo(cfg->tstate_native_thread_id, lo);
+	lo = py_ts_lo(cfg->tstate_datastack_chunk, lo);
+	lo = py_ts_lo(cfg->tstate_datastack_top, lo);
+	hi = py_ts_hi(cfg->tstate_thread_id, hi);
+	hi = py_ts_hi(cfg->tstate_native_thread_id, hi);
+	hi = py_ts_hi(cfg->tstate_datastack_chunk, hi);
+	hi = py_ts_hi(cfg->tstate_datastack_top, hi);
+	size = hi - lo;
+	if (size >= PY_TS_SPAN)
+		return NULL;
+	barrier_var(size);
+	/* the mask keeps what the test did, in a form the verifier bounds */
+	if (bpf_probe_read_user(c->data, size & (PY_TS_SPAN - 1), (void *)(ts + lo)))
+		return NULL;
+	c->ts = ts;
+	c->lo = lo;
+	c->len = size;
+	return c;
+}
+
+/* The copy of thread state ts when this walk made one, else NULL. */
+static __always_inline struct py_ts_copy *py_ts_copy_of(__u64 ts)
+{
+	__u32 zero = 0;
+	struct py_ts_copy *c = bpf_map_lookup_elem(&py_ts_copy, &zero);
+
+	return c && c->ts == ts ? c : NULL;
+}
+
+/* Reads the pointer at tstate + off: from the copy c when it holds it (every field is
+ * 8-byte aligned from lo in every version; one that were not is read on its own). No
+ * out-parameter: a probe's stack, with the walk's, is near the verifier's 512 bytes. */
+static __always_inline __u64 py_ts_ptr(const struct py_ts_copy *c, __u64 tstate, __u32 off)
+{
+	__u32 at;
+
+	if (c && c->ts && off != SC_PY_NONE && off >= c->lo) {
+		at = off - c->lo;
+		if (!(at & 7) && at + 8 <= c->len)
+			return c->data[(at >> 3) & (PY_TS_SPAN / 8 - 1)];
 	}
-	return py_read_ptr(tstate + cfg->tstate_thread_id);
+	return py_read_ptr(tstate + off);
+}
+
+/* The thread's id as CPython recorded it in tstate (see py_my_thread_id). */
+static __always_inline __u64 py_tstate_id(const struct sc_py_cfg *cfg, __u64 tstate,
+					  const struct py_ts_copy *c)
+{
+	/* 3.11+'s native_thread_id is an unsigned long holding the 32-bit tid */
+	if (cfg->tstate_native_thread_id != SC_PY_NONE)
+		return (__u32)py_ts_ptr(c, tstate, cfg->tstate_native_thread_id);
+	return py_ts_ptr(c, tstate, cfg->tstate_thread_id);
 }
 
 /* State of the thread-list walk, all scalars: bpf_loop callbacks get it by pointer. */
@@ -143,17 +225,22 @@ static __always_inline __u64 py_find_tstate(const struct sc_py_cfg *cfg)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct py_tstate_walk w = {};
+	struct py_ts_copy *c = NULL;
 	struct py_thread *pt;
 	__u64 interp;
 
-	w.me = py_my_thread_id(cfg);
-	w.me_pthread = BPF_CORE_READ(task, thread.fsbase);
+	w.me = py_my_thread_id(cfg, task);
+	w.me_pthread = task->thread.fsbase;
 	pt = bpf_task_storage_get(&py_threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (pt && pt->tstate) {
+		/* the state found before, checked and copied in one read */
+		c = py_ts_read(cfg, pt->tstate);
 		if (pt->by_pthread ?
-			    py_read_ptr(pt->tstate + cfg->tstate_thread_id) == w.me_pthread :
-			    py_tstate_id(cfg, pt->tstate) == w.me)
+			    py_ts_ptr(c, pt->tstate, cfg->tstate_thread_id) == w.me_pthread :
+			    py_tstate_id(cfg, pt->tstate, c) == w.me)
 			return pt->tstate;
+		if (c)
+			c->ts = 0;
 	}
 	interp = py_read_ptr(cfg->runtime + cfg->runtime_interp_head);
 	if (!interp)
@@ -266,15 +353,28 @@ static __always_inline void py_task_check(struct py_frame_walk *w, __u64 frame, 
 		w->task = task;
 }
 
+/* a frame read on its own (not from the bulk copy): off the stack, which a probe that
+ * walks shares with its own locals within the verifier's 512 bytes */
+struct py_frame_buf {
+	__u64 w[PY_FRAME_READ / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_frame_buf);
+} py_frame_buf SEC(".maps") __weak;
+
 static long py_frame_step(__u32 i, void *p)
 {
 	struct py_frame_walk *w = p;
 	struct sc_pystack_event *e;
+	struct py_frame_buf *fb;
 	struct sc_py_frame *f;
-	__u64 buf[PY_FRAME_READ / 8] = {};
 	bool skip = false;
-	__u64 frame;
-	__u32 size;
+	__u32 size, zero = 0;
+	__u64 frame, *buf;
 
 	if (!w->frame)
 		return 1;
@@ -298,10 +398,16 @@ static long py_frame_step(__u32 i, void *p)
 		}
 		return 0;
 	}
+	fb = bpf_map_lookup_elem(&py_frame_buf, &zero);
+	if (!fb)
+		return 1;
+	buf = fb->w;
 	/* 1..128 bytes, in a form the verifier can bound */
 	size = w->read & (PY_FRAME_READ - 1);
 	if (!size)
 		size = PY_FRAME_READ;
+	if (size < PY_FRAME_READ) /* what the read leaves is read as 0, as before */
+		__builtin_memset(buf, 0, PY_FRAME_READ);
 	if (bpf_probe_read_user(buf, size, (void *)w->frame)) {
 		w->flags |= SC_PY_F_PARTIAL;
 		return 1;
@@ -379,14 +485,15 @@ static __always_inline void nat_capture(void *ctx, __u64 pid_tgid, __u64 key_ts,
 static __always_inline void py_bulk_copy(const struct sc_py_cfg *cfg, __u64 ts,
 					 struct py_frame_walk *w)
 {
+	const struct py_ts_copy *c = py_ts_copy_of(ts);
 	__u64 chunk, top, lo, size;
 	struct py_bulk *b;
 	__u32 zero = 0;
 
 	if (cfg->tstate_datastack_chunk == SC_PY_NONE)
 		return;
-	chunk = py_read_ptr(ts + cfg->tstate_datastack_chunk);
-	top = py_read_ptr(ts + cfg->tstate_datastack_top);
+	chunk = py_ts_ptr(c, ts, cfg->tstate_datastack_chunk);
+	top = py_ts_ptr(c, ts, cfg->tstate_datastack_top);
 	lo = chunk + cfg->stackchunk_data;
 	if (!chunk || top <= lo || top - lo > PY_BULK_MAX)
 		return;
@@ -422,7 +529,7 @@ static __always_inline struct sc_pystack_event *py_walk_frames(const struct sc_p
 	if (!ts) {
 		w.flags |= SC_PY_F_NO_THREAD;
 	} else {
-		w.frame = py_read_ptr(ts + cfg->tstate_frame);
+		w.frame = py_ts_ptr(py_ts_copy_of(ts), ts, cfg->tstate_frame);
 		if (cfg->cframe_current_frame != SC_PY_NONE && w.frame)
 			w.frame = py_read_ptr(w.frame + cfg->cframe_current_frame);
 		w.depth = stack_depth < SC_PY_MAX_FRAMES ? stack_depth : SC_PY_MAX_FRAMES;
