@@ -460,10 +460,13 @@ static bool complete_native(const struct stack *s)
  * pointers: the stack is marked partial (ruling 9). */
 static bool resolve_native(struct symbolizer *syms, const struct native_pending *n, struct stack *s)
 {
-	struct frame *grown = realloc(s->frames, (s->nframes + n->nframes + 1) * sizeof(*grown));
 	size_t first = s->nframes;
+	struct frame *grown;
 	uint32_t i;
 
+	if (stack__own(s))
+		return false;
+	grown = realloc(s->frames, (s->nframes + n->nframes + 1) * sizeof(*grown));
 	if (!grown)
 		return false;
 	s->frames = grown;
@@ -593,6 +596,9 @@ static bool resolve_cached(struct pystack *ps, struct pyproc *proc, const struct
 		return stack__copy(s, &r->stack) == 0;
 	if (!resolve(proc, p, s, now))
 		return false;
+	/* the cache's copy and every query's of this capture share the frames (one array,
+	 * not one per query); without memory for the block they are copied */
+	stack__share(s);
 	resolved_free(hashmap__del(ps->resolved, h));
 	if (hashmap__size(ps->resolved) >= RESOLVED_MAX)
 		hashmap__sweep(ps->resolved, resolved_drop, NULL);

@@ -125,9 +125,25 @@ struct record *record__new(void)
 	return r;
 }
 
+struct frames_share {
+	size_t refs;
+	struct frame frames[];
+};
+
+/* Drops one reference to s's frames, freeing them with the last. */
+static void stack__drop_frames(struct stack *s)
+{
+	if (!s->share)
+		free(s->frames);
+	else if (!--s->share->refs)
+		free(s->share);
+	s->frames = NULL;
+	s->share = NULL;
+}
+
 void stack__clear(struct stack *s)
 {
-	free(s->frames);
+	stack__drop_frames(s);
 	free(s->view);
 	free(s->scooby_view);
 	memset(s, 0, sizeof(*s));
@@ -166,9 +182,14 @@ int stack__copy(struct stack *dst, const struct stack *src)
 {
 	*dst = *src;
 	dst->frames = NULL;
+	dst->share = NULL;
 	dst->view = NULL;
 	dst->scooby_view = NULL;
-	if (src->nframes) {
+	if (src->share) {
+		dst->frames = src->frames;
+		dst->share = src->share;
+		src->share->refs++;
+	} else if (src->nframes) {
 		dst->frames = malloc(src->nframes * sizeof(*dst->frames));
 		if (!dst->frames)
 			goto nomem;
@@ -181,6 +202,48 @@ int stack__copy(struct stack *dst, const struct stack *src)
 nomem:
 	stack__clear(dst);
 	return -ENOMEM;
+}
+
+/* Returns a block of refs 1 holding a copy of s's frames, or NULL on ENOMEM. */
+static struct frames_share *frames_share__of(const struct stack *s)
+{
+	struct frames_share *b = malloc(sizeof(*b) + s->nframes * sizeof(*s->frames));
+
+	if (!b)
+		return NULL;
+	b->refs = 1;
+	memcpy(b->frames, s->frames, s->nframes * sizeof(*s->frames));
+	return b;
+}
+
+int stack__share(struct stack *s)
+{
+	struct frames_share *b;
+
+	if (s->share || !s->nframes)
+		return 0;
+	b = frames_share__of(s);
+	if (!b)
+		return -ENOMEM;
+	free(s->frames);
+	s->frames = b->frames;
+	s->share = b;
+	return 0;
+}
+
+int stack__own(struct stack *s)
+{
+	struct frame *own;
+
+	if (!s->share)
+		return 0;
+	own = malloc(s->nframes * sizeof(*own) + 1);
+	if (!own)
+		return -ENOMEM;
+	memcpy(own, s->frames, s->nframes * sizeof(*own));
+	stack__drop_frames(s);
+	s->frames = own;
+	return 0;
 }
 
 void query__free_strings(struct query *q)

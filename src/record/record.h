@@ -45,9 +45,14 @@ struct frame {
 	bool unresolved; /* the code object could not be read: filename/function are NULL */
 };
 
+struct frames_share;
+
 struct stack {
 	struct frame *frames;
 	size_t nframes;
+	/* the refcounted block frames lie in, read-only and shared with every copy (a stack
+	 * resolved once is every query's of that call path); NULL: frames are this stack's */
+	struct frames_share *share;
 	bool truncated; /* deeper than --stack-depth */
 	bool partial; /* the walk stopped early (no frame pointer, unreadable memory) */
 	uint64_t task, task_coro; /* the asyncio task it runs for (sc_pystack_event), 0: none */
@@ -181,8 +186,15 @@ char *record__to_stored_json(const struct record *r, struct record_groups *g, si
 double record__total_db_ms(const struct record *r);
 /* Likewise for a key-value list. */
 double query_list__total_ms(const struct query_list *l);
-/* Copies a stack (frames are interned: the array is copied, not the strings); -ENOMEM. */
+/* Copies a stack: a shared one's frames are shared (a reference more), others' copied
+ * (frames are interned: the array is copied, not the strings). Returns 0 or -ENOMEM. */
 int stack__copy(struct stack *dst, const struct stack *src);
+/* Moves s's own frames into a shared block, so that its copies share them. Returns 0, or
+ * -ENOMEM (s is left as it was). */
+int stack__share(struct stack *s);
+/* Gives s frames of its own (a copy of shared ones) before they are changed. Returns 0 or
+ * -ENOMEM (s is left as it was). */
+int stack__own(struct stack *s);
 
 /* CLOCK_MONOTONIC ns -> unix ns; clock_ref__init must run once at start. */
 void clock_ref__init(void);

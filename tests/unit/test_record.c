@@ -654,6 +654,41 @@ static void test_stored_form_profile(void **state)
 	record__free(r);
 }
 
+/* A shared stack's copies share its frames (one array), keep them after the original is
+ * cleared, and one made its own can change without the others seeing it (ASan: no leak,
+ * no double free). */
+static void test_shared_stack_frames(void **state)
+{
+	struct stack s = { .nframes = 2 }, a, b;
+
+	s.frames = calloc(2, sizeof(*s.frames));
+	s.frames[0] = (struct frame){ .filename = "/app/a.py", .lineno = 1, .function = "f" };
+	s.frames[1] = (struct frame){ .filename = "/app/b.py", .lineno = 2, .function = "g" };
+	assert_int_equal(stack__share(&s), 0);
+	assert_non_null(s.share);
+	assert_int_equal(stack__copy(&a, &s), 0);
+	assert_int_equal(stack__copy(&b, &a), 0);
+	assert_ptr_equal(a.frames, s.frames);
+	assert_ptr_equal(b.frames, s.frames);
+	stack__clear(&s);
+	assert_int_equal(a.frames[1].lineno, 2);
+	assert_int_equal(stack__own(&b), 0);
+	assert_null(b.share);
+	assert_ptr_not_equal(b.frames, a.frames);
+	b.frames[1].lineno = 7;
+	assert_int_equal(a.frames[1].lineno, 2);
+	assert_int_equal(b.frames[1].lineno, 7);
+	stack__clear(&a);
+	stack__clear(&b);
+	/* an unshared stack's copy is a copy */
+	s = (struct stack){ .nframes = 1, .frames = calloc(1, sizeof(*s.frames)) };
+	assert_int_equal(stack__copy(&a, &s), 0);
+	assert_ptr_not_equal(a.frames, s.frames);
+	assert_int_equal(stack__own(&a), 0);
+	stack__clear(&a);
+	stack__clear(&s);
+}
+
 static void test_app_frames(void **state)
 {
 	struct frame f = { .filename = "/srv/app/views.py" };
@@ -695,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_stored_form_after_a_large_record),
 		cmocka_unit_test(test_stored_form_repeated_stacks),
 		cmocka_unit_test(test_stored_form_profile),
+		cmocka_unit_test(test_shared_stack_frames),
 	};
 
 	clock_ref__init();
