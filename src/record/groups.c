@@ -19,10 +19,14 @@ const struct frame *stack__call_site(const struct stack *s)
 
 	if (!s || !s->frames)
 		return NULL;
-	for (i = 0; i < s->nframes; i++)
-		if (frame__is_app(&s->frames[i]))
-			return &s->frames[i];
-	return NULL;
+	/* a shared stack's frames never change: its call site is worked out once */
+	if (s->share && s->share->site)
+		return s->share->site > 0 ? &s->frames[s->share->site - 1] : NULL;
+	for (i = 0; i < s->nframes && !frame__is_app(&s->frames[i]); i++)
+		;
+	if (s->share)
+		s->share->site = i < s->nframes ? (int)i + 1 : -1;
+	return i < s->nframes ? &s->frames[i] : NULL;
 }
 
 /* Per-query facts, indexed like the list's queries; every array in one allocation. */

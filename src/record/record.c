@@ -125,11 +125,6 @@ struct record *record__new(void)
 	return r;
 }
 
-struct frames_share {
-	size_t refs;
-	struct frame frames[];
-};
-
 /* Drops one reference to s's frames, freeing them with the last. */
 static void stack__drop_frames(struct stack *s)
 {
@@ -211,7 +206,7 @@ static struct frames_share *frames_share__of(const struct stack *s)
 
 	if (!b)
 		return NULL;
-	b->refs = 1;
+	*b = (struct frames_share){ .refs = 1 };
 	memcpy(b->frames, s->frames, s->nframes * sizeof(*s->frames));
 	return b;
 }

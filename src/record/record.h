@@ -45,7 +45,15 @@ struct frame {
 	bool unresolved; /* the code object could not be read: filename/function are NULL */
 };
 
-struct frames_share;
+/* A frame array shared by a stack and its copies (stack__share), with what was worked out
+ * of its frames once: they never change while shared. */
+struct frames_share {
+	size_t refs;
+	int site; /* the call site's index + 1 (stack__call_site); -1: none; 0: not yet */
+	const void *json; /* record_json.c's serialized frames, while json_gen is current */
+	uint64_t json_gen;
+	struct frame frames[];
+};
 
 struct stack {
 	struct frame *frames;

@@ -74,6 +74,9 @@ struct stack_json {
 };
 
 static uint64_t stack_json_serials;
+/* moves on whenever the cache frees an entry: a shared stack's memo of its entry
+ * (struct frames_share.json) holds while its json_gen is this */
+static uint64_t stack_json_gen = 1;
 
 static struct hashmap *stack_jsons; /* frame-list hash -> struct stack_json */
 
@@ -142,9 +145,8 @@ static char *frames_json(const struct frame *frames, size_t n, uint32_t *span)
 	return w.buf;
 }
 
-/* Returns a stack's frame list serialized once per distinct frame list (owned by the
- * cache, valid until the next call), or NULL on ENOMEM. */
-static const struct stack_json *stack_json(const struct stack *s)
+/* stack_json's lookup by the frames themselves: their hash, then each compared. */
+static const struct stack_json *stack_json_lookup(const struct stack *s)
 {
 	uint64_t h = frames_hash(s->frames, s->nframes);
 	struct stack_json *sj;
@@ -159,9 +161,14 @@ static const struct stack_json *stack_json(const struct stack *s)
 		if (i == s->nframes)
 			return sj;
 	}
-	stack_json_free(hashmap__del(stack_jsons, h));
-	if (hashmap__size(stack_jsons) >= STACK_JSON_MAX)
+	sj = hashmap__del(stack_jsons, h);
+	if (sj)
+		stack_json_gen++;
+	stack_json_free(sj);
+	if (hashmap__size(stack_jsons) >= STACK_JSON_MAX) {
+		stack_json_gen++;
 		hashmap__sweep(stack_jsons, stack_json_drop, NULL);
+	}
 	sj = calloc(1, sizeof(*sj));
 	if (!sj)
 		return NULL;
@@ -176,6 +183,24 @@ static const struct stack_json *stack_json(const struct stack *s)
 	if (!sj->frames || !sj->json || hashmap__set(stack_jsons, h, sj, NULL)) {
 		stack_json_free(sj);
 		return NULL;
+	}
+	return sj;
+}
+
+/* Returns a stack's frame list serialized once per distinct frame list (owned by the
+ * cache, valid until the next call), or NULL on ENOMEM. A shared stack (every query's of
+ * a resolved call path) finds its entry without hashing and comparing its frames again. */
+static const struct stack_json *stack_json(const struct stack *s)
+{
+	struct frames_share *sh = s->share;
+	const struct stack_json *sj;
+
+	if (sh && sh->json && sh->json_gen == stack_json_gen)
+		return sh->json;
+	sj = stack_json_lookup(s);
+	if (sh && sj) {
+		sh->json = sj;
+		sh->json_gen = stack_json_gen;
 	}
 	return sj;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include "record/groups.h"
 #include "record/profile.h"
 #include "record/record.h"
 #include "serve/stored.h"
@@ -689,6 +690,54 @@ static void test_shared_stack_frames(void **state)
 	stack__clear(&s);
 }
 
+/* A shared stack's memo of its serialized frames outlives none of the cache's entries: past
+ * a sweep of the stack cache (1024 entries) the same stack is serialized again, right
+ * (under ASan a stale memo is a use after free). Its call site is worked out once. */
+static void test_shared_stack_memo(void **state)
+{
+	static const char *file = "/app/memo.py";
+	struct stack sh = { .nframes = 2 };
+	struct record *r;
+	struct query q;
+	char *before, *after;
+	int i;
+
+	sh.frames = calloc(2, sizeof(*sh.frames));
+	sh.frames[0] = (struct frame){ .filename = "/usr/lib/python3.11/x.py", .function = "lib" };
+	sh.frames[1] = (struct frame){ .filename = file, .lineno = 9, .function = "view" };
+	assert_int_equal(stack__share(&sh), 0);
+	r = sample();
+	q = (struct query){ .db = DB_SQLITE, .sql = strdup("SELECT 1") };
+	assert_int_equal(stack__copy(&q.stack, &sh), 0);
+	assert_int_equal(record__add_query(r, &q), 0);
+	before = record__to_json(r, NULL);
+	record__free(r);
+	assert_ptr_equal(stack__call_site(&sh), &sh.frames[1]);
+	for (i = 0; i < 1100; i++) { /* distinct stacks: the cache fills and is swept */
+		struct frame f = { .filename = file, .lineno = 1000 + i, .function = "other" };
+
+		r = sample();
+		q = (struct query){ .db = DB_SQLITE, .sql = strdup("SELECT 2") };
+		q.stack.frames = malloc(sizeof(f));
+		q.stack.frames[0] = f;
+		q.stack.nframes = 1;
+		assert_int_equal(record__add_query(r, &q), 0);
+		free(record__to_json(r, NULL));
+		record__free(r);
+	}
+	r = sample();
+	q = (struct query){ .db = DB_SQLITE, .sql = strdup("SELECT 1") };
+	assert_int_equal(stack__copy(&q.stack, &sh), 0);
+	assert_int_equal(record__add_query(r, &q), 0);
+	after = record__to_json(r, NULL);
+	assert_string_equal(strstr(after, "\"stack\""), strstr(before, "\"stack\""));
+	assert_ptr_equal(stack__call_site(&sh), &sh.frames[1]);
+	free(before);
+	free(after);
+	record__free(r);
+	stack__clear(&sh);
+}
+
 static void test_app_frames(void **state)
 {
 	struct frame f = { .filename = "/srv/app/views.py" };
@@ -731,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_stored_form_repeated_stacks),
 		cmocka_unit_test(test_stored_form_profile),
 		cmocka_unit_test(test_shared_stack_frames),
+		cmocka_unit_test(test_shared_stack_memo),
 	};
 
 	clock_ref__init();
