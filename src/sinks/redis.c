@@ -178,7 +178,6 @@ static void sink__unreachable(struct redis_sink *s, const char *reason)
 static int sink__connect(struct redis_sink *s, char *reason, size_t len)
 {
 	redisContext *c = redis_conn__open(&s->url, s->password, SINK_TIMEOUT_MS, reason, len);
-
 	redisReply *r;
 
 	if (!c)
