@@ -227,6 +227,7 @@ static __always_inline __u64 py_find_tstate(const struct sc_py_cfg *cfg)
 	struct py_tstate_walk w = {};
 	struct py_ts_copy *c = NULL;
 	struct py_thread *pt;
+	__u32 zero = 0;
 	__u64 interp;
 
 	w.me = py_my_thread_id(cfg, task);
@@ -239,6 +240,12 @@ static __always_inline __u64 py_find_tstate(const struct sc_py_cfg *cfg)
 			    py_ts_ptr(c, pt->tstate, cfg->tstate_thread_id) == w.me_pthread :
 			    py_tstate_id(cfg, pt->tstate, c) == w.me)
 			return pt->tstate;
+		if (c)
+			c->ts = 0;
+	} else {
+		/* a copy left by another thread's walk on this CPU is not this one's, even at
+		 * the same address (a thread state freed and allocated again) */
+		c = bpf_map_lookup_elem(&py_ts_copy, &zero);
 		if (c)
 			c->ts = 0;
 	}
