@@ -724,12 +724,7 @@ class ViewerRealRecords(E2ECase):
         sent, status, _ = self.get("/nplus1/")
         self.assertEqual(status, 200)
         rec = self.record_for(sent, 200)
-
-        def line():
-            with open(self.jsonl, "rb") as f:
-                got = [l.rstrip(b"\n") for l in f if rec["uuid"].encode() in l]
-            return got or None
-        (full,) = harness.wait_for(line, 10, "the record's --json line")
+        full = jsonl_line(self.jsonl, rec["uuid"])
         self.assertEqual(json.loads(full), rec)
         stored = self.records.raw.get("scooby:req:" + rec["uuid"])
         table = json.loads(stored)["frames"]
@@ -779,12 +774,7 @@ class ViewerProfileRecords(E2ECase):
         rec = self.record_for(sent, 200)
         prof = harness.profile_of(rec)
         self.assertGreater(prof["samples"], 0, prof)
-
-        def line():
-            with open(self.jsonl, "rb") as f:
-                got = [l.rstrip(b"\n") for l in f if rec["uuid"].encode() in l]
-            return got or None
-        (full,) = harness.wait_for(line, 10, "the record's --json line")
+        full = jsonl_line(self.jsonl, rec["uuid"])
         self.assertEqual(json.loads(full), rec)
         stored = json.loads(self.records.raw.get("scooby:req:" + rec["uuid"]))
         sprof = stored["plugins_data"]["Profile"]
@@ -798,6 +788,16 @@ class ViewerProfileRecords(E2ECase):
         status, data, _ = self.viewer.request("/api/requests/" + rec["uuid"])
         self.assertEqual((status, data), (200, full))
         self.assertEqual(documented_expand(self.records.raw, rec["uuid"]), rec)
+
+
+def jsonl_line(path, uuid):
+    """The one line of --json file path that holds record uuid, as written (bytes)."""
+    def line():
+        with open(path, "rb") as f:
+            got = [l.rstrip(b"\n") for l in f if uuid.encode() in l]
+        return got or None
+    (full,) = harness.wait_for(line, 10, "the record's --json line")
+    return full
 
 
 def documented_expand(client, uuid):

@@ -51,9 +51,9 @@ static void add(struct record *r, const char *sql, uint64_t start, uint64_t busy
 	assert_int_equal(record__add_query(r, &q), 0);
 }
 
-static cJSON *to_json(const struct record *r)
+/* Parses a record's JSON text, and frees it. */
+static cJSON *parsed(char *text)
 {
-	char *text = record__to_json(r, NULL);
 	cJSON *j;
 
 	assert_non_null(text);
@@ -61,6 +61,11 @@ static cJSON *to_json(const struct record *r)
 	assert_non_null(j);
 	free(text);
 	return j;
+}
+
+static cJSON *to_json(const struct record *r)
+{
+	return parsed(record__to_json(r, NULL));
 }
 
 static cJSON *get(cJSON *o, const char *path)
@@ -560,14 +565,8 @@ static void test_stored_form_repeated_stacks(void **state)
 static cJSON *stored_json(const struct record *r)
 {
 	size_t len;
-	char *text = record__to_stored_json(r, NULL, &len);
-	cJSON *j;
 
-	assert_non_null(text);
-	j = cJSON_Parse(text);
-	assert_non_null(j);
-	free(text);
-	return j;
+	return parsed(record__to_stored_json(r, NULL, &len));
 }
 
 /* A profile's top entries and folded stacks of Python frames name frames of the record's
