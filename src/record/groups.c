@@ -81,8 +81,6 @@ static size_t qtable__find_or_add(struct qtable *t, uint64_t hash, size_t q,
 	return q;
 }
 
-#define FNV_OFFSET HASH_SEED
-
 /* A hash of (a text's hash, a small number): a key made of both. */
 static uint64_t hash__mix(uint64_t h, uint64_t v)
 {
@@ -187,7 +185,7 @@ static int sql_fingerprint_cached(struct grouping *g, size_t i, const char *sql,
 	if (!fp)
 		return -1;
 	sql_fingerprint(sql, len, fp, 2 * len + 16);
-	g->fp_hash[i] = hash__str(FNV_OFFSET, fp);
+	g->fp_hash[i] = hash__str(HASH_SEED, fp);
 	/* another text of the same hash stays: an earlier query of this list may use it */
 	if (fc || len > FP_CACHE_TEXT_MAX || !fp_cache || hashmap__size(fp_cache) >= FP_CACHE_MAX)
 		goto owned;
@@ -222,7 +220,7 @@ static int grouping__fingerprints(struct grouping *g)
 	for (i = 0; i < g->n; i++) {
 		q = &g->qs[i];
 		len = strlen(query__sql(q));
-		g->text_hash[i] = hash__bytes(FNV_OFFSET, query__sql(q), len);
+		g->text_hash[i] = hash__bytes(HASH_SEED, query__sql(q), len);
 		/* a loop's queries come from one stack: the last query's site is found again */
 		if (i && q->stack.nframes && q->stack.nframes == q[-1].stack.nframes &&
 		    !memcmp(q->stack.frames, q[-1].stack.frames,
@@ -242,7 +240,7 @@ static int grouping__fingerprints(struct grouping *g)
 		kv_fingerprint(q, fp, 2 * len + 16);
 		g->fp[i] = fp;
 		g->fp_owned[i] = true;
-		g->fp_hash[i] = hash__str(FNV_OFFSET, fp);
+		g->fp_hash[i] = hash__str(HASH_SEED, fp);
 	}
 	return 0;
 }
@@ -286,7 +284,7 @@ static void grouping__count(struct grouping *g)
 			g->dups[g->group[i]]++;
 		if (!g->site[i])
 			continue;
-		h = hash__str(FNV_OFFSET ^ g->group[i], g->site[i]->filename);
+		h = hash__str(HASH_SEED ^ g->group[i], g->site[i]->filename);
 		h = hash__bytes(h, &g->site[i]->lineno, sizeof(g->site[i]->lineno));
 		rep = qtable__find_or_add(&sites, h, i, eq_site, g);
 		g->site_count[rep]++;

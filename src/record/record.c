@@ -173,6 +173,16 @@ bool frame__is_app(const struct frame *f)
 	return !in_stdlib(f->filename);
 }
 
+/* Returns a malloc'd copy of n frames (n may be 0), or NULL on ENOMEM. */
+static struct frame *frames_dup(const struct frame *frames, size_t n)
+{
+	struct frame *f = malloc(n * sizeof(*f) + 1);
+
+	if (f && n)
+		memcpy(f, frames, n * sizeof(*f));
+	return f;
+}
+
 int stack__copy(struct stack *dst, const struct stack *src)
 {
 	*dst = *src;
@@ -184,11 +194,8 @@ int stack__copy(struct stack *dst, const struct stack *src)
 		dst->frames = src->frames;
 		dst->share = src->share;
 		src->share->refs++;
-	} else if (src->nframes) {
-		dst->frames = malloc(src->nframes * sizeof(*dst->frames));
-		if (!dst->frames)
-			goto nomem;
-		memcpy(dst->frames, src->frames, src->nframes * sizeof(*dst->frames));
+	} else if (src->nframes && !(dst->frames = frames_dup(src->frames, src->nframes))) {
+		goto nomem;
 	}
 	if ((src->view && !(dst->view = strdup(src->view))) ||
 	    (src->scooby_view && !(dst->scooby_view = strdup(src->scooby_view))))
@@ -232,10 +239,9 @@ int stack__own(struct stack *s)
 
 	if (!s->share)
 		return 0;
-	own = malloc(s->nframes * sizeof(*own) + 1);
+	own = frames_dup(s->frames, s->nframes);
 	if (!own)
 		return -ENOMEM;
-	memcpy(own, s->frames, s->nframes * sizeof(*own));
 	stack__drop_frames(s);
 	s->frames = own;
 	return 0;
