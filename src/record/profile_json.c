@@ -603,18 +603,22 @@ static int put_folded_list(struct jsonw *w, const struct profile *p, struct fram
 	size_t i, depth = 1;
 	uint32_t *ids = NULL;
 	struct fold f;
-	int err;
+	int err = 0;
 
 	if (fold__build(&f, p))
 		return -ENOMEM;
-	for (i = 0; i < p->nstacks; i++)
-		if (p->stacks[i].depth > depth)
-			depth = p->stacks[i].depth;
-	err = refs->idx && !(ids = malloc(depth * sizeof(*ids))) ? -ENOMEM : 0;
-	if (!err) {
-		jsonw__name(w, "folded");
-		jsonw__open(w, '[');
+	if (refs->idx) { /* the stored form: room for one line's indices */
+		for (i = 0; i < p->nstacks; i++)
+			if (p->stacks[i].depth > depth)
+				depth = p->stacks[i].depth;
+		ids = malloc(depth * sizeof(*ids));
+		if (!ids) {
+			fold__free(&f);
+			return -ENOMEM;
+		}
 	}
+	jsonw__name(w, "folded");
+	jsonw__open(w, '[');
 	for (i = 0; !err && i < f.n; i++) {
 		if (i < PROFILE_JSON_FOLDED)
 			err = put_fold_line(w, &f, i, refs, ids);
