@@ -6,7 +6,7 @@ asserted is exact accounting, bounded memory, and that scooby-bpf never hangs.
   counted in a background record's SQL.count or among the query ends the exit line
   reports lost: the sum is exact. The records' lost_events match the exit line. RSS
   stays under RSS_BOUND_MIB. SIGINT ends scooby-bpf within STOP_BOUND_S, also while
-  the flood is running. The 16 MiB ring may or may not overflow under the flood alone,
+  the flood is running. The 4 MiB ring may or may not overflow under the flood alone,
   so a second run SIGSTOPs scooby-bpf for 2.5 s of it (a reader that cannot keep up):
   the ring overflows for certain and the same exact accounting must hold.
 - Requests that never end (a server that sleeps, a client that sends only its request
@@ -31,7 +31,7 @@ MAX_LISTED = 1000  # queries listed per record (docs/FORMAT.md)
 
 # Bound on scooby-bpf's peak RSS (VmHWM) under the flood. What it holds at most, by
 # design: the Redis queue (128 MiB cap, here a handful of background records of about
-# 1 MB each), the 16 MiB ring buffer (mapped twice for wrap-around, so up to 32 MiB of
+# 1 MB each), the 4 MiB ring buffer (mapped twice for wrap-around, so up to 8 MiB of
 # RSS), the BPF skeleton and libraries (~10 MiB), per-process caches (stacks, symbols,
 # code objects) and one background record under construction (1000 listed queries).
 # A run here peaks near 50 MiB; 256 MiB leaves room for allocator slack while still
@@ -198,7 +198,7 @@ class Flood(E2ECase):
         self.run_accounted_flood()
 
     def test_ring_overflow_with_a_stalled_reader_is_accounted_exactly(self):
-        # 2.5 s of a flood with nobody reading is far more than the 16 MiB ring holds.
+        # 2.5 s of a flood with nobody reading is far more than the 4 MiB ring holds.
         summary = self.run_accounted_flood(stall=(1.0, 2.5))
         self.assertGreater(summary["lost_query_ends"], 0,
                            "precondition: the stalled reader should have made the ring "
