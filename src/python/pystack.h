@@ -1,4 +1,4 @@
-/* Python stacks: finding a process's interpreter, and turning captured frames into file:line. */
+/* Python stacks: the interpreters traced, and their captured frames turned into file:line. */
 #ifndef SCOOBY_PYSTACK_H
 #define SCOOBY_PYSTACK_H
 

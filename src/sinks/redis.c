@@ -1,31 +1,24 @@
 /* Publishes request records to Redis from a background thread, holding them while Redis is away. */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "record/record.h"
 #include "redis_conn.h"
-#include "redis_resp.h"
+#include "redis_batch.h"
 #include "sinks/redis.h"
 
 #define SINK_TIMEOUT_MS 1000 /* connect and command timeouts */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-#define BATCH_MAX_RECS 256 /* records per round trip */
 #define BATCH_MAX_BYTES (1 << 20) /* JSON bytes per round trip, past the first record */
-#define TRAILER_MAX (BATCH_MAX_RECS * RESP_TRAILER_PER_REC + RESP_TRAILER_FIXED)
-#define IOV_PER_REC 3 /* the SET up to the JSON, the JSON, the rest of the SET */
-#define FRAME_MAX RESP_SET_MAX
 
 /* One pending record; seq numbers are consecutive along the queue. */
 struct sink_rec {
@@ -61,14 +54,7 @@ static void sink_rec__free_list(struct sink_rec *r)
 struct sink_batch {
 	unsigned long long first_seq;
 	size_t n;
-	size_t ok; /* leading transactions EXEC confirmed */
-};
-
-enum sink_fail {
-	SINK_OK = 0,
-	SINK_FAIL_IO, /* the connection broke or timed out */
-	SINK_FAIL_REPLY, /* Redis answered with an error */
-	SINK_FAIL_QUIET, /* a quiet batch's SETs did not all store: send it with replies */
+	size_t ok; /* leading records confirmed */
 };
 
 struct redis_sink {
@@ -101,20 +87,8 @@ struct redis_sink {
 
 	/* the thread's alone */
 	redisContext *ctx;
-	char *frames; /* BATCH_MAX_RECS * FRAME_MAX: each record's SET around its JSON */
-	char *trailer; /* TRAILER_MAX: the batch's ZADD, ZREMRANGEBYRANK, UNLINK, PUBLISHes */
-	struct resp_rec batch[BATCH_MAX_RECS]; /* the batch's records, for its trailer */
-	struct iovec *iov; /* CLIENT REPLY OFF, IOV_PER_REC per record of a batch, the trailer */
-	size_t niov;
-	bool unlink; /* the batch has an UNLINK */
-	/* A quiet batch's SETs get no reply (CLIENT REPLY OFF), its EXISTS counts them: Redis
-	 * answers a pipeline as it reads it, a write per read of its (16 KiB), and each of
-	 * those woke this thread (a context switch, and a wakeup for Redis to pay) */
-	char reply_off[RESP_REPLY_OFF_LEN];
+	struct redis_batch *batch; /* the batch framed, and how the last one went */
 	bool quiet_ok; /* the server takes CLIENT REPLY */
-	bool quiet; /* the batch framed is quiet */
-	bool loud_next; /* the last quiet batch fell short: the next one gets every reply */
-	char reply_head[BATCH_MAX_RECS * 9 + 16]; /* the first bytes of a batch's replies */
 	/* uuids of the last keep records framed, oldest at kept_head: the record that pushes
 	 * one out deletes it, so that Redis holds --keep records, not a TTL's worth of them
 	 * (600 s at 1000 req/s is 600000 records of tens of KiB each) */
@@ -264,7 +238,7 @@ static void sink__keep(struct redis_sink *s, struct sink_rec *r)
  * Waits for records, then frames a batch from the head of the queue. The records stay
  * queued until confirmed, so the producer may drop them meanwhile: it leaves those in
  * flight to the thread (see orphans). Returns false when the sink is stopping, or true
- * with *b set and s->iov holding the batch.
+ * with *b set and s->batch holding it.
  */
 static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 {
@@ -281,149 +255,20 @@ static bool sink__take_batch(struct redis_sink *s, struct sink_batch *b)
 	b->first_seq = s->head->seq;
 	b->n = 0;
 	b->ok = 0;
-	s->quiet = s->quiet_ok && !s->loud_next;
-	s->iov[0].iov_base = s->reply_off;
-	s->iov[0].iov_len = s->quiet ? resp_reply_off(s->reply_off) : 0;
-	for (r = s->head; r && b->n < BATCH_MAX_RECS; r = r->next) {
+	redis_batch__begin(s->batch, s->quiet_ok);
+	for (r = s->head; r && b->n < REDIS_BATCH_MAX_RECS; r = r->next) {
 		if (b->n && bytes + r->json_len > BATCH_MAX_BYTES)
 			break;
 		sink__keep(s, r);
-		resp_set(s->frames + b->n * FRAME_MAX, r->uuid, r->json, r->json_len, s->ttl_s,
-			 s->iov + 1 + b->n * IOV_PER_REC);
-		s->batch[b->n] =
-			(struct resp_rec){ r->uuid, r->doomed[0] ? r->doomed : NULL, r->score };
+		redis_batch__add(s->batch, r->uuid, r->json, r->json_len, s->ttl_s,
+				 r->doomed[0] ? r->doomed : NULL, r->score);
 		bytes += r->json_len;
 		b->n++;
 	}
-	s->niov = 1 + b->n * IOV_PER_REC;
-	s->iov[s->niov].iov_base = s->trailer;
-	s->iov[s->niov++].iov_len =
-		resp_trailer(s->trailer, s->batch, b->n, s->keep, s->quiet, &s->unlink);
+	redis_batch__end(s->batch, s->keep);
 	s->inflight_end = b->first_seq + b->n;
 	pthread_mutex_unlock(&s->lock);
 	return true;
-}
-
-/* Writes s->iov to the connection; returns 0, or -1 with the reason. */
-static int sink__write(struct redis_sink *s, char *reason, size_t len)
-{
-	struct iovec *iov = s->iov;
-	size_t left = s->niov;
-	ssize_t n;
-
-	while (left) {
-		n = writev(s->ctx->fd, iov, left < IOV_MAX ? left : IOV_MAX);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			/* the socket's send timeout, as redis_conn__io_reason words it */
-			snprintf(reason, len, "%s",
-				 errno == EAGAIN || errno == EWOULDBLOCK ? "timed out" :
-									   strerror(errno));
-			return -1;
-		}
-		for (; left && (size_t)n >= iov->iov_len; left--, iov++)
-			n -= iov->iov_len;
-		if (left) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= n;
-		}
-	}
-	return 0;
-}
-
-/*
- * Reads the next reply (an integer one's value into *integer when integer); returns 0 when
- * it is not an error, 1 when it is (its text in reason unless one is there already), -1
- * when the connection failed (reason set).
- */
-static int sink__reply(struct redis_sink *s, char *reason, size_t len, bool *have_reason,
-		       long long *integer)
-{
-	char why[256];
-	redisReply *r;
-	int bad;
-
-	if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-		redis_conn__io_reason(s->ctx, reason, len);
-		return -1;
-	}
-	bad = redis_conn__check(s->ctx, r, why, sizeof(why)) != 0;
-	if (integer)
-		*integer = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-	if (bad && !*have_reason) {
-		snprintf(reason, len, "%s", why);
-		*have_reason = true;
-	}
-	freeReplyObject(r);
-	return bad;
-}
-
-/*
- * Waits until the batch's replies are in, as far as their least size tells (+OK per SET,
- * a ":n" each for the rest), and hands those bytes to hiredis's reader, which so parses
- * them without a read of its own: Redis answers a pipeline as it goes, and a reader woken
- * per partial answer paid a context switch each (a fifth of scooby-bpf's own time on the
- * bench). Whatever goes wrong here, hiredis's reads that follow see it.
- */
-static void sink__await_replies(struct redis_sink *s, size_t n, size_t nindex)
-{
-	/* +OK per SET, or (quiet) CLIENT REPLY ON's +OK and EXISTS's ":n" */
-	size_t least = (s->quiet ? 5 + 4 : 5 * n) + 4 * (nindex + n);
-	ssize_t r;
-
-	if (least > sizeof(s->reply_head))
-		least = sizeof(s->reply_head);
-	/* a blocking socket (with hiredis's timeout): MSG_WAITALL returns all of least, or
-	 * less on a timeout, an error or the peer's close */
-	do
-		r = recv(s->ctx->fd, s->reply_head, least, MSG_WAITALL);
-	while (r < 0 && errno == EINTR);
-	if (r > 0)
-		redisReaderFeed(s->ctx->reader, s->reply_head, r);
-}
-
-/*
- * Sends the batch and reads its replies: a SET per record (quiet: CLIENT REPLY ON and an
- * EXISTS of all their keys instead), the ZADD, ZREMRANGEBYRANK and UNLINK of the batch, a
- * PUBLISH per record (all are read even after an error, to keep the connection in step).
- * b->ok counts the leading records whose SET and PUBLISH went through, when the batch's
- * index commands did (a record is published once it is stored, indexed and announced;
- * every command is idempotent, so the rest are sent again). Returns SINK_OK, or why it
- * stopped with the first error's text in reason.
- */
-static enum sink_fail sink__send_batch(struct redis_sink *s, struct sink_batch *b, char *reason,
-				       size_t len)
-{
-	bool rec_ok[BATCH_MAX_RECS], index_ok = true, have_reason = false;
-	size_t i, nindex = 2 + s->unlink, nset = s->quiet ? 2 : b->n;
-	long long stored = -1;
-	int rc;
-
-	if (sink__write(s, reason, len))
-		return SINK_FAIL_IO;
-	sink__await_replies(s, b->n, nindex);
-	for (i = 0; i < nset + nindex + b->n; i++) {
-		rc = sink__reply(s, reason, len, &have_reason, s->quiet && i == 1 ? &stored : NULL);
-		if (rc < 0)
-			return SINK_FAIL_IO;
-		if (i < nset && !s->quiet)
-			rec_ok[i] = !rc;
-		else if (i < nset + nindex) /* quiet: CLIENT REPLY ON and EXISTS, first */
-			index_ok = index_ok && !rc;
-		else
-			rec_ok[i - nset - nindex] = (s->quiet || rec_ok[i - nset - nindex]) && !rc;
-	}
-	if (s->quiet && index_ok && stored != (long long)b->n) {
-		b->ok = 0;
-		s->loud_next = true;
-		return SINK_FAIL_QUIET;
-	}
-	if (!s->quiet)
-		s->loud_next = false;
-	for (b->ok = 0; index_ok && b->ok < b->n && rec_ok[b->ok]; b->ok++)
-		;
-	return b->ok == b->n ? SINK_OK : SINK_FAIL_REPLY;
 }
 
 /*
@@ -463,8 +308,8 @@ static void sink__settle(struct redis_sink *s, const struct sink_batch *b)
 static void *sink__run(void *arg)
 {
 	struct redis_sink *s = arg;
+	enum redis_batch_fail rc;
 	struct sink_batch b;
-	enum sink_fail rc;
 	char reason[256];
 	bool stale;
 
@@ -481,19 +326,20 @@ static void *sink__run(void *arg)
 		}
 		if (!sink__take_batch(s, &b))
 			break;
-		rc = sink__send_batch(s, &b, reason, sizeof(reason));
+		rc = redis_batch__send(s->batch, s->ctx, &b.ok, reason, sizeof(reason));
 		sink__settle(s, &b);
-		if (rc == SINK_FAIL_QUIET) /* at once, with every reply: they tell what failed */
+		if (rc ==
+		    REDIS_BATCH_FAIL_QUIET) /* at once, with every reply: they tell what failed */
 			continue;
-		if (rc == SINK_OK) {
+		if (rc == REDIS_BATCH_OK) {
 			s->ctx_used = true;
 			s->reply_failed = false;
 			sink__healthy(s);
 			continue;
 		}
 		/* an idle connection may have been closed by the server: retry once at once */
-		stale = rc == SINK_FAIL_IO && s->ctx_used;
-		if (rc == SINK_FAIL_REPLY)
+		stale = rc == REDIS_BATCH_FAIL_IO && s->ctx_used;
+		if (rc == REDIS_BATCH_FAIL_REPLY)
 			s->reply_failed = true;
 		sink__disconnect(s);
 		if (stale)
@@ -599,11 +445,9 @@ struct redis_sink *redis_sink__new(const struct redis_sink_opts *o)
 	s->kicked = o->kicked;
 	s->reachable = true;
 	s->backoff_ms = BACKOFF_MIN_MS;
-	s->frames = malloc(BATCH_MAX_RECS * FRAME_MAX);
-	s->trailer = malloc(TRAILER_MAX);
-	s->iov = calloc(1 + BATCH_MAX_RECS * IOV_PER_REC + 1, sizeof(*s->iov));
+	s->batch = redis_batch__new();
 	err = -ENOMEM;
-	if (!s->frames || !s->trailer || !s->iov)
+	if (!s->batch)
 		goto cleanup;
 
 	err = sink__init_sync(s);
@@ -634,9 +478,7 @@ cleanup:
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);
 	}
-	free(s->frames);
-	free(s->trailer);
-	free(s->iov);
+	redis_batch__free(s->batch);
 	free(s->kept);
 	free(s);
 	errno = -err;
@@ -800,9 +642,7 @@ void redis_sink__free(struct redis_sink *s)
 		explicit_bzero(s->password, strlen(s->password));
 		free(s->password);
 	}
-	free(s->frames);
-	free(s->trailer);
-	free(s->iov);
+	redis_batch__free(s->batch);
 	free(s->kept);
 	free(s);
 }
