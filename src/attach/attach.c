@@ -63,11 +63,32 @@ static void links_destroy(struct bpf_link **links, size_t n)
 	free(links);
 }
 
+/* Keeps link l among the tracepoint links; returns 0, or -1 with the reason (l destroyed). */
+static int keep_tp_link(struct attacher *a, struct bpf_link *l, const char *what, char *err,
+			size_t errlen)
+{
+	if (!l) {
+		snprintf(err, errlen, "cannot attach %s: %s", what, strerror(errno));
+		return -1;
+	}
+	if (links__push(&a->tp_links, &a->ntp_links, l)) {
+		bpf_link__destroy(l);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Syscall exits served by the program of another one (bpf/http.bpf.c's http_write_ret):
+ * verified once, attached to each. */
+static const char *const shared_exits[] = { "sys_exit_sendto", "sys_exit_writev",
+					    "sys_exit_sendmsg", "sys_exit_sendfile64" };
+
 /* Attaches every tracepoint program; uprobe programs wait for their libraries. */
 static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
 {
 	struct bpf_program *prog;
-	struct bpf_link *l;
+	size_t i;
 
 	bpf_object__for_each_program(prog, a->skel->obj)
 	{
@@ -76,18 +97,16 @@ static int attach_tracepoints(struct attacher *a, char *err, size_t errlen)
 		if ((t != BPF_PROG_TYPE_TRACEPOINT && t != BPF_PROG_TYPE_TRACING) ||
 		    !bpf_program__autoload(prog))
 			continue;
-		l = bpf_program__attach(prog);
-		if (!l) {
-			snprintf(err, errlen, "cannot attach %s: %s", bpf_program__name(prog),
-				 strerror(errno));
+		if (keep_tp_link(a, bpf_program__attach(prog), bpf_program__name(prog), err,
+				 errlen))
 			return -1;
-		}
-		if (links__push(&a->tp_links, &a->ntp_links, l)) {
-			bpf_link__destroy(l);
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
 	}
+	prog = a->skel->progs.http_write_ret;
+	for (i = 0; i < sizeof(shared_exits) / sizeof(shared_exits[0]); i++)
+		if (keep_tp_link(a,
+				 bpf_program__attach_tracepoint(prog, "syscalls", shared_exits[i]),
+				 shared_exits[i], err, errlen))
+			return -1;
 	return 0;
 }
 
@@ -122,11 +141,8 @@ static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t er
 			close(fd);
 			return -1;
 		}
-		if (links__push(&a->tp_links, &a->ntp_links, l)) {
-			bpf_link__destroy(l);
-			snprintf(err, errlen, "out of memory");
+		if (keep_tp_link(a, l, "the sampler", err, errlen))
 			return -1;
-		}
 		attached++;
 	}
 	return attached ? 0 : (snprintf(err, errlen, "no CPU to sample on"), -1);
