@@ -13,6 +13,7 @@
 #include "record/record.h"
 #include "redis_conn.h"
 #include "redis_batch.h"
+#include "redis_resp.h"
 #include "sinks/redis.h"
 
 #define SINK_TIMEOUT_MS 1000 /* connect and command timeouts */
@@ -144,6 +145,50 @@ static void sink__unreachable(struct redis_sink *s, const char *reason)
 	s->reachable = false;
 }
 
+/* Appends uuid to the kept ring (which must have room). */
+static void sink__kept_push(struct redis_sink *s, const char *uuid)
+{
+	memcpy(s->kept[s->kept_n++], uuid, 32);
+}
+
+/*
+ * Fills the kept ring with the records the index holds already (an earlier run's, or a
+ * run's before a restart), oldest first, so that --keep counts them: otherwise each run
+ * would start its count at zero and its predecessors' records would stay until their TTL.
+ * Those beyond the newest keep are deleted now. Done at the first connection, before any
+ * record is framed; best effort: a failed read leaves the ring empty, as it was (an I/O
+ * failure shows in c->err).
+ */
+static void sink__seed(struct redis_sink *s, redisContext *c)
+{
+	redisReply *r = redisCommand(c, "ZRANGE " RESP_INDEX_KEY " 0 -1");
+	size_t i, first = 0, sent = 0;
+	void *reply;
+
+	if (!r || r->type != REDIS_REPLY_ARRAY || !r->elements)
+		goto cleanup;
+	if (r->elements > (size_t)s->keep)
+		first = r->elements - s->keep;
+	s->kept = calloc(r->elements - first, sizeof(*s->kept));
+	if (!s->kept)
+		goto cleanup;
+	s->kept_cap = r->elements - first;
+	for (i = 0; i < r->elements; i++) {
+		if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i]->len != 32)
+			continue;
+		if (i >= first)
+			sink__kept_push(s, r->element[i]->str);
+		else if (redisAppendCommand(c, "UNLINK " RESP_KEY_PREFIX "%b", r->element[i]->str,
+					    (size_t)32) == REDIS_OK)
+			sent++;
+	}
+	/* the deletions pipelined: a run with a smaller --keep than the last may have many */
+	while (sent-- && redisGetReply(c, &reply) == REDIS_OK)
+		freeReplyObject(reply);
+cleanup:
+	freeReplyObject(r);
+}
+
 /*
  * Connects, authenticates and selects the database per the URL, then PINGs
  * (so that a server demanding a password is found out now). Returns 0 with
@@ -160,6 +205,8 @@ static int sink__connect(struct redis_sink *s, char *reason, size_t len)
 	r = redisCommand(c, "CLIENT REPLY ON");
 	s->quiet_ok = r && r->type == REDIS_REPLY_STATUS;
 	freeReplyObject(r);
+	if (!s->ever_connected && !c->err)
+		sink__seed(s, c);
 	if (c->err) {
 		redis_conn__io_reason(c, reason, len);
 		redisFree(c);
@@ -206,8 +253,8 @@ static void sink__disconnect(struct redis_sink *s)
  * TTL still is). */
 static void sink__keep(struct redis_sink *s, struct sink_rec *r)
 {
-	size_t cap, i;
 	char(*nk)[32];
+	size_t cap;
 
 	if (r->framed)
 		return;
@@ -230,8 +277,7 @@ static void sink__keep(struct redis_sink *s, struct sink_rec *r)
 		s->kept = nk;
 		s->kept_cap = cap;
 	}
-	i = s->kept_n++;
-	memcpy(s->kept[i], r->uuid, 32);
+	sink__kept_push(s, r->uuid);
 }
 
 /*

@@ -5,8 +5,8 @@
 
 #include "redis_resp.h"
 
-#define KEY_PREFIX "scooby:req:"
-#define ZSET_KEY "scooby:requests"
+#define KEY_PREFIX RESP_KEY_PREFIX
+#define ZSET_KEY RESP_INDEX_KEY
 #define LIVE_CHANNEL "scooby:live"
 
 /* Writes v in decimal, with a '-' when neg; returns the length (at most 21). */

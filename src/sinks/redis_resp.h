@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/uio.h>
 
+#define RESP_KEY_PREFIX "scooby:req:" /* a record's key: this and its uuid */
+#define RESP_INDEX_KEY "scooby:requests" /* the records' index: uuids scored by start */
 #define RESP_SET_MAX 192 /* a record's SET but its JSON */
 #define RESP_TRAILER_PER_REC \
 	320 /* a record's share of the trailer: EXISTS key, ZADD pair, UNLINK key, PUBLISH */

@@ -469,6 +469,59 @@ static void test_keep_bounds_records(void **state)
 	redis_sink__free(s);
 }
 
+/* Asserts that exactly the records numbered from..to are stored (nothing else but the index). */
+static void assert_only(redisContext *c, unsigned from, unsigned to, unsigned upto)
+{
+	char uuid[33];
+	redisReply *r;
+	unsigned i;
+
+	for (i = 1; i <= upto; i++) {
+		make_uuid(uuid, i);
+		r = cmd(c, "EXISTS scooby:req:%s", uuid);
+		assert_int_equal(r->integer, i >= from && i <= to);
+		freeReplyObject(r);
+	}
+	r = cmd(c, "DBSIZE");
+	assert_int_equal(r->integer, to - from + 2);
+	freeReplyObject(r);
+}
+
+/* A sink started after another one (a restart) counts the records that one indexed
+ * towards its --keep: without that, a run's records outlived --keep until their TTL. */
+static void test_keep_counts_an_earlier_runs_records(void **state)
+{
+	struct redis_sink *s;
+	redisContext *c;
+	char url[256];
+
+	(void)state;
+	unix_url(url, sizeof(url), NULL, shared, NULL);
+	c = connect_raw(shared);
+	s = sink_new(url, 60, 3, 100);
+	publish_n(s, 1, 5, 1700000000000.0);
+	assert_int_equal(redis_sink__flush(s, 10000), 0);
+	redis_sink__free(s);
+	assert_only(c, 3, 5, 5);
+
+	/* the same keep: 6 and 7 push out 3 and 4 */
+	s = sink_new(url, 60, 3, 100);
+	publish_n(s, 6, 7, 1700000000000.0);
+	assert_int_equal(redis_sink__flush(s, 10000), 0);
+	redis_sink__free(s);
+	assert_only(c, 5, 7, 7);
+	assert_zset(c, 5, 7, 1700000000000LL);
+
+	/* a smaller keep: the oldest beyond it go at once, then 8 pushes out 6 */
+	s = sink_new(url, 60, 2, 100);
+	publish_n(s, 8, 8, 1700000000000.0);
+	assert_int_equal(redis_sink__flush(s, 10000), 0);
+	redis_sink__free(s);
+	assert_only(c, 7, 8, 8);
+	assert_zset(c, 7, 8, 1700000000000LL);
+	redisFree(c);
+}
+
 static void test_publish_and_verify(void **state)
 {
 	const double base = 1700000000000.75; /* fraction dropped in the score */
@@ -966,6 +1019,8 @@ int main(void)
 						test_teardown),
 		cmocka_unit_test_setup_teardown(test_keep_bounds_records, flush_shared,
 						test_teardown),
+		cmocka_unit_test_setup_teardown(test_keep_counts_an_earlier_runs_records,
+						flush_shared, test_teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_and_many, flush_shared,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(test_select_db, flush_shared, test_teardown),
