@@ -22,8 +22,8 @@ int BPF_KPROBE(mc_key_enter, void *memc, const char *key, __u64 key_len)
 	if (!lc_enter(pid_tgid, SC_CL_MEMCACHE, func, (__u64)memc, func == SC_MC_GET ? ctx->r9 : 0))
 		return 0;
 	ts = bpf_ktime_get_ns();
-	py_capture(ctx, pid_tgid, ts);
 	lc_emit_call(pid_tgid, ts, SC_CL_MEMCACHE, func, (__u64)memc, 1, key, key_len);
+	py_capture(ctx, pid_tgid, ts);
 	return 0;
 }
 
@@ -77,16 +77,17 @@ int BPF_KPROBE(mc_mget_enter, void *memc, const char *const *keys, const __u64 *
 	if (!lc_enter(pid_tgid, SC_CL_MEMCACHE, SC_MC_MGET, (__u64)memc, 0))
 		return 0;
 	ts = bpf_ktime_get_ns();
-	py_capture(ctx, pid_tgid, ts);
 	c.e = lc_call_begin(SC_EV_CALL, pid_tgid, ts, SC_CL_MEMCACHE, SC_MC_MGET, (__u64)memc, n);
 	if (!c.e)
-		return 0;
+		goto out;
 	c.n = n < MC_MGET_KEYS ? n : MC_MGET_KEYS;
 	bpf_loop(MC_MGET_KEYS, mc_copy_key, &c, 0);
 	c.e->len = c.off;
 	/* more keys than copied: the text is marked cut */
 	c.e->full_len = c.off + (n > MC_MGET_KEYS);
 	lc_call_send(c.e);
+out:
+	py_capture(ctx, pid_tgid, ts);
 	return 0;
 }
 

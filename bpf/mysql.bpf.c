@@ -16,8 +16,8 @@ int BPF_KPROBE(mysql_text_enter, void *handle, const char *text, unsigned long l
 	if (!lc_enter(pid_tgid, SC_CL_MYSQL, func, (__u64)handle, 0))
 		return 0;
 	ts = bpf_ktime_get_ns();
-	py_capture(ctx, pid_tgid, ts);
 	lc_emit_call(pid_tgid, ts, SC_CL_MYSQL, func, (__u64)handle, len, text, len);
+	py_capture(ctx, pid_tgid, ts);
 	return 0;
 }
 
@@ -33,9 +33,9 @@ int BPF_KPROBE(mysql_handle_enter, void *handle)
 	if (!lc_enter(pid_tgid, SC_CL_MYSQL, func, (__u64)handle, 0))
 		return 0;
 	ts = bpf_ktime_get_ns();
+	lc_emit_call(pid_tgid, ts, SC_CL_MYSQL, func, (__u64)handle, 0, NULL, 0);
 	if (func != SC_MY_READ_RESULT)
 		py_capture(ctx, pid_tgid, ts);
-	lc_emit_call(pid_tgid, ts, SC_CL_MYSQL, func, (__u64)handle, 0, NULL, 0);
 	return 0;
 }
 

@@ -74,7 +74,6 @@ int BPF_KPROBE(pq_enter, void *conn, const char *arg2, const char *arg3)
 	if (func == SC_PQ_GET_RESULT)
 		return 0;
 	ts = bpf_ktime_get_ns();
-	py_capture(ctx, pid_tgid, ts);
 	switch (func) {
 	case SC_PQ_PREPARE:
 	case SC_PQ_SEND_PREPARE:
@@ -87,6 +86,7 @@ int BPF_KPROBE(pq_enter, void *conn, const char *arg2, const char *arg3)
 	default:
 		pq_send_call(pid_tgid, ts, func, (__u64)conn, arg2, NULL);
 	}
+	py_capture(ctx, pid_tgid, ts);
 	return 0;
 }
 

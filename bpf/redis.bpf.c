@@ -20,10 +20,10 @@ int BPF_KPROBE(hiredis_enter, void *c, void *arg2)
 		      func == SC_RD_GET_REPLY ? (__u64)arg2 : 0))
 		return 0;
 	ts = bpf_ktime_get_ns();
+	lc_emit_call(pid_tgid, ts, SC_CL_REDIS, func, (__u64)c, 0, NULL, 0);
 	/* a reply belongs to a command appended earlier, whose stack was taken then */
 	if (func != SC_RD_GET_REPLY)
 		py_capture(ctx, pid_tgid, ts);
-	lc_emit_call(pid_tgid, ts, SC_CL_REDIS, func, (__u64)c, 0, NULL, 0);
 	return 0;
 }
 

@@ -104,7 +104,7 @@ static __always_inline int sq_prepare_enter(struct pt_regs *ctx, const char *zsq
 	t->ppstmt = (__u64)ppstmt;
 	t->pztail = (__u64)pztail;
 	/* the stack of a prepare: a failed one is a query; a good one starts the next */
-	py_capture_from(ctx, bpf_get_current_pid_tgid(), t->t_enter, entry_ip, ra_at);
+	py_capture_last(ctx, bpf_get_current_pid_tgid(), t->t_enter, entry_ip, ra_at);
 	return 0;
 }
 
@@ -219,6 +219,7 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	struct sq_exec *x;
 	__u64 zsql = 0;
 	__u8 one = 1;
+	bool walk;
 
 	if (!t)
 		return 0;
@@ -239,19 +240,20 @@ int BPF_KPROBE(sqlite_step, void *stmt)
 	x = sq_open(pid_tgid, t, (__u64)stmt, t->t_enter);
 	/* the first execution of what this thread just prepared runs where the prepare was
 	 * called from: the stack taken there is this one's too, and a walk costs microseconds */
-	if (t->prep_stmt == (__u64)stmt && py_stacks)
+	walk = !(t->prep_stmt == (__u64)stmt && py_stacks);
+	if (!walk)
 		x->stack_ts = t->prep_ts;
-	else
-		py_capture(ctx, pid_tgid, t->t_enter);
 	t->prep_stmt = 0;
-	if (bpf_map_lookup_elem(&sq_seen, &key))
-		return 0;
-	/* prepared before we attached: take the text SQLite keeps with the statement */
-	if (cfg && cfg->sqlite_zsql_off)
-		bpf_probe_read_user(&zsql, sizeof(zsql), stmt + cfg->sqlite_zsql_off);
-	sq_send_text(SC_EV_SQL_TEXT, pid_tgid, (__u64)stmt, (const char *)zsql, 0, false, 0,
-		     t->t_enter, 0, 0);
-	bpf_map_update_elem(&sq_seen, &key, &one, BPF_ANY);
+	if (!bpf_map_lookup_elem(&sq_seen, &key)) {
+		/* prepared before we attached: take the text SQLite keeps with the statement */
+		if (cfg && cfg->sqlite_zsql_off)
+			bpf_probe_read_user(&zsql, sizeof(zsql), stmt + cfg->sqlite_zsql_off);
+		sq_send_text(SC_EV_SQL_TEXT, pid_tgid, (__u64)stmt, (const char *)zsql, 0, false, 0,
+			     t->t_enter, 0, 0);
+		bpf_map_update_elem(&sq_seen, &key, &one, BPF_ANY);
+	}
+	if (walk)
+		py_capture(ctx, pid_tgid, t->t_enter);
 	return 0;
 }
 

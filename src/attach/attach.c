@@ -148,6 +148,20 @@ static int attach_sampling(struct attacher *a, unsigned hz, char *err, size_t er
 	return attached ? 0 : (snprintf(err, errlen, "no CPU to sample on"), -1);
 }
 
+/* Puts the stack capture every uprobe tail-calls (bpf/pystack.bpf.c) in its slot, before any
+ * uprobe is attached. Returns 0, or -1 with err set. */
+static int set_capture_prog(struct attacher *a, char *err, size_t errlen)
+{
+	int fd = bpf_program__fd(a->skel->progs.py_capture_prog);
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(a->skel->maps.py_capture_progs), &zero, &fd, BPF_ANY)) {
+		snprintf(err, errlen, "cannot set the stack capture program: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Fills the port -> protocol map the wire capture reads: the stores' well-known ports, then
  * --port-proto (which may override them). Returns 0, or -1 with err set. */
 static int set_wire_ports(struct attacher *a, const struct attach_opts *o, char *err, size_t errlen)
@@ -215,7 +229,8 @@ struct attacher *attacher__new(const struct attach_opts *o, char *err, size_t er
 		goto fail;
 	}
 	a->lock_fd = links_lock();
-	if (set_wire_ports(a, o, err, errlen) || attach_tracepoints(a, err, errlen))
+	if (set_capture_prog(a, err, errlen) || set_wire_ports(a, o, err, errlen) ||
+	    attach_tracepoints(a, err, errlen))
 		goto fail;
 	if (o->profile_hz && attach_sampling(a, o->profile_hz, err, errlen))
 		goto fail;
