@@ -161,10 +161,13 @@ static void sink__kept_push(struct redis_sink *s, const char *uuid)
  */
 static void sink__seed(struct redis_sink *s, redisContext *c)
 {
-	redisReply *r = redisCommand(c, "ZRANGE " RESP_INDEX_KEY " 0 -1");
 	size_t i, first = 0, sent = 0;
+	redisReply *r;
 	void *reply;
 
+	if (s->kept) /* seeded by a first connection that failed after it */
+		return;
+	r = redisCommand(c, "ZRANGE " RESP_INDEX_KEY " 0 -1");
 	if (!r || r->type != REDIS_REPLY_ARRAY || !r->elements)
 		goto cleanup;
 	if (r->elements > (size_t)s->keep)
