@@ -487,36 +487,34 @@ static void assert_only(redisContext *c, unsigned from, unsigned to, unsigned up
 	freeReplyObject(r);
 }
 
+/* One run of a sink with --keep keep: records from..to published, flushed, the sink gone. */
+static void run_keeping(const char *url, long keep, unsigned from, unsigned to)
+{
+	struct redis_sink *s = sink_new(url, 60, keep, 100);
+
+	publish_n(s, from, to, 1700000000000.0);
+	assert_int_equal(redis_sink__flush(s, 10000), 0);
+	redis_sink__free(s);
+}
+
 /* A sink started after another one (a restart) counts the records that one indexed
  * towards its --keep: without that, a run's records outlived --keep until their TTL. */
 static void test_keep_counts_an_earlier_runs_records(void **state)
 {
-	struct redis_sink *s;
 	redisContext *c;
 	char url[256];
 
 	(void)state;
 	unix_url(url, sizeof(url), NULL, shared, NULL);
 	c = connect_raw(shared);
-	s = sink_new(url, 60, 3, 100);
-	publish_n(s, 1, 5, 1700000000000.0);
-	assert_int_equal(redis_sink__flush(s, 10000), 0);
-	redis_sink__free(s);
+	run_keeping(url, 3, 1, 5);
 	assert_only(c, 3, 5, 5);
-
 	/* the same keep: 6 and 7 push out 3 and 4 */
-	s = sink_new(url, 60, 3, 100);
-	publish_n(s, 6, 7, 1700000000000.0);
-	assert_int_equal(redis_sink__flush(s, 10000), 0);
-	redis_sink__free(s);
+	run_keeping(url, 3, 6, 7);
 	assert_only(c, 5, 7, 7);
 	assert_zset(c, 5, 7, 1700000000000LL);
-
 	/* a smaller keep: the oldest beyond it go at once, then 8 pushes out 6 */
-	s = sink_new(url, 60, 2, 100);
-	publish_n(s, 8, 8, 1700000000000.0);
-	assert_int_equal(redis_sink__flush(s, 10000), 0);
-	redis_sink__free(s);
+	run_keeping(url, 2, 8, 8);
 	assert_only(c, 7, 8, 8);
 	assert_zset(c, 7, 8, 1700000000000LL);
 	redisFree(c);
