@@ -5,8 +5,6 @@
 
 #include "redis_resp.h"
 
-#define KEY_PREFIX RESP_KEY_PREFIX
-#define ZSET_KEY RESP_INDEX_KEY
 #define LIVE_CHANNEL "scooby:live"
 
 /* Writes v in decimal, with a '-' when neg; returns the length (at most 21). */
@@ -68,9 +66,9 @@ static size_t resp_num(char *p, long long v)
 /* Writes the key scooby:req:<uuid> as a bulk string; returns the bytes written. */
 static size_t resp_key(char *p, const char *uuid)
 {
-	size_t n = resp_len(p, sizeof(KEY_PREFIX) - 1 + 32);
+	size_t n = resp_len(p, sizeof(RESP_KEY_PREFIX) - 1 + 32);
 
-	n += RESP_LIT(p + n, KEY_PREFIX);
+	n += RESP_LIT(p + n, RESP_KEY_PREFIX);
 	memcpy(p + n, uuid, 32);
 	n += 32;
 	return n + RESP_LIT(p + n, "\r\n");
@@ -115,14 +113,14 @@ size_t resp_trailer(char *trailer, const struct resp_rec *recs, size_t n, long k
 	}
 	p += resp_head(p, '*', 2 + 2 * n);
 	p += RESP_LIT(p, "$4\r\nZADD\r\n");
-	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
+	p += resp_bulk(p, RESP_INDEX_KEY, sizeof(RESP_INDEX_KEY) - 1);
 	for (i = 0; i < n; i++) {
 		p += resp_num(p, recs[i].score);
 		p += resp_bulk(p, recs[i].uuid, 32);
 		ndoomed += recs[i].doomed != NULL;
 	}
 	p += RESP_LIT(p, "*4\r\n$15\r\nZREMRANGEBYRANK\r\n");
-	p += resp_bulk(p, ZSET_KEY, sizeof(ZSET_KEY) - 1);
+	p += resp_bulk(p, RESP_INDEX_KEY, sizeof(RESP_INDEX_KEY) - 1);
 	p += RESP_LIT(p, "$1\r\n0\r\n");
 	/* ranks 0 .. -(keep+1): all but the keep highest scores (written not to overflow) */
 	p += resp_num(p, -keep - 1);
