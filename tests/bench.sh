@@ -218,7 +218,8 @@ fi
 # The Django test app's N+1 page (tests/apps/djapp, /nplus1/page/: 6 SQLite queries, an HTML
 # page) under gunicorn with 2 sync workers, driven by wrk (2 threads) over HTTP/1.1 on
 # 127.0.0.1. Each cycle runs wrk for WRK_SECONDS in every configuration in turn (interleaved,
-# so that a noisy neighbour hits them all alike), after a warm-up:
+# so that a noisy neighbour hits them all alike), each traced one between two bare runs,
+# after a warm-up:
 #   bare                the app, nothing attached
 #   bpftrace step pair  a do-nothing uprobe+uretprobe pair on sqlite3_step (the floor)
 #   scooby-bpf          full capture, stacks at the default depth, publishing to a
@@ -233,13 +234,14 @@ fi
 #                       the same page of the same app under Debian's uvicorn (djapp.asgi: one
 #                       process, one event loop; the view and its queries in asgiref's
 #                       executor thread), the same three configurations in the same cycles
-# Figures are medians over the cycles. loss: against bare (uvicorn's rows: against uvicorn
-# bare) in the same cycle, then the median of the cycles' (this VM's CPU speed drifts by up
-# to 1.5x over a minute: runs seconds apart compare, medians of separate runs less); loss/pair: that loss over the bare pair's (uvicorn's: over the pair's under uvicorn); CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
+# Figures are medians over the cycles. loss: against the mean of the bare runs just before
+# and just after it (uvicorn's rows: uvicorn's bare runs), then the median of the cycles'
+# (this VM's CPU speed drifts by up to 1.5x over a minute: runs seconds apart compare,
+# medians of separate runs less); loss/pair: that loss over the bare pair's (uvicorn's: over the pair's under uvicorn); CPU: scooby-bpf's own (user + system, /proc/PID/stat) over the run per request
 # served; Redis: the CPU of the redis-server the records go to, on these same two cores,
 # per request served; peak RSS: scooby-bpf's VmHWM, the largest of its runs.
 if section wrk; then
-	WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+	WRK_SECONDS=${BENCH_WRK_SECONDS:-8}
 	WRK_CYCLES=${BENCH_WRK_CYCLES:-5}
 	WRK_CONNS=${BENCH_WRK_CONNECTIONS:-4}
 	DJAPP=$(cd "$(dirname "$0")/apps/djapp" && pwd)
@@ -362,21 +364,41 @@ if section wrk; then
 	done
 	[ "$(redis-cli -s "$tmp/redis.sock" ZCARD scooby:requests)" -ge 10000 ] ||
 		{ echo "bench: Redis did not fill to 10000 records" >&2; exit 1; }
+	# Each traced run stands between two bare runs, and its loss is against their mean: the
+	# VM's CPU speed drifts within a cycle too, and a bare run one or two runs away was
+	# measured in another speed (a loss of 10 % either way between runs 30 s apart).
+	# bracket result-file bare-file url command...: runs the command (a wrk_* function
+	# appending to result-file), then a bare run on url into bare-file; appends the mean of
+	# that bare run and the one before it ($last_bare) to result-file.ref
+	bracket() {
+		local out=$1 bare=$2 burl=$3 next
+		shift 3
+		"$@"
+		wrk_rps "$bare" "$burl" "$WRK_SECONDS"
+		next=$(tail -n 1 "$bare" | awk '{print $1}')
+		awk -v a="$last_bare" -v b="$next" 'BEGIN {print (a + b) / 2}' >>"$out.ref"
+		last_bare=$next
+	}
 	for ((c = 0; c < WRK_CYCLES; c++)); do
 		wrk_rps "$tmp/wrk_none" "$url" "$WRK_SECONDS"
-		wrk_with_pair "$tmp/wrk_pair" "$url"
-		wrk_with_scooby "$tmp/wrk_core" "$GUNICORN" "$url"
-		wrk_with_sampler "$tmp/wrk_samp" "$url"
-		wrk_with_scooby "$tmp/wrk_prof" "$GUNICORN" "$url" --profile=999
-		wrk_rps "$tmp/wrk_tb" "$turl" "$WRK_SECONDS"
+		last_bare=$(tail -n 1 "$tmp/wrk_none" | awk '{print $1}')
+		bracket "$tmp/wrk_pair" "$tmp/wrk_none" "$url" wrk_with_pair "$tmp/wrk_pair" "$url"
+		bracket "$tmp/wrk_core" "$tmp/wrk_none" "$url" \
+			wrk_with_scooby "$tmp/wrk_core" "$GUNICORN" "$url"
+		bracket "$tmp/wrk_samp" "$tmp/wrk_none" "$url" wrk_with_sampler "$tmp/wrk_samp" "$url"
+		bracket "$tmp/wrk_prof" "$tmp/wrk_none" "$url" \
+			wrk_with_scooby "$tmp/wrk_prof" "$GUNICORN" "$url" --profile=999
+		bracket "$tmp/wrk_tb" "$tmp/wrk_none" "$url" wrk_rps "$tmp/wrk_tb" "$turl" "$WRK_SECONDS"
 		wrk_rps "$tmp/wrk_unone" "$uurl" "$WRK_SECONDS"
-		wrk_with_pair "$tmp/wrk_upair" "$uurl"
-		wrk_with_scooby "$tmp/wrk_ucore" "$UVICORN" "$uurl"
+		last_bare=$(tail -n 1 "$tmp/wrk_unone" | awk '{print $1}')
+		bracket "$tmp/wrk_upair" "$tmp/wrk_unone" "$uurl" wrk_with_pair "$tmp/wrk_upair" "$uurl"
+		bracket "$tmp/wrk_ucore" "$tmp/wrk_unone" "$uurl" \
+			wrk_with_scooby "$tmp/wrk_ucore" "$UVICORN" "$uurl"
 	done
 
-	# the loss of runs file $2 against bare's $1, cycle by cycle (each pair of runs seconds
-	# apart, where this VM's CPU speed, which drifts by 1.5x, is about the same), median
-	ploss() { paste -d ' ' "$1" "$2" | awk '{print ($1 - $3) * 100 / $1}' >"$tmp/ploss"; median "$tmp/ploss"; }
+	# the loss of runs file $1 against the mean of the bare runs on either side of each
+	# ($1.ref), median over the cycles
+	ploss() { paste -d ' ' "$1.ref" "$1" | awk '{print ($1 - $2) * 100 / $1}' >"$tmp/ploss"; median "$tmp/ploss"; }
 	runs() { awk '{printf "%s%.0f", (NR > 1 ? " " : ""), $1}' "$1"; }
 	total() { awk '{t += $1} END {print t + 0}' "$1"; }
 	peak() { sort -g "$1" | tail -n 1; }
@@ -394,11 +416,11 @@ if section wrk; then
 		-v uqs="$(median "$tmp/wrk_ucore.rcpu")" -v urs="$(peak "$tmp/wrk_ucore.rss")" \
 		-v uls="$(total "$tmp/wrk_ucore.lost")" -v run="$(runs "$tmp/wrk_unone")" \
 		-v rup="$(runs "$tmp/wrk_upair")" -v ruc="$(runs "$tmp/wrk_ucore")" \
-		-v lp="$(ploss "$tmp/wrk_none" "$tmp/wrk_pair")" -v ls_="$(ploss "$tmp/wrk_none" "$tmp/wrk_core")" \
-		-v lf="$(ploss "$tmp/wrk_none" "$tmp/wrk_prof")" -v sp="$(median "$tmp/wrk_samp")" \
-		-v lsp="$(ploss "$tmp/wrk_none" "$tmp/wrk_samp")" -v rsp="$(runs "$tmp/wrk_samp")" -v ltb="$(ploss "$tmp/wrk_none" "$tmp/wrk_tb")" \
-		-v lup="$(ploss "$tmp/wrk_unone" "$tmp/wrk_upair")" \
-		-v lus="$(ploss "$tmp/wrk_unone" "$tmp/wrk_ucore")" \
+		-v lp="$(ploss "$tmp/wrk_pair")" -v ls_="$(ploss "$tmp/wrk_core")" \
+		-v lf="$(ploss "$tmp/wrk_prof")" -v sp="$(median "$tmp/wrk_samp")" \
+		-v lsp="$(ploss "$tmp/wrk_samp")" -v rsp="$(runs "$tmp/wrk_samp")" -v ltb="$(ploss "$tmp/wrk_tb")" \
+		-v lup="$(ploss "$tmp/wrk_upair")" \
+		-v lus="$(ploss "$tmp/wrk_ucore")" \
 		-v d="$WRK_SECONDS" -v c="$WRK_CONNS" -v pg="$page" 'function ratio(l) {
 		return pair > 0 ? sprintf("%9.2f", l / pair) : "      n/a"
 	}
@@ -408,7 +430,7 @@ if section wrk; then
 	}
 	BEGIN {
 		printf "wrk on the Django N+1 page, %s (6 SQLite queries, HTML; gunicorn -w 2 sync; %d connections;\n", pg, c
-		printf "%d interleaved cycles x %d s; req/s: median; loss: median of each cycle'"'"'s against that cycle'"'"'s bare):\n", k, d
+		printf "%d interleaved cycles x %d s; req/s: median; loss: median of each run'"'"'s against the bare runs either side):\n", k, d
 		printf "  %-26s %8s %9s %9s %10s %10s %10s\n", "", "req/s", "loss", "loss/pair", "CPU us/req",
 		       "Redis us/r", "peak RSS"
 		pair = lp
