@@ -185,6 +185,16 @@ static void test_recursion(void **state)
 	profile__free(p);
 }
 
+/* Asserts entry i of top list key: its function and samples. */
+static void assert_top(cJSON *j, const char *key, int i, const char *function, int samples)
+{
+	cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(j, key), i);
+
+	assert_non_null(e);
+	assert_string_equal(cJSON_GetObjectItem(e, "function")->valuestring, function);
+	assert_int_equal(cJSON_GetObjectItem(e, "samples")->valueint, samples);
+}
+
 /* Past PROFILE_MAX_STACKS a new stack is "[other]", a known one still counts as itself; the
  * JSON keeps 200 stacks and 20 functions. */
 static void test_caps(void **state)
@@ -227,6 +237,15 @@ static void test_caps(void **state)
 			 PROFILE_MAX_STACKS + 3 + 1 - (3 * 2 + 1 + 197) + 10);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "top_self")), PROFILE_JSON_TOP);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "top_total")), PROFILE_JSON_TOP);
+	/* the first 20 of 5010 functions, by samples then by name: the 3-sample one, the two of
+	 * 2, then the ties of 1 from f00003 on, wherever the selection met them */
+	assert_top(j, "top_self", 0, "f00000", 3);
+	assert_top(j, "top_self", 2, "f00002", 2);
+	assert_top(j, "top_self", 3, "f00003", 1);
+	assert_top(j, "top_self", PROFILE_JSON_TOP - 1, "f00019", 1);
+	assert_top(j, "top_total", 0, "top", PROFILE_MAX_STACKS + 3 + 1); /* the kept stacks */
+	assert_top(j, "top_total", 1, "f00000", 3);
+	assert_top(j, "top_total", PROFILE_JSON_TOP - 1, "f00018", 1);
 	cJSON_Delete(j);
 	profile__free(p);
 }
