@@ -17,6 +17,17 @@ static uint64_t hash__name(uint64_t h, const char *s)
 	return s ? hash__bytes(h, s, strlen(s) + 1) : h + 1;
 }
 
+/* Returns s's first 8 bytes as a big-endian number, zero after its end (see pfunc). */
+static uint64_t name_key(const char *s)
+{
+	uint64_t k = 0;
+	int i;
+
+	for (i = 0; i < 8 && s[i]; i++)
+		k |= (uint64_t)(unsigned char)s[i] << (56 - 8 * i);
+	return k;
+}
+
 static bool str_eq(const char *a, const char *b)
 {
 	return a == b || (a && b && !strcmp(a, b));
@@ -155,6 +166,7 @@ static int profile__frame_id(struct profile *p, const struct frame *f, bool add,
 		if (grow((void **)&p->funcs, &p->capfuncs, p->nfuncs, sizeof(*p->funcs)) ||
 		    itab__reserve(p, &p->func_tab, func_hash))
 			return -ENOMEM;
+		fn.name_key = name_key(fn.name ? fn.name : UNRESOLVED);
 		p->funcs[p->nfuncs] = fn;
 		slot = itab__find(p, &p->func_tab, fn.hash, func_eq, &fn);
 		*slot = ++p->nfuncs;

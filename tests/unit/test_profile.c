@@ -250,6 +250,42 @@ static void test_caps(void **state)
 	profile__free(p);
 }
 
+/* Ties in the top lists go by name as strcmp orders them, names alike in their first 8 bytes
+ * and names that are prefixes of others included, then by file. */
+static void test_top_ties_by_name(void **state)
+{
+	static const struct fspec s[][1] = {
+		{ PY(VIEWS, 1, "handle_request_b") },
+		{ PY(VIEWS, 2, "handlf") },
+		{ PY(VIEWS, 3, "handle_request_a") },
+		{ PY("/srv/b.py", 4, "view") },
+		{ PY(VIEWS, 5, "handle") },
+		{ PY("/srv/a.py", 6, "view") },
+		{ PY(VIEWS, 7, "a") },
+	};
+	static const char *const want[] = {
+		"a", "handle", "handle_request_a", "handle_request_b", "handlf", "view", "view"
+	};
+	struct profile *p = profile__new(100);
+	cJSON *j;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < N(s); i++)
+		add(p, s[i], 1, 1);
+	j = profile__to_json(p, 1000);
+	assert_non_null(j);
+	for (i = 0; i < N(want); i++)
+		assert_top(j, "top_self", (int)i, want[i], 1);
+	assert_string_equal(
+		cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "top_self"), 5),
+				    "filename")
+			->valuestring,
+		"/srv/a.py");
+	cJSON_Delete(j);
+	profile__free(p);
+}
+
 /* Labels that fold to the same text are one entry; bad UTF-8 still makes valid JSON. */
 static void test_merge_and_utf8(void **state)
 {
@@ -356,7 +392,7 @@ int main(void)
 		cmocka_unit_test(test_json_exact),     cmocka_unit_test(test_empty_and_rounding),
 		cmocka_unit_test(test_recursion),      cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_merge_and_utf8), cmocka_unit_test(test_fold_order_is_strcmp),
-		cmocka_unit_test(test_read_back),
+		cmocka_unit_test(test_read_back),      cmocka_unit_test(test_top_ties_by_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
