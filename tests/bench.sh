@@ -380,21 +380,23 @@ if section wrk; then
 	# Each traced run stands between two bare runs, and its loss is against their mean: the
 	# VM's CPU speed drifts within a cycle too, and a bare run one or two runs away was
 	# measured in another speed (a loss of 10 % either way between runs 30 s apart).
+	# bare_run bare-file url: a bare run on url into bare-file, its req/s kept in $last_bare
+	bare_run() {
+		wrk_rps "$1" "$2" "$WRK_SECONDS"
+		last_bare=$(tail -n 1 "$1" | awk '{print $1}')
+	}
 	# bracket result-file bare-file url command...: runs the command (a wrk_* function
 	# appending to result-file), then a bare run on url into bare-file; appends the mean of
 	# that bare run and the one before it ($last_bare) to result-file.ref
 	bracket() {
-		local out=$1 bare=$2 burl=$3 next
+		local out=$1 bare=$2 burl=$3 before=$last_bare
 		shift 3
 		"$@"
-		wrk_rps "$bare" "$burl" "$WRK_SECONDS"
-		next=$(tail -n 1 "$bare" | awk '{print $1}')
-		awk -v a="$last_bare" -v b="$next" 'BEGIN {print (a + b) / 2}' >>"$out.ref"
-		last_bare=$next
+		bare_run "$bare" "$burl"
+		awk -v a="$before" -v b="$last_bare" 'BEGIN {print (a + b) / 2}' >>"$out.ref"
 	}
 	for ((c = 0; c < WRK_CYCLES; c++)); do
-		wrk_rps "$tmp/wrk_none" "$url" "$WRK_SECONDS"
-		last_bare=$(tail -n 1 "$tmp/wrk_none" | awk '{print $1}')
+		bare_run "$tmp/wrk_none" "$url"
 		bracket "$tmp/wrk_pair" "$tmp/wrk_none" "$url" wrk_with_pair "$tmp/wrk_pair" "$url"
 		bracket "$tmp/wrk_core" "$tmp/wrk_none" "$url" \
 			wrk_with_scooby "$tmp/wrk_core" "$GUNICORN" "$url"
@@ -402,8 +404,7 @@ if section wrk; then
 		bracket "$tmp/wrk_prof" "$tmp/wrk_none" "$url" \
 			wrk_with_scooby "$tmp/wrk_prof" "$GUNICORN" "$url" --profile=999
 		bracket "$tmp/wrk_tb" "$tmp/wrk_none" "$url" wrk_rps "$tmp/wrk_tb" "$turl" "$WRK_SECONDS"
-		wrk_rps "$tmp/wrk_unone" "$uurl" "$WRK_SECONDS"
-		last_bare=$(tail -n 1 "$tmp/wrk_unone" | awk '{print $1}')
+		bare_run "$tmp/wrk_unone" "$uurl"
 		bracket "$tmp/wrk_upair" "$tmp/wrk_unone" "$uurl" wrk_with_pair "$tmp/wrk_upair" "$uurl"
 		bracket "$tmp/wrk_ucore" "$tmp/wrk_unone" "$uurl" \
 			wrk_with_scooby "$tmp/wrk_ucore" "$UVICORN" "$uurl"
